@@ -1,0 +1,189 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# bufpool: kernel module, userspace library, selftests, benchmarks.
+#
+#   make            build everything
+#   make run        boot a VM with the module loaded and run a client
+#   make check      host unit tests, then the kselftests in a VM
+#   make bench      run the benchmarks
+#   make lint       checkpatch --strict, sparse and W=1 on the module
+#   make install / modules_install   (DESTDIR, PREFIX honoured)
+#
+# scripts/dev installs the Debian packages all of this needs.
+
+.DEFAULT_GOAL := all
+SHELL := /bin/sh
+
+# ---------------------------------------------------------------- kernel
+# The running kernel's build tree if it has one, else the newest Debian
+# linux-headers-*-amd64; override with KDIR=...
+KDIR ?= $(or $(wildcard /lib/modules/$(shell uname -r)/build),$(lastword \
+	$(shell ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V)))
+KREL = $(shell sed -n 's/.*UTS_RELEASE "\(.*\)"/\1/p' \
+	$(KDIR)/include/generated/utsrelease.h 2>/dev/null)
+
+BUFPOOL_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/bufpool
+export BUFPOOL_CACHE
+
+KMOD_SRCS := $(wildcard kmod/*.c kmod/*.h uapi/linux/*.h) Kbuild
+KBUILD := $(MAKE) -C $(KDIR) M=$(CURDIR)
+
+# ------------------------------------------------------------- userspace
+CC ?= cc
+CFLAGS ?= -O2 -g
+BP_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread \
+	-Iuapi -Iuserlib $(CFLAGS)
+BP_LDFLAGS := -pthread $(LDFLAGS)
+
+LIB_MAJOR := 1
+LIB_VERSION := 1.0.0
+LIB_A := userlib/libbufpool-user.a
+LIB_SO := userlib/libbufpool-user.so
+LIB_SONAME := libbufpool-user.so.$(LIB_MAJOR)
+LIB_SO_REAL := userlib/libbufpool-user.so.$(LIB_VERSION)
+LIB_PC := userlib/libbufpool-user.pc
+LIB_OBJS := userlib/bufpool.o
+LIB_HDRS := userlib/bufpool.h userlib/freelist.h uapi/linux/bufpool.h \
+	uapi/linux/bufpool_freelist.h
+
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+BINDIR ?= $(PREFIX)/bin
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+
+EXAMPLES := userlib/examples/bufpool-pipeline
+BENCHES := bench/freelist_bench
+
+# kselftest headers, lib.mk and runner from Debian's linux-source-6.1.
+KSFT_DIR = $(shell scripts/ksft-fetch.sh)
+
+.PHONY: all module lib selftests examples benches run check check-host \
+	check-vm bench lint install modules_install clean kernel-image FORCE
+
+all: module lib selftests examples benches
+
+# ---------------------------------------------------------------- module
+kmod/compat_gen.h: $(wildcard kmod/compat/*.c) scripts/kcompat.sh
+	@test -n "$(KDIR)" || { echo "no kernel headers: run scripts/dev deps" >&2; exit 1; }
+	scripts/kcompat.sh $(KDIR) kmod/compat $@
+
+module: kmod/bufpool.ko
+kmod/bufpool.ko: $(KMOD_SRCS) kmod/compat_gen.h
+	$(KBUILD) modules
+
+modules_install: kmod/bufpool.ko
+	$(KBUILD) INSTALL_MOD_PATH=$(DESTDIR) INSTALL_MOD_DIR=extra \
+		modules_install
+
+lint: kmod/compat_gen.h
+	scripts/lint.sh $(KDIR)
+
+# --------------------------------------------------------------- library
+lib: $(LIB_A) $(LIB_SO) $(LIB_PC)
+
+userlib/%.o: userlib/%.c $(LIB_HDRS)
+	$(CC) $(BP_CFLAGS) -fPIC -c -o $@ $<
+
+$(LIB_A): $(LIB_OBJS)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(LIB_SO_REAL): $(LIB_OBJS) userlib/libbufpool-user.map
+	$(CC) -shared -Wl,-soname,$(LIB_SONAME) \
+		-Wl,--version-script=userlib/libbufpool-user.map \
+		-Wl,-z,defs -o $@ $(LIB_OBJS) $(BP_LDFLAGS)
+
+$(LIB_SO): $(LIB_SO_REAL)
+	ln -sf $(notdir $<) userlib/$(LIB_SONAME)
+	ln -sf $(LIB_SONAME) $@
+
+$(LIB_PC): userlib/libbufpool-user.pc.in Makefile
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(LIB_VERSION)|' \
+		$< > $@
+
+# Programs link the shared library, as users' programs would.
+LINK_LIB := -Luserlib -lbufpool-user -Wl,-rpath,$(CURDIR)/userlib
+
+examples: $(EXAMPLES)
+userlib/examples/bufpool-pipeline: userlib/examples/bufpool_pipeline.c $(LIB_SO) $(LIB_HDRS)
+	$(CC) $(BP_CFLAGS) -o $@ $< $(LINK_LIB) $(BP_LDFLAGS)
+
+benches: $(BENCHES)
+bench/%: bench/%.c $(LIB_HDRS)
+	$(CC) $(BP_CFLAGS) -o $@ $< $(BP_LDFLAGS)
+
+# ------------------------------------------------------------- selftests
+KSFT_MAKE = $(MAKE) -C selftests KSFT_DIR=$(KSFT_DIR)
+HOSTTEST_MAKE = $(MAKE) -C userlib/tests KSFT_DIR=$(KSFT_DIR)
+
+selftests: $(LIB_SO)
+	$(KSFT_MAKE)
+	$(HOSTTEST_MAKE)
+
+# ------------------------------------------------------------------ VM
+VM_PARAMS ?= buf_size=2048 buf_count=4096
+VM_OUT := build/vm
+# The kernel whose headers built the module; a debug kernel goes here.
+BUFPOOL_KERNEL ?= $(BUFPOOL_CACHE)/kernel/$(KREL)/boot/vmlinuz-$(KREL)
+VM_RUN = scripts/vm-run.sh -k $(BUFPOOL_KERNEL) -M kmod/bufpool.ko \
+	-r $(BUFPOOL_CACHE)/kernel/$(KREL)/lib/modules/$(KREL)
+
+kernel-image:
+	scripts/fetch-kernel.sh $(KREL)
+
+build/ksft: selftests FORCE
+	rm -rf $@
+	mkdir -p $@
+	cp $(KSFT_DIR)/run_kselftest.sh $@/
+	cp -r $(KSFT_DIR)/kselftest $@/
+	$(KSFT_MAKE) -s install INSTALL_PATH=$(CURDIR)/$@/bufpool
+	$(KSFT_MAKE) -s --no-print-directory emit_tests COLLECTION=bufpool \
+		> $@/kselftest-list.txt
+
+run: all kernel-image
+	$(VM_RUN) -o $(VM_OUT)/run -p "$(VM_PARAMS)" \
+		-f userlib/examples/bufpool-pipeline:/usr/bin/bufpool-pipeline \
+		-c "bufpool-pipeline --messages 200000 --consumers 2"
+
+check: all
+	@mkdir -p build/check
+	@rm -f build/check/*.tap
+	@echo "=== host unit tests"
+	@$(HOSTTEST_MAKE) -s --no-print-directory run_tests 2>&1 | tee build/check/host.tap
+	@echo "=== VM selftests (kselftests in QEMU, module loaded)"
+	@$(MAKE) -s --no-print-directory check-vm 2>&1 | tee build/check/vm.tap
+	@scripts/ktap-summary.sh build/check/host.tap build/check/vm.tap
+
+check-host: selftests
+	$(HOSTTEST_MAKE) run_tests
+
+check-vm: all kernel-image build/ksft
+	$(VM_RUN) -o $(VM_OUT)/check -p "$(VM_PARAMS)" -d build/ksft:/ksft \
+		-c "cd /ksft && ./run_kselftest.sh"
+
+bench: benches
+	bench/freelist_bench
+
+# --------------------------------------------------------------- install
+install: lib
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/linux \
+		$(DESTDIR)$(PKGCONFIGDIR)
+	install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
+	install -m 0755 $(LIB_SO_REAL) $(DESTDIR)$(LIBDIR)/
+	ln -sf libbufpool-user.so.$(LIB_VERSION) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
+	ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libbufpool-user.so
+	install -m 0644 userlib/bufpool.h $(DESTDIR)$(INCLUDEDIR)/bufpool.h
+	install -m 0644 uapi/linux/bufpool.h $(DESTDIR)$(INCLUDEDIR)/linux/bufpool.h
+	install -m 0644 $(LIB_PC) $(DESTDIR)$(PKGCONFIGDIR)/
+
+clean:
+	-test -z "$(KDIR)" || $(KBUILD) clean
+	rm -f kmod/compat_gen.h userlib/*.o userlib/*.a userlib/*.so* \
+		$(LIB_PC) $(EXAMPLES) $(BENCHES)
+	rm -rf build
+	-$(MAKE) -C selftests clean KSFT_DIR=$(KSFT_DIR)
+	-$(MAKE) -C userlib/tests clean KSFT_DIR=$(KSFT_DIR)
+
+FORCE:

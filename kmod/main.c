@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * bufpool: pinned hugepage buffer pools shared between processes.
+ *
+ * At load the module reserves zeroed, unmovable 2 MiB compound pages,
+ * carves them into fixed-size buffers, links every buffer into a
+ * lock-free free list in a shared control area, and registers
+ * /dev/bufpool.  Userspace maps the device and takes and gives buffers
+ * through the free list without system calls (libbufpool-user).
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/uaccess.h>
+
+#include "bufpool.h"
+
+static unsigned int param_buf_size = 2048;
+module_param_named(buf_size, param_buf_size, uint, 0444);
+MODULE_PARM_DESC(buf_size,
+		 "Bytes per buffer: a power of two from 64 to 2097152 (default 2048)");
+
+static unsigned int param_buf_count = 4096;
+module_param_named(buf_count, param_buf_count, uint, 0444);
+MODULE_PARM_DESC(buf_count,
+		 "Number of buffers, 1 to 16777215 (default 4096)");
+
+static int param_numa_node = NUMA_NO_NODE;
+module_param_named(numa_node, param_numa_node, int, 0444);
+MODULE_PARM_DESC(numa_node,
+		 "NUMA node to take the memory from, -1 for any (default -1)");
+
+static unsigned int param_mode = 0600;
+module_param_named(mode, param_mode, uint, 0444);
+MODULE_PARM_DESC(mode,
+		 "Permission bits of the device node (default 0600)");
+
+static struct bufpool_pool *bufpool_default;
+
+static int bufpool_open(struct inode *inode, struct file *file)
+{
+	/* misc_open() left our struct miscdevice in ->private_data. */
+	struct bufpool_pool *pool = container_of(file->private_data,
+						 struct bufpool_pool, misc);
+
+	bufpool_pool_get(pool);
+	file->private_data = pool;
+	return 0;
+}
+
+static int bufpool_release(struct inode *inode, struct file *file)
+{
+	bufpool_pool_put(file->private_data);
+	return 0;
+}
+
+static long bufpool_ioctl_info(struct bufpool_pool *pool,
+			       void __user *uarg, size_t usize)
+{
+	struct bufpool_info info = {
+		.abi_version = BUFPOOL_ABI_VERSION,
+		.buf_shift = pool->buf_shift,
+		.buf_size = 1U << pool->buf_shift,
+		.buf_count = pool->buf_count,
+		.numa_node = pool->numa_node,
+		.pool_bytes = bufpool_bufs_size(pool),
+		.ctrl_offset = 0,
+		.ctrl_size = pool->ctrl_size,
+		.next_offset = BUFPOOL_CTRL_NEXT_OFFSET,
+		.bufs_offset = (u64)pool->bufs_pgoff << PAGE_SHIFT,
+		.bufs_size = bufpool_bufs_size(pool),
+		.generation = pool->generation,
+	};
+
+	/* Extensible struct: fill what both sides know, zero the rest. */
+	if (usize < BUFPOOL_INFO_SIZE_VER0)
+		return -EINVAL;
+	info.size = min_t(size_t, usize, sizeof(info));
+	if (copy_to_user(uarg, &info, info.size))
+		return -EFAULT;
+	if (usize > sizeof(info) &&
+	    clear_user(uarg + sizeof(info), usize - sizeof(info)))
+		return -EFAULT;
+	return 0;
+}
+
+static long bufpool_ioctl(struct file *file, unsigned int cmd,
+			  unsigned long arg)
+{
+	struct bufpool_pool *pool = file->private_data;
+	void __user *uarg = (void __user *)arg;
+
+	/* The size in the command may grow with the ABI: match the rest. */
+	if (_IOC_TYPE(cmd) != BUFPOOL_IOC_MAGIC)
+		return -ENOTTY;
+
+	switch (_IOC_NR(cmd)) {
+	case _IOC_NR(BUFPOOL_IOC_INFO):
+		if (_IOC_DIR(cmd) != _IOC_READ)
+			return -ENOTTY;
+		return bufpool_ioctl_info(pool, uarg, _IOC_SIZE(cmd));
+	default:
+		return -ENOTTY;
+	}
+}
+
+static const struct file_operations bufpool_fops = {
+	.owner = THIS_MODULE,
+	.open = bufpool_open,
+	.release = bufpool_release,
+	.unlocked_ioctl = bufpool_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.mmap = bufpool_mmap,
+	.llseek = noop_llseek,
+};
+
+static int __init bufpool_init(void)
+{
+	struct bufpool_params p = {
+		.buf_size = param_buf_size,
+		.buf_count = param_buf_count,
+		.numa_node = param_numa_node,
+		.mode = param_mode,
+	};
+	struct bufpool_pool *pool;
+	int err;
+
+	err = bufpool_check_params(&p);
+	if (err)
+		return err;
+
+	pool = bufpool_pool_create("bufpool", &p);
+	if (IS_ERR(pool))
+		return PTR_ERR(pool);
+
+	pool->misc.minor = MISC_DYNAMIC_MINOR;
+	pool->misc.name = pool->name;
+	pool->misc.fops = &bufpool_fops;
+	pool->misc.mode = p.mode;
+	err = misc_register(&pool->misc);
+	if (err) {
+		pr_err("cannot register /dev/%s: %d\n", pool->name, err);
+		bufpool_pool_put(pool);
+		return err;
+	}
+	bufpool_default = pool;
+
+	pr_info("/dev/%s: %u buffers of %u B in %u x 2 MiB chunks, node %d\n",
+		pool->name, pool->buf_count, 1U << pool->buf_shift,
+		pool->nr_chunks, pool->numa_node);
+	return 0;
+}
+
+static void __exit bufpool_exit(void)
+{
+	/*
+	 * Every open file and every mapping holds a module reference
+	 * (fops.owner), so none is left here: this put frees the pool.
+	 */
+	misc_deregister(&bufpool_default->misc);
+	bufpool_pool_put(bufpool_default);
+}
+
+module_init(bufpool_init);
+module_exit(bufpool_exit);
+
+MODULE_DESCRIPTION("Pinned hugepage buffer pools shared with userspace");
+MODULE_AUTHOR("bufpool developers");
+MODULE_LICENSE("GPL");

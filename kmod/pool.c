@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * bufpool: pool memory.
+ *
+ * A pool is an array of PMD-sized compound pages ("chunks"), zeroed and
+ * unmovable, held for the pool's whole life, plus a vmalloc'ed control
+ * area that userspace maps and that holds the shared free list.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/bitops.h>
+#include <linux/log2.h>
+#include <linux/mm.h>
+#include <linux/nodemask.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+
+#include "bufpool.h"
+#include "freelist.h"
+
+static_assert(sizeof(struct bufpool_info) == BUFPOOL_INFO_SIZE_VER0);
+static_assert(sizeof(struct bufpool_ctrl) == BUFPOOL_CTRL_HDR_SIZE);
+static_assert(offsetof(struct bufpool_ctrl, free_head) == BUFPOOL_CACHELINE);
+static_assert(BUFPOOL_CHUNK_ORDER < MAX_ORDER);
+static_assert((PAGE_SIZE << BUFPOOL_CHUNK_ORDER) == BUFPOOL_CHUNK_SIZE);
+static_assert(BUFPOOL_MAX_BUF_SIZE <= BUFPOOL_CHUNK_SIZE);
+
+/**
+ * bufpool_check_params - refuse a geometry the module cannot honour
+ * @p: the requested geometry
+ *
+ * Return: 0, -EINVAL for a malformed request or -ENOMEM for one larger
+ * than the machine; the reason is logged.
+ */
+int bufpool_check_params(const struct bufpool_params *p)
+{
+	u64 bytes, ram;
+
+	if (!is_power_of_2(p->buf_size) ||
+	    p->buf_size < BUFPOOL_MIN_BUF_SIZE ||
+	    p->buf_size > BUFPOOL_MAX_BUF_SIZE) {
+		pr_err("buf_size=%u: must be a power of two from %u to %u\n",
+		       p->buf_size, BUFPOOL_MIN_BUF_SIZE, BUFPOOL_MAX_BUF_SIZE);
+		return -EINVAL;
+	}
+	if (p->buf_count == 0 || p->buf_count > BUFPOOL_MAX_BUFS) {
+		pr_err("buf_count=%u: must be from 1 to %u\n",
+		       p->buf_count, BUFPOOL_MAX_BUFS);
+		return -EINVAL;
+	}
+	if (p->numa_node != NUMA_NO_NODE &&
+	    (p->numa_node < 0 || p->numa_node >= MAX_NUMNODES ||
+	     !node_online(p->numa_node))) {
+		pr_err("numa_node=%d: not an online node (-1 for any)\n",
+		       p->numa_node);
+		return -EINVAL;
+	}
+	if (p->mode & ~0777) {
+		pr_err("mode=%#o: only permission bits (0 to 0777) allowed\n",
+		       p->mode);
+		return -EINVAL;
+	}
+
+	bytes = round_up((u64)p->buf_size * p->buf_count, BUFPOOL_CHUNK_SIZE);
+	ram = (u64)totalram_pages() << PAGE_SHIFT;
+	if (bytes > ram) {
+		pr_err("%u x %u B needs %llu MiB, the machine has %llu MiB\n",
+		       p->buf_count, p->buf_size, bytes >> 20, ram >> 20);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void bufpool_free_chunks(struct bufpool_pool *pool)
+{
+	unsigned int i;
+
+	/*
+	 * put_page(), not __free_pages(): a chunk that something still
+	 * holds (a get_user_pages() pin, say) is freed by its last holder.
+	 */
+	for (i = 0; i < pool->nr_chunks; i++)
+		if (pool->chunks[i])
+			put_page(pool->chunks[i]);
+	kvfree(pool->chunks);
+}
+
+static int bufpool_alloc_chunks(struct bufpool_pool *pool)
+{
+	gfp_t gfp = GFP_KERNEL | __GFP_COMP | __GFP_ZERO | __GFP_NOWARN |
+		    __GFP_RETRY_MAYFAIL;
+	unsigned int i;
+
+	if (pool->numa_node != NUMA_NO_NODE)
+		gfp |= __GFP_THISNODE;
+
+	pool->chunks = kvcalloc(pool->nr_chunks, sizeof(*pool->chunks),
+				GFP_KERNEL);
+	if (!pool->chunks)
+		return -ENOMEM;
+
+	for (i = 0; i < pool->nr_chunks; i++) {
+		/* A large pool takes a while to zero: let insmod be killed. */
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		pool->chunks[i] = alloc_pages_node(pool->numa_node, gfp,
+						   BUFPOOL_CHUNK_ORDER);
+		if (!pool->chunks[i]) {
+			pr_err("%s: got %u of %u 2 MiB chunks; memory is short or fragmented\n",
+			       pool->name, i, pool->nr_chunks);
+			return -ENOMEM;
+		}
+		cond_resched();
+	}
+	return 0;
+}
+
+static int bufpool_alloc_ctrl(struct bufpool_pool *pool)
+{
+	struct bufpool_ctrl *ctrl;
+	u32 *next;
+
+	pool->ctrl_size = PAGE_ALIGN(BUFPOOL_CTRL_NEXT_OFFSET +
+				     (size_t)pool->buf_count * sizeof(u32));
+	ctrl = vmalloc_user(pool->ctrl_size);	/* zeroed */
+	if (!ctrl)
+		return -ENOMEM;
+
+	ctrl->magic = BUFPOOL_CTRL_MAGIC;
+	ctrl->abi_version = BUFPOOL_ABI_VERSION;
+	ctrl->buf_shift = pool->buf_shift;
+	ctrl->buf_count = pool->buf_count;
+	ctrl->next_offset = BUFPOOL_CTRL_NEXT_OFFSET;
+	ctrl->generation = pool->generation;
+	next = (u32 *)((char *)ctrl + BUFPOOL_CTRL_NEXT_OFFSET);
+	bp_fl_init(&ctrl->free_head, next, pool->buf_count);
+
+	pool->ctrl = ctrl;
+	return 0;
+}
+
+static void bufpool_pool_free(struct bufpool_pool *pool)
+{
+	vfree(pool->ctrl);
+	if (pool->chunks)
+		bufpool_free_chunks(pool);
+	kfree(pool);
+}
+
+/**
+ * bufpool_pool_create - reserve and carve a pool
+ * @name: device node name, a string that outlives the pool
+ * @p: geometry, already checked by bufpool_check_params()
+ *
+ * Return: the pool with one reference, or an ERR_PTR.  Nothing is left
+ * allocated on failure.
+ */
+struct bufpool_pool *bufpool_pool_create(const char *name,
+					 const struct bufpool_params *p)
+{
+	struct bufpool_pool *pool;
+	u64 bytes;
+	int err;
+
+	pool = kzalloc(sizeof(*pool), GFP_KERNEL);
+	if (!pool)
+		return ERR_PTR(-ENOMEM);
+
+	refcount_set(&pool->ref, 1);
+	pool->name = name;
+	pool->buf_shift = ilog2(p->buf_size);
+	pool->buf_count = p->buf_count;
+	pool->numa_node = p->numa_node;
+	pool->generation = 1;
+	bytes = round_up((u64)p->buf_size * p->buf_count, BUFPOOL_CHUNK_SIZE);
+	pool->nr_chunks = bytes >> (BUFPOOL_CHUNK_ORDER + PAGE_SHIFT);
+
+	err = bufpool_alloc_chunks(pool);
+	if (err)
+		goto fail;
+	err = bufpool_alloc_ctrl(pool);
+	if (err)
+		goto fail;
+
+	/* The buffer area starts on a chunk boundary of the mmap space. */
+	pool->bufs_pgoff = round_up(pool->ctrl_size, BUFPOOL_CHUNK_SIZE) >>
+			   PAGE_SHIFT;
+	return pool;
+
+fail:
+	bufpool_pool_free(pool);
+	return ERR_PTR(err);
+}
+
+void bufpool_pool_get(struct bufpool_pool *pool)
+{
+	refcount_inc(&pool->ref);
+}
+
+void bufpool_pool_put(struct bufpool_pool *pool)
+{
+	if (refcount_dec_and_test(&pool->ref))
+		bufpool_pool_free(pool);
+}
+
+/**
+ * bufpool_pool_page - the page behind a page offset of the mmap space
+ * @pool: the pool
+ * @pgoff: page offset into the device's mmap space
+ *
+ * Return: the page, or NULL for an offset outside both areas.
+ */
+struct page *bufpool_pool_page(struct bufpool_pool *pool, pgoff_t pgoff)
+{
+	pgoff_t ctrl_pages = pool->ctrl_size >> PAGE_SHIFT;
+	pgoff_t bufs_pages = (pgoff_t)pool->nr_chunks << BUFPOOL_CHUNK_ORDER;
+
+	if (pgoff < ctrl_pages)
+		return vmalloc_to_page((char *)pool->ctrl +
+				       (pgoff << PAGE_SHIFT));
+	if (pgoff >= pool->bufs_pgoff && pgoff - pool->bufs_pgoff < bufs_pages) {
+		pgoff -= pool->bufs_pgoff;
+		return nth_page(pool->chunks[pgoff >> BUFPOOL_CHUNK_ORDER],
+				pgoff & (BUFPOOL_CHUNK_PAGES - 1));
+	}
+	return NULL;
+}

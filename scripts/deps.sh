@@ -1,0 +1,32 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# Install the Debian packages bufpool needs to build, test and run, if
+# any is missing.  Root runs apt-get directly, others through sudo.
+set -eu
+
+pkgs="make gcc libc6-dev pkg-config xz-utils cpio gzip kmod perl file rsync
+	linux-headers-amd64 linux-source-6.1 sparse liburcu-dev
+	qemu-system-x86 busybox-static"
+
+missing=
+for p in $pkgs; do
+	if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+sudo=
+if [ "$(id -u)" != 0 ]; then
+	command -v sudo >/dev/null || {
+		echo "deps: missing Debian packages:$missing; install them as root" >&2
+		exit 1
+	}
+	sudo=sudo
+fi
+echo "deps: installing$missing"
+$sudo apt-get update -q
+# shellcheck disable=SC2086
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q \
+	--no-install-recommends $missing

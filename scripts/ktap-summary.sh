@@ -1,0 +1,48 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# usage: ktap-summary.sh FILE...
+# Count results in KTAP streams as the kselftest runner writes them, and
+# print "N passed, N failed, N skipped".  Exit 1 if anything failed or
+# nothing ran.
+#
+# Counting: each test case of a kselftest_harness program (the runner's
+# "# ok N name" lines) counts once.  A program whose own line is "not ok"
+# with no failed case of its own (it crashed, timed out, or failed
+# outside a case) adds one failure; one with no cases at all counts as
+# one result.  Any other top-level line (the VM runner's checks) counts
+# once.
+set -eu
+
+[ $# -gt 0 ] || { echo "usage: $0 FILE..." >&2; exit 2; }
+
+awk '
+	{ sub(/\r$/, "") }
+	/^# selftests: / { inprog = 1; cases = 0; casefail = 0; next }
+	inprog && /^# (not )?ok [0-9]+ / {
+		cases++
+		if ($0 ~ /^# not ok/) { failed++; casefail++; fails = fails "\n  " substr($0, 3) }
+		else if ($0 ~ /# SKIP/) skipped++
+		else passed++
+		next
+	}
+	/^(not )?ok [0-9]+ selftests: / {
+		if ($0 ~ /^not ok/) {
+			if (!casefail) { failed++; fails = fails "\n  " $0 }
+		} else if (!cases) {
+			if ($0 ~ /# SKIP/) skipped++; else passed++
+		}
+		inprog = 0
+		next
+	}
+	/^(not )?ok [0-9]+ / {
+		if ($0 ~ /^not ok/) { failed++; fails = fails "\n  " $0 }
+		else if ($0 ~ /# SKIP/) skipped++
+		else passed++
+	}
+	END {
+		if (failed) printf "failures:%s\n", fails
+		printf "%d passed, %d failed, %d skipped\n", passed, failed, skipped
+		exit (failed || passed + 0 == 0) ? 1 : 0
+	}
+' "$@"

@@ -1,0 +1,241 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot a kernel in QEMU with a busybox initramfs, load bufpool.ko, run a
+# command, unload the module, and judge the run by what the guest said
+# and by the kernel log.
+#
+# usage: vm-run.sh -k VMLINUZ -M BUFPOOL_KO [options]
+#   -k PATH    kernel image (swap in a debug kernel here)
+#   -M PATH    bufpool.ko, installed as /lib/modules/$(uname -r)/extra/
+#   -r DIR     the kernel's own /lib/modules/RELEASE tree (optional: for
+#              modules the payload loads with modprobe)
+#   -p PARAMS  module parameters for insmod ("buf_size=2048 buf_count=64")
+#   -f SRC:DST add a file (DST absolute); ELF programs and libraries
+#              bring their shared libraries along.  Repeatable.
+#   -d SRC:DST add a directory tree, likewise.  Repeatable.
+#   -c CMD     command the guest runs (sh -c) with the module loaded
+#   -o DIR     where logs go (default: build/vm)
+#   -t SECS    wall-clock limit for the whole boot (default 600)
+#   -m MIB     guest memory (default 1024)
+#   -s CPUS    guest CPUs (default 2)
+#   -A ACCEL   tcg, kvm or auto (default: $BUFPOOL_VM_ACCEL or auto: use
+#              KVM only if a quick probe boots under it, else TCG)
+#
+# Output: the guest's stdout streamed, then a KTAP block of the runner's
+# own checks (module loaded, command passed, module unloaded, taint,
+# kernel log clean).  Exit status 0 only when every check passed.
+set -eu
+
+die() { echo "vm-run: $*" >&2; exit 2; }
+
+kernel= module= kmods= params= cmd=true outdir=build/vm timeout=600
+mem=1024 smp=2 accel=${BUFPOOL_VM_ACCEL:-auto}
+files= dirs=
+nl='
+'
+while getopts k:M:r:p:f:d:c:o:t:m:s:A: opt; do
+	case $opt in
+	k) kernel=$OPTARG ;;
+	M) module=$OPTARG ;;
+	r) kmods=$OPTARG ;;
+	p) params=$OPTARG ;;
+	f) files=$files$OPTARG$nl ;;
+	d) dirs=$dirs$OPTARG$nl ;;
+	c) cmd=$OPTARG ;;
+	o) outdir=$OPTARG ;;
+	t) timeout=$OPTARG ;;
+	m) mem=$OPTARG ;;
+	s) smp=$OPTARG ;;
+	A) accel=$OPTARG ;;
+	*) die "bad option; see the header of $0" ;;
+	esac
+done
+[ -n "$kernel" ] && [ -r "$kernel" ] || die "no readable kernel image (-k)"
+[ -n "$module" ] && [ -r "$module" ] || die "no readable module (-M)"
+command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing"
+busybox=$(command -v busybox) || die "busybox missing"
+case $(file -b "$busybox" 2>/dev/null || echo static) in
+*dynamically*) die "$busybox is dynamically linked: install busybox-static" ;;
+esac
+
+release=$(modinfo -F vermagic "$module" | cut -d' ' -f1)
+[ -n "$release" ] || die "cannot read vermagic of $module"
+
+mkdir -p "$outdir"
+outdir=$(cd "$outdir" && pwd)
+work=$(mktemp -d "${TMPDIR:-/tmp}/bufpool-vm.XXXXXX")
+trap 'rm -rf "$work"' EXIT INT TERM
+root=$work/root
+mkdir -p "$root/bin" "$root/sbin" "$root/usr/bin" "$root/usr/sbin" \
+	"$root/proc" "$root/sys" "$root/dev" "$root/tmp" "$root/etc" \
+	"$root/lib/modules/$release/extra"
+cp "$busybox" "$root/bin/busybox"
+
+# Copy a file and, for a dynamic ELF object, the libraries it needs.
+add_file() {
+	mkdir -p "$root$(dirname "$2")"
+	cp -L "$1" "$root$2"
+	if [ "$(head -c 4 "$1" | od -An -c | tr -d ' ')" = '177ELF' ]; then
+		ldd "$1" 2>/dev/null | sed -n 's/.*=> \(\/[^ ]*\).*/\1/p; s/^[[:space:]]*\(\/[^ ]*\) .*/\1/p' |
+		while read -r lib; do
+			[ -e "$root$lib" ] && continue
+			mkdir -p "$root$(dirname "$lib")"
+			cp -L "$lib" "$root$lib"
+		done
+	fi
+}
+
+printf '%s' "$files" | while IFS= read -r spec; do
+	[ -n "$spec" ] || continue
+	add_file "${spec%%:*}" "${spec#*:}"
+done
+printf '%s' "$dirs" | while IFS= read -r spec; do
+	[ -n "$spec" ] || continue
+	src=${spec%%:*} dst=${spec#*:}
+	(cd "$src" && find . -type f) | while IFS= read -r f; do
+		add_file "$src/$f" "$dst/${f#./}"
+		if [ -x "$src/$f" ]; then
+			chmod +x "$root$dst/${f#./}"
+		fi
+	done
+done
+cp "$module" "$root/lib/modules/$release/extra/bufpool.ko"
+if [ -n "$kmods" ]; then
+	cp -r "$kmods/kernel" "$root/lib/modules/$release/" 2>/dev/null || true
+	cp "$kmods"/modules.* "$root/lib/modules/$release/" 2>/dev/null || true
+fi
+depmod -b "$root" "$release" 2>/dev/null || true
+
+# kselftest's runner calls "timeout --foreground"; busybox lacks the flag.
+cat > "$root/etc/timeout" <<'EOF'
+#!/bin/sh
+[ "${1:-}" = --foreground ] && shift
+exec /bin/busybox timeout "$@"
+EOF
+chmod +x "$root/etc/timeout"
+
+{
+	printf 'PARAMS=%s\n' "'$(printf '%s' "$params" | sed "s/'/'\\\\''/g")'"
+	printf 'CMD=%s\n' "'$(printf '%s' "$cmd" | sed "s/'/'\\\\''/g")'"
+} > "$root/etc/bufpool-vm.conf"
+
+cat > "$root/init" <<'EOF'
+#!/bin/busybox sh
+/bin/busybox --install -s
+mv /etc/timeout /usr/bin/timeout
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+mkdir -p /root
+# What udev would make: kselftest's runner writes to /dev/stdout.
+ln -sf /proc/self/fd /dev/fd
+ln -sf /proc/self/fd/0 /dev/stdin
+ln -sf /proc/self/fd/1 /dev/stdout
+ln -sf /proc/self/fd/2 /dev/stderr
+# ttyS0 carries the kernel console; this side talks on ttyS1.
+exec >/dev/ttyS1 2>&1 </dev/null
+. /etc/bufpool-vm.conf
+rel=$(uname -r)
+export BUFPOOL_MODULE=/lib/modules/$rel/extra/bufpool.ko
+echo "BUFPOOL-VM: booted $rel, $(nproc) cpus"
+rc=skipped
+# shellcheck disable=SC2086
+if insmod "$BUFPOOL_MODULE" $PARAMS; then
+	echo "BUFPOOL-VM: insmod ok $PARAMS"
+	sh -c "$CMD"
+	rc=$?
+	echo "BUFPOOL-VM: payload rc=$rc"
+	if rmmod bufpool; then
+		echo "BUFPOOL-VM: rmmod ok"
+	else
+		echo "BUFPOOL-VM: rmmod failed"
+	fi
+else
+	echo "BUFPOOL-VM: insmod failed"
+fi
+echo "BUFPOOL-VM: tainted=$(cat /proc/sys/kernel/tainted)"
+echo "BUFPOOL-VM: done"
+poweroff -f
+EOF
+chmod +x "$root/init"
+
+(cd "$root" && find . | cpio -o -H newc --quiet) | gzip -1 > "$work/initrd.gz"
+
+klog=$outdir/kernel.log
+ulog=$outdir/guest.log
+
+boot() { # accel secs klog ulog
+	timeout --foreground -k 5 "$2" qemu-system-x86_64 \
+		-accel "$1" -cpu max -smp "$smp" -m "$mem" \
+		-kernel "$kernel" -initrd "$work/initrd.gz" \
+		-append "console=ttyS0 loglevel=7 panic=-1 oops=panic" \
+		-display none -monitor none -no-reboot \
+		-serial "file:$3" -serial stdio </dev/null |
+		tr -d '\r' | tee "$4"
+}
+
+# KVM: a quick probe, cached per host kernel and guest kernel, because
+# some hosts expose /dev/kvm but hang a stock guest under it.
+if [ "$accel" = auto ]; then
+	accel=tcg
+	if [ -w /dev/kvm ]; then
+		cache=${BUFPOOL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bufpool}
+		key=$(printf '%s %s' "$(uname -r)" "$(cksum < "$kernel")" | cksum | cut -d' ' -f1)
+		probe=$cache/kvm-probe-$key
+		if [ ! -f "$probe" ]; then
+			mkdir -p "$cache"
+			if boot kvm 20 "$work/probe.klog" "$work/probe.ulog" >/dev/null 2>&1 &&
+			   grep -q 'BUFPOOL-VM: done' "$work/probe.ulog"; then
+				echo kvm > "$probe"
+			else
+				echo tcg > "$probe"
+			fi
+		fi
+		accel=$(cat "$probe")
+	fi
+fi
+echo "vm-run: booting $release under $accel ($smp cpus, $mem MiB)"
+
+set +e
+boot "$accel" "$timeout" "$klog" "$ulog"
+qrc=$?
+set -e
+
+# The runner's own checks, as KTAP.
+n=0 fail=0
+check() { # ok? description [diagnostic]
+	n=$((n + 1))
+	if [ "$1" = 1 ]; then
+		echo "ok $n vm: $2"
+	else
+		echo "not ok $n vm: $2"
+		fail=1
+		[ -z "${3:-}" ] || printf '%s\n' "$3" | sed 's/^/# /'
+	fi
+}
+has() { grep -q "^BUFPOOL-VM: $1" "$ulog"; }
+
+echo "TAP version 13"
+echo "1..5"
+has 'insmod ok' && r=1 || r=0
+check "$r" "module loaded ($params)" "$(grep -E 'bufpool' "$klog" | tail -n 5)"
+rcline=$(sed -n 's/^BUFPOOL-VM: payload rc=//p' "$ulog")
+[ "$rcline" = 0 ] && r=1 || r=0
+check "$r" "guest command exited 0 (rc=${rcline:-none}, qemu rc=$qrc)"
+has 'rmmod ok' && r=1 || r=0
+check "$r" "module unloaded"
+taint=$(sed -n 's/^BUFPOOL-VM: tainted=//p' "$ulog")
+# Allowed: O (out-of-tree module, 4096) and E (unsigned module, 8192).
+if [ -n "$taint" ] && [ $((taint & ~(4096 | 8192))) -eq 0 ]; then r=1; else r=0; fi
+check "$r" "kernel taint only O/E (tainted=${taint:-unknown})"
+bad='WARNING:|BUG:|Oops|Call Trace:|general protection|Kernel panic|kmemleak|lockdep|possible (circular|recursive) locking|UBSAN:|KASAN:|INFO: task .* blocked|page allocation failure|RCU stall|rcu_.*detected stalls'
+if grep -Eq "$bad" "$klog"; then
+	check 0 "kernel log clean" "$(grep -E -m 20 "$bad" "$klog")"
+else
+	check 1 "kernel log clean"
+fi
+echo "# vm-run: logs in $klog and $ulog"
+exit $fail

@@ -1,0 +1,296 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * bufpool selftests of loading and unloading the module: parameters
+ * accepted and refused, unload refused while in use, nothing left behind
+ * by a load that failed.
+ *
+ * Each test unloads the module the VM runner loaded and loads it again
+ * with the same parameters at the end.  $BUFPOOL_MODULE names the .ko.
+ */
+#include <stdint.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <bufpool.h>
+#include <kselftest_harness.h>
+
+#include "bufpool_selftest.h"
+
+FIXTURE(module) {
+	const char *ko;
+	char saved[256];
+	int was_loaded;
+	int fd;
+	void *map;
+	size_t map_len;
+};
+
+FIXTURE_SETUP(module)
+{
+	self->fd = -1;
+	self->map = MAP_FAILED;
+	if (geteuid() != 0)
+		SKIP(return, "loading modules needs root");
+	self->ko = getenv("BUFPOOL_MODULE");
+	if (!self->ko || access(self->ko, R_OK))
+		SKIP(return, "set BUFPOOL_MODULE to the path of bufpool.ko");
+
+	self->was_loaded = bp_module_loaded();
+	if (self->was_loaded) {
+		snprintf(self->saved, sizeof(self->saved),
+			 "buf_size=%lld buf_count=%lld numa_node=%lld mode=%lld",
+			 bp_param("buf_size"), bp_param("buf_count"),
+			 bp_param("numa_node"), bp_param("mode"));
+		ASSERT_EQ(0, bp_delete_module());
+	}
+	ASSERT_FALSE(bp_module_loaded());
+}
+
+FIXTURE_TEARDOWN(module)
+{
+	if (self->map != MAP_FAILED)
+		munmap(self->map, self->map_len);
+	if (self->fd >= 0)
+		close(self->fd);
+	if (bp_module_loaded())
+		EXPECT_EQ(0, bp_delete_module());
+	if (self->was_loaded)
+		EXPECT_EQ(0, bp_finit_module(self->ko, self->saved));
+}
+
+TEST_F(module, load_unload)
+{
+	struct bufpool_info info;
+	struct stat st;
+
+	ASSERT_EQ(0, bp_finit_module(self->ko, "buf_size=4096 buf_count=16 mode=0640"));
+	ASSERT_TRUE(bp_module_loaded());
+	ASSERT_EQ(0, stat(BUFPOOL_DEV_PATH, &st));
+	EXPECT_EQ(0640, st.st_mode & 0777);
+
+	self->fd = open(BUFPOOL_DEV_PATH, O_RDWR);
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, ioctl(self->fd, BUFPOOL_IOC_INFO, &info));
+	EXPECT_EQ(4096, info.buf_size);
+	EXPECT_EQ(16, info.buf_count);
+	EXPECT_EQ(2u << 20, info.pool_bytes);
+	close(self->fd);
+	self->fd = -1;
+
+	ASSERT_EQ(0, bp_delete_module());
+	EXPECT_FALSE(bp_module_loaded());
+	EXPECT_EQ(-1, access(BUFPOOL_DEV_PATH, F_OK));
+
+	/* And once more, with the defaults. */
+	ASSERT_EQ(0, bp_finit_module(self->ko, ""));
+	EXPECT_EQ(2048, bp_param("buf_size"));
+	EXPECT_EQ(4096, bp_param("buf_count"));
+	EXPECT_EQ(-1, bp_param("numa_node"));
+	EXPECT_EQ(0600, bp_param("mode"));
+	ASSERT_EQ(0, bp_delete_module());
+}
+
+/* A geometry at the limits is accepted: one buffer of 2 MiB, 64 B x 32768. */
+TEST_F(module, limits_accepted)
+{
+	struct bufpool *pool;
+	void *p;
+
+	ASSERT_EQ(0, bp_finit_module(self->ko, "buf_size=2097152 buf_count=1"));
+	pool = bufpool_open(NULL);
+	ASSERT_NE(NULL, pool);
+	p = bufpool_acquire(pool);
+	ASSERT_NE(NULL, p);
+	memset(p, 0xff, 2u << 20);
+	EXPECT_EQ(NULL, bufpool_acquire(pool));
+	EXPECT_EQ(ENOBUFS, errno);
+	EXPECT_EQ(0, bufpool_release(pool, p));
+	bufpool_close(pool);
+	ASSERT_EQ(0, bp_delete_module());
+
+	ASSERT_EQ(0, bp_finit_module(self->ko, "buf_size=64 buf_count=32768"));
+	pool = bufpool_open(NULL);
+	ASSERT_NE(NULL, pool);
+	EXPECT_EQ(64, bufpool_buf_size(pool));
+	EXPECT_EQ(32768, bufpool_buf_count(pool));
+	bufpool_close(pool);
+	ASSERT_EQ(0, bp_delete_module());
+}
+
+/* Memory is zeroed at load, even memory a previous load dirtied. */
+TEST_F(module, memory_zeroed)
+{
+	struct bufpool *pool;
+	unsigned char *p;
+	uint32_t i, n;
+	size_t j;
+
+	ASSERT_EQ(0, bp_finit_module(self->ko, "buf_size=65536 buf_count=64"));
+	pool = bufpool_open(NULL);
+	ASSERT_NE(NULL, pool);
+	n = bufpool_buf_count(pool);
+	for (i = 0; i < n; i++)
+		memset(bufpool_addr(pool, i), 0xee, 65536);
+	bufpool_close(pool);
+	ASSERT_EQ(0, bp_delete_module());
+
+	ASSERT_EQ(0, bp_finit_module(self->ko, "buf_size=65536 buf_count=64"));
+	pool = bufpool_open(NULL);
+	ASSERT_NE(NULL, pool);
+	for (i = 0; i < n; i++) {
+		p = bufpool_addr(pool, i);
+		for (j = 0; j < 65536; j += 64)
+			ASSERT_EQ(0, p[j]);
+	}
+	bufpool_close(pool);
+	ASSERT_EQ(0, bp_delete_module());
+}
+
+TEST_F(module, unload_refused_while_in_use)
+{
+	struct bufpool_info info;
+
+	ASSERT_EQ(0, bp_finit_module(self->ko, "buf_count=1024"));
+	self->fd = open(BUFPOOL_DEV_PATH, O_RDWR);
+	ASSERT_LE(0, self->fd);
+	EXPECT_EQ(-1, bp_delete_module());
+	EXPECT_EQ(EWOULDBLOCK, errno);
+
+	/* A mapping alone, with its file closed, still holds the module. */
+	ASSERT_EQ(0, ioctl(self->fd, BUFPOOL_IOC_INFO, &info));
+	self->map_len = info.bufs_size;
+	self->map = mmap(NULL, self->map_len, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_POPULATE, self->fd, info.bufs_offset);
+	ASSERT_NE(MAP_FAILED, self->map);
+	close(self->fd);
+	self->fd = -1;
+	EXPECT_EQ(-1, bp_delete_module());
+	EXPECT_EQ(EWOULDBLOCK, errno);
+	EXPECT_TRUE(bp_module_loaded());
+	memset(self->map, 1, self->map_len);
+
+	ASSERT_EQ(0, munmap(self->map, self->map_len));
+	self->map = MAP_FAILED;
+	EXPECT_EQ(0, bp_delete_module());
+	EXPECT_FALSE(bp_module_loaded());
+}
+
+/*
+ * A load that fails halfway through reserving memory gives back what it
+ * had taken: ask for more than is available but less than the machine
+ * has, so that the pre-check passes and the allocation itself fails.
+ */
+TEST_F(module, failed_load_leaks_nothing)
+{
+	long long total = bp_meminfo_kib("MemTotal");
+	long long avail = bp_meminfo_kib("MemAvailable");
+	long long free_before, free_after, want_kib, chunks;
+	char params[128];
+
+	ASSERT_LT(0, total);
+	ASSERT_LT(0, avail);
+	want_kib = avail + (total - avail) / 2;
+	if (want_kib - avail < 16 * 1024)
+		SKIP(return, "no room between MemAvailable and MemTotal");
+	chunks = want_kib / 2048;
+	snprintf(params, sizeof(params), "buf_size=2097152 buf_count=%lld", chunks);
+
+	free_before = bp_meminfo_kib("MemFree");
+	EXPECT_EQ(-1, bp_finit_module(self->ko, params));
+	EXPECT_EQ(ENOMEM, errno);
+	EXPECT_FALSE(bp_module_loaded());
+	free_after = bp_meminfo_kib("MemFree");
+	TH_LOG("asked %lld MiB; MemFree %lld -> %lld MiB", want_kib >> 10,
+	       free_before >> 10, free_after >> 10);
+	/* Everything it took came back (allow for unrelated noise). */
+	EXPECT_LT(free_before - 32 * 1024, free_after);
+}
+
+/* Each bad parameter is refused with a clear errno and leaves nothing. */
+FIXTURE(badparam) {
+	const char *ko;
+	char saved[256];
+	int was_loaded;
+};
+
+FIXTURE_VARIANT(badparam) {
+	const char *params;
+	int err;
+};
+
+FIXTURE_VARIANT_ADD(badparam, size_not_power_of_two) {
+	.params = "buf_size=100", .err = EINVAL,
+};
+FIXTURE_VARIANT_ADD(badparam, size_below_64) {
+	.params = "buf_size=32", .err = EINVAL,
+};
+FIXTURE_VARIANT_ADD(badparam, size_zero) {
+	.params = "buf_size=0", .err = EINVAL,
+};
+FIXTURE_VARIANT_ADD(badparam, size_above_2m) {
+	.params = "buf_size=4194304", .err = EINVAL,
+};
+FIXTURE_VARIANT_ADD(badparam, size_not_a_number) {
+	.params = "buf_size=big", .err = EINVAL,
+};
+FIXTURE_VARIANT_ADD(badparam, count_zero) {
+	.params = "buf_count=0", .err = EINVAL,
+};
+FIXTURE_VARIANT_ADD(badparam, count_above_index_space) {
+	.params = "buf_size=64 buf_count=16777216", .err = EINVAL,
+};
+FIXTURE_VARIANT_ADD(badparam, count_negative) {
+	.params = "buf_count=-1", .err = EINVAL,
+};
+FIXTURE_VARIANT_ADD(badparam, more_than_the_machine) {
+	.params = "buf_size=2097152 buf_count=8000000", .err = ENOMEM,
+};
+FIXTURE_VARIANT_ADD(badparam, node_offline) {
+	.params = "numa_node=7", .err = EINVAL,
+};
+FIXTURE_VARIANT_ADD(badparam, node_huge) {
+	.params = "numa_node=100000", .err = EINVAL,
+};
+FIXTURE_VARIANT_ADD(badparam, node_below_minus_one) {
+	.params = "numa_node=-2", .err = EINVAL,
+};
+FIXTURE_VARIANT_ADD(badparam, mode_not_permission_bits) {
+	.params = "mode=04755", .err = EINVAL,
+};
+
+FIXTURE_SETUP(badparam)
+{
+	if (geteuid() != 0)
+		SKIP(return, "loading modules needs root");
+	self->ko = getenv("BUFPOOL_MODULE");
+	if (!self->ko || access(self->ko, R_OK))
+		SKIP(return, "set BUFPOOL_MODULE to the path of bufpool.ko");
+	self->was_loaded = bp_module_loaded();
+	if (self->was_loaded) {
+		snprintf(self->saved, sizeof(self->saved),
+			 "buf_size=%lld buf_count=%lld numa_node=%lld mode=%lld",
+			 bp_param("buf_size"), bp_param("buf_count"),
+			 bp_param("numa_node"), bp_param("mode"));
+		ASSERT_EQ(0, bp_delete_module());
+	}
+}
+
+FIXTURE_TEARDOWN(badparam)
+{
+	if (bp_module_loaded())
+		EXPECT_EQ(0, bp_delete_module());
+	if (self->was_loaded)
+		EXPECT_EQ(0, bp_finit_module(self->ko, self->saved));
+}
+
+TEST_F(badparam, refused)
+{
+	errno = 0;
+	EXPECT_EQ(-1, bp_finit_module(self->ko, variant->params));
+	EXPECT_EQ(variant->err, errno);
+	EXPECT_FALSE(bp_module_loaded());
+	EXPECT_EQ(-1, access(BUFPOOL_DEV_PATH, F_OK));
+}
+
+TEST_HARNESS_MAIN

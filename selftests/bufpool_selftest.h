@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers shared by the bufpool selftests.
+ */
+#ifndef BUFPOOL_SELFTEST_H
+#define BUFPOOL_SELFTEST_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define SZ_2M		(2UL << 20)
+#define PARAM_DIR	"/sys/module/bufpool/parameters/"
+
+/* Read a whole small file into buf; returns bytes read or -1. */
+static inline ssize_t bp_read_file(const char *path, char *buf, size_t len)
+{
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	return n;
+}
+
+/* A module parameter as a number; -1 with errno when unreadable. */
+static inline long long bp_param(const char *name)
+{
+	char path[256], buf[64];
+
+	snprintf(path, sizeof(path), PARAM_DIR "%s", name);
+	if (bp_read_file(path, buf, sizeof(buf)) < 0)
+		return -1;
+	return strtoll(buf, NULL, 0);
+}
+
+/* A field of /proc/meminfo, in KiB, or -1. */
+static inline long long bp_meminfo_kib(const char *field)
+{
+	char buf[8192], *p;
+	size_t flen = strlen(field);
+
+	if (bp_read_file("/proc/meminfo", buf, sizeof(buf)) < 0)
+		return -1;
+	for (p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (!strncmp(p, field, flen) && p[flen] == ':')
+			return strtoll(p + flen + 1, NULL, 10);
+	return -1;
+}
+
+static inline int bp_finit_module(const char *path, const char *params)
+{
+	int fd, ret, saved;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ret = syscall(SYS_finit_module, fd, params, 0);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return ret;
+}
+
+static inline int bp_delete_module(void)
+{
+	return syscall(SYS_delete_module, "bufpool", O_NONBLOCK);
+}
+
+static inline int bp_module_loaded(void)
+{
+	return access("/sys/module/bufpool", F_OK) == 0;
+}
+
+#endif /* BUFPOOL_SELFTEST_H */

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT */
+/*
+ * bufpool: pinned hugepage buffer pools shared between processes.
+ *
+ * This header is the whole contract between bufpool.ko and userspace:
+ * the ioctl interface and the layout of the shared control area that
+ * /dev/bufpool maps.  Everything in it is fixed-width, has no pointers
+ * and carries explicit padding, so that 32-bit and 64-bit userspace see
+ * the same layout.
+ *
+ * ABI versioning rule
+ * -------------------
+ * BUFPOOL_ABI_MAJOR changes only when an existing field, ioctl or
+ * shared-memory layout changes meaning.  A library must refuse a pool
+ * whose major differs from the one it was built with.
+ *
+ * BUFPOOL_ABI_MINOR changes when something is added: a field appended to
+ * the end of an ioctl structure, a new ioctl, a new area in the mmap
+ * space.  Structures only grow at the end and never reorder.  The kernel
+ * answers an ioctl with min(its size, the size encoded in the command)
+ * bytes, zero-fills the rest of the caller's buffer, and says in ->size
+ * how many bytes it filled, so old binaries keep working against new
+ * kernels and new binaries can tell what an old kernel did not fill.
+ */
+#ifndef _UAPI_LINUX_BUFPOOL_H
+#define _UAPI_LINUX_BUFPOOL_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+#define BUFPOOL_ABI_MAJOR	1
+#define BUFPOOL_ABI_MINOR	0
+#define BUFPOOL_ABI_VERSION	((BUFPOOL_ABI_MAJOR << 16) | BUFPOOL_ABI_MINOR)
+#define BUFPOOL_ABI_VERSION_MAJOR(v)	((v) >> 16)
+
+/* Default device node of the default pool. */
+#define BUFPOOL_DEV_PATH	"/dev/bufpool"
+
+/* Geometry limits enforced by the module at load time. */
+#define BUFPOOL_MIN_BUF_SIZE	64u
+#define BUFPOOL_MAX_BUF_SIZE	(2u << 20)	/* one 2 MiB chunk */
+#define BUFPOOL_CHUNK_SIZE	(2u << 20)	/* PMD-sized backing pages */
+
+/*
+ * Buffer indices are 24 bits wide so that an index and a 40-bit ABA tag
+ * fit one 64-bit word (see bufpool_freelist.h).  The all-ones index is
+ * the list terminator, so a pool holds at most 2^24 - 1 buffers.
+ */
+#define BUFPOOL_IDX_BITS	24
+#define BUFPOOL_IDX_MASK	((1u << BUFPOOL_IDX_BITS) - 1)
+#define BUFPOOL_IDX_NIL		BUFPOOL_IDX_MASK
+#define BUFPOOL_MAX_BUFS	BUFPOOL_IDX_NIL
+
+/*
+ * struct bufpool_info - what BUFPOOL_IOC_INFO returns.
+ *
+ * All offsets are offsets into the mmap space of the device file, each
+ * area starts page-aligned and the buffer area starts 2 MiB-aligned so
+ * that it can be mapped with PMD entries.
+ */
+struct bufpool_info {
+	__u32 size;		/* bytes of this struct the kernel filled */
+	__u32 abi_version;	/* BUFPOOL_ABI_VERSION of the kernel */
+	__u32 flags;		/* BUFPOOL_INFO_F_*, none defined yet */
+	__u32 buf_shift;	/* log2(buf_size) */
+	__u32 buf_size;		/* bytes per buffer, a power of two */
+	__u32 buf_count;	/* buffers in the pool */
+	__s32 numa_node;	/* node the memory was taken from, -1 any */
+	__u32 __pad0;
+	__u64 pool_bytes;	/* pinned memory backing the buffers */
+	__u64 ctrl_offset;	/* control area: struct bufpool_ctrl, */
+	__u64 ctrl_size;
+	__u64 next_offset;	/*   its next[] at ctrl_offset + this */
+	__u64 bufs_offset;	/* buffer area: buffer i at bufs_offset + */
+	__u64 bufs_size;	/*   (i << buf_shift) */
+	__u64 generation;	/* changes whenever the pool is rebuilt */
+};
+
+#define BUFPOOL_INFO_SIZE_VER0	88	/* ABI 1.0 */
+
+/* ioctl type 0xBA, unused in Documentation/userspace-api/ioctl. */
+#define BUFPOOL_IOC_MAGIC	0xBA
+#define BUFPOOL_IOC_INFO	_IOR(BUFPOOL_IOC_MAGIC, 0x00, struct bufpool_info)
+
+/*
+ * Shared control area, at info.ctrl_offset, writable by every client.
+ *
+ * The kernel fills it when the pool is built and never trusts it
+ * afterwards: anything it reads back is bounds-checked.  The geometry
+ * words are a copy for self-describing memory; a library takes geometry
+ * and offsets from BUFPOOL_IOC_INFO, never from here.  The free-list head sits on its own cache
+ * line; next[] starts at ->next_offset from the start of the area and
+ * holds one 32-bit link per buffer.
+ */
+#define BUFPOOL_CTRL_MAGIC	0x4C4F4F50465542ULL	/* "BUFPOOL" */
+#define BUFPOOL_CACHELINE	64
+
+struct bufpool_ctrl {
+	__u64 magic;
+	__u32 abi_version;
+	__u32 buf_shift;
+	__u32 buf_count;
+	__u32 __pad0;
+	__u64 next_offset;	/* offset of __u32 next[buf_count] */
+	__u64 generation;
+	__u8 __pad1[BUFPOOL_CACHELINE - 40];
+
+	/* Free list of buffers: {tag:40, index:24}, see bufpool_freelist.h. */
+	__u64 free_head;	/* at offset 64 */
+	__u8 __pad2[BUFPOOL_CACHELINE - 8];
+};
+
+#define BUFPOOL_CTRL_HDR_SIZE	128
+
+#endif /* _UAPI_LINUX_BUFPOOL_H */

@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT */
+/*
+ * The bufpool free list: the one implementation that bufpool.ko and
+ * libbufpool-user both compile.
+ *
+ * A Treiber stack of 32-bit buffer indices in shared memory.  The head is
+ * one 64-bit word holding {tag:40, index:24}; every successful update
+ * increments the tag, so a thread that read the head, was descheduled
+ * and retries its compare-and-swap cannot succeed against a head that
+ * went A -> B -> A meanwhile (ABA).  A 40-bit tag at one update per
+ * nanosecond wraps after 18 minutes of continuous operations between one
+ * thread's load and its CAS; a 32-bit tag would wrap in 4 seconds.
+ *
+ * Links live in next[], one word per buffer, outside the buffers, so a
+ * client scribbling over a buffer it holds cannot corrupt the list.
+ *
+ * Progress: lock-free.  A CAS fails only because another operation
+ * succeeded.  A thread that stops or dies anywhere in an operation
+ * leaves the list consistent: before its CAS nothing shared was changed
+ * except next[] of a buffer it owns; after it, the operation is complete.
+ * At worst the buffer it was taking or giving is lost to the free list,
+ * and that buffer was attributable to it.
+ *
+ * The includer defines these shims before including this file:
+ *   __u64 bp_load_acquire_u64(__u64 *p)
+ *   __u64 bp_load_relaxed_u64(__u64 *p)
+ *   __u32 bp_load_relaxed_u32(__u32 *p)
+ *   void  bp_store_relaxed_u32(__u32 *p, __u32 v)
+ *   void  bp_store_relaxed_u64(__u64 *p, __u64 v)
+ *   bool  bp_cas_acquire_u64(__u64 *p, __u64 *old, __u64 new)
+ *   bool  bp_cas_release_u64(__u64 *p, __u64 *old, __u64 new)
+ *   void  bp_cpu_relax(void)
+ * The CAS shims update *old with the current value when they fail, and
+ * their failure ordering is at least acquire for bp_cas_acquire_u64.
+ * Memory ordering: a pusher writes next[i] (relaxed), then publishes i
+ * with a release CAS; a popper loads the head with acquire before
+ * reading next[head].  Every change of the head is a read-modify-write,
+ * so each push heads a release sequence that all later updates continue.
+ *
+ * Every value read from shared memory may be garbage (another client may
+ * be buggy or hostile): indices are masked and bounds-checked, and no
+ * function loops over list contents.
+ */
+#ifndef _UAPI_LINUX_BUFPOOL_FREELIST_H
+#define _UAPI_LINUX_BUFPOOL_FREELIST_H
+
+#include <linux/bufpool.h>
+
+#define BP_FL_TAG_SHIFT		BUFPOOL_IDX_BITS
+#define BP_FL_CORRUPT		0xffffffffu	/* not a valid index */
+
+static inline __u64 bp_fl_pack(__u32 idx, __u64 tag)
+{
+	return (tag << BP_FL_TAG_SHIFT) | (idx & BUFPOOL_IDX_MASK);
+}
+
+static inline __u32 bp_fl_idx(__u64 head)
+{
+	return (__u32)head & BUFPOOL_IDX_MASK;
+}
+
+static inline __u64 bp_fl_next_tag(__u64 head)
+{
+	return (head >> BP_FL_TAG_SHIFT) + 1;
+}
+
+/*
+ * bp_fl_init - link buffers 0..count-1 in order; count > 0.
+ * Only for a list nobody else can see yet.
+ */
+static inline void bp_fl_init(__u64 *head, __u32 *next, __u32 count)
+{
+	__u32 i;
+
+	for (i = 0; i + 1 < count; i++)
+		bp_store_relaxed_u32(&next[i], i + 1);
+	bp_store_relaxed_u32(&next[count - 1], BUFPOOL_IDX_NIL);
+	bp_store_relaxed_u64(head, bp_fl_pack(0, 0));
+}
+
+/*
+ * bp_fl_pop - take one buffer.
+ * Returns its index, BUFPOOL_IDX_NIL when the list is empty, or
+ * BP_FL_CORRUPT when the shared words hold something no correct client
+ * could have written.
+ */
+static inline __u32 bp_fl_pop(__u64 *head, __u32 *next, __u32 count)
+{
+	__u64 old = bp_load_acquire_u64(head);
+	__u64 again;
+	__u32 idx, nxt;
+
+	for (;;) {
+		idx = bp_fl_idx(old);
+		if (idx == BUFPOOL_IDX_NIL)
+			return BUFPOOL_IDX_NIL;
+		if (idx >= count)
+			return BP_FL_CORRUPT;
+		/*
+		 * next[idx] may change under us if another thread pops idx
+		 * and pushes it back; then the head's tag has moved and the
+		 * CAS below fails.  A bad link with an unchanged head is
+		 * corruption, not a race.
+		 */
+		nxt = bp_load_relaxed_u32(&next[idx]) & BUFPOOL_IDX_MASK;
+		if (nxt >= count && nxt != BUFPOOL_IDX_NIL) {
+			again = bp_load_acquire_u64(head);
+			if (again == old)
+				return BP_FL_CORRUPT;
+			old = again;
+			continue;
+		}
+		if (bp_cas_acquire_u64(head, &old,
+				       bp_fl_pack(nxt, bp_fl_next_tag(old))))
+			return idx;
+		bp_cpu_relax();
+	}
+}
+
+/*
+ * bp_fl_push_chain - give back buffers already linked first -> ... -> last
+ * through next[].  The caller owns them and has checked both indices.
+ */
+static inline void bp_fl_push_chain(__u64 *head, __u32 *next,
+				    __u32 first, __u32 last)
+{
+	__u64 old = bp_load_relaxed_u64(head);
+
+	for (;;) {
+		bp_store_relaxed_u32(&next[last], bp_fl_idx(old));
+		if (bp_cas_release_u64(head, &old,
+				       bp_fl_pack(first, bp_fl_next_tag(old))))
+			return;
+		bp_cpu_relax();
+	}
+}
+
+static inline void bp_fl_push(__u64 *head, __u32 *next, __u32 idx)
+{
+	bp_fl_push_chain(head, next, idx, idx);
+}
+
+#endif /* _UAPI_LINUX_BUFPOOL_FREELIST_H */
