@@ -72,12 +72,17 @@ module: kmod/bufpool.ko
 kmod/bufpool.ko: $(KMOD_SRCS) kmod/compat_gen.h
 	$(KBUILD) modules
 
+# Debian's headers do not ship the distribution's signing key: install
+# unsigned (the kernel loads it and taints E) unless a key is given with
+# MODULE_SIG_KEY=/path/to/key.pem (and its certificate enrolled).
+MODULE_SIG_KEY ?=
 modules_install: kmod/bufpool.ko
 	$(KBUILD) INSTALL_MOD_PATH=$(DESTDIR) INSTALL_MOD_DIR=extra \
+		$(if $(MODULE_SIG_KEY),CONFIG_MODULE_SIG_KEY=$(MODULE_SIG_KEY),CONFIG_MODULE_SIG_ALL=) \
 		modules_install
 
 lint: kmod/compat_gen.h
-	scripts/lint.sh $(KDIR)
+	scripts/lint.sh $(KDIR) | scripts/ktap-summary.sh /dev/stdin
 
 # --------------------------------------------------------------- library
 lib: $(LIB_A) $(LIB_SO) $(LIB_PC)
@@ -98,10 +103,11 @@ $(LIB_SO): $(LIB_SO_REAL)
 	ln -sf $(notdir $<) userlib/$(LIB_SONAME)
 	ln -sf $(LIB_SONAME) $@
 
+PC_SUBST = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(LIB_VERSION)|'
+
 $(LIB_PC): userlib/libbufpool-user.pc.in Makefile
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(LIB_VERSION)|' \
-		$< > $@
+	$(PC_SUBST) $< > $@
 
 # Programs link the shared library, as users' programs would.
 LINK_LIB := -Luserlib -lbufpool-user -Wl,-rpath,$(CURDIR)/userlib
@@ -133,14 +139,23 @@ VM_RUN = scripts/vm-run.sh -k $(BUFPOOL_KERNEL) -M kmod/bufpool.ko \
 kernel-image:
 	scripts/fetch-kernel.sh $(KREL)
 
+# A kselftest install tree: the kernel's runner, the list, the programs.
+define ksft_install
+	rm -rf $(3)
+	mkdir -p $(3)
+	cp $(KSFT_DIR)/run_kselftest.sh $(3)/
+	cp -r $(KSFT_DIR)/kselftest $(3)/
+	$(MAKE) -C $(1) KSFT_DIR=$(KSFT_DIR) -s install \
+		INSTALL_PATH=$(CURDIR)/$(3)/$(2)
+	$(MAKE) -C $(1) KSFT_DIR=$(KSFT_DIR) -s --no-print-directory \
+		emit_tests COLLECTION=$(2) > $(3)/kselftest-list.txt
+endef
+
 build/ksft: selftests FORCE
-	rm -rf $@
-	mkdir -p $@
-	cp $(KSFT_DIR)/run_kselftest.sh $@/
-	cp -r $(KSFT_DIR)/kselftest $@/
-	$(KSFT_MAKE) -s install INSTALL_PATH=$(CURDIR)/$@/bufpool
-	$(KSFT_MAKE) -s --no-print-directory emit_tests COLLECTION=bufpool \
-		> $@/kselftest-list.txt
+	$(call ksft_install,selftests,bufpool,$@)
+
+build/ksft-host: selftests FORCE
+	$(call ksft_install,userlib/tests,bufpool-host,$@)
 
 run: all kernel-image
 	$(VM_RUN) -o $(VM_OUT)/run -p "$(VM_PARAMS)" \
@@ -151,13 +166,16 @@ check: all
 	@mkdir -p build/check
 	@rm -f build/check/*.tap
 	@echo "=== host unit tests"
-	@$(HOSTTEST_MAKE) -s --no-print-directory run_tests 2>&1 | tee build/check/host.tap
+	@$(MAKE) -s --no-print-directory check-host 2>&1 | tee build/check/host.tap
+	@echo "=== lint"
+	@scripts/lint.sh $(KDIR) 2>&1 | tee build/check/lint.tap
 	@echo "=== VM selftests (kselftests in QEMU, module loaded)"
 	@$(MAKE) -s --no-print-directory check-vm 2>&1 | tee build/check/vm.tap
-	@scripts/ktap-summary.sh build/check/host.tap build/check/vm.tap
+	@scripts/ktap-summary.sh build/check/host.tap build/check/lint.tap \
+		build/check/vm.tap
 
-check-host: selftests
-	$(HOSTTEST_MAKE) run_tests
+check-host: build/ksft-host
+	cd build/ksft-host && ./run_kselftest.sh
 
 check-vm: all kernel-image build/ksft
 	$(VM_RUN) -o $(VM_OUT)/check -p "$(VM_PARAMS)" -d build/ksft:/ksft \
@@ -176,7 +194,8 @@ install: lib
 	ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libbufpool-user.so
 	install -m 0644 userlib/bufpool.h $(DESTDIR)$(INCLUDEDIR)/bufpool.h
 	install -m 0644 uapi/linux/bufpool.h $(DESTDIR)$(INCLUDEDIR)/linux/bufpool.h
-	install -m 0644 $(LIB_PC) $(DESTDIR)$(PKGCONFIGDIR)/
+	$(PC_SUBST) userlib/libbufpool-user.pc.in > \
+		$(DESTDIR)$(PKGCONFIGDIR)/libbufpool-user.pc
 
 clean:
 	-test -z "$(KDIR)" || $(KBUILD) clean

@@ -3,7 +3,7 @@
 #
 # usage: lint.sh KDIR
 # The kernel side must pass checkpatch --strict, sparse and a W=1 build
-# with no finding at all.
+# with no finding at all.  Prints KTAP; exits 1 on any finding.
 set -eu
 
 kdir=${1:?usage: lint.sh KDIR}
@@ -11,21 +11,32 @@ ksft=$(scripts/ksft-fetch.sh)
 checkpatch=$ksft/../../../scripts/checkpatch.pl
 fail=0
 
-echo "lint: checkpatch --strict"
-# shellcheck disable=SC2046
-if ! perl "$checkpatch" --no-tree --strict --terse --show-types \
-	-f $(ls kmod/*.c kmod/*.h kmod/compat/*.c uapi/linux/*.h | grep -v -e compat_gen.h -e '\.mod\.c$'); then
+echo "TAP version 13"
+echo "1..2"
+
+files=$(ls kmod/*.c kmod/*.h kmod/compat/*.c uapi/linux/*.h |
+	grep -v -e compat_gen.h -e '\.mod\.c$')
+# shellcheck disable=SC2086
+if out=$(perl "$checkpatch" --no-tree --strict --terse --show-types -f $files 2>&1) &&
+   ! printf '%s\n' "$out" | grep -Eq 'ERROR|WARNING|CHECK'; then
+	echo "ok 1 lint: checkpatch --strict on kmod/ and uapi/"
+else
+	echo "not ok 1 lint: checkpatch --strict on kmod/ and uapi/"
+	printf '%s\n' "$out" | grep -E 'ERROR|WARNING|CHECK' | sed 's/^/# /'
 	fail=1
 fi
 
-echo "lint: sparse (C=2) and W=1"
+# A clean rebuild so that every file is compiled and checked.
 log=$(mktemp)
-make -C "$kdir" M="$(pwd)" clean >/dev/null
-make -C "$kdir" M="$(pwd)" C=2 W=1 modules >"$log" 2>&1 || fail=1
-if grep -E 'warning:|error:' "$log"; then
+MAKEFLAGS= make -C "$kdir" M="$(pwd)" clean >/dev/null
+if MAKEFLAGS= make -C "$kdir" M="$(pwd)" C=2 W=1 modules >"$log" 2>&1 &&
+   ! grep -Eq 'warning:|error:' "$log" && grep -q 'CHECK' "$log"; then
+	echo "ok 2 lint: sparse (C=2) and W=1 build of the module"
+else
+	echo "not ok 2 lint: sparse (C=2) and W=1 build of the module"
+	grep -E 'warning:|error:' "$log" | sed 's/^/# /' || true
+	grep -q 'CHECK' "$log" || echo "# sparse did not run"
 	fail=1
 fi
 rm -f "$log"
-
-[ $fail = 0 ] && echo "lint: clean" || echo "lint: findings above"
 exit $fail
