@@ -128,7 +128,9 @@ export PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
-mount -t tmpfs tmpfs /tmp
+# No tmpfs on /tmp: the initramfs root is writable already, and files
+# copied in at their host paths (libraries found through an rpath into
+# a build tree, which may be under /tmp) must stay visible.
 mkdir -p /root
 # What udev would make: kselftest's runner writes to /dev/stdout.
 ln -sf /proc/self/fd /dev/fd
