@@ -22,7 +22,7 @@ KDIR ?= $(or $(wildcard /lib/modules/$(shell uname -r)/build),$(lastword \
 KREL = $(shell sed -n 's/.*UTS_RELEASE "\(.*\)"/\1/p' \
 	$(KDIR)/include/generated/utsrelease.h 2>/dev/null)
 
-BUFPOOL_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/bufpool
+BUFPOOL_CACHE ?= $(or $(XDG_CACHE_HOME),$(or $(HOME),/tmp)/.cache)/bufpool
 export BUFPOOL_CACHE
 
 KMOD_SRCS := $(wildcard kmod/*.c kmod/*.h uapi/linux/*.h) Kbuild
@@ -56,7 +56,7 @@ EXAMPLES := userlib/examples/bufpool-pipeline
 BENCHES := bench/freelist_bench
 
 # kselftest headers, lib.mk and runner from Debian's linux-source-6.1.
-KSFT_DIR = $(shell scripts/ksft-fetch.sh)
+KSFT_DIR = $(shell BUFPOOL_CACHE=$(BUFPOOL_CACHE) scripts/ksft-fetch.sh)
 
 .PHONY: all module lib selftests examples benches run check check-host \
 	check-vm bench lint install modules_install clean kernel-image FORCE

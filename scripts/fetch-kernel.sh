@@ -8,7 +8,7 @@
 set -eu
 
 rel=${1:?usage: fetch-kernel.sh RELEASE}
-cache=${BUFPOOL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bufpool}
+cache=${BUFPOOL_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/bufpool}
 dest=$cache/kernel/$rel
 [ -f "$dest/boot/vmlinuz-$rel" ] && exit 0
 

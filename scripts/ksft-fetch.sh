@@ -6,7 +6,7 @@
 # the directory that holds the kselftest files.
 set -eu
 
-cache=${BUFPOOL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bufpool}
+cache=${BUFPOOL_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/bufpool}
 tarball=$(ls /usr/src/linux-source-*.tar.xz 2>/dev/null | sort -V | tail -n 1)
 if [ -z "$tarball" ]; then
 	echo "ksft-fetch: no /usr/src/linux-source-*.tar.xz: run scripts/dev deps" >&2

@@ -184,7 +184,7 @@ boot() { # accel secs klog ulog
 if [ "$accel" = auto ]; then
 	accel=tcg
 	if [ -w /dev/kvm ]; then
-		cache=${BUFPOOL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bufpool}
+		cache=${BUFPOOL_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/bufpool}
 		key=$(printf '%s %s' "$(uname -r)" "$(cksum < "$kernel")" | cksum | cut -d' ' -f1)
 		probe=$cache/kvm-probe-$key
 		if [ ! -f "$probe" ]; then
