@@ -221,12 +221,17 @@ check() { # ok? description [diagnostic]
 has() { grep -q "^BUFPOOL-VM: $1" "$ulog"; }
 
 echo "TAP version 13"
-echo "1..5"
+echo "1..6"
 has 'insmod ok' && r=1 || r=0
 check "$r" "module loaded ($params)" "$(grep -E 'bufpool' "$klog" | tail -n 5)"
 rcline=$(sed -n 's/^BUFPOOL-VM: payload rc=//p' "$ulog")
 [ "$rcline" = 0 ] && r=1 || r=0
 check "$r" "guest command exited 0 (rc=${rcline:-none}, qemu rc=$qrc)"
+# The command's own KTAP (run_kselftest.sh exits 0 whatever happened).
+nfail=$(grep -c '^not ok ' "$ulog" || true)
+nok=$(grep -c '^ok ' "$ulog" || true)
+[ "$nfail" = 0 ] && r=1 || r=0
+check "$r" "guest KTAP results: $nok ok, $nfail not ok"
 has 'rmmod ok' && r=1 || r=0
 check "$r" "module unloaded"
 taint=$(sed -n 's/^BUFPOOL-VM: tainted=//p' "$ulog")
@@ -240,4 +245,6 @@ else
 	check 1 "kernel log clean"
 fi
 echo "# vm-run: logs in $klog and $ulog"
+# Every result, the guest's and ours, counted as make check counts them.
+echo "# vm-run: $("$(dirname "$0")/ktap-summary.sh" "$ulog" /dev/null 2>/dev/null | tail -n 1) in the guest"
 exit $fail
