@@ -11,6 +11,7 @@
 #include <linux/bitops.h>
 #include <linux/log2.h>
 #include <linux/mm.h>
+#include <linux/mmzone.h>
 #include <linux/nodemask.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
@@ -62,11 +63,17 @@ int bufpool_check_params(const struct bufpool_params *p)
 		return -EINVAL;
 	}
 
+	/* Fail fast what can never fit: no reclaim can help. */
 	bytes = round_up((u64)p->buf_size * p->buf_count, BUFPOOL_CHUNK_SIZE);
-	ram = (u64)totalram_pages() << PAGE_SHIFT;
+	if (p->numa_node == NUMA_NO_NODE)
+		ram = (u64)totalram_pages() << PAGE_SHIFT;
+	else
+		ram = (u64)node_present_pages(p->numa_node) << PAGE_SHIFT;
 	if (bytes > ram) {
-		pr_err("%u x %u B needs %llu MiB, the machine has %llu MiB\n",
-		       p->buf_count, p->buf_size, bytes >> 20, ram >> 20);
+		pr_err("%u x %u B needs %llu MiB, %s has %llu MiB\n",
+		       p->buf_count, p->buf_size, bytes >> 20,
+		       p->numa_node == NUMA_NO_NODE ? "the machine" : "the node",
+		       ram >> 20);
 		return -ENOMEM;
 	}
 	return 0;

@@ -18,6 +18,7 @@
 #include "bufpool_selftest.h"
 
 FIXTURE(module) {
+	int ready;
 	const char *ko;
 	char saved[256];
 	int was_loaded;
@@ -36,27 +37,20 @@ FIXTURE_SETUP(module)
 	if (!self->ko || access(self->ko, R_OK))
 		SKIP(return, "set BUFPOOL_MODULE to the path of bufpool.ko");
 
-	self->was_loaded = bp_module_loaded();
-	if (self->was_loaded) {
-		snprintf(self->saved, sizeof(self->saved),
-			 "buf_size=%lld buf_count=%lld numa_node=%lld mode=%lld",
-			 bp_param("buf_size"), bp_param("buf_count"),
-			 bp_param("numa_node"), bp_param("mode"));
-		ASSERT_EQ(0, bp_delete_module());
-	}
+	self->was_loaded = bp_module_save_unload(self->saved, sizeof(self->saved));
+	ASSERT_LE(0, self->was_loaded);
+	self->ready = 1;
 	ASSERT_FALSE(bp_module_loaded());
 }
 
 FIXTURE_TEARDOWN(module)
 {
+	BP_NEED_READY(self);
 	if (self->map != MAP_FAILED)
 		munmap(self->map, self->map_len);
 	if (self->fd >= 0)
 		close(self->fd);
-	if (bp_module_loaded())
-		EXPECT_EQ(0, bp_delete_module());
-	if (self->was_loaded)
-		EXPECT_EQ(0, bp_finit_module(self->ko, self->saved));
+	EXPECT_EQ(0, bp_module_restore(self->ko, self->was_loaded, self->saved));
 }
 
 TEST_F(module, load_unload)
@@ -64,6 +58,7 @@ TEST_F(module, load_unload)
 	struct bufpool_info info;
 	struct stat st;
 
+	BP_NEED_READY(self);
 	ASSERT_EQ(0, bp_finit_module(self->ko, "buf_size=4096 buf_count=16 mode=0640"));
 	ASSERT_TRUE(bp_module_loaded());
 	ASSERT_EQ(0, stat(BUFPOOL_DEV_PATH, &st));
@@ -97,6 +92,7 @@ TEST_F(module, limits_accepted)
 	struct bufpool *pool;
 	void *p;
 
+	BP_NEED_READY(self);
 	ASSERT_EQ(0, bp_finit_module(self->ko, "buf_size=2097152 buf_count=1"));
 	pool = bufpool_open(NULL);
 	ASSERT_NE(NULL, pool);
@@ -126,6 +122,7 @@ TEST_F(module, memory_zeroed)
 	uint32_t i, n;
 	size_t j;
 
+	BP_NEED_READY(self);
 	ASSERT_EQ(0, bp_finit_module(self->ko, "buf_size=65536 buf_count=64"));
 	pool = bufpool_open(NULL);
 	ASSERT_NE(NULL, pool);
@@ -151,6 +148,7 @@ TEST_F(module, unload_refused_while_in_use)
 {
 	struct bufpool_info info;
 
+	BP_NEED_READY(self);
 	ASSERT_EQ(0, bp_finit_module(self->ko, "buf_count=1024"));
 	self->fd = open(BUFPOOL_DEV_PATH, O_RDWR);
 	ASSERT_LE(0, self->fd);
@@ -188,6 +186,7 @@ TEST_F(module, failed_load_leaks_nothing)
 	long long free_before, free_after, want_kib, chunks;
 	char params[128];
 
+	BP_NEED_READY(self);
 	ASSERT_LT(0, total);
 	ASSERT_LT(0, avail);
 	want_kib = avail + (total - avail) / 2;
@@ -209,6 +208,7 @@ TEST_F(module, failed_load_leaks_nothing)
 
 /* Each bad parameter is refused with a clear errno and leaves nothing. */
 FIXTURE(badparam) {
+	int ready;
 	const char *ko;
 	char saved[256];
 	int was_loaded;
@@ -246,6 +246,9 @@ FIXTURE_VARIANT_ADD(badparam, count_negative) {
 FIXTURE_VARIANT_ADD(badparam, more_than_the_machine) {
 	.params = "buf_size=2097152 buf_count=8000000", .err = ENOMEM,
 };
+FIXTURE_VARIANT_ADD(badparam, more_than_the_node) {
+	.params = "numa_node=0 buf_size=2097152 buf_count=4000000", .err = ENOMEM,
+};
 FIXTURE_VARIANT_ADD(badparam, node_offline) {
 	.params = "numa_node=7", .err = EINVAL,
 };
@@ -266,26 +269,20 @@ FIXTURE_SETUP(badparam)
 	self->ko = getenv("BUFPOOL_MODULE");
 	if (!self->ko || access(self->ko, R_OK))
 		SKIP(return, "set BUFPOOL_MODULE to the path of bufpool.ko");
-	self->was_loaded = bp_module_loaded();
-	if (self->was_loaded) {
-		snprintf(self->saved, sizeof(self->saved),
-			 "buf_size=%lld buf_count=%lld numa_node=%lld mode=%lld",
-			 bp_param("buf_size"), bp_param("buf_count"),
-			 bp_param("numa_node"), bp_param("mode"));
-		ASSERT_EQ(0, bp_delete_module());
-	}
+	self->was_loaded = bp_module_save_unload(self->saved, sizeof(self->saved));
+	ASSERT_LE(0, self->was_loaded);
+	self->ready = 1;
 }
 
 FIXTURE_TEARDOWN(badparam)
 {
-	if (bp_module_loaded())
-		EXPECT_EQ(0, bp_delete_module());
-	if (self->was_loaded)
-		EXPECT_EQ(0, bp_finit_module(self->ko, self->saved));
+	BP_NEED_READY(self);
+	EXPECT_EQ(0, bp_module_restore(self->ko, self->was_loaded, self->saved));
 }
 
 TEST_F(badparam, refused)
 {
+	BP_NEED_READY(self);
 	errno = 0;
 	EXPECT_EQ(-1, bp_finit_module(self->ko, variant->params));
 	EXPECT_EQ(variant->err, errno);

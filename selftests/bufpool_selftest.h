@@ -82,4 +82,38 @@ static inline int bp_module_loaded(void)
 	return access("/sys/module/bufpool", F_OK) == 0;
 }
 
+/*
+ * The 6.1 harness runs a test's body, and its teardown, even when the
+ * fixture's setup SKIPped.  Fixtures that load and unload the module set
+ * self->ready at the end of setup; bodies and teardowns start with this.
+ */
+#define BP_NEED_READY(self) do { if (!(self)->ready) return; } while (0)
+
+/*
+ * Unload the module, if loaded, remembering its parameters in saved so
+ * that bp_module_restore() can load it again as it was.
+ * Returns 1 if it was loaded, 0 if not, -1 if it would not unload.
+ */
+static inline int bp_module_save_unload(char *saved, size_t len)
+{
+	if (!bp_module_loaded())
+		return 0;
+	snprintf(saved, len,
+		 "buf_size=%lld buf_count=%lld numa_node=%lld mode=%lld",
+		 bp_param("buf_size"), bp_param("buf_count"),
+		 bp_param("numa_node"), bp_param("mode"));
+	return bp_delete_module() ? -1 : 1;
+}
+
+/* Undo a test's loads; reload as saved. Returns 0 or -1. */
+static inline int bp_module_restore(const char *ko, int was_loaded,
+				    const char *saved)
+{
+	if (bp_module_loaded() && bp_delete_module())
+		return -1;
+	if (was_loaded && bp_finit_module(ko, saved))
+		return -1;
+	return 0;
+}
+
 #endif /* BUFPOOL_SELFTEST_H */

@@ -503,4 +503,11 @@ TEST_F(pool, handoff_between_processes)
 	close(pipefd[1]);
 }
 
-TEST_HARNESS_MAIN
+int main(int argc, char **argv)
+{
+	if (access(BUFPOOL_DEV_PATH, F_OK)) {
+		ksft_print_header();
+		ksft_exit_skip("no " BUFPOOL_DEV_PATH ": load bufpool.ko first\n");
+	}
+	return test_harness_run(argc, argv);
+}
