@@ -134,7 +134,7 @@ VM_OUT := build/vm
 # The kernel whose headers built the module; a debug kernel goes here.
 BUFPOOL_KERNEL ?= $(BUFPOOL_CACHE)/kernel/$(KREL)/boot/vmlinuz-$(KREL)
 VM_RUN = scripts/vm-run.sh -k $(BUFPOOL_KERNEL) -M kmod/bufpool.ko \
-	-r $(BUFPOOL_CACHE)/kernel/$(KREL)/lib/modules/$(KREL)
+	-r $(BUFPOOL_CACHE)/kernel/$(KREL)
 
 kernel-image:
 	scripts/fetch-kernel.sh $(KREL)
@@ -179,7 +179,7 @@ check-host: build/ksft-host
 
 check-vm: all kernel-image build/ksft
 	$(VM_RUN) -o $(VM_OUT)/check -p "$(VM_PARAMS)" -d build/ksft:/ksft \
-		-c "cd /ksft && ./run_kselftest.sh"
+		-N 2 -K brd -c "cd /ksft && ./run_kselftest.sh"
 
 bench: benches
 	bench/freelist_bench

@@ -8,6 +8,7 @@
 #include <linux/bits.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
+#include <linux/atomic.h>
 #include <linux/refcount.h>
 #include <linux/types.h>
 #include <linux/bufpool.h>
@@ -44,6 +45,8 @@ struct bufpool_params {
  * @ctrl_size:	its size in bytes, page-aligned
  * @bufs_pgoff:	page offset of the buffer area in the mmap space
  * @generation:	reported to userspace; changes when the pool is rebuilt
+ * @pmd_faults:	faults in the buffer area mapped with one PMD (2 MiB)
+ * @pte_faults:	faults in the buffer area mapped with one PTE (4 KiB)
  */
 struct bufpool_pool {
 	refcount_t ref;
@@ -58,6 +61,8 @@ struct bufpool_pool {
 	size_t ctrl_size;
 	pgoff_t bufs_pgoff;
 	u64 generation;
+	atomic_long_t pmd_faults;
+	atomic_long_t pte_faults;
 };
 
 static inline u64 bufpool_bufs_size(const struct bufpool_pool *pool)
@@ -75,5 +80,8 @@ struct page *bufpool_pool_page(struct bufpool_pool *pool, pgoff_t pgoff);
 
 /* mmap.c */
 int bufpool_mmap(struct file *file, struct vm_area_struct *vma);
+unsigned long bufpool_get_unmapped_area(struct file *file, unsigned long addr,
+					unsigned long len, unsigned long pgoff,
+					unsigned long flags);
 
 #endif /* BUFPOOL_H */

@@ -10,6 +10,8 @@
 #define BUFPOOL_COMPAT_H
 
 #include <linux/mm.h>
+#include <linux/mmzone.h>
+#include <linux/sched.h>
 
 #include "compat_gen.h"
 
@@ -23,5 +25,38 @@ static inline void bufpool_vm_flags_mod(struct vm_area_struct *vma,
 	vma->vm_flags = (vma->vm_flags | set) & ~clear;
 #endif
 }
+
+/*
+ * The default address-space allocator of the current process, for a
+ * driver that pads a request and aligns the result.  6.10 removed
+ * mm->get_unmapped_area; from 6.7 on, thp_get_unmapped_area() aligns any
+ * file mapping itself, so there it is the whole answer.
+ */
+#ifdef BUFPOOL_HAVE_MM_GET_UNMAPPED_AREA
+#define BUFPOOL_OWN_PMD_ALIGNMENT 1
+static inline unsigned long
+bufpool_default_unmapped_area(struct file *file, unsigned long addr,
+			      unsigned long len, unsigned long pgoff,
+			      unsigned long flags)
+{
+	return current->mm->get_unmapped_area(file, addr, len, pgoff, flags);
+}
+#endif
+
+/* 6.7: vm_operations_struct.get_policy gained pgoff_t *ilx. */
+#ifdef BUFPOOL_HAVE_GET_POLICY_ILX
+#define BUFPOOL_GET_POLICY_ARGS \
+	struct vm_area_struct *vma, unsigned long addr, pgoff_t *ilx
+#else
+#define BUFPOOL_GET_POLICY_ARGS struct vm_area_struct *vma, unsigned long addr
+#endif
+
+/* 6.8: MAX_ORDER became MAX_PAGE_ORDER, the largest order (inclusive). */
+#ifdef MAX_PAGE_ORDER
+#define BUFPOOL_ORDER_FITS(order)	((order) <= MAX_PAGE_ORDER)
+#else
+/* Exclusive until 6.4, inclusive after: "<" is right for both. */
+#define BUFPOOL_ORDER_FITS(order)	((order) < MAX_ORDER)
+#endif
 
 #endif /* BUFPOOL_COMPAT_H */

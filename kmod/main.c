@@ -10,8 +10,10 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/device.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
+#include <linux/sysfs.h>
 #include <linux/module.h>
 #include <linux/uaccess.h>
 
@@ -113,7 +115,49 @@ static const struct file_operations bufpool_fops = {
 	.unlocked_ioctl = bufpool_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 	.mmap = bufpool_mmap,
+	.get_unmapped_area = bufpool_get_unmapped_area,
 	.llseek = noop_llseek,
+};
+
+static struct bufpool_pool *bufpool_from_dev(struct device *dev)
+{
+	/* misc_register() made the miscdevice the device's drvdata. */
+	struct miscdevice *misc = dev_get_drvdata(dev);
+
+	return container_of(misc, struct bufpool_pool, misc);
+}
+
+static ssize_t pmd_faults_show(struct device *dev,
+			       struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%ld\n",
+			  atomic_long_read(&bufpool_from_dev(dev)->pmd_faults));
+}
+static DEVICE_ATTR_RO(pmd_faults);
+
+static ssize_t pte_faults_show(struct device *dev,
+			       struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%ld\n",
+			  atomic_long_read(&bufpool_from_dev(dev)->pte_faults));
+}
+static DEVICE_ATTR_RO(pte_faults);
+
+/* /sys/class/misc/<pool>/stats/ */
+static struct attribute *bufpool_stats_attrs[] = {
+	&dev_attr_pmd_faults.attr,
+	&dev_attr_pte_faults.attr,
+	NULL,
+};
+
+static const struct attribute_group bufpool_stats_group = {
+	.name = "stats",
+	.attrs = bufpool_stats_attrs,
+};
+
+static const struct attribute_group *bufpool_groups[] = {
+	&bufpool_stats_group,
+	NULL,
 };
 
 static int __init bufpool_init(void)
@@ -139,6 +183,7 @@ static int __init bufpool_init(void)
 	pool->misc.name = pool->name;
 	pool->misc.fops = &bufpool_fops;
 	pool->misc.mode = p.mode;
+	pool->misc.groups = bufpool_groups;
 	err = misc_register(&pool->misc);
 	if (err) {
 		pr_err("cannot register /dev/%s: %d\n", pool->name, err);

@@ -4,16 +4,44 @@
  *
  * The mmap space of a pool's device file has two areas, both described
  * by BUFPOOL_IOC_INFO: the control area at offset 0 and the buffer area
- * at a 2 MiB-aligned offset.  A mapping lies within one area.  Pages are
- * inserted on fault as ordinary refcounted pages, so get_user_pages()
- * works on them and nothing is freed while a mapping remains.
+ * at a 2 MiB-aligned offset.  A mapping lies within one area.
+ *
+ * Pages are handed to the core on fault as ordinary refcounted pages.
+ * A buffer-area page is a subpage of a PMD-order compound page, so when
+ * the faulting range is 2 MiB-aligned in both address and file offset
+ * (bufpool_get_unmapped_area arranges it) the core maps the whole chunk
+ * with one PMD entry (finish_fault -> do_set_pmd), taking a reference
+ * and an rmap count as for any file THP; elsewhere, and for ranges split
+ * by a partial munmap or mprotect, it maps 4 KiB PTEs.  Either way
+ * get_user_pages() works and every mapping holds a page reference, so
+ * nothing is freed while a mapping or a pin remains.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/fs.h>
+#include <linux/mempolicy.h>
 #include <linux/mm.h>
+#include <linux/mman.h>
 
 #include "bufpool.h"
+
+/*
+ * Will the core map this fault with one PMD?  The same conditions as
+ * do_set_pmd(): THP built in, nothing mapped at the PMD yet, and the
+ * 2 MiB-aligned range around the address inside the VMA with address
+ * and file offset congruent modulo 2 MiB.  Only for the counters.
+ */
+static bool bufpool_fault_maps_pmd(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	unsigned long haddr = vmf->address & PMD_MASK;
+
+	return IS_ENABLED(CONFIG_TRANSPARENT_HUGEPAGE) &&
+	       pmd_none(READ_ONCE(*vmf->pmd)) &&
+	       IS_ALIGNED((vma->vm_start >> PAGE_SHIFT) - vma->vm_pgoff,
+			  BUFPOOL_CHUNK_PAGES) &&
+	       haddr >= vma->vm_start && haddr + PMD_SIZE <= vma->vm_end;
+}
 
 static vm_fault_t bufpool_fault(struct vm_fault *vmf)
 {
@@ -23,13 +51,36 @@ static vm_fault_t bufpool_fault(struct vm_fault *vmf)
 	page = bufpool_pool_page(pool, vmf->pgoff);
 	if (!page)
 		return VM_FAULT_SIGBUS;
+	if (vmf->pgoff >= pool->bufs_pgoff) {
+		if (bufpool_fault_maps_pmd(vmf))
+			atomic_long_inc(&pool->pmd_faults);
+		else
+			atomic_long_inc(&pool->pte_faults);
+	}
 	get_page(page);
 	vmf->page = page;
 	return 0;
 }
 
+#ifdef CONFIG_NUMA
+/*
+ * Pool memory is placed at load and never migrates.  Answering "no
+ * policy" leaves MPOL_F_MOF unset, so automatic NUMA balancing skips the
+ * mapping (task_numa_work checks vma_policy_mof()) instead of unmapping
+ * it now and then to sample accesses: each sample would be a page fault
+ * on the hot path, and the pages cannot move anyway.
+ */
+static struct mempolicy *bufpool_get_policy(BUFPOOL_GET_POLICY_ARGS)
+{
+	return NULL;
+}
+#endif
+
 static const struct vm_operations_struct bufpool_vm_ops = {
 	.fault = bufpool_fault,
+#ifdef CONFIG_NUMA
+	.get_policy = bufpool_get_policy,
+#endif
 };
 
 /* Is [pgoff, pgoff + pages) inside [start, start + len)? No overflow. */
@@ -68,4 +119,47 @@ int bufpool_mmap(struct file *file, struct vm_area_struct *vma)
 	vma->vm_ops = &bufpool_vm_ops;
 	vma->vm_private_data = pool;
 	return 0;
+}
+
+/**
+ * bufpool_get_unmapped_area - place buffer-area mappings 2 MiB-aligned
+ * @file: the pool's file
+ * @addr: hint, or the address for MAP_FIXED
+ * @len: length
+ * @pgoff: page offset in the mmap space
+ * @flags: MAP_* flags
+ *
+ * A mapping of the buffer area is PMD-mapped only where its address is
+ * congruent with its file offset modulo 2 MiB.  Ask for 2 MiB more than
+ * needed and move up to the first such address, as THP does for DAX
+ * files.  MAP_FIXED, a granted hint, the control area and short mappings
+ * are left as the default allocator places them.
+ *
+ * Return: the address, or a negative errno.
+ */
+unsigned long bufpool_get_unmapped_area(struct file *file, unsigned long addr,
+					unsigned long len, unsigned long pgoff,
+					unsigned long flags)
+{
+#ifdef BUFPOOL_OWN_PMD_ALIGNMENT
+	struct bufpool_pool *pool = file->private_data;
+	unsigned long off = pgoff << PAGE_SHIFT;
+	unsigned long padded = len + PMD_SIZE;
+	unsigned long ret;
+
+	if ((flags & MAP_FIXED) || pgoff < pool->bufs_pgoff ||
+	    len < PMD_SIZE || padded < len)
+		return bufpool_default_unmapped_area(file, addr, len, pgoff,
+						     flags);
+
+	ret = bufpool_default_unmapped_area(file, addr, padded, pgoff, flags);
+	if (IS_ERR_VALUE(ret))	/* no room for the padding: unaligned */
+		return bufpool_default_unmapped_area(file, addr, len, pgoff,
+						     flags);
+	if (addr && ret == addr)
+		return ret;
+	return ret + ((off - ret) & (PMD_SIZE - 1));
+#else
+	return thp_get_unmapped_area(file, addr, len, pgoff, flags);
+#endif
 }

@@ -23,7 +23,7 @@
 static_assert(sizeof(struct bufpool_info) == BUFPOOL_INFO_SIZE_VER0);
 static_assert(sizeof(struct bufpool_ctrl) == BUFPOOL_CTRL_HDR_SIZE);
 static_assert(offsetof(struct bufpool_ctrl, free_head) == BUFPOOL_CACHELINE);
-static_assert(BUFPOOL_CHUNK_ORDER < MAX_ORDER);
+static_assert(BUFPOOL_ORDER_FITS(BUFPOOL_CHUNK_ORDER));
 static_assert((PAGE_SIZE << BUFPOOL_CHUNK_ORDER) == BUFPOOL_CHUNK_SIZE);
 static_assert(BUFPOOL_MAX_BUF_SIZE <= BUFPOOL_CHUNK_SIZE);
 

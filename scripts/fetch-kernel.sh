@@ -10,7 +10,7 @@ set -eu
 rel=${1:?usage: fetch-kernel.sh RELEASE}
 cache=${BUFPOOL_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/bufpool}
 dest=$cache/kernel/$rel
-[ -f "$dest/boot/vmlinuz-$rel" ] && exit 0
+[ -f "$dest/lib/modules/$rel/modules.dep" ] && exit 0
 
 sudo=
 [ "$(id -u)" = 0 ] || sudo=sudo
@@ -32,6 +32,9 @@ if ! download; then
 	}
 fi
 dpkg-deb -x "$tmp"/linux-image-*.deb "$tmp/x"
+# The package's postinst would run depmod; the VM runner needs modules.dep
+# to pick modules and their dependencies.
+depmod -b "$tmp/x" "$rel"
 rm -rf "$dest"
 mkdir -p "$(dirname "$dest")"
 mv "$tmp/x" "$dest"

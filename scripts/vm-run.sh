@@ -8,8 +8,10 @@
 # usage: vm-run.sh -k VMLINUZ -M BUFPOOL_KO [options]
 #   -k PATH    kernel image (swap in a debug kernel here)
 #   -M PATH    bufpool.ko, installed as /lib/modules/$(uname -r)/extra/
-#   -r DIR     the kernel's own /lib/modules/RELEASE tree (optional: for
-#              modules the payload loads with modprobe)
+#   -r DIR     root of the kernel's package tree (holding lib/modules/
+#              RELEASE with modules.dep), for -K
+#   -K MODS    kernel modules to carry, with their dependencies, for the
+#              command to modprobe (for example "brd")
 #   -p PARAMS  module parameters for insmod ("buf_size=2048 buf_count=64")
 #   -f SRC:DST add a file (DST absolute); ELF programs and libraries
 #              bring their shared libraries along.  Repeatable.
@@ -19,6 +21,7 @@
 #   -t SECS    wall-clock limit for the whole boot (default 600)
 #   -m MIB     guest memory (default 1024)
 #   -s CPUS    guest CPUs (default 2)
+#   -N NODES   NUMA nodes (default 1); memory and CPUs split evenly
 #   -A ACCEL   tcg, kvm or auto (default: $BUFPOOL_VM_ACCEL or auto: use
 #              KVM only if a quick probe boots under it, else TCG)
 #
@@ -29,16 +32,17 @@ set -eu
 
 die() { echo "vm-run: $*" >&2; exit 2; }
 
-kernel= module= kmods= params= cmd=true outdir=build/vm timeout=600
-mem=1024 smp=2 accel=${BUFPOOL_VM_ACCEL:-auto}
+kernel= module= kmods= kload= params= cmd=true outdir=build/vm timeout=600
+mem=1024 smp=2 nodes=1 accel=${BUFPOOL_VM_ACCEL:-auto}
 files= dirs=
 nl='
 '
-while getopts k:M:r:p:f:d:c:o:t:m:s:A: opt; do
+while getopts k:M:r:K:p:f:d:c:o:t:m:s:N:A: opt; do
 	case $opt in
 	k) kernel=$OPTARG ;;
 	M) module=$OPTARG ;;
 	r) kmods=$OPTARG ;;
+	K) kload=$OPTARG ;;
 	p) params=$OPTARG ;;
 	f) files=$files$OPTARG$nl ;;
 	d) dirs=$dirs$OPTARG$nl ;;
@@ -47,6 +51,7 @@ while getopts k:M:r:p:f:d:c:o:t:m:s:A: opt; do
 	t) timeout=$OPTARG ;;
 	m) mem=$OPTARG ;;
 	s) smp=$OPTARG ;;
+	N) nodes=$OPTARG ;;
 	A) accel=$OPTARG ;;
 	*) die "bad option; see the header of $0" ;;
 	esac
@@ -101,11 +106,20 @@ printf '%s' "$dirs" | while IFS= read -r spec; do
 	done
 done
 cp "$module" "$root/lib/modules/$release/extra/bufpool.ko"
-if [ -n "$kmods" ]; then
-	cp -r "$kmods/kernel" "$root/lib/modules/$release/" 2>/dev/null || true
-	cp "$kmods"/modules.* "$root/lib/modules/$release/" 2>/dev/null || true
+if [ -n "$kload" ]; then
+	[ -f "$kmods/lib/modules/$release/modules.dep" ] ||
+		die "-K needs -r: no $kmods/lib/modules/$release/modules.dep"
+	cp "$kmods/lib/modules/$release"/modules.builtin* "$root/lib/modules/$release/"
+	for m in $kload; do
+		modprobe -d "$kmods" -S "$release" --show-depends "$m" ||
+			die "no module $m for $release"
+	done | sed -n 's/^insmod \([^ ]*\).*/\1/p' | sort -u | while read -r ko; do
+		rel_path=${ko#"$kmods"}
+		mkdir -p "$root$(dirname "$rel_path")"
+		cp "$ko" "$root$rel_path"
+	done
 fi
-depmod -b "$root" "$release" 2>/dev/null || true
+depmod -b "$root" "$release"
 
 # kselftest's runner calls "timeout --foreground"; busybox lacks the flag.
 cat > "$root/etc/timeout" <<'EOF'
@@ -166,12 +180,28 @@ chmod +x "$root/init"
 
 (cd "$root" && find . | cpio -o -H newc --quiet) | gzip -1 > "$work/initrd.gz"
 
+# NUMA topology: nodes share memory and CPUs evenly, one socket each
+# (CPUs of one socket share a cache; split across nodes, the guest WARNs).
+smp_spec=$smp
+numa=
+if [ "$nodes" -gt 1 ]; then
+	[ $((smp % nodes)) -eq 0 ] && [ $((mem % nodes)) -eq 0 ] ||
+		die "-N $nodes must divide both -s $smp and -m $mem"
+	per_cpu=$((smp / nodes)) per_mem=$((mem / nodes)) i=0
+	smp_spec="$smp,sockets=$nodes,cores=$per_cpu,threads=1"
+	while [ $i -lt "$nodes" ]; do
+		numa="$numa -object memory-backend-ram,id=mem$i,size=${per_mem}M"
+		numa="$numa -numa node,nodeid=$i,cpus=$((i * per_cpu))-$((i * per_cpu + per_cpu - 1)),memdev=mem$i"
+		i=$((i + 1))
+	done
+fi
+
 klog=$outdir/kernel.log
 ulog=$outdir/guest.log
 
 boot() { # accel secs klog ulog
 	timeout --foreground -k 5 "$2" qemu-system-x86_64 \
-		-accel "$1" -cpu max -smp "$smp" -m "$mem" \
+		-accel "$1" -cpu max -smp "$smp_spec" -m "$mem" $numa \
 		-kernel "$kernel" -initrd "$work/initrd.gz" \
 		-append "console=ttyS0 loglevel=7 panic=-1 oops=panic" \
 		-display none -monitor none -no-reboot \
@@ -199,7 +229,7 @@ if [ "$accel" = auto ]; then
 		accel=$(cat "$probe")
 	fi
 fi
-echo "vm-run: booting $release under $accel ($smp cpus, $mem MiB)"
+echo "vm-run: booting $release under $accel ($smp cpus, $mem MiB, $nodes NUMA node(s))"
 
 set +e
 boot "$accel" "$timeout" "$klog" "$ulog"

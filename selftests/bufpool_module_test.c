@@ -11,6 +11,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 
 #include <bufpool.h>
 #include <kselftest_harness.h>
@@ -172,6 +173,73 @@ TEST_F(module, unload_refused_while_in_use)
 	self->map = MAP_FAILED;
 	EXPECT_EQ(0, bp_delete_module());
 	EXPECT_FALSE(bp_module_loaded());
+}
+
+/* numa_node=N: every chunk of the pool lives on node N. */
+TEST_F(module, numa_node_honoured)
+{
+	int node, want, status[8];
+	void *pages[8];
+	struct bufpool *pool;
+	char params[96];
+	unsigned int i;
+
+	BP_NEED_READY(self);
+	if (access("/sys/devices/system/node/node1", F_OK))
+		SKIP(return, "needs two NUMA nodes");
+	for (want = 1; want >= 0; want--) {
+		snprintf(params, sizeof(params),
+			 "buf_size=2097152 buf_count=8 numa_node=%d", want);
+		ASSERT_EQ(0, bp_finit_module(self->ko, params));
+		pool = bufpool_open(NULL);
+		ASSERT_NE(NULL, pool);
+		for (i = 0; i < 8; i++)
+			pages[i] = bufpool_addr(pool, i);
+		ASSERT_EQ(0, syscall(SYS_move_pages, 0, 8, pages, NULL, status, 0));
+		for (i = 0; i < 8; i++) {
+			node = status[i];
+			EXPECT_EQ(want, node);
+		}
+		bufpool_close(pool);
+		ASSERT_EQ(0, bp_delete_module());
+	}
+}
+
+/*
+ * A page pinned by get_user_pages() outlives its mapping, its file and
+ * the module itself: rmmod frees the pool, the pinned chunk lives on
+ * until the pipe that holds it lets go.
+ */
+TEST_F(module, pin_outlives_module)
+{
+	unsigned char *buf, out[65536];
+	struct bufpool *pool;
+	struct iovec iov;
+	int p[2];
+	size_t i;
+
+	BP_NEED_READY(self);
+	ASSERT_EQ(0, bp_finit_module(self->ko, "buf_size=65536 buf_count=32"));
+	pool = bufpool_open(NULL);
+	ASSERT_NE(NULL, pool);
+	buf = bufpool_acquire(pool);
+	ASSERT_NE(NULL, buf);
+	for (i = 0; i < sizeof(out); i++)
+		buf[i] = (unsigned char)(i * 13);
+	ASSERT_EQ(0, pipe(p));
+	ASSERT_LE((int)sizeof(out), fcntl(p[1], F_SETPIPE_SZ, sizeof(out)));
+	iov = (struct iovec){ .iov_base = buf, .iov_len = sizeof(out) };
+	ASSERT_EQ((ssize_t)sizeof(out), vmsplice(p[1], &iov, 1, 0));
+	bufpool_close(pool);
+
+	/* Nothing maps or opens the pool: the module goes. */
+	ASSERT_EQ(0, bp_delete_module());
+	ASSERT_FALSE(bp_module_loaded());
+	ASSERT_EQ((ssize_t)sizeof(out), read(p[0], out, sizeof(out)));
+	for (i = 0; i < sizeof(out); i++)
+		ASSERT_EQ((unsigned char)(i * 13), out[i]);
+	close(p[0]);
+	close(p[1]);
 }
 
 /*

@@ -10,11 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #define SZ_2M		(2UL << 20)
 #define PARAM_DIR	"/sys/module/bufpool/parameters/"
+#define STATS_DIR	"/sys/class/misc/bufpool/stats/"
 
 /* Read a whole small file into buf; returns bytes read or -1. */
 static inline ssize_t bp_read_file(const char *path, char *buf, size_t len)
@@ -42,6 +44,56 @@ static inline long long bp_param(const char *name)
 	if (bp_read_file(path, buf, sizeof(buf)) < 0)
 		return -1;
 	return strtoll(buf, NULL, 0);
+}
+
+/* A pool statistic (pmd_faults, pte_faults, ...); -1 when unreadable. */
+static inline long long bp_stat(const char *name)
+{
+	char path[256], buf[64];
+
+	snprintf(path, sizeof(path), STATS_DIR "%s", name);
+	if (bp_read_file(path, buf, sizeof(buf)) < 0)
+		return -1;
+	return strtoll(buf, NULL, 0);
+}
+
+/* Minor faults this process has taken so far. */
+static inline long bp_minflt(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru))
+		return -1;
+	return ru.ru_minflt;
+}
+
+/*
+ * A field ("FilePmdMapped", "Rss", ...) of the /proc/self/smaps entry of
+ * the mapping that starts at addr, in KiB; -1 if there is none.
+ */
+static inline long long bp_smaps_kib(const void *addr, const char *field)
+{
+	char line[512], want[32];
+	size_t flen = strlen(field);
+	long long kib = -1;
+	int in = 0;
+	FILE *f;
+
+	f = fopen("/proc/self/smaps", "re");
+	if (!f)
+		return -1;
+	snprintf(want, sizeof(want), "%lx-", (unsigned long)addr);
+	while (fgets(line, sizeof(line), f)) {
+		if (strchr(line, '-') && strchr(line, '-') < strchr(line, ' ') &&
+		    line[0] != ' ')
+			in = !strncmp(line, want, strlen(want));
+		else if (in && !strncmp(line, field, flen) && line[flen] == ':') {
+			kib = strtoll(line + flen + 1, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return kib;
 }
 
 /* A field of /proc/meminfo, in KiB, or -1. */
