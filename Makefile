@@ -53,7 +53,7 @@ BINDIR ?= $(PREFIX)/bin
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 
 EXAMPLES := userlib/examples/bufpool-pipeline
-BENCHES := bench/freelist_bench
+BENCHES := bench/freelist_bench bench/pagesize_bench
 
 # kselftest headers, lib.mk and runner from Debian's linux-source-6.1.
 KSFT_DIR = $(shell BUFPOOL_CACHE=$(BUFPOOL_CACHE) scripts/ksft-fetch.sh)
@@ -182,7 +182,7 @@ check-vm: all kernel-image build/ksft
 		-N 2 -K brd -c "cd /ksft && ./run_kselftest.sh"
 
 bench: benches
-	bench/freelist_bench
+	bench/run.sh
 
 # --------------------------------------------------------------- install
 install: lib
