@@ -36,7 +36,7 @@ BP_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread \
 BP_LDFLAGS := -pthread $(LDFLAGS)
 
 LIB_MAJOR := 1
-LIB_VERSION := 1.0.0
+LIB_VERSION := 1.1.0
 LIB_A := userlib/libbufpool-user.a
 LIB_SO := userlib/libbufpool-user.so
 LIB_SONAME := libbufpool-user.so.$(LIB_MAJOR)

@@ -14,21 +14,17 @@
 #include <linux/bufpool.h>
 
 #include "compat.h"
+#include "freelist.h"
 
 #define BUFPOOL_CHUNK_ORDER	(PMD_SHIFT - PAGE_SHIFT)
 #define BUFPOOL_CHUNK_PAGES	BIT(BUFPOOL_CHUNK_ORDER)
-
-/*
- * Offset, in the control area, of next[].  The first page holds struct
- * bufpool_ctrl and room for what later ABI minors add to it.
- */
-#define BUFPOOL_CTRL_NEXT_OFFSET	PAGE_SIZE
 
 struct bufpool_params {
 	u32 buf_size;
 	u32 buf_count;
 	int numa_node;
 	unsigned int mode;	/* checked before it becomes a umode_t */
+	u32 caches;
 };
 
 /**
@@ -43,6 +39,7 @@ struct bufpool_params {
  * @chunks:	their head pages; the pool holds one reference on each
  * @ctrl:	the shared control area (vmalloc_user memory)
  * @ctrl_size:	its size in bytes, page-aligned
+ * @layout:	where everything is, as bp_layout_compute() placed it
  * @bufs_pgoff:	page offset of the buffer area in the mmap space
  * @generation:	reported to userspace; changes when the pool is rebuilt
  * @pmd_faults:	faults in the buffer area mapped with one PMD (2 MiB)
@@ -59,6 +56,7 @@ struct bufpool_pool {
 	struct page **chunks;
 	struct bufpool_ctrl *ctrl;
 	size_t ctrl_size;
+	struct bp_layout layout;
 	pgoff_t bufs_pgoff;
 	u64 generation;
 	atomic_long_t pmd_faults;

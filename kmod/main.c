@@ -34,6 +34,11 @@ module_param_named(numa_node, param_numa_node, int, 0444);
 MODULE_PARM_DESC(numa_node,
 		 "NUMA node to take the memory from, -1 for any (default -1)");
 
+static unsigned int param_caches = 64;
+module_param_named(caches, param_caches, uint, 0444);
+MODULE_PARM_DESC(caches,
+		 "Per-thread cache slots, 0 to 4096; 0 disables caching (default 64)");
+
 static unsigned int param_mode = 0600;
 module_param_named(mode, param_mode, uint, 0444);
 MODULE_PARM_DESC(mode,
@@ -70,10 +75,16 @@ static long bufpool_ioctl_info(struct bufpool_pool *pool,
 		.pool_bytes = bufpool_bufs_size(pool),
 		.ctrl_offset = 0,
 		.ctrl_size = pool->ctrl_size,
-		.next_offset = BUFPOOL_CTRL_NEXT_OFFSET,
+		.next_offset = pool->layout.next_offset,
 		.bufs_offset = (u64)pool->bufs_pgoff << PAGE_SHIFT,
 		.bufs_size = bufpool_bufs_size(pool),
 		.generation = pool->generation,
+		.mag_fill = pool->layout.mag_fill,
+		.nr_mags = pool->layout.nr_mags,
+		.nr_caches = pool->layout.nr_caches,
+		.mag_next_offset = pool->layout.mag_next_offset,
+		.mags_offset = pool->layout.mags_offset,
+		.caches_offset = pool->layout.caches_offset,
 	};
 
 	/* Extensible struct: fill what both sides know, zero the rest. */
@@ -167,6 +178,7 @@ static int __init bufpool_init(void)
 		.buf_count = param_buf_count,
 		.numa_node = param_numa_node,
 		.mode = param_mode,
+		.caches = param_caches,
 	};
 	struct bufpool_pool *pool;
 	int err;

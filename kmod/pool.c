@@ -18,10 +18,13 @@
 #include <linux/vmalloc.h>
 
 #include "bufpool.h"
-#include "freelist.h"
 
-static_assert(sizeof(struct bufpool_info) == BUFPOOL_INFO_SIZE_VER0);
-static_assert(sizeof(struct bufpool_ctrl) == BUFPOOL_CTRL_HDR_SIZE);
+static_assert(sizeof(struct bufpool_info) == BUFPOOL_INFO_SIZE_VER1);
+static_assert(sizeof(struct bufpool_ctrl) == BUFPOOL_CTRL_SIZE_VER1);
+static_assert(sizeof(struct bufpool_mag) == 256);
+static_assert(sizeof(struct bufpool_cache) == BUFPOOL_CACHELINE);
+static_assert(offsetof(struct bufpool_ctrl, full_head) == 2 * BUFPOOL_CACHELINE);
+static_assert(offsetof(struct bufpool_ctrl, empty_head) == 3 * BUFPOOL_CACHELINE);
 static_assert(offsetof(struct bufpool_ctrl, free_head) == BUFPOOL_CACHELINE);
 static_assert(BUFPOOL_ORDER_FITS(BUFPOOL_CHUNK_ORDER));
 static_assert((PAGE_SIZE << BUFPOOL_CHUNK_ORDER) == BUFPOOL_CHUNK_SIZE);
@@ -55,6 +58,11 @@ int bufpool_check_params(const struct bufpool_params *p)
 	     !node_online(p->numa_node))) {
 		pr_err("numa_node=%d: not an online node (-1 for any)\n",
 		       p->numa_node);
+		return -EINVAL;
+	}
+	if (p->caches > BUFPOOL_MAX_CACHES) {
+		pr_err("caches=%u: must be from 0 to %u\n", p->caches,
+		       BUFPOOL_MAX_CACHES);
 		return -EINVAL;
 	}
 	if (p->mode & ~0777) {
@@ -125,24 +133,13 @@ static int bufpool_alloc_chunks(struct bufpool_pool *pool)
 
 static int bufpool_alloc_ctrl(struct bufpool_pool *pool)
 {
-	struct bufpool_ctrl *ctrl;
-	u32 *next;
+	void *ctrl;
 
-	pool->ctrl_size = PAGE_ALIGN(BUFPOOL_CTRL_NEXT_OFFSET +
-				     (size_t)pool->buf_count * sizeof(u32));
+	pool->ctrl_size = pool->layout.ctrl_size;
 	ctrl = vmalloc_user(pool->ctrl_size);	/* zeroed */
 	if (!ctrl)
 		return -ENOMEM;
-
-	ctrl->magic = BUFPOOL_CTRL_MAGIC;
-	ctrl->abi_version = BUFPOOL_ABI_VERSION;
-	ctrl->buf_shift = pool->buf_shift;
-	ctrl->buf_count = pool->buf_count;
-	ctrl->next_offset = BUFPOOL_CTRL_NEXT_OFFSET;
-	ctrl->generation = pool->generation;
-	next = (u32 *)((char *)ctrl + BUFPOOL_CTRL_NEXT_OFFSET);
-	bp_fl_init(&ctrl->free_head, next, pool->buf_count);
-
+	bp_shm_init(ctrl, &pool->layout, pool->generation);
 	pool->ctrl = ctrl;
 	return 0;
 }
@@ -180,7 +177,9 @@ struct bufpool_pool *bufpool_pool_create(const char *name,
 	pool->buf_count = p->buf_count;
 	pool->numa_node = p->numa_node;
 	pool->generation = 1;
-	bytes = round_up((u64)p->buf_size * p->buf_count, BUFPOOL_CHUNK_SIZE);
+	bp_layout_compute(&pool->layout, p->buf_count, pool->buf_shift,
+			  p->caches, PAGE_SIZE);
+	bytes = pool->layout.bufs_size;
 	pool->nr_chunks = bytes >> (BUFPOOL_CHUNK_ORDER + PAGE_SHIFT);
 
 	err = bufpool_alloc_chunks(pool);
@@ -191,8 +190,7 @@ struct bufpool_pool *bufpool_pool_create(const char *name,
 		goto fail;
 
 	/* The buffer area starts on a chunk boundary of the mmap space. */
-	pool->bufs_pgoff = round_up(pool->ctrl_size, BUFPOOL_CHUNK_SIZE) >>
-			   PAGE_SHIFT;
+	pool->bufs_pgoff = pool->layout.bufs_offset >> PAGE_SHIFT;
 	return pool;
 
 fail:

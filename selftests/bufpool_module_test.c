@@ -84,6 +84,7 @@ TEST_F(module, load_unload)
 	EXPECT_EQ(4096, bp_param("buf_count"));
 	EXPECT_EQ(-1, bp_param("numa_node"));
 	EXPECT_EQ(0600, bp_param("mode"));
+	EXPECT_EQ(64, bp_param("caches"));
 	ASSERT_EQ(0, bp_delete_module());
 }
 
@@ -325,6 +326,9 @@ FIXTURE_VARIANT_ADD(badparam, node_huge) {
 };
 FIXTURE_VARIANT_ADD(badparam, node_below_minus_one) {
 	.params = "numa_node=-2", .err = EINVAL,
+};
+FIXTURE_VARIANT_ADD(badparam, caches_too_many) {
+	.params = "caches=4097", .err = EINVAL,
 };
 FIXTURE_VARIANT_ADD(badparam, mode_not_permission_bits) {
 	.params = "mode=04755", .err = EINVAL,

@@ -151,9 +151,9 @@ static inline int bp_module_save_unload(char *saved, size_t len)
 	if (!bp_module_loaded())
 		return 0;
 	snprintf(saved, len,
-		 "buf_size=%lld buf_count=%lld numa_node=%lld mode=%lld",
+		 "buf_size=%lld buf_count=%lld numa_node=%lld mode=%lld caches=%lld",
 		 bp_param("buf_size"), bp_param("buf_count"),
-		 bp_param("numa_node"), bp_param("mode"));
+		 bp_param("numa_node"), bp_param("mode"), bp_param("caches"));
 	return bp_delete_module() ? -1 : 1;
 }
 

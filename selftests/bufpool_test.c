@@ -46,7 +46,7 @@ TEST(info_ioctl)
 	fd = open(BUFPOOL_DEV_PATH, O_RDWR);
 	ASSERT_LE(0, fd);
 	get_info(_metadata, fd, &info);
-	EXPECT_EQ(BUFPOOL_INFO_SIZE_VER0, info.size);
+	EXPECT_EQ(BUFPOOL_INFO_SIZE_VER1, info.size);
 	EXPECT_EQ(BUFPOOL_ABI_VERSION, info.abi_version);
 	EXPECT_EQ(bp_param("buf_size"), info.buf_size);
 	EXPECT_EQ(bp_param("buf_count"), info.buf_count);
@@ -61,13 +61,42 @@ TEST(info_ioctl)
 	EXPECT_EQ(0, info.bufs_size % SZ_2M);
 	EXPECT_EQ(info.bufs_size, info.pool_bytes);
 	EXPECT_NE(0, info.generation);
+	/* ABI 1.1: caches bounded to half the pool. */
+	EXPECT_EQ(bp_param("caches"), info.nr_caches);
+	EXPECT_GE(BUFPOOL_MAG_CAP, info.mag_fill);
+	EXPECT_GE(info.buf_count / 2, 2ull * info.nr_caches * info.mag_fill);
+	EXPECT_LE(info.caches_offset + 64ull * info.nr_caches, info.ctrl_size);
+	EXPECT_LE(info.mags_offset + 256ull * info.nr_mags, info.caches_offset);
+	close(fd);
+}
+
+/* An ABI 1.0 binary's shorter struct gets the 1.0 prefix, nothing more. */
+TEST(info_ioctl_old_binary)
+{
+	union {
+		struct bufpool_info info;
+		unsigned char raw[sizeof(struct bufpool_info)];
+	} u;
+	size_t i;
+	int fd;
+
+	fd = open(BUFPOOL_DEV_PATH, O_RDONLY);
+	ASSERT_LE(0, fd);
+	memset(&u, 0xa5, sizeof(u));
+	ASSERT_EQ(0, ioctl(fd, _IOR(BUFPOOL_IOC_MAGIC, 0x00,
+				    char[BUFPOOL_INFO_SIZE_VER0]), &u));
+	EXPECT_EQ(BUFPOOL_INFO_SIZE_VER0, u.info.size);
+	EXPECT_EQ(bp_param("buf_count"), u.info.buf_count);
+	/* Not a byte past what the caller said it has. */
+	for (i = BUFPOOL_INFO_SIZE_VER0; i < sizeof(u); i++)
+		ASSERT_EQ(0xa5, u.raw[i]);
 	close(fd);
 }
 
 /* A newer binary with a larger struct: the tail comes back zeroed. */
 TEST(info_ioctl_extensible)
 {
-	unsigned char big[BUFPOOL_INFO_SIZE_VER0 + 40];
+	unsigned char big[BUFPOOL_INFO_SIZE_VER1 + 40];
 	struct bufpool_info *info = (struct bufpool_info *)big;
 	size_t i;
 	int fd;
@@ -76,9 +105,9 @@ TEST(info_ioctl_extensible)
 	ASSERT_LE(0, fd);
 	memset(big, 0xa5, sizeof(big));
 	ASSERT_EQ(0, ioctl(fd, _IOR(BUFPOOL_IOC_MAGIC, 0x00, big), big));
-	EXPECT_EQ(BUFPOOL_INFO_SIZE_VER0, info->size);
+	EXPECT_EQ(BUFPOOL_INFO_SIZE_VER1, info->size);
 	EXPECT_EQ(bp_param("buf_count"), info->buf_count);
-	for (i = BUFPOOL_INFO_SIZE_VER0; i < sizeof(big); i++)
+	for (i = BUFPOOL_INFO_SIZE_VER1; i < sizeof(big); i++)
 		ASSERT_EQ(0, big[i]);
 
 	/* Smaller than any ABI ever had: refused. */

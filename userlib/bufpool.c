@@ -1,135 +1,497 @@
 // SPDX-License-Identifier: MIT
 /*
- * libbufpool-user: mapping a pool and the fast path over its free list.
+ * libbufpool-user: mapping a pool, per-thread caches, and the fast path.
+ *
+ * Fast path: a thread takes from and gives to the "loaded" magazine of
+ * its own cache, a few plain loads and stores in memory no other thread
+ * touches.  A miss swaps in the thread's second magazine, or moves a
+ * whole magazine to or from the pool's depot (one CAS on a shared
+ * stack), or, when the depot has nothing, moves single buffers from or
+ * to the loose free list.  Nothing on any path takes a lock, makes a
+ * system call or allocates, once the pool is open.
+ *
+ * Process-local state: a thread's cache for one pool is a struct bp_tc,
+ * taken from a static arena (so that a stale pointer to one is never a
+ * pointer to freed memory) and bound to a cache slot in the pool's
+ * shared control area, where the kernel can see which magazines the
+ * thread holds.  A tc serves the pool whose open-serial it carries;
+ * other threads change that serial only with a CAS (bufpool_close, the
+ * thread-exit destructor), so that exactly one of them flushes a cache.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "bufpool.h"
 #include "freelist.h"
 
-_Static_assert(sizeof(struct bufpool_info) == BUFPOOL_INFO_SIZE_VER0,
+_Static_assert(sizeof(struct bufpool_info) == BUFPOOL_INFO_SIZE_VER1,
 	       "struct bufpool_info changed size: ABI break");
-_Static_assert(sizeof(struct bufpool_ctrl) == BUFPOOL_CTRL_HDR_SIZE,
+_Static_assert(sizeof(struct bufpool_ctrl) == BUFPOOL_CTRL_SIZE_VER1,
 	       "struct bufpool_ctrl changed size: ABI break");
 _Static_assert(offsetof(struct bufpool_ctrl, free_head) == BUFPOOL_CACHELINE,
 	       "free_head must start its own cache line");
+_Static_assert(sizeof(struct bufpool_mag) == 256, "magazine size");
+_Static_assert(sizeof(struct bufpool_cache) == BUFPOOL_CACHELINE,
+	       "cache slot size");
+
+#define BP_DEFAULT_BUF_SIZE	2048
+#define BP_DEFAULT_BUF_COUNT	4096
+#define BP_DEFAULT_CACHES	64
+#define BP_HUGE			(2UL << 20)
+#ifndef HUGETLBFS_MAGIC
+#define HUGETLBFS_MAGIC		0x958458f6
+#endif
+
+#define BP_ARENA		1024	/* thread caches in the process */
+#define BP_TLS_MAX		8	/* pools one thread caches at once */
+#define BP_SERIAL_NONE		0
+#define BP_SERIAL_BUSY		UINT64_MAX
 
 struct bufpool {
-	/* Read on every operation: keep together. */
-	__u64 *free_head;
-	__u32 *next;
+	/* The fast path reads only this line. */
+	uint64_t serial;	/* unique per open in this process */
 	char *bufs;
+	uint64_t bufs_len;	/* buf_count << buf_shift */
+	uint64_t buf_mask;	/* buf_size - 1 */
 	uint32_t buf_shift;
 	uint32_t buf_count;
+	uint32_t mag_fill;
 
+	struct bp_shm shm;
 	int fd;
 	void *ctrl;
-	size_t ctrl_size;
-	size_t bufs_size;
+	size_t ctrl_map_len;
+	size_t bufs_map_len;
 	struct bufpool_info info;
 };
 
-static int bufpool_check_info(const struct bufpool_info *in)
-{
-	uint64_t next_end;
+/* One thread's cache for one pool; see the top of this file. */
+struct bp_tc {
+	_Atomic uint64_t serial;	/* pool served; NONE; BUSY: flushing */
+	_Atomic(void *) thread;		/* owner thread's marker; NULL: free */
+	struct bufpool_mag *loaded;
+	struct bufpool_mag *prev;
+	struct bufpool_cache *slot;
+	struct bufpool *pool;
+	uint32_t loaded_id;
+	uint32_t prev_id;
+} __attribute__((aligned(64)));
 
-	if (in->size < BUFPOOL_INFO_SIZE_VER0 ||
-	    BUFPOOL_ABI_VERSION_MAJOR(in->abi_version) != BUFPOOL_ABI_MAJOR)
-		return -1;
-	if (in->buf_shift < 6 || in->buf_shift > 21 ||
-	    in->buf_size != 1u << in->buf_shift ||
-	    in->buf_count == 0 || in->buf_count > BUFPOOL_MAX_BUFS)
-		return -1;
-	next_end = in->next_offset + (uint64_t)in->buf_count * sizeof(__u32);
-	if (in->ctrl_size < sizeof(struct bufpool_ctrl) ||
-	    in->next_offset < sizeof(struct bufpool_ctrl) ||
-	    in->next_offset % sizeof(__u32) || next_end > in->ctrl_size)
-		return -1;
-	if (in->bufs_size < (uint64_t)in->buf_count << in->buf_shift ||
-	    in->bufs_size > SIZE_MAX || in->ctrl_size > SIZE_MAX)
-		return -1;
-	return 0;
+static struct bp_tc bp_arena[BP_ARENA];
+static __thread struct bp_tc *bp_tc_last;
+static __thread struct bp_tc *bp_tc_mine[BP_TLS_MAX];
+static __thread char bp_thread_marker;
+static _Atomic uint64_t bp_serial_next = 2;
+static _Atomic uint32_t bp_client_id;	/* nonzero; the pid */
+static pthread_key_t bp_exit_key;
+static int bp_exit_key_ok;
+static pthread_once_t bp_once = PTHREAD_ONCE_INIT;
+
+static void bp_tc_flush(struct bp_tc *tc);
+
+/* ------------------------------------------------------------------ */
+/* Thread exit and fork                                               */
+
+static void bp_thread_exit(void *unused)
+{
+	int i;
+
+	(void)unused;
+	for (i = 0; i < BP_TLS_MAX; i++) {
+		struct bp_tc *tc = bp_tc_mine[i];
+
+		if (!tc)
+			continue;
+		bp_tc_flush(tc);
+		bp_tc_mine[i] = NULL;
+		atomic_store_explicit(&tc->thread, NULL, memory_order_release);
+	}
+	bp_tc_last = NULL;
 }
 
-struct bufpool *bufpool_open(const char *path)
+/*
+ * In a child, every cache belongs to a thread of the parent, which goes
+ * on using the magazines they name: forget them all without flushing.
+ */
+static void bp_atfork_child(void)
 {
-	struct bufpool *pool;
-	int saved;
+	int i;
 
-	pool = calloc(1, sizeof(*pool));
-	if (!pool)
-		return NULL;
-	pool->ctrl = MAP_FAILED;
-	pool->bufs = MAP_FAILED;
-
-	pool->fd = open(path ? path : BUFPOOL_DEV_PATH, O_RDWR | O_CLOEXEC);
-	if (pool->fd < 0)
-		goto fail;
-	if (ioctl(pool->fd, BUFPOOL_IOC_INFO, &pool->info) < 0)
-		goto fail;
-	if (bufpool_check_info(&pool->info)) {
-		errno = EPROTO;
-		goto fail;
+	for (i = 0; i < BP_ARENA; i++) {
+		atomic_store_explicit(&bp_arena[i].serial, BP_SERIAL_NONE,
+				      memory_order_relaxed);
+		atomic_store_explicit(&bp_arena[i].thread, NULL,
+				      memory_order_relaxed);
 	}
+	for (i = 0; i < BP_TLS_MAX; i++)
+		bp_tc_mine[i] = NULL;
+	bp_tc_last = NULL;
+	atomic_store_explicit(&bp_client_id, (uint32_t)getpid(),
+			      memory_order_relaxed);
+}
 
-	pool->ctrl_size = pool->info.ctrl_size;
-	pool->ctrl = mmap(NULL, pool->ctrl_size, PROT_READ | PROT_WRITE,
-			  MAP_SHARED | MAP_POPULATE, pool->fd,
-			  (off_t)pool->info.ctrl_offset);
-	if (pool->ctrl == MAP_FAILED)
-		goto fail;
-	pool->bufs_size = pool->info.bufs_size;
-	pool->bufs = mmap(NULL, pool->bufs_size, PROT_READ | PROT_WRITE,
-			  MAP_SHARED | MAP_POPULATE, pool->fd,
-			  (off_t)pool->info.bufs_offset);
-	if (pool->bufs == MAP_FAILED)
-		goto fail;
+static void bp_init_once(void)
+{
+	atomic_store_explicit(&bp_client_id, (uint32_t)getpid(),
+			      memory_order_relaxed);
+	bp_exit_key_ok = pthread_key_create(&bp_exit_key, bp_thread_exit) == 0;
+	pthread_atfork(NULL, NULL, bp_atfork_child);
+}
 
-	pool->free_head = &((struct bufpool_ctrl *)pool->ctrl)->free_head;
-	pool->next = (__u32 *)((char *)pool->ctrl + pool->info.next_offset);
-	pool->buf_shift = pool->info.buf_shift;
-	pool->buf_count = pool->info.buf_count;
-	return pool;
+/* ------------------------------------------------------------------ */
+/* Thread caches                                                      */
 
-fail:
-	saved = errno;
-	bufpool_close(pool);
-	errno = saved;
+static void bp_tc_set_mags(struct bp_tc *tc, uint32_t loaded, uint32_t prev)
+{
+	struct bp_shm *s = &tc->pool->shm;
+
+	tc->loaded_id = loaded;
+	tc->prev_id = prev;
+	tc->loaded = &s->mags[loaded];
+	tc->prev = &s->mags[prev];
+	bp_store_relaxed_u32(&tc->slot->loaded, loaded);
+	bp_store_relaxed_u32(&tc->slot->prev, prev);
+}
+
+/* Give a tc's magazines back and free its slot, if nobody else did. */
+static void bp_tc_flush(struct bp_tc *tc)
+{
+	uint64_t s = atomic_load_explicit(&tc->serial, memory_order_acquire);
+
+	if (s == BP_SERIAL_NONE || s == BP_SERIAL_BUSY)
+		return;
+	if (!atomic_compare_exchange_strong_explicit(&tc->serial, &s,
+			BP_SERIAL_BUSY, memory_order_acq_rel,
+			memory_order_relaxed))
+		return;		/* bufpool_close took it */
+	bp_cache_flush(&tc->pool->shm, tc->slot);
+	atomic_store_explicit((_Atomic __u32 *)&tc->slot->owner, 0,
+			      memory_order_release);
+	tc->slot = NULL;
+	tc->pool = NULL;
+	atomic_store_explicit(&tc->serial, BP_SERIAL_NONE,
+			      memory_order_release);
+}
+
+/* A tc this thread owns and may bind to a pool, or NULL. */
+static struct bp_tc *bp_tc_take(int *tls)
+{
+	void *expect;
+	int i;
+
+	for (i = 0; i < BP_TLS_MAX; i++) {
+		struct bp_tc *tc = bp_tc_mine[i];
+
+		if (tc && atomic_load_explicit(&tc->serial,
+				memory_order_relaxed) == BP_SERIAL_NONE) {
+			*tls = i;
+			return tc;	/* ours, its pool was closed */
+		}
+	}
+	for (i = 0; i < BP_TLS_MAX && bp_tc_mine[i]; i++)
+		;
+	if (i == BP_TLS_MAX)
+		return NULL;
+	*tls = i;
+	for (i = 0; i < BP_ARENA; i++) {
+		expect = NULL;
+		if (atomic_load_explicit(&bp_arena[i].thread,
+					 memory_order_relaxed) == NULL &&
+		    atomic_compare_exchange_strong_explicit(&bp_arena[i].thread,
+				&expect, &bp_thread_marker,
+				memory_order_acquire, memory_order_relaxed)) {
+			bp_tc_mine[*tls] = &bp_arena[i];
+			/* The first tc of a thread arms its exit destructor. */
+			if (pthread_getspecific(bp_exit_key) == NULL)
+				pthread_setspecific(bp_exit_key, &bp_thread_marker);
+			return &bp_arena[i];
+		}
+	}
 	return NULL;
 }
 
-int bufpool_close(struct bufpool *pool)
+/*
+ * bp_tc_get - this thread's cache for pool, made on first use.  NULL
+ * when the pool has no caches, or none is free: the caller then works on
+ * the shared lists directly, which is slower but always correct.
+ */
+static struct bp_tc *bp_tc_get(struct bufpool *pool)
 {
-	if (!pool) {
-		errno = EINVAL;
-		return -1;
+	struct bp_shm *s = &pool->shm;
+	uint32_t a, b, i, client;
+	struct bp_tc *tc;
+	int tls;
+
+	/* No caches without a way to give them back at thread exit. */
+	if (!pool->mag_fill || !bp_exit_key_ok)
+		return NULL;
+	for (i = 0; i < BP_TLS_MAX; i++) {
+		tc = bp_tc_mine[i];
+		if (tc && atomic_load_explicit(&tc->serial,
+				memory_order_relaxed) == pool->serial) {
+			bp_tc_last = tc;
+			return tc;
+		}
 	}
-	if (pool->bufs != MAP_FAILED)
-		munmap(pool->bufs, pool->bufs_size);
-	if (pool->ctrl != MAP_FAILED)
-		munmap(pool->ctrl, pool->ctrl_size);
-	if (pool->fd >= 0)
-		close(pool->fd);
-	free(pool);
-	return 0;
+
+	tc = bp_tc_take(&tls);
+	if (!tc)
+		return NULL;
+	client = atomic_load_explicit(&bp_client_id, memory_order_relaxed);
+	for (i = 0; i < s->nr_caches; i++) {
+		__u32 expect = 0;
+
+		if (atomic_compare_exchange_strong_explicit(
+				(_Atomic __u32 *)&s->caches[i].owner, &expect,
+				client, memory_order_acquire,
+				memory_order_relaxed))
+			break;
+	}
+	if (i == s->nr_caches)
+		return NULL;	/* every slot taken */
+	a = bp_fl_pop(s->empty_head, s->mag_next, s->nr_mags);
+	b = a < s->nr_mags ? bp_fl_pop(s->empty_head, s->mag_next, s->nr_mags) :
+			     BUFPOOL_IDX_NIL;
+	if (b >= s->nr_mags) {
+		if (a < s->nr_mags)
+			bp_fl_push(s->empty_head, s->mag_next, a);
+		atomic_store_explicit((_Atomic __u32 *)&s->caches[i].owner, 0,
+				      memory_order_release);
+		return NULL;
+	}
+	tc->pool = pool;
+	tc->slot = &s->caches[i];
+	/* Magazines from the empty stack can hold garbage counts. */
+	bp_store_relaxed_u32(&s->mags[a].count, 0);
+	bp_store_relaxed_u32(&s->mags[b].count, 0);
+	bp_tc_set_mags(tc, a, b);
+	atomic_store_explicit(&tc->serial, pool->serial, memory_order_release);
+	bp_tc_last = tc;
+	return tc;
 }
 
-int bufpool_acquire_index(struct bufpool *pool, uint32_t *idx)
+static inline struct bp_tc *bp_tc_fast(const struct bufpool *pool)
 {
-	uint32_t i;
+	struct bp_tc *tc = bp_tc_last;
 
-	i = bp_fl_pop(pool->free_head, pool->next, pool->buf_count);
-	if (__builtin_expect(i >= pool->buf_count, 0)) {
-		errno = i == BUFPOOL_IDX_NIL ? ENOBUFS : EUCLEAN;
+	if (__builtin_expect(tc != NULL &&
+			     atomic_load_explicit(&tc->serial,
+				memory_order_relaxed) == pool->serial, 1))
+		return tc;
+	return NULL;
+}
+
+/* A magazine's count, or 0 if it is not one a correct client wrote. */
+static uint32_t bp_mag_count(const struct bufpool *pool,
+			     const struct bufpool_mag *m)
+{
+	uint32_t c = m->count;
+
+	return c <= pool->mag_fill ? c : 0;
+}
+
+/*
+ * Make tc's loaded magazine non-empty: swap in the previous one, or trade
+ * the empty pair for a full magazine from the depot, or fill it from the
+ * loose list.  Returns 0, or -1 when the pool has nothing free.
+ */
+static int bp_tc_refill(struct bufpool *pool, struct bp_tc *tc)
+{
+	struct bp_shm *s = &pool->shm;
+	struct bufpool_mag *m;
+	uint32_t full, n, idx;
+	int tries;
+
+	if (bp_mag_count(pool, tc->prev)) {
+		bp_tc_set_mags(tc, tc->prev_id, tc->loaded_id);
+		return 0;
+	}
+	for (tries = 0; tries < 4; tries++) {
+		full = bp_fl_pop(s->full_head, s->mag_next, s->nr_mags);
+		if (full >= s->nr_mags)
+			break;
+		if (!bp_mag_count(pool, &s->mags[full])) {
+			/* An empty or corrupted magazine on the full stack. */
+			bp_mag_stash(s, full);
+			continue;
+		}
+		tc->prev->count = 0;
+		bp_fl_push(s->empty_head, s->mag_next, tc->prev_id);
+		bp_tc_set_mags(tc, full, tc->loaded_id);
+		return 0;
+	}
+	m = tc->loaded;
+	for (n = 0; n < pool->mag_fill; n++) {
+		idx = bp_fl_pop(s->free_head, s->next, s->buf_count);
+		if (idx >= s->buf_count)
+			break;
+		m->idx[n] = idx;
+	}
+	m->count = n;
+	return n ? 0 : -1;
+}
+
+/*
+ * Make room in tc's loaded magazine: swap in the empty previous one, or
+ * send the full previous one to the depot for an empty magazine, or give
+ * the loaded magazine's buffers to the loose list.
+ */
+static void bp_tc_spill(struct bufpool *pool, struct bp_tc *tc)
+{
+	struct bp_shm *s = &pool->shm;
+	uint32_t empty;
+
+	if (!bp_mag_count(pool, tc->prev)) {
+		tc->prev->count = 0;
+		bp_tc_set_mags(tc, tc->prev_id, tc->loaded_id);
+		return;
+	}
+	empty = bp_fl_pop(s->empty_head, s->mag_next, s->nr_mags);
+	if (empty < s->nr_mags) {
+		bp_fl_push(s->full_head, s->mag_next, tc->prev_id);
+		s->mags[empty].count = 0;
+		bp_tc_set_mags(tc, empty, tc->loaded_id);
+		return;
+	}
+	bp_mag_drain(s, tc->loaded);
+}
+
+/* ------------------------------------------------------------------ */
+/* Acquire and release                                                */
+
+/*
+ * A thread without a cache (the pool has none, or every slot is taken)
+ * takes loose buffers; when there are none, it breaks up a magazine from
+ * the depot into the loose list, so that what caches gave back is never
+ * out of its reach.
+ */
+static int bp_acquire_uncached(struct bufpool *pool, uint32_t *out)
+{
+	struct bp_shm *s = &pool->shm;
+	uint32_t idx, full;
+	int tries;
+
+	for (tries = 0; tries < 8; tries++) {
+		idx = bp_fl_pop(s->free_head, s->next, s->buf_count);
+		if (idx < pool->buf_count) {
+			*out = idx;
+			return 0;
+		}
+		if (idx != BUFPOOL_IDX_NIL) {
+			errno = EUCLEAN;
+			return -1;
+		}
+		full = s->nr_mags ? bp_fl_pop(s->full_head, s->mag_next,
+					      s->nr_mags) : BUFPOOL_IDX_NIL;
+		if (full >= s->nr_mags)
+			break;
+		bp_mag_drain(s, &s->mags[full]);
+		bp_fl_push(s->empty_head, s->mag_next, full);
+	}
+	errno = ENOBUFS;
+	return -1;
+}
+
+static int bp_acquire_slow(struct bufpool *pool, uint32_t *out)
+{
+	struct bp_tc *tc = bp_tc_get(pool);
+	uint32_t idx, c;
+
+	if (tc) {
+		c = bp_mag_count(pool, tc->loaded);
+		if (!c) {
+			tc->loaded->count = 0;
+			if (bp_tc_refill(pool, tc)) {
+				errno = ENOBUFS;
+				return -1;
+			}
+			c = tc->loaded->count;
+		}
+		idx = tc->loaded->idx[c - 1];
+		tc->loaded->count = c - 1;
+		if (idx < pool->buf_count) {
+			*out = idx;
+			return 0;
+		}
+		errno = EUCLEAN;	/* a magazine held garbage */
 		return -1;
 	}
-	*idx = i;
+	return bp_acquire_uncached(pool, out);
+}
+
+static inline int bp_acquire(struct bufpool *pool, uint32_t *out)
+{
+	struct bp_tc *tc = bp_tc_fast(pool);
+
+	if (tc) {
+		struct bufpool_mag *m = tc->loaded;
+		uint32_t c = m->count;
+
+		if (__builtin_expect(c - 1 < pool->mag_fill, 1)) {
+			uint32_t idx = m->idx[c - 1];
+
+			if (__builtin_expect(idx < pool->buf_count, 1)) {
+				m->count = c - 1;
+				*out = idx;
+				return 0;
+			}
+		}
+	}
+	return bp_acquire_slow(pool, out);
+}
+
+static void bp_release_slow(struct bufpool *pool, uint32_t idx)
+{
+	struct bp_tc *tc = bp_tc_get(pool);
+	uint32_t c;
+
+	if (!tc) {
+		bp_fl_push(pool->shm.free_head, pool->shm.next, idx);
+		return;
+	}
+	if (tc->loaded->count > pool->mag_fill)
+		tc->loaded->count = 0;	/* garbage: forget it */
+	if (tc->loaded->count == pool->mag_fill)
+		bp_tc_spill(pool, tc);
+	c = tc->loaded->count;
+	tc->loaded->idx[c] = idx;
+	tc->loaded->count = c + 1;
+}
+
+static inline void bp_release(struct bufpool *pool, uint32_t idx)
+{
+	struct bp_tc *tc = bp_tc_fast(pool);
+
+	if (tc) {
+		struct bufpool_mag *m = tc->loaded;
+		uint32_t c = m->count;
+
+		if (__builtin_expect(c < pool->mag_fill, 1)) {
+			m->idx[c] = idx;
+			m->count = c + 1;
+			return;
+		}
+	}
+	bp_release_slow(pool, idx);
+}
+
+static inline int bp_ptr_to_idx(const struct bufpool *pool, const void *buf,
+				uint32_t *idx)
+{
+	uint64_t off = (uintptr_t)buf - (uintptr_t)pool->bufs;
+
+	/* One unsigned compare catches pointers below and above the pool. */
+	if (__builtin_expect(off >= pool->bufs_len || (off & pool->buf_mask), 0))
+		return -1;
+	*idx = (uint32_t)(off >> pool->buf_shift);
 	return 0;
 }
 
@@ -137,9 +499,26 @@ void *bufpool_acquire(struct bufpool *pool)
 {
 	uint32_t idx;
 
-	if (bufpool_acquire_index(pool, &idx))
+	if (bp_acquire(pool, &idx))
 		return NULL;
 	return pool->bufs + ((size_t)idx << pool->buf_shift);
+}
+
+int bufpool_release(struct bufpool *pool, void *buf)
+{
+	uint32_t idx;
+
+	if (bp_ptr_to_idx(pool, buf, &idx)) {
+		errno = EINVAL;
+		return -1;
+	}
+	bp_release(pool, idx);
+	return 0;
+}
+
+int bufpool_acquire_index(struct bufpool *pool, uint32_t *idx)
+{
+	return bp_acquire(pool, idx);
 }
 
 int bufpool_release_index(struct bufpool *pool, uint32_t idx)
@@ -148,22 +527,53 @@ int bufpool_release_index(struct bufpool *pool, uint32_t idx)
 		errno = EINVAL;
 		return -1;
 	}
-	bp_fl_push(pool->free_head, pool->next, idx);
+	bp_release(pool, idx);
 	return 0;
 }
 
-int bufpool_release(struct bufpool *pool, void *buf)
+unsigned int bufpool_acquire_bulk(struct bufpool *pool, void **bufs,
+				  unsigned int n)
 {
-	uintptr_t off = (uintptr_t)buf - (uintptr_t)pool->bufs;
+	unsigned int i;
+	uint32_t idx;
 
-	/* One unsigned compare catches pointers below and above the pool. */
-	if (__builtin_expect(off >= (uintptr_t)pool->buf_count << pool->buf_shift ||
-			     (off & (((uintptr_t)1 << pool->buf_shift) - 1)), 0)) {
-		errno = EINVAL;
-		return -1;
+	for (i = 0; i < n; i++) {
+		if (bp_acquire(pool, &idx))
+			break;
+		bufs[i] = pool->bufs + ((size_t)idx << pool->buf_shift);
 	}
-	bp_fl_push(pool->free_head, pool->next, (uint32_t)(off >> pool->buf_shift));
+	return i;
+}
+
+int bufpool_release_bulk(struct bufpool *pool, void *const *bufs,
+			 unsigned int n)
+{
+	unsigned int i;
+	uint32_t idx;
+
+	for (i = 0; i < n; i++) {
+		if (bp_ptr_to_idx(pool, bufs[i], &idx)) {
+			errno = EINVAL;
+			return -1;
+		}
+		bp_release(pool, idx);
+	}
 	return 0;
+}
+
+void bufpool_flush_cache(struct bufpool *pool)
+{
+	struct bp_tc *tc;
+	int i;
+
+	if (!pool)
+		return;
+	for (i = 0; i < BP_TLS_MAX; i++) {
+		tc = bp_tc_mine[i];
+		if (tc && atomic_load_explicit(&tc->serial,
+				memory_order_relaxed) == pool->serial)
+			bp_tc_flush(tc);
+	}
 }
 
 void *bufpool_addr(const struct bufpool *pool, uint32_t idx)
@@ -177,9 +587,9 @@ void *bufpool_addr(const struct bufpool *pool, uint32_t idx)
 
 int64_t bufpool_index(const struct bufpool *pool, const void *ptr)
 {
-	uintptr_t off = (uintptr_t)ptr - (uintptr_t)pool->bufs;
+	uint64_t off = (uintptr_t)ptr - (uintptr_t)pool->bufs;
 
-	if (off >= (uintptr_t)pool->buf_count << pool->buf_shift) {
+	if (off >= pool->bufs_len) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -203,5 +613,355 @@ int bufpool_get_info(const struct bufpool *pool, struct bufpool_info *info)
 		return -1;
 	}
 	memcpy(info, &pool->info, sizeof(*info));
+	return 0;
+}
+
+int bufpool_fd(const struct bufpool *pool)
+{
+	if (!pool) {
+		errno = EINVAL;
+		return -1;
+	}
+	return pool->fd;
+}
+
+/* ------------------------------------------------------------------ */
+/* Opening and closing                                                */
+
+static struct bufpool *bp_alloc(void)
+{
+	struct bufpool *pool;
+
+	pthread_once(&bp_once, bp_init_once);
+	pool = calloc(1, sizeof(*pool));
+	if (!pool)
+		return NULL;
+	pool->fd = -1;
+	pool->ctrl = MAP_FAILED;
+	pool->bufs = MAP_FAILED;
+	return pool;
+}
+
+/* The info of a device pool is the kernel's: check it is sane anyway. */
+static int bp_check_info(const struct bufpool_info *in)
+{
+	uint64_t end;
+
+	/*
+	 * An ABI 1.0 module fills no magazine fields: they stay zero (the
+	 * struct was zeroed), and the pool is used without caches.
+	 */
+	if (in->size < BUFPOOL_INFO_SIZE_VER0 ||
+	    BUFPOOL_ABI_VERSION_MAJOR(in->abi_version) != BUFPOOL_ABI_MAJOR)
+		return -1;
+	if (in->buf_shift < 6 || in->buf_shift > 21 ||
+	    in->buf_size != 1u << in->buf_shift ||
+	    in->buf_count == 0 || in->buf_count > BUFPOOL_MAX_BUFS ||
+	    in->mag_fill > BUFPOOL_MAG_CAP || in->nr_mags >= BUFPOOL_IDX_NIL ||
+	    in->nr_caches > BUFPOOL_MAX_CACHES ||
+	    (in->mag_fill && !in->nr_mags))
+		return -1;
+	if (in->ctrl_size < sizeof(struct bufpool_ctrl) ||
+	    in->ctrl_size > SIZE_MAX || in->bufs_size > SIZE_MAX ||
+	    in->bufs_size < (uint64_t)in->buf_count << in->buf_shift)
+		return -1;
+	end = in->next_offset + 4ULL * in->buf_count;
+	if (in->next_offset < sizeof(struct bufpool_ctrl) || end > in->ctrl_size)
+		return -1;
+	if (in->mag_next_offset + 4ULL * in->nr_mags > in->ctrl_size ||
+	    in->mags_offset + (uint64_t)in->nr_mags *
+	    sizeof(struct bufpool_mag) > in->ctrl_size ||
+	    in->caches_offset + (uint64_t)in->nr_caches *
+	    sizeof(struct bufpool_cache) > in->ctrl_size ||
+	    (in->mags_offset | in->caches_offset | in->mag_next_offset |
+	     in->next_offset) % 4)
+		return -1;
+	return 0;
+}
+
+static void bp_layout_from_info(struct bp_layout *l,
+				const struct bufpool_info *in)
+{
+	l->buf_count = in->buf_count;
+	l->buf_shift = in->buf_shift;
+	l->nr_caches = in->nr_caches;
+	l->mag_fill = in->mag_fill;
+	l->nr_mags = in->nr_mags;
+	l->next_offset = in->next_offset;
+	l->mag_next_offset = in->mag_next_offset;
+	l->mags_offset = in->mags_offset;
+	l->caches_offset = in->caches_offset;
+	l->ctrl_size = in->ctrl_size;
+	l->bufs_offset = in->bufs_offset;
+	l->bufs_size = in->bufs_size;
+}
+
+static void bp_info_from_layout(struct bufpool_info *in,
+				const struct bp_layout *l, uint32_t flags)
+{
+	memset(in, 0, sizeof(*in));
+	in->size = sizeof(*in);
+	in->abi_version = BUFPOOL_ABI_VERSION;
+	in->flags = flags;
+	in->buf_shift = l->buf_shift;
+	in->buf_size = 1u << l->buf_shift;
+	in->buf_count = l->buf_count;
+	in->numa_node = -1;
+	in->pool_bytes = l->bufs_size;
+	in->ctrl_offset = 0;
+	in->ctrl_size = l->ctrl_size;
+	in->next_offset = l->next_offset;
+	in->bufs_offset = l->bufs_offset;
+	in->bufs_size = l->bufs_size;
+	in->generation = 1;
+	in->mag_fill = l->mag_fill;
+	in->nr_mags = l->nr_mags;
+	in->nr_caches = l->nr_caches;
+	in->mag_next_offset = l->mag_next_offset;
+	in->mags_offset = l->mags_offset;
+	in->caches_offset = l->caches_offset;
+}
+
+/* Map both areas of pool->fd as l describes; huge: hugetlbfs lengths. */
+static int bp_map(struct bufpool *pool, const struct bp_layout *l, int huge)
+{
+	pool->ctrl_map_len = huge ? bp_align(l->ctrl_size, BP_HUGE) :
+				    l->ctrl_size;
+	pool->ctrl = mmap(NULL, pool->ctrl_map_len, PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_POPULATE, pool->fd, 0);
+	if (pool->ctrl == MAP_FAILED)
+		return -1;
+	pool->bufs_map_len = l->bufs_size;
+	pool->bufs = mmap(NULL, pool->bufs_map_len, PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_POPULATE, pool->fd,
+			  (off_t)l->bufs_offset);
+	if (pool->bufs == MAP_FAILED)
+		return -1;
+	return 0;
+}
+
+static struct bufpool *bp_finish(struct bufpool *pool,
+				 const struct bp_layout *l)
+{
+	bp_shm_bind(&pool->shm, pool->ctrl, l);
+	pool->buf_shift = l->buf_shift;
+	pool->buf_count = l->buf_count;
+	pool->bufs_len = (uint64_t)l->buf_count << l->buf_shift;
+	pool->buf_mask = ((uint64_t)1 << l->buf_shift) - 1;
+	pool->mag_fill = l->mag_fill;
+	pool->serial = atomic_fetch_add_explicit(&bp_serial_next, 1,
+						 memory_order_relaxed);
+	return pool;
+}
+
+static void bp_unmap(struct bufpool *pool)
+{
+	if (pool->bufs != MAP_FAILED)
+		munmap(pool->bufs, pool->bufs_map_len);
+	if (pool->ctrl != MAP_FAILED)
+		munmap(pool->ctrl, pool->ctrl_map_len);
+	pool->bufs = MAP_FAILED;
+	pool->ctrl = MAP_FAILED;
+}
+
+static struct bufpool *bp_fail(struct bufpool *pool)
+{
+	int saved = errno;
+
+	bp_unmap(pool);
+	if (pool->fd >= 0)
+		close(pool->fd);
+	free(pool);
+	errno = saved;
+	return NULL;
+}
+
+/* A device pool; pool->fd is open. */
+static struct bufpool *bp_open_device(struct bufpool *pool)
+{
+	struct bp_layout l;
+
+	if (ioctl(pool->fd, BUFPOOL_IOC_INFO, &pool->info) < 0)
+		return bp_fail(pool);
+	if (bp_check_info(&pool->info)) {
+		errno = EPROTO;
+		return bp_fail(pool);
+	}
+	bp_layout_from_info(&l, &pool->info);
+	if (bp_map(pool, &l, 0))
+		return bp_fail(pool);
+	return bp_finish(pool, &l);
+}
+
+/*
+ * A memfd pool made by another process: its header says what it is; the
+ * layout must be what bp_layout_compute() makes of that, and fit the file.
+ */
+static struct bufpool *bp_open_memfd(struct bufpool *pool)
+{
+	struct bufpool_ctrl hdr;
+	struct bp_layout l;
+	struct statfs sfs;
+	struct stat st;
+	int huge;
+
+	if (pread(pool->fd, &hdr, sizeof(hdr), 0) != sizeof(hdr) ||
+	    fstat(pool->fd, &st) || fstatfs(pool->fd, &sfs))
+		goto not_a_pool;
+	if (hdr.magic != BUFPOOL_CTRL_MAGIC ||
+	    BUFPOOL_ABI_VERSION_MAJOR(hdr.abi_version) != BUFPOOL_ABI_MAJOR ||
+	    (hdr.abi_version & 0xffff) < 1 ||	/* magazines came in 1.1 */
+	    hdr.buf_shift < 6 || hdr.buf_shift > 21 || hdr.buf_count == 0 ||
+	    hdr.buf_count > BUFPOOL_MAX_BUFS ||
+	    hdr.nr_caches > BUFPOOL_MAX_CACHES)
+		goto not_a_pool;
+	bp_layout_compute(&l, hdr.buf_count, hdr.buf_shift, hdr.nr_caches,
+			  (uint64_t)sysconf(_SC_PAGESIZE));
+	if (l.mag_fill != hdr.mag_fill || l.nr_mags != hdr.nr_mags ||
+	    l.nr_caches != hdr.nr_caches || l.next_offset != hdr.next_offset ||
+	    l.mag_next_offset != hdr.mag_next_offset ||
+	    l.mags_offset != hdr.mags_offset ||
+	    l.caches_offset != hdr.caches_offset ||
+	    (uint64_t)st.st_size < l.bufs_offset + l.bufs_size)
+		goto not_a_pool;
+	huge = (unsigned long)sfs.f_type == HUGETLBFS_MAGIC;
+	bp_info_from_layout(&pool->info, &l, BUFPOOL_INFO_F_MEMFD |
+			    (huge ? BUFPOOL_INFO_F_HUGETLB : 0));
+	pool->info.generation = hdr.generation;
+	if (bp_map(pool, &l, huge))
+		return bp_fail(pool);
+	return bp_finish(pool, &l);
+
+not_a_pool:
+	errno = ENOTTY;
+	return bp_fail(pool);
+}
+
+struct bufpool *bufpool_open_fd(int fd)
+{
+	struct bufpool *pool;
+	int dup_fd;
+
+	if (fd < 0) {
+		errno = EBADF;
+		return NULL;
+	}
+	dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (dup_fd < 0)
+		return NULL;
+	pool = bp_alloc();
+	if (!pool) {
+		close(dup_fd);
+		return NULL;
+	}
+	pool->fd = dup_fd;
+	if (ioctl(pool->fd, BUFPOOL_IOC_INFO, &pool->info) == 0 ||
+	    errno != ENOTTY)
+		return bp_open_device(pool);
+	return bp_open_memfd(pool);
+}
+
+struct bufpool *bufpool_create(const struct bufpool_params *params)
+{
+	struct bufpool_params p = { 0 };
+	struct bufpool *pool;
+	struct bp_layout l;
+	uint32_t shift;
+	int huge;
+
+	if (params)
+		p = *params;
+	if (!p.buf_size)
+		p.buf_size = BP_DEFAULT_BUF_SIZE;
+	if (!p.buf_count)
+		p.buf_count = BP_DEFAULT_BUF_COUNT;
+	if (!p.caches)
+		p.caches = BP_DEFAULT_CACHES;
+	if (p.flags & BUFPOOL_F_NO_CACHE)
+		p.caches = 0;
+	if (p.buf_size < BUFPOOL_MIN_BUF_SIZE || p.buf_size > BUFPOOL_MAX_BUF_SIZE ||
+	    (p.buf_size & (p.buf_size - 1)) || p.buf_count > BUFPOOL_MAX_BUFS ||
+	    p.caches > BUFPOOL_MAX_CACHES ||
+	    (p.flags & ~(BUFPOOL_F_NO_HUGETLB | BUFPOOL_F_NO_CACHE))) {
+		errno = EINVAL;
+		return NULL;
+	}
+	shift = (uint32_t)__builtin_ctzl(p.buf_size);
+	bp_layout_compute(&l, p.buf_count, shift, p.caches,
+			  (uint64_t)sysconf(_SC_PAGESIZE));
+
+	for (huge = !(p.flags & BUFPOOL_F_NO_HUGETLB); huge >= 0; huge--) {
+		pool = bp_alloc();
+		if (!pool)
+			return NULL;
+		pool->fd = memfd_create("bufpool", MFD_CLOEXEC |
+					(huge ? MFD_HUGETLB : 0));
+		if (pool->fd < 0 ||
+		    ftruncate(pool->fd, (off_t)(l.bufs_offset + l.bufs_size)) ||
+		    bp_map(pool, &l, huge)) {
+			/* No hugetlb pages reserved: ordinary shared memory. */
+			bp_fail(pool);
+			continue;
+		}
+		if (!huge)
+			madvise(pool->bufs, pool->bufs_map_len, MADV_HUGEPAGE);
+		bp_shm_init(pool->ctrl, &l, 1);	/* the memfd is zeroed */
+		bp_info_from_layout(&pool->info, &l, BUFPOOL_INFO_F_MEMFD |
+				    (huge ? BUFPOOL_INFO_F_HUGETLB : 0));
+		return bp_finish(pool, &l);
+	}
+	return NULL;
+}
+
+struct bufpool *bufpool_open(const char *path)
+{
+	struct bufpool *pool;
+	int fd;
+
+	fd = open(path ? path : BUFPOOL_DEV_PATH, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		if (!path && errno == ENOENT)
+			return bufpool_create(NULL);
+		return NULL;
+	}
+	pool = bp_alloc();
+	if (!pool) {
+		close(fd);
+		return NULL;
+	}
+	pool->fd = fd;
+	return bp_open_device(pool);
+}
+
+int bufpool_close(struct bufpool *pool)
+{
+	uint64_t s;
+	int i;
+
+	if (!pool) {
+		errno = EINVAL;
+		return -1;
+	}
+	/*
+	 * Every cache of this process for the pool goes back to the depot;
+	 * one a thread is flushing at its exit right now is waited for.
+	 */
+	for (i = 0; i < BP_ARENA; i++) {
+		struct bp_tc *tc = &bp_arena[i];
+
+		for (;;) {
+			s = atomic_load_explicit(&tc->serial,
+						 memory_order_acquire);
+			if (s != BP_SERIAL_BUSY)
+				break;
+			caa_cpu_relax();
+		}
+		if (s == pool->serial && pool->serial != BP_SERIAL_NONE)
+			bp_tc_flush(tc);
+	}
+	bp_unmap(pool);
+	if (pool->fd >= 0)
+		close(pool->fd);
+	free(pool);
 	return 0;
 }

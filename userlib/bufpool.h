@@ -8,7 +8,12 @@
  * are a few instructions on a lock-free list in shared memory: no system
  * call, no lock, no allocation.  A thread preempted or killed in the
  * middle of one blocks nobody.  Any thread may call any function below
- * on an open pool concurrently, except bufpool_close.
+ * on an open pool concurrently, except bufpool_close, which needs every
+ * other thread of the process to be done with the pool.
+ *
+ * Each thread keeps a small cache of buffers (two magazines); a cache
+ * miss moves a whole magazine to or from the pool's shared depot with
+ * one compare-and-swap.  At most half of a pool can sit in caches.
  *
  * Buffers can be named by index, which is the same in every process
  * that maps the pool: hand an index to another process and it can reach
@@ -31,12 +36,41 @@ extern "C" {
 struct bufpool;
 
 /*
- * bufpool_open - map a pool.  path: its device node, NULL for
- * /dev/bufpool.  Buffers and the control area are prefaulted.
+ * bufpool_open - map a pool.  path: its device node, or NULL for
+ * /dev/bufpool; when path is NULL and there is no /dev/bufpool (no
+ * module), a new module-free pool with the default geometry, as
+ * bufpool_create(NULL) makes.  Buffers and the control area are
+ * prefaulted.
  * Errors: those of open(2) and mmap(2); ENOTTY when path is not a
  * bufpool device; EPROTO when the module speaks another ABI major.
  */
 struct bufpool *bufpool_open(const char *path);
+
+/* Geometry of a module-free pool (bufpool_create). */
+struct bufpool_params {
+	size_t buf_size;	/* a power of two, 64 to 2 MiB; 0: 2048 */
+	uint32_t buf_count;	/* 0: 4096 */
+	uint32_t caches;	/* per-thread cache slots; 0: 64 */
+	unsigned int flags;	/* BUFPOOL_F_* */
+};
+
+#define BUFPOOL_F_NO_HUGETLB	(1u << 0)	/* never hugetlb pages */
+#define BUFPOOL_F_NO_CACHE	(1u << 1)	/* no per-thread caches */
+
+/*
+ * bufpool_create - a pool without the module: the same layout over a
+ * memfd, in 2 MiB hugetlb pages when the system has them reserved, else
+ * in ordinary shared memory advised for transparent huge pages.  params
+ * NULL: all defaults.  Share it with other processes by passing
+ * bufpool_fd() (fork, SCM_RIGHTS) to bufpool_open_fd().
+ */
+struct bufpool *bufpool_create(const struct bufpool_params *params);
+
+/* bufpool_open_fd - map the pool behind fd (a device or a pool memfd). */
+struct bufpool *bufpool_open_fd(int fd);
+
+/* bufpool_fd - the pool's file descriptor, to hand to another process. */
+int bufpool_fd(const struct bufpool *pool);
 
 /* bufpool_close - unmap and free.  Buffers still held stay taken. */
 int bufpool_close(struct bufpool *pool);
@@ -53,6 +87,23 @@ void *bufpool_acquire(struct bufpool *pool);
  * buffer of this pool (EINVAL otherwise).
  */
 int bufpool_release(struct bufpool *pool, void *buf);
+
+/*
+ * Bulk forms: take up to n buffers into bufs[] (returns how many, 0 with
+ * errno ENOBUFS when none), give n back (-1 with EINVAL at the first
+ * pointer that is not a buffer start; those before it were given back).
+ */
+unsigned int bufpool_acquire_bulk(struct bufpool *pool, void **bufs,
+				  unsigned int n);
+int bufpool_release_bulk(struct bufpool *pool, void *const *bufs,
+			 unsigned int n);
+
+/*
+ * bufpool_flush_cache - give what this thread's cache holds back to the
+ * pool, for a thread about to go idle.  A thread's cache is also given
+ * back when it exits, and every cache of the process at bufpool_close.
+ */
+void bufpool_flush_cache(struct bufpool *pool);
 
 /* Index forms of the two above: idx is in [0, bufpool_buf_count()). */
 int bufpool_acquire_index(struct bufpool *pool, uint32_t *idx);

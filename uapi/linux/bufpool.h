@@ -29,7 +29,7 @@
 #include <linux/ioctl.h>
 
 #define BUFPOOL_ABI_MAJOR	1
-#define BUFPOOL_ABI_MINOR	0
+#define BUFPOOL_ABI_MINOR	1
 #define BUFPOOL_ABI_VERSION	((BUFPOOL_ABI_MAJOR << 16) | BUFPOOL_ABI_MINOR)
 #define BUFPOOL_ABI_VERSION_MAJOR(v)	((v) >> 16)
 
@@ -61,7 +61,7 @@
 struct bufpool_info {
 	__u32 size;		/* bytes of this struct the kernel filled */
 	__u32 abi_version;	/* BUFPOOL_ABI_VERSION of the kernel */
-	__u32 flags;		/* BUFPOOL_INFO_F_*, none defined yet */
+	__u32 flags;		/* BUFPOOL_INFO_F_* */
 	__u32 buf_shift;	/* log2(buf_size) */
 	__u32 buf_size;		/* bytes per buffer, a power of two */
 	__u32 buf_count;	/* buffers in the pool */
@@ -74,9 +74,22 @@ struct bufpool_info {
 	__u64 bufs_offset;	/* buffer area: buffer i at bufs_offset + */
 	__u64 bufs_size;	/*   (i << buf_shift) */
 	__u64 generation;	/* changes whenever the pool is rebuilt */
+	/* ABI 1.1: magazines and per-thread caches, in the control area */
+	__u32 mag_fill;		/* buffers a magazine holds; 0: no caching */
+	__u32 nr_mags;		/* magazines */
+	__u32 nr_caches;	/* per-thread cache slots */
+	__u32 __pad1;
+	__u64 mag_next_offset;	/* __u32 mag_next[nr_mags], in the ctrl area */
+	__u64 mags_offset;	/* struct bufpool_mag mags[nr_mags] */
+	__u64 caches_offset;	/* struct bufpool_cache caches[nr_caches] */
 };
 
+/* info.flags: what libbufpool-user reports of a module-free pool. */
+#define BUFPOOL_INFO_F_MEMFD	0x1u	/* no module: a memfd */
+#define BUFPOOL_INFO_F_HUGETLB	0x2u	/* in hugetlb pages */
+
 #define BUFPOOL_INFO_SIZE_VER0	88	/* ABI 1.0 */
+#define BUFPOOL_INFO_SIZE_VER1	128	/* ABI 1.1 */
 
 /* ioctl type 0xBA, unused in Documentation/userspace-api/ioctl. */
 #define BUFPOOL_IOC_MAGIC	0xBA
@@ -93,6 +106,7 @@ struct bufpool_info {
  * holds one 32-bit link per buffer.
  */
 #define BUFPOOL_CTRL_MAGIC	0x4C4F4F50465542ULL	/* "BUFPOOL" */
+#define BUFPOOL_CTRL_NEXT_OFFSET	4096	/* next[] after the header page */
 #define BUFPOOL_CACHELINE	64
 
 struct bufpool_ctrl {
@@ -108,8 +122,51 @@ struct bufpool_ctrl {
 	/* Free list of buffers: {tag:40, index:24}, see bufpool_freelist.h. */
 	__u64 free_head;	/* at offset 64 */
 	__u8 __pad2[BUFPOOL_CACHELINE - 8];
+
+	/* ABI 1.1: the depot, stacks of magazine ids, {tag:40, id:24}. */
+	__u64 full_head;	/* magazines holding buffers */
+	__u8 __pad3[BUFPOOL_CACHELINE - 8];
+	__u64 empty_head;	/* empty magazines */
+	__u8 __pad4[BUFPOOL_CACHELINE - 8];
+	/* Geometry copy, as in struct bufpool_info. */
+	__u32 mag_fill;
+	__u32 nr_mags;
+	__u32 nr_caches;
+	__u32 __pad5;
+	__u64 mag_next_offset;
+	__u64 mags_offset;
+	__u64 caches_offset;
+	__u8 __pad6[BUFPOOL_CACHELINE - 40];
 };
 
-#define BUFPOOL_CTRL_HDR_SIZE	128
+#define BUFPOOL_CTRL_SIZE_VER0	128	/* ABI 1.0 */
+#define BUFPOOL_CTRL_SIZE_VER1	320	/* ABI 1.1 */
+
+/*
+ * A magazine (Bonwick): an array of buffer indices moved as a whole
+ * between a thread's cache and the depot.  idx[0..count) are buffers.
+ */
+#define BUFPOOL_MAG_CAP		63
+struct bufpool_mag {
+	__u32 count;
+	__u32 idx[BUFPOOL_MAG_CAP];
+};
+
+/*
+ * One thread's cache slot, claimed by a client: the two magazines the
+ * thread holds (Bonwick's loaded and previous), by id, BUFPOOL_IDX_NIL
+ * for none, and the magazine it is moving to or from the depot.  Written
+ * by its thread only; what a dead client's slots name is its to reclaim.
+ */
+struct bufpool_cache {
+	__u32 owner;		/* client that claimed it, 0: free */
+	__u32 loaded;
+	__u32 prev;
+	__u32 pending;
+	__u8 __pad[BUFPOOL_CACHELINE - 16];
+};
+
+/* Limits of the caches module parameter. */
+#define BUFPOOL_MAX_CACHES	4096
 
 #endif /* _UAPI_LINUX_BUFPOOL_H */

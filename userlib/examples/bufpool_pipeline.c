@@ -79,20 +79,19 @@ static int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-/* Returns the exit status: 0 when every message checked out. */
-static int consume(const char *path, int fd, int id)
+/*
+ * A consumer process, forked with the producer's open pool: the mapping
+ * and descriptor are inherited (a module-free pool can only be shared
+ * that way or through its fd).  Returns the exit status: 0 when every
+ * message checked out.
+ */
+static int consume(struct bufpool *pool, int fd, int id)
 {
 	uint64_t msgs = 0, bad = 0, bytes = 0;
-	struct bufpool *pool;
 	uint32_t idx[BATCH];
 	ssize_t n;
 	int i;
 
-	pool = bufpool_open(path);
-	if (!pool) {
-		fprintf(stderr, "consumer %d: bufpool_open: %s\n", id, strerror(errno));
-		return 1;
-	}
 	for (;;) {
 		n = read(fd, idx, sizeof(idx));
 		if (n < 0 && errno == EINTR)
@@ -122,6 +121,7 @@ done:
 	       " bad, %.1f MiB of payload\n", id, (int)getpid(), msgs, bad,
 	       bytes / 1048576.0);
 	fflush(stdout);
+	/* Gives this process's caches back before it exits. */
 	bufpool_close(pool);
 	return bad ? 1 : 0;
 }
@@ -174,10 +174,16 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	bufpool_get_info(pool, &info);
-	printf("pool %s: %u buffers x %u B, %" PRIu64 " MiB pinned, ABI %u.%u\n",
+	printf("pool %s: %u buffers x %u B, %" PRIu64 " MiB, ABI %u.%u, %s\n",
+	       info.flags & BUFPOOL_INFO_F_MEMFD ? "(memfd)" :
 	       path ? path : BUFPOOL_DEV_PATH, info.buf_count, info.buf_size,
 	       (uint64_t)info.pool_bytes >> 20, info.abi_version >> 16,
-	       info.abi_version & 0xffff);
+	       info.abi_version & 0xffff,
+	       !(info.flags & BUFPOOL_INFO_F_MEMFD) ? "pinned by bufpool.ko" :
+	       info.flags & BUFPOOL_INFO_F_HUGETLB ?
+	       "no module: memfd in hugetlb pages" : "no module: memfd");
+	printf("per-thread caches: %u slots, magazines of %u buffers\n",
+	       info.nr_caches, info.mag_fill);
 	printf("producer (pid %d) -> %d consumer processes, %" PRIu64 " messages\n",
 	       (int)getpid(), nconsumers, messages);
 	fflush(stdout);
@@ -197,7 +203,7 @@ int main(int argc, char **argv)
 
 			for (k = 0; k <= c; k++)
 				close(pipes[k][1]);
-			_exit(consume(path, pipes[c][0], c + 1));
+			_exit(consume(pool, pipes[c][0], c + 1));
 		}
 		close(pipes[c][0]);
 	}
