@@ -116,9 +116,18 @@ examples: $(EXAMPLES)
 userlib/examples/bufpool-pipeline: userlib/examples/bufpool_pipeline.c $(LIB_SO) $(LIB_HDRS)
 	$(CC) $(BP_CFLAGS) -o $@ $< $(LINK_LIB) $(BP_LDFLAGS)
 
-benches: $(BENCHES)
+benches: $(BENCHES) bench/cache_bench
 bench/%: bench/%.c $(LIB_HDRS)
 	$(CC) $(BP_CFLAGS) -o $@ $< $(BP_LDFLAGS)
+
+# DPDK (Debian's libdpdk-dev) is a peer in the same run when installed;
+# scripts/dev bench installs it.
+DPDK_CFLAGS := $(shell pkg-config --cflags libdpdk 2>/dev/null)
+DPDK_LIBS := $(shell pkg-config --libs libdpdk 2>/dev/null)
+bench/cache_bench: bench/cache_bench.c $(LIB_SO) $(LIB_HDRS)
+	$(CC) $(filter-out -std=c11,$(BP_CFLAGS)) -std=gnu11 \
+		$(if $(DPDK_LIBS),-DHAVE_DPDK $(DPDK_CFLAGS) -Wno-error=cast-qual) \
+		-o $@ $< $(LINK_LIB) $(DPDK_LIBS) $(BP_LDFLAGS)
 
 # ------------------------------------------------------------- selftests
 KSFT_MAKE = $(MAKE) -C selftests KSFT_DIR=$(KSFT_DIR)
@@ -182,7 +191,7 @@ check-vm: all kernel-image build/ksft
 		-N 2 -K brd -c "cd /ksft && ./run_kselftest.sh"
 
 bench: benches
-	bench/run.sh
+	bench/run.sh $(if $(QUICK),--quick)
 
 # --------------------------------------------------------------- install
 install: lib

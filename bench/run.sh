@@ -7,6 +7,12 @@
 set -eu
 cd "$(dirname "$0")"
 
+quick=
+[ "${1:-}" = --quick ] && quick=--quick
+
+echo "== cache_bench $quick"
+./cache_bench $quick
+
 echo "== freelist_bench"
 ./freelist_bench
 
@@ -18,7 +24,11 @@ if [ -w "$nr" ]; then
 	echo "$need" > "$nr" || true
 fi
 status=0
-./pagesize_bench "$@" || status=$?
+if [ -n "$quick" ]; then
+	./pagesize_bench 64 200000 || status=$?
+else
+	./pagesize_bench || status=$?
+fi
 if [ -w "$nr" ]; then
 	echo "$old" > "$nr" || true
 fi

@@ -2,12 +2,16 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Install the Debian packages bufpool needs to build, test and run, if
-# any is missing.  Root runs apt-get directly, others through sudo.
+# any is missing (with "bench": the benchmarks' peers too).  Root runs apt-get directly, others through sudo.
 set -eu
 
 pkgs="make gcc libc6-dev pkg-config xz-utils cpio gzip kmod perl file rsync
 	linux-headers-amd64 linux-source-6.1 sparse liburcu-dev liburing-dev
 	qemu-system-x86 busybox-static"
+# usage: deps.sh [bench]: the benchmarks' peers on top
+if [ "${1:-}" = bench ]; then
+	pkgs="$pkgs libdpdk-dev"
+fi
 
 missing=
 for p in $pkgs; do

@@ -85,10 +85,19 @@ struct bp_tc {
 	uint32_t prev_id;
 } __attribute__((aligned(64)));
 
+/*
+ * Initial-exec TLS: a fixed offset from the thread pointer, one load,
+ * where the default model for a shared library calls __tls_get_addr on
+ * every access (that call was most of the fast path's cost).  The
+ * library is linked by programs, not dlopen()ed; glibc keeps static TLS
+ * room for the few bytes when it is.
+ */
+#define BP_TLS	__thread __attribute__((tls_model("initial-exec")))
+
 static struct bp_tc bp_arena[BP_ARENA];
-static __thread struct bp_tc *bp_tc_last;
-static __thread struct bp_tc *bp_tc_mine[BP_TLS_MAX];
-static __thread char bp_thread_marker;
+static BP_TLS struct bp_tc *bp_tc_last;
+static BP_TLS struct bp_tc *bp_tc_mine[BP_TLS_MAX];
+static BP_TLS char bp_thread_marker;
 static _Atomic uint64_t bp_serial_next = 2;
 static _Atomic uint32_t bp_client_id;	/* nonzero; the pid */
 static pthread_key_t bp_exit_key;
