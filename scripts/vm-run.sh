@@ -106,10 +106,15 @@ printf '%s' "$dirs" | while IFS= read -r spec; do
 	done
 done
 cp "$module" "$root/lib/modules/$release/extra/bufpool.ko"
+if [ -n "$kmods" ] && [ -d "$kmods/lib/modules/$release" ]; then
+	# The kernel's own index files: depmod and modprobe want them.
+	cp "$kmods/lib/modules/$release"/modules.builtin* \
+		"$kmods/lib/modules/$release"/modules.order \
+		"$root/lib/modules/$release/" 2>/dev/null || true
+fi
 if [ -n "$kload" ]; then
 	[ -f "$kmods/lib/modules/$release/modules.dep" ] ||
 		die "-K needs -r: no $kmods/lib/modules/$release/modules.dep"
-	cp "$kmods/lib/modules/$release"/modules.builtin* "$root/lib/modules/$release/"
 	for m in $kload; do
 		modprobe -d "$kmods" -S "$release" --show-depends "$m" ||
 			die "no module $m for $release"

@@ -651,6 +651,22 @@ static struct bufpool *bp_alloc(void)
 	return pool;
 }
 
+/* A handle around fd, which it owns from here on (closed on failure). */
+static struct bufpool *bp_alloc_fd(int fd)
+{
+	struct bufpool *pool = bp_alloc();
+	int saved;
+
+	if (!pool) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return NULL;
+	}
+	pool->fd = fd;
+	return pool;
+}
+
 /* The info of a device pool is the kernel's: check it is sane anyway. */
 static int bp_check_info(const struct bufpool_info *in)
 {
@@ -858,12 +874,9 @@ struct bufpool *bufpool_open_fd(int fd)
 	dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	if (dup_fd < 0)
 		return NULL;
-	pool = bp_alloc();
-	if (!pool) {
-		close(dup_fd);
+	pool = bp_alloc_fd(dup_fd);
+	if (!pool)
 		return NULL;
-	}
-	pool->fd = dup_fd;
 	if (ioctl(pool->fd, BUFPOOL_IOC_INFO, &pool->info) == 0 ||
 	    errno != ENOTTY)
 		return bp_open_device(pool);
@@ -933,13 +946,8 @@ struct bufpool *bufpool_open(const char *path)
 			return bufpool_create(NULL);
 		return NULL;
 	}
-	pool = bp_alloc();
-	if (!pool) {
-		close(fd);
-		return NULL;
-	}
-	pool->fd = fd;
-	return bp_open_device(pool);
+	pool = bp_alloc_fd(fd);
+	return pool ? bp_open_device(pool) : NULL;
 }
 
 int bufpool_close(struct bufpool *pool)
