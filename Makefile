@@ -59,7 +59,8 @@ BENCHES := bench/freelist_bench bench/pagesize_bench
 KSFT_DIR = $(shell BUFPOOL_CACHE=$(BUFPOOL_CACHE) scripts/ksft-fetch.sh)
 
 .PHONY: all module lib selftests examples benches run check check-host \
-	check-vm bench lint install modules_install clean kernel-image FORCE
+	check-vm check-debug bench lint install modules_install clean \
+	kernel-image FORCE
 
 all: module lib selftests examples benches
 
@@ -189,6 +190,30 @@ check-host: build/ksft-host
 check-vm: all kernel-image build/ksft
 	$(VM_RUN) -o $(VM_OUT)/check -p "$(VM_PARAMS)" -d build/ksft:/ksft \
 		-N 2 -K brd -c "cd /ksft && ./run_kselftest.sh"
+
+# ------------------------------------------------------ debug kernel
+# The whole kselftest suite under a kernel with KASAN, lockdep, kmemleak,
+# DEBUG_VM and UBSAN (scripts/debug-kernel.config), built once from
+# linux-source and cached.  The module is built for it from a copy of
+# its sources, so that the normal build's objects stay as they are.
+DEBUG_KDIR = $(shell BUFPOOL_CACHE=$(BUFPOOL_CACHE) scripts/debug-kernel.sh)
+DEBUG_MOD := build/debug-mod
+
+check-debug: selftests build/ksft
+	@kdir='$(DEBUG_KDIR)'; test -n "$$kdir" || exit 1; \
+	rm -rf $(DEBUG_MOD) && mkdir -p $(DEBUG_MOD)/kmod/compat && \
+	cp Kbuild $(DEBUG_MOD)/ && cp -r uapi $(DEBUG_MOD)/ && \
+	cp kmod/*.c kmod/*.h $(DEBUG_MOD)/kmod/ && \
+	cp kmod/compat/*.c $(DEBUG_MOD)/kmod/compat/ && \
+	rm -f $(DEBUG_MOD)/kmod/compat_gen.h && \
+	scripts/kcompat.sh $$kdir $(DEBUG_MOD)/kmod/compat \
+		$(DEBUG_MOD)/kmod/compat_gen.h && \
+	$(MAKE) -s -C $$kdir M=$(CURDIR)/$(DEBUG_MOD) modules && \
+	scripts/vm-run.sh -k $$kdir/arch/x86/boot/bzImage \
+		-M $(DEBUG_MOD)/kmod/bufpool.ko -o $(VM_OUT)/debug -t 1500 \
+		-p "$(VM_PARAMS)" -d build/ksft:/ksft -N 2 \
+		-c "cd /ksft && ./run_kselftest.sh" | tee build/check-debug.tap; \
+	scripts/ktap-summary.sh build/check-debug.tap
 
 bench: benches
 	bench/run.sh $(if $(QUICK),--quick)

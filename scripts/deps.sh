@@ -8,10 +8,12 @@ set -eu
 pkgs="make gcc libc6-dev pkg-config xz-utils cpio gzip kmod perl file rsync
 	linux-headers-amd64 linux-source-6.1 sparse liburcu-dev liburing-dev
 	qemu-system-x86 busybox-static"
-# usage: deps.sh [bench]: the benchmarks' peers on top
-if [ "${1:-}" = bench ]; then
-	pkgs="$pkgs libdpdk-dev"
-fi
+# usage: deps.sh [bench|debug]: the benchmarks' peers, or what building
+# the debug kernel needs, on top
+case "${1:-}" in
+bench) pkgs="$pkgs libdpdk-dev" ;;
+debug) pkgs="$pkgs flex bison bc libelf-dev" ;;
+esac
 
 missing=
 for p in $pkgs; do
