@@ -134,7 +134,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s [MiB >= 2] [accesses]\n", argv[0]);
 		return 2;
 	}
-	perm = malloc(n * sizeof(*perm));
 	big = mmap(NULL, len, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_POPULATE, -1, 0);
 	if (big == MAP_FAILED) {
@@ -150,6 +149,7 @@ int main(int argc, char **argv)
 	}
 	small = mmap(NULL, len, PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	perm = malloc(n * sizeof(*perm));
 	if (!perm || small == MAP_FAILED)
 		return perror("alloc"), 1;
 	madvise(small, len, MADV_NOHUGEPAGE);

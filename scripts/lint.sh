@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # usage: lint.sh KDIR
-# The kernel side must pass checkpatch --strict, sparse and a W=1 build
-# with no finding at all.  Prints KTAP; exits 1 on any finding.
+# The kernel side must pass checkpatch --strict, sparse and a W=1 build,
+# and userspace cppcheck, with no finding at all.  Prints KTAP; exits 1
+# on any finding.
 set -eu
 
 kdir=${1:?usage: lint.sh KDIR}
@@ -12,7 +13,7 @@ checkpatch=$ksft/../../../scripts/checkpatch.pl
 fail=0
 
 echo "TAP version 13"
-echo "1..2"
+echo "1..3"
 
 files=$(ls kmod/*.c kmod/*.h kmod/compat/*.c uapi/linux/*.h |
 	grep -v -e compat_gen.h -e '\.mod\.c$')
@@ -39,4 +40,20 @@ else
 	fail=1
 fi
 rm -f "$log"
+
+# Userspace: cppcheck over the library, examples, benches and tests.
+ksft_inc=$ksft
+# shellcheck disable=SC2046
+if out=$(cppcheck --quiet --enable=warning,portability,performance \
+	--inline-suppr --std=c11 -D_GNU_SOURCE -Iuapi -Iuserlib \
+	-I"$ksft_inc" --suppress=missingIncludeSystem \
+	--suppress="*:$ksft_inc/*" --error-exitcode=1 \
+	userlib/*.c userlib/examples/*.c userlib/tests/*.c bench/*.c \
+	selftests/*.c 2>&1); then
+	echo "ok 3 lint: cppcheck on userspace code"
+else
+	echo "not ok 3 lint: cppcheck on userspace code"
+	printf '%s\n' "$out" | grep -E '(error|warning|portability|performance):' | sed 's/^/# /'
+	fail=1
+fi
 exit $fail

@@ -78,7 +78,7 @@ TEST_F(map, one_fault_per_2m)
 	flt0 = bp_minflt();
 	touch(self->p, self->len, 1);
 	flt = bp_minflt() - flt0;
-	TH_LOG("%lu MiB: %ld faults for %zu pages", self->len >> 20, flt,
+	TH_LOG("%zu MiB: %ld faults for %zu pages", self->len >> 20, flt,
 	       self->len / 4096);
 	EXPECT_LE(self->chunks, flt);
 	EXPECT_GE(self->chunks + 2, flt);
