@@ -6,7 +6,8 @@
 #   make run        boot a VM with the module loaded and run a client
 #   make check      host unit tests, then the kselftests in a VM
 #   make bench      run the benchmarks
-#   make lint       checkpatch --strict, sparse and W=1 on the module
+#   make lint       checkpatch --strict, sparse, W=1; cppcheck on userspace
+#   make model      Spin model check of the shared free list
 #   make install / modules_install   (DESTDIR, PREFIX honoured)
 #
 # scripts/dev installs the Debian packages all of this needs.
@@ -59,7 +60,7 @@ BENCHES := bench/freelist_bench bench/pagesize_bench
 KSFT_DIR = $(shell BUFPOOL_CACHE=$(BUFPOOL_CACHE) scripts/ksft-fetch.sh)
 
 .PHONY: all module lib selftests examples benches run check check-host \
-	check-vm check-debug bench lint install modules_install clean \
+	check-vm check-debug model bench lint install modules_install clean \
 	kernel-image FORCE
 
 all: module lib selftests examples benches
@@ -81,6 +82,9 @@ modules_install: kmod/bufpool.ko
 	$(KBUILD) INSTALL_MOD_PATH=$(DESTDIR) INSTALL_MOD_DIR=extra \
 		$(if $(MODULE_SIG_KEY),CONFIG_MODULE_SIG_KEY=$(MODULE_SIG_KEY),CONFIG_MODULE_SIG_ALL=) \
 		modules_install
+
+model:
+	scripts/model-check.sh | scripts/ktap-summary.sh /dev/stdin
 
 lint: kmod/compat_gen.h
 	scripts/lint.sh $(KDIR) | scripts/ktap-summary.sh /dev/stdin
@@ -179,10 +183,12 @@ check: all
 	@$(MAKE) -s --no-print-directory check-host 2>&1 | tee build/check/host.tap
 	@echo "=== lint"
 	@scripts/lint.sh $(KDIR) 2>&1 | tee build/check/lint.tap
+	@echo "=== model check (Spin)"
+	@scripts/model-check.sh 2>&1 | tee build/check/model.tap
 	@echo "=== VM selftests (kselftests in QEMU, module loaded)"
 	@$(MAKE) -s --no-print-directory check-vm 2>&1 | tee build/check/vm.tap
 	@scripts/ktap-summary.sh build/check/host.tap build/check/lint.tap \
-		build/check/vm.tap
+		build/check/model.tap build/check/vm.tap
 
 check-host: build/ksft-host
 	cd build/ksft-host && ./run_kselftest.sh

@@ -7,7 +7,7 @@ set -eu
 
 pkgs="make gcc libc6-dev pkg-config xz-utils cpio gzip kmod perl file rsync
 	linux-headers-amd64 linux-source-6.1 sparse liburcu-dev liburing-dev
-	qemu-system-x86 busybox-static cppcheck"
+	qemu-system-x86 busybox-static cppcheck spin"
 # usage: deps.sh [bench|debug]: the benchmarks' peers, or what building
 # the debug kernel needs, on top
 case "${1:-}" in
