@@ -5,6 +5,9 @@
  */
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <linux/types.h>
 
 #include <bufpool.h>
 #include <kselftest_harness.h>
@@ -42,6 +45,85 @@ TEST(null_arguments)
 	EXPECT_EQ(EINVAL, errno);
 	EXPECT_EQ(-1, bufpool_get_info(NULL, &info));
 	EXPECT_EQ(EINVAL, errno);
+}
+
+TEST(create_refuses_bad_params)
+{
+	struct bufpool_params p;
+
+	p = (struct bufpool_params){ .buf_size = 100 };
+	EXPECT_EQ(NULL, bufpool_create(&p));
+	EXPECT_EQ(EINVAL, errno);
+	p = (struct bufpool_params){ .buf_size = 32 };
+	EXPECT_EQ(NULL, bufpool_create(&p));
+	EXPECT_EQ(EINVAL, errno);
+	p = (struct bufpool_params){ .buf_size = 4u << 20 };
+	EXPECT_EQ(NULL, bufpool_create(&p));
+	EXPECT_EQ(EINVAL, errno);
+	p = (struct bufpool_params){ .buf_count = BUFPOOL_MAX_BUFS + 1 };
+	EXPECT_EQ(NULL, bufpool_create(&p));
+	EXPECT_EQ(EINVAL, errno);
+	p = (struct bufpool_params){ .caches = BUFPOOL_MAX_CACHES + 1 };
+	EXPECT_EQ(NULL, bufpool_create(&p));
+	EXPECT_EQ(EINVAL, errno);
+	p = (struct bufpool_params){ .flags = 1u << 20 };
+	EXPECT_EQ(NULL, bufpool_create(&p));
+	EXPECT_EQ(EINVAL, errno);
+}
+
+TEST(create_defaults_and_info)
+{
+	struct bufpool_params p = { .flags = BUFPOOL_F_NO_HUGETLB };
+	struct bufpool_info info;
+	struct bufpool *pool;
+
+	pool = bufpool_create(&p);
+	ASSERT_NE(NULL, pool);
+	ASSERT_EQ(0, bufpool_get_info(pool, &info));
+	EXPECT_EQ(2048, info.buf_size);
+	EXPECT_EQ(4096, info.buf_count);
+	EXPECT_EQ(BUFPOOL_INFO_F_MEMFD, info.flags);
+	EXPECT_EQ(64, info.nr_caches);
+	EXPECT_GE(info.buf_count / 2, 2 * info.nr_caches * info.mag_fill);
+	EXPECT_LE(0, bufpool_fd(pool));
+	EXPECT_EQ(0, bufpool_close(pool));
+}
+
+/* Whatever an fd is, if it is not a pool the answer is a clean error. */
+TEST(open_fd_not_a_pool)
+{
+	char path[] = "/tmp/bufpool-api-XXXXXX";
+	int fd, p[2];
+
+	EXPECT_EQ(NULL, bufpool_open_fd(-1));
+	EXPECT_EQ(EBADF, errno);
+	fd = mkstemp(path);
+	ASSERT_LE(0, fd);
+	unlink(path);
+	ASSERT_EQ(4096, ftruncate(fd, 4096) == 0 ? 4096 : -1);
+	EXPECT_EQ(NULL, bufpool_open_fd(fd));	/* zeroes, no header */
+	EXPECT_EQ(ENOTTY, errno);
+	close(fd);
+	ASSERT_EQ(0, pipe(p));
+	EXPECT_EQ(NULL, bufpool_open_fd(p[0]));
+	EXPECT_EQ(ENOTTY, errno);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* A memfd pool whose header was scribbled over is refused, not trusted. */
+TEST(open_fd_corrupted_header)
+{
+	struct bufpool_params params = { .flags = BUFPOOL_F_NO_HUGETLB };
+	struct bufpool *pool = bufpool_create(&params);
+	__u32 bad = 0x7fffffff;
+
+	ASSERT_NE(NULL, pool);
+	/* buf_count, at offset 16 of struct bufpool_ctrl */
+	ASSERT_EQ(sizeof(bad), pwrite(bufpool_fd(pool), &bad, sizeof(bad), 16));
+	EXPECT_EQ(NULL, bufpool_open_fd(bufpool_fd(pool)));
+	EXPECT_EQ(ENOTTY, errno);
+	bufpool_close(pool);
 }
 
 TEST_HARNESS_MAIN
