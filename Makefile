@@ -4,7 +4,8 @@
 #
 #   make            build everything
 #   make run        boot a VM with the module loaded and run a client
-#   make check      host unit tests, then the kselftests in a VM
+#   make check      host tests, lint, model check, kselftests in a VM under
+#                   Debian's kernel and under a debug kernel
 #   make bench      run the benchmarks
 #   make lint       checkpatch --strict, sparse, W=1; cppcheck on userspace
 #   make model      Spin model check of the shared free list
@@ -187,8 +188,10 @@ check: all
 	@scripts/model-check.sh 2>&1 | tee build/check/model.tap
 	@echo "=== VM selftests (kselftests in QEMU, module loaded)"
 	@$(MAKE) -s --no-print-directory check-vm 2>&1 | tee build/check/vm.tap
+	@echo "=== the same under a debug kernel (KASAN, lockdep, kmemleak, DEBUG_VM)"
+	@$(MAKE) -s --no-print-directory check-debug 2>&1 | tee build/check/debug.tap
 	@scripts/ktap-summary.sh build/check/host.tap build/check/lint.tap \
-		build/check/model.tap build/check/vm.tap
+		build/check/model.tap build/check/vm.tap build/check/debug.tap
 
 check-host: build/ksft-host
 	cd build/ksft-host && ./run_kselftest.sh
@@ -202,6 +205,7 @@ check-vm: all kernel-image build/ksft
 # DEBUG_VM and UBSAN (scripts/debug-kernel.config), built once from
 # linux-source and cached.  The module is built for it from a copy of
 # its sources, so that the normal build's objects stay as they are.
+# KSFT_ARGS="-t bufpool:bufpool_test" runs a part of the suite.
 DEBUG_KDIR = $(shell BUFPOOL_CACHE=$(BUFPOOL_CACHE) scripts/debug-kernel.sh)
 DEBUG_MOD := build/debug-mod
 
@@ -218,7 +222,7 @@ check-debug: selftests build/ksft
 	scripts/vm-run.sh -k $$kdir/arch/x86/boot/bzImage \
 		-M $(DEBUG_MOD)/kmod/bufpool.ko -o $(VM_OUT)/debug -t 1500 \
 		-p "$(VM_PARAMS)" -d build/ksft:/ksft -N 2 \
-		-c "cd /ksft && ./run_kselftest.sh" | tee build/check-debug.tap; \
+		-c "cd /ksft && ./run_kselftest.sh $(KSFT_ARGS)" | tee build/check-debug.tap; \
 	scripts/ktap-summary.sh build/check-debug.tap
 
 bench: benches

@@ -7,12 +7,11 @@ set -eu
 
 pkgs="make gcc libc6-dev pkg-config xz-utils cpio gzip kmod perl file rsync
 	linux-headers-amd64 linux-source-6.1 sparse liburcu-dev liburing-dev
-	qemu-system-x86 busybox-static cppcheck spin"
-# usage: deps.sh [bench|debug]: the benchmarks' peers, or what building
-# the debug kernel needs, on top
+	qemu-system-x86 busybox-static cppcheck spin
+	flex bison bc libelf-dev"
+# usage: deps.sh [bench]: the benchmarks' peers on top
 case "${1:-}" in
 bench) pkgs="$pkgs libdpdk-dev" ;;
-debug) pkgs="$pkgs flex bison bc libelf-dev" ;;
 esac
 
 missing=

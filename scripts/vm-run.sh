@@ -289,7 +289,9 @@ taint=$(sed -n 's/^BUFPOOL-VM: tainted=//p' "$ulog")
 # Allowed: O (out-of-tree module, 4096) and E (unsigned module, 8192).
 if [ -n "$taint" ] && [ $((taint & ~(4096 | 8192))) -eq 0 ]; then r=1; else r=0; fi
 check "$r" "kernel taint only O/E (tainted=${taint:-unknown})"
-bad='WARNING:|BUG:|Oops|Call Trace:|general protection|Kernel panic|kmemleak|lockdep|possible (circular|recursive) locking|UBSAN:|KASAN:|INFO: task .* blocked|page allocation failure|RCU stall|rcu_.*detected stalls'
+# Reports, not banners: "RCU lockdep checking is enabled" and the
+# kmemleak start-up line are not findings.
+bad='WARNING:|BUG:|Oops|Call Trace:|general protection|Kernel panic|suspected memory leak|lockdep is turned off|possible (circular|recursive) locking|inconsistent lock state|possible deadlock|UBSAN:|KASAN:|INFO: task .* blocked|page allocation failure|RCU stall|rcu_.*detected stalls'
 if grep -Eq "$bad" "$klog"; then
 	check 0 "kernel log clean" "$(grep -E -m 20 "$bad" "$klog")"
 else
