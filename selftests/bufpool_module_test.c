@@ -32,11 +32,7 @@ FIXTURE_SETUP(module)
 {
 	self->fd = -1;
 	self->map = MAP_FAILED;
-	if (geteuid() != 0)
-		SKIP(return, "loading modules needs root");
-	self->ko = getenv("BUFPOOL_MODULE");
-	if (!self->ko || access(self->ko, R_OK))
-		SKIP(return, "set BUFPOOL_MODULE to the path of bufpool.ko");
+	BP_REQUIRE_MODULE(self);
 
 	self->was_loaded = bp_module_save_unload(self->saved, sizeof(self->saved));
 	ASSERT_LE(0, self->was_loaded);
@@ -336,11 +332,7 @@ FIXTURE_VARIANT_ADD(badparam, mode_not_permission_bits) {
 
 FIXTURE_SETUP(badparam)
 {
-	if (geteuid() != 0)
-		SKIP(return, "loading modules needs root");
-	self->ko = getenv("BUFPOOL_MODULE");
-	if (!self->ko || access(self->ko, R_OK))
-		SKIP(return, "set BUFPOOL_MODULE to the path of bufpool.ko");
+	BP_REQUIRE_MODULE(self);
 	self->was_loaded = bp_module_save_unload(self->saved, sizeof(self->saved));
 	ASSERT_LE(0, self->was_loaded);
 	self->ready = 1;

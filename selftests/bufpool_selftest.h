@@ -35,26 +35,27 @@ static inline ssize_t bp_read_file(const char *path, char *buf, size_t len)
 	return n;
 }
 
-/* A module parameter as a number; -1 with errno when unreadable. */
-static inline long long bp_param(const char *name)
+/* The number in dir/name; -1 with errno when unreadable. */
+static inline long long bp_read_number(const char *dir, const char *name)
 {
 	char path[256], buf[64];
 
-	snprintf(path, sizeof(path), PARAM_DIR "%s", name);
+	snprintf(path, sizeof(path), "%s%s", dir, name);
 	if (bp_read_file(path, buf, sizeof(buf)) < 0)
 		return -1;
 	return strtoll(buf, NULL, 0);
 }
 
+/* A module parameter as a number; -1 with errno when unreadable. */
+static inline long long bp_param(const char *name)
+{
+	return bp_read_number(PARAM_DIR, name);
+}
+
 /* A pool statistic (pmd_faults, pte_faults, ...); -1 when unreadable. */
 static inline long long bp_stat(const char *name)
 {
-	char path[256], buf[64];
-
-	snprintf(path, sizeof(path), STATS_DIR "%s", name);
-	if (bp_read_file(path, buf, sizeof(buf)) < 0)
-		return -1;
-	return strtoll(buf, NULL, 0);
+	return bp_read_number(STATS_DIR, name);
 }
 
 /* Minor faults this process has taken so far. */
@@ -133,6 +134,18 @@ static inline int bp_module_loaded(void)
 {
 	return access("/sys/module/bufpool", F_OK) == 0;
 }
+
+/*
+ * In a fixture setup: skip unless this can load modules and knows which
+ * (self->ko from $BUFPOOL_MODULE).
+ */
+#define BP_REQUIRE_MODULE(self) do {					\
+	if (geteuid() != 0)						\
+		SKIP(return, "loading modules needs root");		\
+	(self)->ko = getenv("BUFPOOL_MODULE");				\
+	if (!(self)->ko || access((self)->ko, R_OK))			\
+		SKIP(return, "set BUFPOOL_MODULE to the path of bufpool.ko"); \
+} while (0)
 
 /*
  * The 6.1 harness runs a test's body, and its teardown, even when the
