@@ -267,8 +267,13 @@ TEST_F(module, failed_load_leaks_nothing)
 	free_after = bp_meminfo_kib("MemFree");
 	TH_LOG("asked %lld MiB; MemFree %lld -> %lld MiB", want_kib >> 10,
 	       free_before >> 10, free_after >> 10);
-	/* Everything it took came back (allow for unrelated noise). */
-	EXPECT_LT(free_before - 32 * 1024, free_after);
+	/*
+	 * Everything it took came back.  A leak here would lose nearly all
+	 * it had taken (hundreds of MiB); the margin is for freed 2 MiB pages
+	 * that sit on per-CPU free lists, which MemFree does not count (tens
+	 * of MiB seen in a two-node guest).
+	 */
+	EXPECT_LT(free_before - want_kib / 8, free_after);
 }
 
 /* Each bad parameter is refused with a clear errno and leaves nothing. */
