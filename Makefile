@@ -145,6 +145,8 @@ selftests: $(LIB_SO)
 
 # ------------------------------------------------------------------ VM
 VM_PARAMS ?= buf_size=2048 buf_count=4096
+# Seconds of fuzzing (selftests/bufpool_fuzz.c) in each VM run.
+FUZZ_SECS ?= 30
 VM_OUT := build/vm
 # The kernel whose headers built the module; a debug kernel goes here.
 BUFPOOL_KERNEL ?= $(BUFPOOL_CACHE)/kernel/$(KREL)/boot/vmlinuz-$(KREL)
@@ -198,7 +200,7 @@ check-host: build/ksft-host
 
 check-vm: all kernel-image build/ksft
 	$(VM_RUN) -o $(VM_OUT)/check -p "$(VM_PARAMS)" -d build/ksft:/ksft \
-		-N 2 -K brd -c "cd /ksft && ./run_kselftest.sh"
+		-N 2 -K brd -c "cd /ksft && BUFPOOL_FUZZ_SECS=$(FUZZ_SECS) ./run_kselftest.sh $(KSFT_ARGS)"
 
 # ------------------------------------------------------ debug kernel
 # The whole kselftest suite under a kernel with KASAN, lockdep, kmemleak,
@@ -222,7 +224,7 @@ check-debug: selftests build/ksft
 	scripts/vm-run.sh -k $$kdir/arch/x86/boot/bzImage \
 		-M $(DEBUG_MOD)/kmod/bufpool.ko -o $(VM_OUT)/debug -t 1500 \
 		-p "$(VM_PARAMS)" -d build/ksft:/ksft -N 2 \
-		-c "cd /ksft && ./run_kselftest.sh $(KSFT_ARGS)" | tee build/check-debug.tap; \
+		-c "cd /ksft && BUFPOOL_FUZZ_SECS=$(FUZZ_SECS) ./run_kselftest.sh $(KSFT_ARGS)" | tee build/check-debug.tap; \
 	scripts/ktap-summary.sh build/check-debug.tap
 
 bench: benches
