@@ -9,7 +9,6 @@ set -eu
 
 kdir=${1:?usage: lint.sh KDIR}
 ksft=$(scripts/ksft-fetch.sh)
-checkpatch=$ksft/../../../scripts/checkpatch.pl
 fail=0
 
 echo "TAP version 13"
@@ -18,7 +17,7 @@ echo "1..3"
 files=$(ls kmod/*.c kmod/*.h kmod/compat/*.c uapi/linux/*.h |
 	grep -v -e compat_gen.h -e '\.mod\.c$')
 # shellcheck disable=SC2086
-if out=$(perl "$checkpatch" --no-tree --strict --terse --show-types -f $files 2>&1) &&
+if out=$(scripts/checkpatch.sh --no-tree --strict --terse --show-types -f $files 2>&1) &&
    ! printf '%s\n' "$out" | grep -Eq 'ERROR|WARNING|CHECK'; then
 	echo "ok 1 lint: checkpatch --strict on kmod/ and uapi/"
 else
