@@ -5,6 +5,7 @@
  * populated open, and what fork, madvise, mlock, mremap and NUMA
  * balancing do to a mapping.
  */
+#include <sched.h>
 #include <stdint.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -98,6 +99,8 @@ TEST(populated_open_takes_no_fault)
 	ASSERT_NE(NULL, pool);
 	n = bufpool_buf_count(pool);
 	size = bufpool_buf_size(pool);
+	/* Resolve the PLT entry outside the measurement. */
+	ASSERT_NE(NULL, bufpool_addr(pool, 0));
 	flt0 = bp_minflt();
 	for (i = 0; i < n; i++) {
 		unsigned char *b = bufpool_addr(pool, i);
@@ -288,19 +291,77 @@ static long busy_touch(unsigned char *p, size_t len, double secs)
 	return bp_minflt() - flt0;
 }
 
+/* mempolicy, without libnuma */
+#define BP_MPOL_PREFERRED	1
+#define BP_MPOL_BIND		2
+#define BP_MPOL_F_NUMA_BALANCING (1 << 13)
+
+/* The first CPU of a node, from sysfs; -1 if none. */
+static int node_first_cpu(int node)
+{
+	char path[96], buf[64];
+
+	snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/cpulist",
+		 node);
+	if (bp_read_file(path, buf, sizeof(buf)) <= 0 || buf[0] < '0' ||
+	    buf[0] > '9')
+		return -1;
+	return atoi(buf);
+}
+
 TEST_F_TIMEOUT(map, no_numa_balancing_faults, 120)
 {
 	const char *knob = "/proc/sys/kernel/numa_balancing";
 	const char *dbg = "/sys/kernel/debug/sched/numa_balancing/";
 	char old[16] = "0", path[256];
 	size_t anon_len = 16UL << 20;
+	int pool_node = -1, here, cpu;
+	unsigned long here_mask, pool_mask;
 	long anon_flt, pool_flt;
 	unsigned char *anon;
+	void *page;
+	cpu_set_t set;
 
 	if (access("/sys/devices/system/node/node1", F_OK))
 		SKIP(return, "needs two NUMA nodes");
 	if (bp_read_file(knob, old, sizeof(old)) < 0)
 		SKIP(return, "no %s", knob);
+	ASSERT_NE(MAP_FAILED, map_bufs(self, MAP_POPULATE));
+	page = self->p;
+	ASSERT_EQ(0, syscall(SYS_move_pages, 0, 1, &page, NULL, &pool_node, 0));
+	ASSERT_LE(0, pool_node);
+	here = !pool_node;
+	cpu = node_first_cpu(here);
+	if (cpu < 0)
+		SKIP(return, "node %d has no CPU", here);
+	here_mask = 1UL << here;
+	pool_mask = 1UL << pool_node;
+
+	/*
+	 * Only the two regions under test may take hinting faults, and
+	 * both must be remote: run on the other node than the pool's memory,
+	 * with a task policy that lacks MPOL_F_MOF (so the stack, heap and
+	 * text are never scanned); bind the control region and the pool's
+	 * mapping to the pool's node with MPOL_F_NUMA_BALANCING.  Then only
+	 * the pool VMA's get_policy, which takes precedence over its VMA
+	 * policy, can keep balancing away from the pool.
+	 */
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	ASSERT_EQ(0, sched_setaffinity(0, sizeof(set), &set));
+	ASSERT_EQ(0, syscall(SYS_set_mempolicy, BP_MPOL_PREFERRED, &here_mask,
+			     sizeof(here_mask) * 8));
+	anon = mmap(NULL, anon_len, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, anon);
+	ASSERT_EQ(0, syscall(SYS_mbind, anon, anon_len,
+			     BP_MPOL_BIND | BP_MPOL_F_NUMA_BALANCING, &pool_mask,
+			     sizeof(pool_mask) * 8, 0));
+	ASSERT_EQ(0, syscall(SYS_mbind, self->p, self->len,
+			     BP_MPOL_BIND | BP_MPOL_F_NUMA_BALANCING, &pool_mask,
+			     sizeof(pool_mask) * 8, 0));
+	touch(anon, anon_len, 1);
+
 	mount("none", "/sys/kernel/debug", "debugfs", 0, NULL);
 	snprintf(path, sizeof(path), "%sscan_delay_ms", dbg);
 	write_file(path, "0");
@@ -308,17 +369,12 @@ TEST_F_TIMEOUT(map, no_numa_balancing_faults, 120)
 	write_file(path, "50");
 	ASSERT_EQ(0, write_file(knob, "1"));
 
-	ASSERT_NE(MAP_FAILED, map_bufs(self, MAP_POPULATE));
-	anon = mmap(NULL, anon_len, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	ASSERT_NE(MAP_FAILED, anon);
-
 	anon_flt = busy_touch(anon, anon_len, 8);
 	pool_flt = busy_touch(self->p, self->len, 8);
 	write_file(knob, old);
 	munmap(anon, anon_len);
-	TH_LOG("hinting faults: anonymous control %ld, pool %ld",
-	       anon_flt, pool_flt);
+	TH_LOG("hinting faults: anonymous control %ld, pool %ld (pool on node %d, running on %d)",
+	       anon_flt, pool_flt, pool_node, here);
 	if (anon_flt == 0)
 		SKIP(return, "NUMA balancing never scanned this process");
 	EXPECT_EQ(0, pool_flt);
