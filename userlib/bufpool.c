@@ -256,10 +256,16 @@ static struct bp_tc *bp_tc_get(struct bufpool *pool)
 		return NULL;
 	client = atomic_load_explicit(&bp_client_id, memory_order_relaxed);
 	for (i = 0; i < s->nr_caches; i++) {
+		_Atomic __u32 *owner = (_Atomic __u32 *)&s->caches[i].owner;
 		__u32 expect = 0;
 
-		if (atomic_compare_exchange_strong_explicit(
-				(_Atomic __u32 *)&s->caches[i].owner, &expect,
+		/*
+		 * Look before the CAS: a failed CAS still takes the slot's
+		 * line exclusive, and a thread that finds no free slot scans
+		 * again on every operation.
+		 */
+		if (atomic_load_explicit(owner, memory_order_relaxed) == 0 &&
+		    atomic_compare_exchange_strong_explicit(owner, &expect,
 				client, memory_order_acquire,
 				memory_order_relaxed))
 			break;
