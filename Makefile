@@ -38,7 +38,7 @@ BP_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread \
 BP_LDFLAGS := -pthread $(LDFLAGS)
 
 LIB_MAJOR := 1
-LIB_VERSION := 1.1.0
+LIB_VERSION := 1.2.0
 LIB_A := userlib/libbufpool-user.a
 LIB_SO := userlib/libbufpool-user.so
 LIB_SONAME := libbufpool-user.so.$(LIB_MAJOR)
@@ -147,6 +147,7 @@ selftests: $(LIB_SO)
 VM_PARAMS ?= buf_size=2048 buf_count=4096
 # Seconds of fuzzing (selftests/bufpool_fuzz.c) in each VM run.
 FUZZ_SECS ?= 30
+STORM_SECS ?= 30
 VM_OUT := build/vm
 # The kernel whose headers built the module; a debug kernel goes here.
 BUFPOOL_KERNEL ?= $(BUFPOOL_CACHE)/kernel/$(KREL)/boot/vmlinuz-$(KREL)
@@ -200,7 +201,7 @@ check-host: build/ksft-host
 
 check-vm: all kernel-image build/ksft
 	$(VM_RUN) -o $(VM_OUT)/check -p "$(VM_PARAMS)" -d build/ksft:/ksft \
-		-N 2 -K brd -c "cd /ksft && BUFPOOL_FUZZ_SECS=$(FUZZ_SECS) ./run_kselftest.sh $(KSFT_ARGS)"
+		-N 2 -K brd -c "cd /ksft && BUFPOOL_FUZZ_SECS=$(FUZZ_SECS) BUFPOOL_STORM_SECS=$(STORM_SECS) ./run_kselftest.sh $(KSFT_ARGS)"
 
 # ------------------------------------------------------ debug kernel
 # The whole kselftest suite under a kernel with KASAN, lockdep, kmemleak,
@@ -224,7 +225,7 @@ check-debug: selftests build/ksft
 	scripts/vm-run.sh -k $$kdir/arch/x86/boot/bzImage \
 		-M $(DEBUG_MOD)/kmod/bufpool.ko -o $(VM_OUT)/debug -t 1500 \
 		-p "$(VM_PARAMS)" -d build/ksft:/ksft -N 2 \
-		-c "cd /ksft && BUFPOOL_FUZZ_SECS=$(FUZZ_SECS) ./run_kselftest.sh $(KSFT_ARGS)" | tee build/check-debug.tap; \
+		-c "cd /ksft && BUFPOOL_FUZZ_SECS=$(FUZZ_SECS) BUFPOOL_STORM_SECS=$(STORM_SECS) ./run_kselftest.sh $(KSFT_ARGS)" | tee build/check-debug.tap; \
 	scripts/ktap-summary.sh build/check-debug.tap
 
 bench: benches

@@ -8,6 +8,7 @@
 #include <linux/bits.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
+#include <linux/mutex.h>
 #include <linux/atomic.h>
 #include <linux/refcount.h>
 #include <linux/types.h>
@@ -44,6 +45,20 @@ struct bufpool_params {
  * @generation:	reported to userspace; changes when the pool is rebuilt
  * @pmd_faults:	faults in the buffer area mapped with one PMD (2 MiB)
  * @pte_faults:	faults in the buffer area mapped with one PTE (4 KiB)
+ * @inode:	anonymous inode whose mapping every open file of the pool
+ *		uses, so that one unmap_mapping_range() reaches every
+ *		mapping of the control area, whatever node was opened
+ * @lock:	serialises clients coming and going, and reconciliation
+ * @live:	bitmap of live client ids (1..BUFPOOL_CLIENT_MAX)
+ * @last_id:	last client id given, to cycle through ids
+ * @nr_clients:	open files
+ * @nr_legacy:	open files that mapped the pool without BUFPOOL_IOC_ATTACH
+ * @recon:	scratch bitmaps for reconciliation, allocated at load
+ * @reclaims:	reconciliations after a client was gone
+ * @reclaimed:	buffers given back that nobody held
+ * @repaired:	corrupt entries cut or dropped
+ * @rebuilds:	rebuilds from scratch at last close
+ * @deferred:	reconciliations skipped because a legacy client maps the pool
  */
 struct bufpool_pool {
 	refcount_t ref;
@@ -61,6 +76,32 @@ struct bufpool_pool {
 	u64 generation;
 	atomic_long_t pmd_faults;
 	atomic_long_t pte_faults;
+	struct inode *inode;
+	struct mutex lock;	/* clients, reconciliation */
+	u64 *live;
+	u32 last_id;
+	u32 nr_clients;
+	u32 nr_legacy;
+	struct bp_recon recon;
+	atomic_long_t reclaims;
+	atomic_long_t reclaimed;
+	atomic_long_t repaired;
+	atomic_long_t rebuilds;
+	atomic_long_t deferred;
+};
+
+/**
+ * struct bufpool_client - one open file of a pool
+ * @pool:	the pool
+ * @id:		client id in own[] and thread slots
+ * @attached:	said BUFPOOL_IOC_ATTACH: keeps ABI 1.2 ownership records
+ * @legacy:	mapped the pool without attaching (counted in nr_legacy)
+ */
+struct bufpool_client {
+	struct bufpool_pool *pool;
+	u32 id;
+	bool attached;
+	bool legacy;
 };
 
 static inline u64 bufpool_bufs_size(const struct bufpool_pool *pool)
@@ -75,6 +116,13 @@ struct bufpool_pool *bufpool_pool_create(const char *name,
 void bufpool_pool_get(struct bufpool_pool *pool);
 void bufpool_pool_put(struct bufpool_pool *pool);
 struct page *bufpool_pool_page(struct bufpool_pool *pool, pgoff_t pgoff);
+
+/* client.c */
+struct bufpool_client *bufpool_client_open(struct bufpool_pool *pool);
+void bufpool_client_close(struct bufpool_client *client);
+void bufpool_client_mapped(struct bufpool_client *client);
+int bufpool_client_attach(struct bufpool_client *client, u32 abi);
+int bufpool_audit(struct bufpool_pool *pool, struct bufpool_audit *out);
 
 /* mmap.c */
 int bufpool_mmap(struct file *file, struct vm_area_struct *vma);

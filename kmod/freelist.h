@@ -38,9 +38,15 @@ static inline void bp_store_relaxed_u64(__u64 *p, __u64 v)
 	WRITE_ONCE(*p, v);
 }
 
-static inline bool bp_cas_acquire_u64(__u64 *p, __u64 *old, __u64 new)
+static inline void bp_store_release_u32(__u32 *p, __u32 v)
 {
-	return try_cmpxchg64_acquire(p, old, new);
+	/* Orders the caller's earlier stores (a record) before this one. */
+	smp_store_release(p, v);
+}
+
+static inline bool bp_cas_acqrel_u64(__u64 *p, __u64 *old, __u64 new)
+{
+	return try_cmpxchg64(p, old, new);	/* fully ordered */
 }
 
 static inline bool bp_cas_release_u64(__u64 *p, __u64 *old, __u64 new)

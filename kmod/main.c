@@ -51,21 +51,44 @@ static int bufpool_open(struct inode *inode, struct file *file)
 	/* misc_open() left our struct miscdevice in ->private_data. */
 	struct bufpool_pool *pool = container_of(file->private_data,
 						 struct bufpool_pool, misc);
+	struct bufpool_client *client;
 
-	bufpool_pool_get(pool);
-	file->private_data = pool;
+	client = bufpool_client_open(pool);
+	if (IS_ERR(client))
+		return PTR_ERR(client);
+	file->private_data = client;
+	/* Every mapping of the pool in one place: see bufpool_freeze(). */
+	file->f_mapping = pool->inode->i_mapping;
 	return 0;
 }
 
 static int bufpool_release(struct inode *inode, struct file *file)
 {
-	bufpool_pool_put(file->private_data);
+	bufpool_client_close(file->private_data);
 	return 0;
 }
 
-static long bufpool_ioctl_info(struct bufpool_pool *pool,
+/* Extensible struct out: fill what both sides know, zero the rest. */
+static long bufpool_copy_out(void __user *uarg, size_t usize, void *kbuf,
+			     size_t ksize, size_t min_size)
+{
+	u32 filled;
+
+	if (usize < min_size)
+		return -EINVAL;
+	filled = min(usize, ksize);
+	memcpy(kbuf, &filled, sizeof(filled));	/* ->size comes first */
+	if (copy_to_user(uarg, kbuf, filled))
+		return -EFAULT;
+	if (usize > ksize && clear_user(uarg + ksize, usize - ksize))
+		return -EFAULT;
+	return 0;
+}
+
+static long bufpool_ioctl_info(struct bufpool_client *client,
 			       void __user *uarg, size_t usize)
 {
+	struct bufpool_pool *pool = client->pool;
 	struct bufpool_info info = {
 		.abi_version = BUFPOOL_ABI_VERSION,
 		.buf_shift = pool->buf_shift,
@@ -85,25 +108,35 @@ static long bufpool_ioctl_info(struct bufpool_pool *pool,
 		.mag_next_offset = pool->layout.mag_next_offset,
 		.mags_offset = pool->layout.mags_offset,
 		.caches_offset = pool->layout.caches_offset,
+		.own_offset = pool->layout.own_offset,
+		.client_id = client->id,
 	};
 
-	/* Extensible struct: fill what both sides know, zero the rest. */
-	if (usize < BUFPOOL_INFO_SIZE_VER0)
+	return bufpool_copy_out(uarg, usize, &info, sizeof(info),
+				BUFPOOL_INFO_SIZE_VER0);
+}
+
+static long bufpool_ioctl_audit(struct bufpool_client *client,
+				void __user *uarg, size_t usize)
+{
+	struct bufpool_audit audit = { 0 };
+	int err;
+
+	if (usize < BUFPOOL_AUDIT_SIZE_VER0)
 		return -EINVAL;
-	info.size = min_t(size_t, usize, sizeof(info));
-	if (copy_to_user(uarg, &info, info.size))
-		return -EFAULT;
-	if (usize > sizeof(info) &&
-	    clear_user(uarg + sizeof(info), usize - sizeof(info)))
-		return -EFAULT;
-	return 0;
+	err = bufpool_audit(client->pool, &audit);
+	if (err)
+		return err;
+	return bufpool_copy_out(uarg, usize, &audit, sizeof(audit),
+				BUFPOOL_AUDIT_SIZE_VER0);
 }
 
 static long bufpool_ioctl(struct file *file, unsigned int cmd,
 			  unsigned long arg)
 {
-	struct bufpool_pool *pool = file->private_data;
+	struct bufpool_client *client = file->private_data;
 	void __user *uarg = (void __user *)arg;
+	u32 abi;
 
 	/* The size in the command may grow with the ABI: match the rest. */
 	if (_IOC_TYPE(cmd) != BUFPOOL_IOC_MAGIC)
@@ -113,7 +146,17 @@ static long bufpool_ioctl(struct file *file, unsigned int cmd,
 	case _IOC_NR(BUFPOOL_IOC_INFO):
 		if (_IOC_DIR(cmd) != _IOC_READ)
 			return -ENOTTY;
-		return bufpool_ioctl_info(pool, uarg, _IOC_SIZE(cmd));
+		return bufpool_ioctl_info(client, uarg, _IOC_SIZE(cmd));
+	case _IOC_NR(BUFPOOL_IOC_ATTACH):
+		if (cmd != BUFPOOL_IOC_ATTACH)
+			return -ENOTTY;
+		if (get_user(abi, (u32 __user *)uarg))
+			return -EFAULT;
+		return bufpool_client_attach(client, abi);
+	case _IOC_NR(BUFPOOL_IOC_AUDIT):
+		if (_IOC_DIR(cmd) != _IOC_READ)
+			return -ENOTTY;
+		return bufpool_ioctl_audit(client, uarg, _IOC_SIZE(cmd));
 	default:
 		return -ENOTTY;
 	}
@@ -154,10 +197,58 @@ static ssize_t pte_faults_show(struct device *dev,
 }
 static DEVICE_ATTR_RO(pte_faults);
 
+/* Recovery statistics: one show routine, told apart by attribute. */
+static ssize_t bufpool_recovery_show(struct device *dev,
+				     struct device_attribute *attr, char *buf);
+
+static struct device_attribute dev_attr_reclaims =
+	__ATTR(reclaims, 0444, bufpool_recovery_show, NULL);
+static struct device_attribute dev_attr_reclaimed =
+	__ATTR(reclaimed, 0444, bufpool_recovery_show, NULL);
+static struct device_attribute dev_attr_repaired =
+	__ATTR(repaired, 0444, bufpool_recovery_show, NULL);
+static struct device_attribute dev_attr_rebuilds =
+	__ATTR(rebuilds, 0444, bufpool_recovery_show, NULL);
+static struct device_attribute dev_attr_deferred =
+	__ATTR(deferred, 0444, bufpool_recovery_show, NULL);
+
+static ssize_t bufpool_recovery_show(struct device *dev,
+				     struct device_attribute *attr, char *buf)
+{
+	struct bufpool_pool *pool = bufpool_from_dev(dev);
+	atomic_long_t *v;
+
+	if (attr == &dev_attr_reclaims)
+		v = &pool->reclaims;
+	else if (attr == &dev_attr_reclaimed)
+		v = &pool->reclaimed;
+	else if (attr == &dev_attr_repaired)
+		v = &pool->repaired;
+	else if (attr == &dev_attr_rebuilds)
+		v = &pool->rebuilds;
+	else
+		v = &pool->deferred;
+	return sysfs_emit(buf, "%ld\n", atomic_long_read(v));
+}
+
+static ssize_t clients_show(struct device *dev,
+			    struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n",
+			  READ_ONCE(bufpool_from_dev(dev)->nr_clients));
+}
+static DEVICE_ATTR_RO(clients);
+
 /* /sys/class/misc/<pool>/stats/ */
 static struct attribute *bufpool_stats_attrs[] = {
 	&dev_attr_pmd_faults.attr,
 	&dev_attr_pte_faults.attr,
+	&dev_attr_reclaims.attr,
+	&dev_attr_reclaimed.attr,
+	&dev_attr_repaired.attr,
+	&dev_attr_rebuilds.attr,
+	&dev_attr_deferred.attr,
+	&dev_attr_clients.attr,
 	NULL,
 };
 

@@ -93,7 +93,8 @@ static bool bufpool_range_in(pgoff_t pgoff, unsigned long pages,
 
 int bufpool_mmap(struct file *file, struct vm_area_struct *vma)
 {
-	struct bufpool_pool *pool = file->private_data;
+	struct bufpool_client *client = file->private_data;
+	struct bufpool_pool *pool = client->pool;
 	pgoff_t ctrl_pages = pool->ctrl_size >> PAGE_SHIFT;
 	pgoff_t bufs_pages = (pgoff_t)pool->nr_chunks << BUFPOOL_CHUNK_ORDER;
 	unsigned long pages = vma_pages(vma);
@@ -116,6 +117,8 @@ int bufpool_mmap(struct file *file, struct vm_area_struct *vma)
 	 * VM_DONTEXPAND also makes mlock() a no-op: the pages are pinned.
 	 */
 	bufpool_vm_flags_mod(vma, VM_DONTEXPAND | VM_DONTDUMP, VM_MAYEXEC);
+	if (vma->vm_pgoff < ctrl_pages)
+		bufpool_client_mapped(client);
 	vma->vm_ops = &bufpool_vm_ops;
 	vma->vm_private_data = pool;
 	return 0;
@@ -142,7 +145,8 @@ unsigned long bufpool_get_unmapped_area(struct file *file, unsigned long addr,
 					unsigned long flags)
 {
 #ifdef BUFPOOL_OWN_PMD_ALIGNMENT
-	struct bufpool_pool *pool = file->private_data;
+	struct bufpool_client *client = file->private_data;
+	struct bufpool_pool *pool = client->pool;
 	unsigned long off = pgoff << PAGE_SHIFT;
 	unsigned long padded = len + PMD_SIZE;
 	unsigned long ret;

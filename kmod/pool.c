@@ -9,17 +9,21 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/bitops.h>
+#include <linux/fs.h>
 #include <linux/log2.h>
 #include <linux/mm.h>
 #include <linux/mmzone.h>
+#include <linux/mount.h>
 #include <linux/nodemask.h>
+#include <linux/pseudo_fs.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 
 #include "bufpool.h"
 
-static_assert(sizeof(struct bufpool_info) == BUFPOOL_INFO_SIZE_VER1);
+static_assert(sizeof(struct bufpool_info) == BUFPOOL_INFO_SIZE_VER2);
+static_assert(sizeof(struct bufpool_audit) == BUFPOOL_AUDIT_SIZE_VER0);
 static_assert(sizeof(struct bufpool_ctrl) == BUFPOOL_CTRL_SIZE_VER1);
 static_assert(sizeof(struct bufpool_mag) == 256);
 static_assert(sizeof(struct bufpool_cache) == BUFPOOL_CACHELINE);
@@ -144,8 +148,76 @@ static int bufpool_alloc_ctrl(struct bufpool_pool *pool)
 	return 0;
 }
 
+/*
+ * A pseudo filesystem whose only use is to give each pool an anonymous
+ * inode: every open file of the pool takes that inode's mapping, so the
+ * pool can unmap its control area from every process at once, whichever
+ * device node (or copy of one) a process opened.  DRM does the same.
+ */
+#define BUFPOOL_FS_MAGIC	0x62756670	/* "bufp" */
+
+static struct vfsmount *bufpool_mnt;
+static int bufpool_mnt_count;
+
+static int bufpool_fs_init_fs_context(struct fs_context *fc)
+{
+	return init_pseudo(fc, BUFPOOL_FS_MAGIC) ? 0 : -ENOMEM;
+}
+
+/*
+ * No .owner: the pools' own mount would pin the module, and it is
+ * released in module exit, before the code goes.
+ */
+static struct file_system_type bufpool_fs_type = {
+	.name = "bufpool",
+	.init_fs_context = bufpool_fs_init_fs_context,
+	.kill_sb = kill_anon_super,
+};
+
+static int bufpool_alloc_inode(struct bufpool_pool *pool)
+{
+	struct inode *inode;
+	int err;
+
+	err = simple_pin_fs(&bufpool_fs_type, &bufpool_mnt, &bufpool_mnt_count);
+	if (err)
+		return err;
+	inode = alloc_anon_inode(bufpool_mnt->mnt_sb);
+	if (IS_ERR(inode)) {
+		simple_release_fs(&bufpool_mnt, &bufpool_mnt_count);
+		return PTR_ERR(inode);
+	}
+	pool->inode = inode;
+	return 0;
+}
+
+static int bufpool_alloc_recon(struct bufpool_pool *pool)
+{
+	size_t bufs = BITS_TO_U64(pool->buf_count);
+	size_t mags = BITS_TO_U64(pool->layout.nr_mags);
+
+	pool->live = kvcalloc(BITS_TO_U64(BUFPOOL_CLIENT_MAX + 1), sizeof(u64),
+			      GFP_KERNEL);
+	pool->recon.free_bm = kvcalloc(2 * (bufs + mags) + 1, sizeof(u64),
+				       GFP_KERNEL);
+	if (!pool->live || !pool->recon.free_bm)
+		return -ENOMEM;
+	pool->recon.held_bm = pool->recon.free_bm + bufs;
+	pool->recon.mfree_bm = pool->recon.held_bm + bufs;
+	pool->recon.mheld_bm = pool->recon.mfree_bm + mags;
+	pool->recon.live = pool->live;
+	return 0;
+}
+
 static void bufpool_pool_free(struct bufpool_pool *pool)
 {
+	if (pool->inode) {
+		iput(pool->inode);
+		simple_release_fs(&bufpool_mnt, &bufpool_mnt_count);
+	}
+	kvfree(pool->recon.free_bm);
+	kvfree(pool->live);
+	mutex_destroy(&pool->lock);
 	vfree(pool->ctrl);
 	if (pool->chunks)
 		bufpool_free_chunks(pool);
@@ -172,6 +244,7 @@ struct bufpool_pool *bufpool_pool_create(const char *name,
 		return ERR_PTR(-ENOMEM);
 
 	refcount_set(&pool->ref, 1);
+	mutex_init(&pool->lock);
 	pool->name = name;
 	pool->buf_shift = ilog2(p->buf_size);
 	pool->buf_count = p->buf_count;
@@ -186,6 +259,12 @@ struct bufpool_pool *bufpool_pool_create(const char *name,
 	if (err)
 		goto fail;
 	err = bufpool_alloc_ctrl(pool);
+	if (err)
+		goto fail;
+	err = bufpool_alloc_recon(pool);
+	if (err)
+		goto fail;
+	err = bufpool_alloc_inode(pool);
 	if (err)
 		goto fail;
 

@@ -282,7 +282,9 @@ static void *fill_then_park(void *arg)
  */
 TEST_F(cache, idle_caches_hold_at_most_half)
 {
-	uint32_t nthreads = self->info.nr_caches < 64 ? self->info.nr_caches : 64;
+	/* Every slot but this thread's own. */
+	uint32_t nthreads = self->info.nr_caches - 1 < 64 ?
+			    self->info.nr_caches - 1 : 64;
 	pthread_barrier_t filled, go;
 	struct parked p[64];
 	pthread_t t[64];
@@ -294,7 +296,7 @@ TEST_F(cache, idle_caches_hold_at_most_half)
 	/*
 	 * The hard case: the free buffers sit in full magazines in the
 	 * depot (everything taken and given back through this thread's
-	 * cache), and this thread will find no cache slot of its own.
+	 * cache), and every other slot is taken by an idle thread.
 	 */
 	got = drain(self, &dup);
 	give_back(self, got);
@@ -455,7 +457,10 @@ TEST_F_TIMEOUT(cache, threads_never_share_a_buffer, 240)
 	give_back(self, got);
 }
 
-/* A second process maps the same pool through its fd; buffers cross. */
+/*
+ * A second process maps the same pool through its fd; a buffer crosses
+ * by handoff and adoption, and nobody else may release it.
+ */
 TEST_F(cache, shared_through_fd)
 {
 	int sv[2], status;
@@ -472,6 +477,9 @@ TEST_F(cache, shared_through_fd)
 		if (!other || bufpool_acquire_index(other, &idx))
 			_exit(1);
 		strcpy(bufpool_addr(other, idx), "through the fd");
+		if (bufpool_handoff(other, idx) ||
+		    bufpool_release_index(other, idx) == 0 || errno != EINVAL)
+			_exit(3);
 		if (write(sv[1], &idx, sizeof(idx)) != sizeof(idx))
 			_exit(2);
 		bufpool_close(other);
@@ -483,7 +491,13 @@ TEST_F(cache, shared_through_fd)
 	p = bufpool_addr(self->pool, idx);
 	ASSERT_NE(NULL, p);
 	EXPECT_STREQ("through the fd", p);
+	EXPECT_EQ(-1, bufpool_release_index(self->pool, idx));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(0, bufpool_adopt(self->pool, idx));
+	EXPECT_EQ(-1, bufpool_adopt(self->pool, idx));	/* once */
 	EXPECT_EQ(0, bufpool_release_index(self->pool, idx));
+	EXPECT_EQ(-1, bufpool_release_index(self->pool, idx));	/* twice */
+	EXPECT_EQ(EINVAL, errno);
 	close(sv[0]);
 	close(sv[1]);
 }

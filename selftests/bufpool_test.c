@@ -46,7 +46,7 @@ TEST(info_ioctl)
 	fd = open(BUFPOOL_DEV_PATH, O_RDWR);
 	ASSERT_LE(0, fd);
 	get_info(_metadata, fd, &info);
-	EXPECT_EQ(BUFPOOL_INFO_SIZE_VER1, info.size);
+	EXPECT_EQ(BUFPOOL_INFO_SIZE_VER2, info.size);
 	EXPECT_EQ(BUFPOOL_ABI_VERSION, info.abi_version);
 	EXPECT_EQ(bp_param("buf_size"), info.buf_size);
 	EXPECT_EQ(bp_param("buf_count"), info.buf_count);
@@ -96,7 +96,7 @@ TEST(info_ioctl_old_binary)
 /* A newer binary with a larger struct: the tail comes back zeroed. */
 TEST(info_ioctl_extensible)
 {
-	unsigned char big[BUFPOOL_INFO_SIZE_VER1 + 40];
+	unsigned char big[BUFPOOL_INFO_SIZE_VER2 + 40];
 	struct bufpool_info *info = (struct bufpool_info *)big;
 	size_t i;
 	int fd;
@@ -105,9 +105,9 @@ TEST(info_ioctl_extensible)
 	ASSERT_LE(0, fd);
 	memset(big, 0xa5, sizeof(big));
 	ASSERT_EQ(0, ioctl(fd, _IOR(BUFPOOL_IOC_MAGIC, 0x00, big), big));
-	EXPECT_EQ(BUFPOOL_INFO_SIZE_VER1, info->size);
+	EXPECT_EQ(BUFPOOL_INFO_SIZE_VER2, info->size);
 	EXPECT_EQ(bp_param("buf_count"), info->buf_count);
-	for (i = BUFPOOL_INFO_SIZE_VER1; i < sizeof(big); i++)
+	for (i = BUFPOOL_INFO_SIZE_VER2; i < sizeof(big); i++)
 		ASSERT_EQ(0, big[i]);
 
 	/* Smaller than any ABI ever had: refused. */
@@ -498,7 +498,11 @@ TEST_F_TIMEOUT(pool, concurrent_no_double_hold, 240)
 	give_back(_metadata, self);
 }
 
-/* Two processes share the pool: a buffer written by one is read by index. */
+/*
+ * Two processes share the pool: a buffer written by one is handed off,
+ * read by index and adopted by the other.  The giver has exited (its
+ * file released, its holdings reclaimed) before the receiver adopts.
+ */
 TEST_F(pool, handoff_between_processes)
 {
 	int pipefd[2], status;
@@ -515,7 +519,8 @@ TEST_F(pool, handoff_between_processes)
 		if (!mine || bufpool_acquire_index(mine, &idx))
 			_exit(1);
 		snprintf(bufpool_addr(mine, idx), self->size, "hello %u", idx);
-		if (write(pipefd[1], &idx, sizeof(idx)) != sizeof(idx))
+		if (bufpool_handoff(mine, idx) ||
+		    write(pipefd[1], &idx, sizeof(idx)) != sizeof(idx))
 			_exit(2);
 		bufpool_close(mine);
 		_exit(0);
@@ -527,9 +532,48 @@ TEST_F(pool, handoff_between_processes)
 	ASSERT_NE(NULL, p);
 	snprintf(want, sizeof(want), "hello %u", idx);
 	EXPECT_STREQ(want, p);
+	EXPECT_EQ(-1, bufpool_release_index(self->pool, idx));	/* not yet */
+	EXPECT_EQ(0, bufpool_adopt(self->pool, idx));
 	EXPECT_EQ(0, bufpool_release_index(self->pool, idx));
 	close(pipefd[0]);
 	close(pipefd[1]);
+}
+
+/*
+ * A release must be of a buffer this handle holds: a double release, a
+ * never-acquired index, another handle's buffer and a foreign pointer
+ * are refused with EINVAL and change nothing.
+ */
+TEST_F(pool, release_checks_ownership)
+{
+	struct bufpool *other = bufpool_open(NULL);
+	uint32_t idx, theirs;
+	void *buf;
+
+	ASSERT_NE(NULL, other);
+	ASSERT_NE(bufpool_client_id(self->pool), bufpool_client_id(other));
+	ASSERT_EQ(0, bufpool_acquire_index(self->pool, &idx));
+	EXPECT_EQ(0, bufpool_release_index(self->pool, idx));
+	errno = 0;
+	EXPECT_EQ(-1, bufpool_release_index(self->pool, idx));
+	EXPECT_EQ(EINVAL, errno);
+
+	ASSERT_EQ(0, bufpool_acquire_index(other, &theirs));
+	errno = 0;
+	EXPECT_EQ(-1, bufpool_release_index(self->pool, theirs));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, bufpool_handoff(self->pool, theirs));
+	EXPECT_EQ(-1, bufpool_adopt(self->pool, theirs));
+	EXPECT_EQ(0, bufpool_release_index(other, theirs));
+
+	buf = bufpool_acquire(self->pool);
+	ASSERT_NE(NULL, buf);
+	EXPECT_EQ(-1, bufpool_release(self->pool, (char *)buf + 1));
+	EXPECT_EQ(-1, bufpool_release(self->pool, &idx));
+	EXPECT_EQ(-1, bufpool_release_index(self->pool, self->count));
+	EXPECT_EQ(0, bufpool_release(self->pool, buf));
+	EXPECT_EQ(-1, bufpool_release(self->pool, buf));
+	bufpool_close(other);
 }
 
 int main(int argc, char **argv)

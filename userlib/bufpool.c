@@ -32,7 +32,7 @@
 #include "bufpool.h"
 #include "freelist.h"
 
-_Static_assert(sizeof(struct bufpool_info) == BUFPOOL_INFO_SIZE_VER1,
+_Static_assert(sizeof(struct bufpool_info) == BUFPOOL_INFO_SIZE_VER2,
 	       "struct bufpool_info changed size: ABI break");
 _Static_assert(sizeof(struct bufpool_ctrl) == BUFPOOL_CTRL_SIZE_VER1,
 	       "struct bufpool_ctrl changed size: ABI break");
@@ -61,8 +61,10 @@ struct bufpool {
 	char *bufs;
 	uint64_t bufs_len;	/* buf_count << buf_shift */
 	uint64_t buf_mask;	/* buf_size - 1 */
+	__u32 *own;		/* own[buf_count] in the control area */
 	uint32_t buf_shift;
 	uint32_t buf_count;
+	uint32_t me;		/* client id: what own[] says of ours */
 	uint32_t mag_fill;
 
 	struct bp_shm shm;
@@ -73,16 +75,25 @@ struct bufpool {
 	struct bufpool_info info;
 };
 
-/* One thread's cache for one pool; see the top of this file. */
+/*
+ * One thread's cache for one pool; see the top of this file.  The slot
+ * names the thread's two magazines in its loaded and prev words; which
+ * of them the thread uses as its loaded magazine is private (loaded_rec),
+ * so that swapping the two is no store to shared memory and no instant
+ * where a magazine is named by nothing.
+ */
 struct bp_tc {
 	_Atomic uint64_t serial;	/* pool served; NONE; BUSY: flushing */
 	_Atomic(void *) thread;		/* owner thread's marker; NULL: free */
 	struct bufpool_mag *loaded;
 	struct bufpool_mag *prev;
-	struct bufpool_cache *slot;
-	struct bufpool *pool;
+	uint32_t fill;			/* mag_fill; 0: no magazines */
 	uint32_t loaded_id;
 	uint32_t prev_id;
+	__u32 *loaded_rec;		/* the slot word naming loaded */
+	__u32 *prev_rec;
+	struct bufpool_cache *slot;
+	struct bufpool *pool;
 } __attribute__((aligned(64)));
 
 /*
@@ -99,10 +110,11 @@ static BP_TLS struct bp_tc *bp_tc_last;
 static BP_TLS struct bp_tc *bp_tc_mine[BP_TLS_MAX];
 static BP_TLS char bp_thread_marker;
 static _Atomic uint64_t bp_serial_next = 2;
-static _Atomic uint32_t bp_client_id;	/* nonzero; the pid */
 static pthread_key_t bp_exit_key;
 static int bp_exit_key_ok;
 static pthread_once_t bp_once = PTHREAD_ONCE_INIT;
+/* What a thread without magazines points at: never written. */
+static struct bufpool_mag bp_no_mag;
 
 static void bp_tc_flush(struct bp_tc *tc);
 
@@ -129,6 +141,7 @@ static void bp_thread_exit(void *unused)
 /*
  * In a child, every cache belongs to a thread of the parent, which goes
  * on using the magazines they name: forget them all without flushing.
+ * The child shares the parent's open files, so it is the same client.
  */
 static void bp_atfork_child(void)
 {
@@ -143,14 +156,10 @@ static void bp_atfork_child(void)
 	for (i = 0; i < BP_TLS_MAX; i++)
 		bp_tc_mine[i] = NULL;
 	bp_tc_last = NULL;
-	atomic_store_explicit(&bp_client_id, (uint32_t)getpid(),
-			      memory_order_relaxed);
 }
 
 static void bp_init_once(void)
 {
-	atomic_store_explicit(&bp_client_id, (uint32_t)getpid(),
-			      memory_order_relaxed);
 	bp_exit_key_ok = pthread_key_create(&bp_exit_key, bp_thread_exit) == 0;
 	pthread_atfork(NULL, NULL, bp_atfork_child);
 }
@@ -158,16 +167,40 @@ static void bp_init_once(void)
 /* ------------------------------------------------------------------ */
 /* Thread caches                                                      */
 
-static void bp_tc_set_mags(struct bp_tc *tc, uint32_t loaded, uint32_t prev)
+/*
+ * The ownership rules (bufpool_freelist.h): what a thread takes from a
+ * shared stack is announced in its slot before the CAS (pending for a
+ * magazine, pend_buf for a buffer) and stays there until the thread has
+ * recorded it for good; what it gives stays named until the give's CAS
+ * is done.  So when the kernel stops the pool after a client died, every
+ * buffer is on a list or named by a live record, or was the dead one's.
+ */
+static inline void bp_unannounce(__u32 *rec)
 {
-	struct bp_shm *s = &tc->pool->shm;
+	bp_store_release_u32(rec, BUFPOOL_IDX_NIL);
+}
 
-	tc->loaded_id = loaded;
-	tc->prev_id = prev;
-	tc->loaded = &s->mags[loaded];
-	tc->prev = &s->mags[prev];
-	bp_store_relaxed_u32(&tc->slot->loaded, loaded);
-	bp_store_relaxed_u32(&tc->slot->prev, prev);
+static void bp_tc_swap(struct bp_tc *tc)
+{
+	struct bufpool_mag *m = tc->loaded;
+	uint32_t id = tc->loaded_id;
+	__u32 *rec = tc->loaded_rec;
+
+	tc->loaded = tc->prev;
+	tc->loaded_id = tc->prev_id;
+	tc->loaded_rec = tc->prev_rec;
+	tc->prev = m;
+	tc->prev_id = id;
+	tc->prev_rec = rec;
+}
+
+/* The slot's prev word names id now, in place of a magazine given away. */
+static void bp_tc_set_prev(struct bp_tc *tc, uint32_t id)
+{
+	tc->prev_id = id;
+	tc->prev = &tc->pool->shm.mags[id];
+	bp_store_release_u32(tc->prev_rec, id);
+	bp_unannounce(&tc->slot->pending);
 }
 
 /* Give a tc's magazines back and free its slot, if nobody else did. */
@@ -227,21 +260,38 @@ static struct bp_tc *bp_tc_take(int *tls)
 	return NULL;
 }
 
+/* Take an empty magazine for a slot word, announced in pending. */
+static uint32_t bp_take_empty(struct bp_shm *s, struct bufpool_cache *slot,
+			      __u32 *rec)
+{
+	uint32_t id = bp_fl_pop_rec(s->empty_head, s->mag_next, s->nr_mags,
+				    &slot->pending);
+
+	if (id >= s->nr_mags) {
+		bp_unannounce(&slot->pending);
+		return BUFPOOL_IDX_NIL;
+	}
+	bp_store_relaxed_u32(&s->mags[id].count, 0);
+	bp_store_release_u32(rec, id);
+	bp_unannounce(&slot->pending);
+	return id;
+}
+
 /*
- * bp_tc_get - this thread's cache for pool, made on first use.  NULL
- * when the pool has no caches, or none is free: the caller then works on
- * the shared lists directly, which is slower but always correct.
+ * bp_tc_get - this thread's cache for pool, made on first use.  Every
+ * thread that takes buffers needs a slot, where it announces what it
+ * takes: NULL with errno EUSERS when the pool's slots (or this process's
+ * caches) are all taken.  A thread whose slot got no magazines works on
+ * the loose list.
  */
 static struct bp_tc *bp_tc_get(struct bufpool *pool)
 {
 	struct bp_shm *s = &pool->shm;
-	uint32_t a, b, i, client;
+	struct bufpool_cache *slot;
+	uint32_t a, b, i;
 	struct bp_tc *tc;
 	int tls;
 
-	/* No caches without a way to give them back at thread exit. */
-	if (!pool->mag_fill || !bp_exit_key_ok)
-		return NULL;
 	for (i = 0; i < BP_TLS_MAX; i++) {
 		tc = bp_tc_mine[i];
 		if (tc && atomic_load_explicit(&tc->serial,
@@ -251,10 +301,12 @@ static struct bp_tc *bp_tc_get(struct bufpool *pool)
 		}
 	}
 
-	tc = bp_tc_take(&tls);
-	if (!tc)
+	/* No slot without a way to give it back at thread exit. */
+	tc = bp_exit_key_ok ? bp_tc_take(&tls) : NULL;
+	if (!tc) {
+		errno = EUSERS;
 		return NULL;
-	client = atomic_load_explicit(&bp_client_id, memory_order_relaxed);
+	}
 	for (i = 0; i < s->nr_caches; i++) {
 		_Atomic __u32 *owner = (_Atomic __u32 *)&s->caches[i].owner;
 		__u32 expect = 0;
@@ -266,28 +318,37 @@ static struct bp_tc *bp_tc_get(struct bufpool *pool)
 		 */
 		if (atomic_load_explicit(owner, memory_order_relaxed) == 0 &&
 		    atomic_compare_exchange_strong_explicit(owner, &expect,
-				client, memory_order_acquire,
+				pool->me, memory_order_acquire,
 				memory_order_relaxed))
 			break;
 	}
-	if (i == s->nr_caches)
-		return NULL;	/* every slot taken */
-	a = bp_fl_pop(s->empty_head, s->mag_next, s->nr_mags);
-	b = a < s->nr_mags ? bp_fl_pop(s->empty_head, s->mag_next, s->nr_mags) :
-			     BUFPOOL_IDX_NIL;
-	if (b >= s->nr_mags) {
-		if (a < s->nr_mags)
-			bp_fl_push(s->empty_head, s->mag_next, a);
-		atomic_store_explicit((_Atomic __u32 *)&s->caches[i].owner, 0,
-				      memory_order_release);
+	if (i == s->nr_caches) {
+		errno = EUSERS;
 		return NULL;
 	}
+	slot = &s->caches[i];
 	tc->pool = pool;
-	tc->slot = &s->caches[i];
-	/* Magazines from the empty stack can hold garbage counts. */
-	bp_store_relaxed_u32(&s->mags[a].count, 0);
-	bp_store_relaxed_u32(&s->mags[b].count, 0);
-	bp_tc_set_mags(tc, a, b);
+	tc->slot = slot;
+	tc->fill = 0;
+	tc->loaded = tc->prev = &bp_no_mag;
+	tc->loaded_rec = &slot->loaded;
+	tc->prev_rec = &slot->prev;
+	if (pool->mag_fill) {
+		a = bp_take_empty(s, slot, &slot->loaded);
+		b = a < s->nr_mags ? bp_take_empty(s, slot, &slot->prev) :
+				     BUFPOOL_IDX_NIL;
+		if (b < s->nr_mags) {
+			tc->fill = pool->mag_fill;
+			tc->loaded_id = a;
+			tc->prev_id = b;
+			tc->loaded = &s->mags[a];
+			tc->prev = &s->mags[b];
+		} else if (a < s->nr_mags) {
+			/* The depot is short (corrupted): go without. */
+			bp_fl_push(s->empty_head, s->mag_next, a);
+			bp_unannounce(&slot->loaded);
+		}
+	}
 	atomic_store_explicit(&tc->serial, pool->serial, memory_order_release);
 	bp_tc_last = tc;
 	return tc;
@@ -305,18 +366,18 @@ static inline struct bp_tc *bp_tc_fast(const struct bufpool *pool)
 }
 
 /* A magazine's count, or 0 if it is not one a correct client wrote. */
-static uint32_t bp_mag_count(const struct bufpool *pool,
+static uint32_t bp_mag_count(const struct bp_tc *tc,
 			     const struct bufpool_mag *m)
 {
 	uint32_t c = m->count;
 
-	return c <= pool->mag_fill ? c : 0;
+	return c <= tc->fill ? c : 0;
 }
 
 /*
- * Make tc's loaded magazine non-empty: swap in the previous one, or trade
- * the empty pair for a full magazine from the depot, or fill it from the
- * loose list.  Returns 0, or -1 when the pool has nothing free.
+ * Make tc's loaded magazine non-empty: swap in the previous one, or
+ * trade the empty previous one for a full magazine from the depot, or
+ * fill it from the loose list.  Returns 0, or -1 when nothing is free.
  */
 static int bp_tc_refill(struct bufpool *pool, struct bp_tc *tc)
 {
@@ -325,32 +386,38 @@ static int bp_tc_refill(struct bufpool *pool, struct bp_tc *tc)
 	uint32_t full, n, idx;
 	int tries;
 
-	if (bp_mag_count(pool, tc->prev)) {
-		bp_tc_set_mags(tc, tc->prev_id, tc->loaded_id);
+	if (bp_mag_count(tc, tc->prev)) {
+		bp_tc_swap(tc);
 		return 0;
 	}
 	for (tries = 0; tries < 4; tries++) {
-		full = bp_fl_pop(s->full_head, s->mag_next, s->nr_mags);
+		full = bp_fl_pop_rec(s->full_head, s->mag_next, s->nr_mags,
+				     &tc->slot->pending);
 		if (full >= s->nr_mags)
 			break;
-		if (!bp_mag_count(pool, &s->mags[full])) {
+		if (!bp_mag_count(tc, &s->mags[full])) {
 			/* An empty or corrupted magazine on the full stack. */
 			bp_mag_stash(s, full);
+			bp_unannounce(&tc->slot->pending);
 			continue;
 		}
-		tc->prev->count = 0;
+		bp_store_relaxed_u32(&tc->prev->count, 0);
 		bp_fl_push(s->empty_head, s->mag_next, tc->prev_id);
-		bp_tc_set_mags(tc, full, tc->loaded_id);
+		bp_tc_set_prev(tc, full);
+		bp_tc_swap(tc);
 		return 0;
 	}
+	bp_unannounce(&tc->slot->pending);
 	m = tc->loaded;
-	for (n = 0; n < pool->mag_fill; n++) {
-		idx = bp_fl_pop(s->free_head, s->next, s->buf_count);
+	for (n = 0; n < tc->fill; n++) {
+		idx = bp_fl_pop_rec(s->free_head, s->next, s->buf_count,
+				    &tc->slot->pend_buf);
 		if (idx >= s->buf_count)
 			break;
 		m->idx[n] = idx;
+		bp_store_release_u32(&m->count, n + 1);
 	}
-	m->count = n;
+	bp_unannounce(&tc->slot->pend_buf);
 	return n ? 0 : -1;
 }
 
@@ -364,18 +431,21 @@ static void bp_tc_spill(struct bufpool *pool, struct bp_tc *tc)
 	struct bp_shm *s = &pool->shm;
 	uint32_t empty;
 
-	if (!bp_mag_count(pool, tc->prev)) {
-		tc->prev->count = 0;
-		bp_tc_set_mags(tc, tc->prev_id, tc->loaded_id);
+	if (!bp_mag_count(tc, tc->prev)) {
+		bp_store_relaxed_u32(&tc->prev->count, 0);
+		bp_tc_swap(tc);
 		return;
 	}
-	empty = bp_fl_pop(s->empty_head, s->mag_next, s->nr_mags);
+	empty = bp_fl_pop_rec(s->empty_head, s->mag_next, s->nr_mags,
+			      &tc->slot->pending);
 	if (empty < s->nr_mags) {
 		bp_fl_push(s->full_head, s->mag_next, tc->prev_id);
-		s->mags[empty].count = 0;
-		bp_tc_set_mags(tc, empty, tc->loaded_id);
+		bp_store_relaxed_u32(&s->mags[empty].count, 0);
+		bp_tc_set_prev(tc, empty);
+		bp_tc_swap(tc);
 		return;
 	}
+	bp_unannounce(&tc->slot->pending);
 	bp_mag_drain(s, tc->loaded);
 }
 
@@ -383,63 +453,85 @@ static void bp_tc_spill(struct bufpool *pool, struct bp_tc *tc)
 /* Acquire and release                                                */
 
 /*
- * A thread without a cache (the pool has none, or every slot is taken)
- * takes loose buffers; when there are none, it breaks up a magazine from
- * the depot into the loose list, so that what caches gave back is never
- * out of its reach.
+ * A thread without magazines takes loose buffers; when there are none,
+ * it breaks up a magazine from the depot into the loose list, so that
+ * what caches gave back is never out of its reach.
  */
-static int bp_acquire_uncached(struct bufpool *pool, uint32_t *out)
+static int bp_acquire_loose(struct bufpool *pool, struct bp_tc *tc,
+			    uint32_t *out)
 {
 	struct bp_shm *s = &pool->shm;
 	uint32_t idx, full;
 	int tries;
 
 	for (tries = 0; tries < 8; tries++) {
-		idx = bp_fl_pop(s->free_head, s->next, s->buf_count);
+		idx = bp_fl_pop_rec(s->free_head, s->next, s->buf_count,
+				    &tc->slot->pend_buf);
 		if (idx < pool->buf_count) {
+			bp_store_relaxed_u32(&pool->own[idx], pool->me);
+			bp_unannounce(&tc->slot->pend_buf);
 			*out = idx;
 			return 0;
 		}
+		bp_unannounce(&tc->slot->pend_buf);
 		if (idx != BUFPOOL_IDX_NIL) {
 			errno = EUCLEAN;
 			return -1;
 		}
-		full = s->nr_mags ? bp_fl_pop(s->full_head, s->mag_next,
-					      s->nr_mags) : BUFPOOL_IDX_NIL;
-		if (full >= s->nr_mags)
+		full = s->nr_mags ? bp_fl_pop_rec(s->full_head, s->mag_next,
+						  s->nr_mags,
+						  &tc->slot->pending) :
+				    BUFPOOL_IDX_NIL;
+		if (full >= s->nr_mags) {
+			bp_unannounce(&tc->slot->pending);
 			break;
+		}
 		bp_mag_drain(s, &s->mags[full]);
 		bp_fl_push(s->empty_head, s->mag_next, full);
+		bp_unannounce(&tc->slot->pending);
 	}
 	errno = ENOBUFS;
 	return -1;
 }
 
+/* Take the last buffer of the loaded magazine, recording it as ours. */
+static inline int bp_mag_take(struct bufpool *pool, struct bufpool_mag *m,
+			      uint32_t c, uint32_t *out)
+{
+	uint32_t idx = m->idx[c - 1];
+
+	if (__builtin_expect(idx >= pool->buf_count, 0))
+		return -1;
+	/* Named by own[] before the magazine lets go of it. */
+	bp_store_relaxed_u32(&pool->own[idx], pool->me);
+	bp_store_release_u32(&m->count, c - 1);
+	*out = idx;
+	return 0;
+}
+
 static int bp_acquire_slow(struct bufpool *pool, uint32_t *out)
 {
 	struct bp_tc *tc = bp_tc_get(pool);
-	uint32_t idx, c;
+	uint32_t c;
 
-	if (tc) {
-		c = bp_mag_count(pool, tc->loaded);
-		if (!c) {
-			tc->loaded->count = 0;
-			if (bp_tc_refill(pool, tc)) {
-				errno = ENOBUFS;
-				return -1;
-			}
-			c = tc->loaded->count;
-		}
-		idx = tc->loaded->idx[c - 1];
-		tc->loaded->count = c - 1;
-		if (idx < pool->buf_count) {
-			*out = idx;
-			return 0;
-		}
-		errno = EUCLEAN;	/* a magazine held garbage */
+	if (!tc)
 		return -1;
+	if (!tc->fill)
+		return bp_acquire_loose(pool, tc, out);
+	c = bp_mag_count(tc, tc->loaded);
+	if (!c) {
+		bp_store_relaxed_u32(&tc->loaded->count, 0);
+		if (bp_tc_refill(pool, tc)) {
+			errno = ENOBUFS;
+			return -1;
+		}
+		c = tc->loaded->count;
 	}
-	return bp_acquire_uncached(pool, out);
+	if (bp_mag_take(pool, tc->loaded, c, out) == 0)
+		return 0;
+	bp_store_relaxed_u32(&tc->loaded->count, c - 1);
+	errno = EUCLEAN;	/* a magazine held garbage */
+	return -1;
 }
 
 static inline int bp_acquire(struct bufpool *pool, uint32_t *out)
@@ -450,52 +542,73 @@ static inline int bp_acquire(struct bufpool *pool, uint32_t *out)
 		struct bufpool_mag *m = tc->loaded;
 		uint32_t c = m->count;
 
-		if (__builtin_expect(c - 1 < pool->mag_fill, 1)) {
-			uint32_t idx = m->idx[c - 1];
-
-			if (__builtin_expect(idx < pool->buf_count, 1)) {
-				m->count = c - 1;
-				*out = idx;
-				return 0;
-			}
-		}
+		if (__builtin_expect(c - 1 < tc->fill, 1) &&
+		    __builtin_expect(bp_mag_take(pool, m, c, out) == 0, 1))
+			return 0;
 	}
 	return bp_acquire_slow(pool, out);
 }
 
-static void bp_release_slow(struct bufpool *pool, uint32_t idx)
+/* Put idx into the loaded magazine, then stop naming it in own[]. */
+static inline void bp_mag_put(struct bufpool *pool, struct bufpool_mag *m,
+			      uint32_t c, uint32_t idx)
 {
-	struct bp_tc *tc = bp_tc_get(pool);
-	uint32_t c;
-
-	if (!tc) {
-		bp_fl_push(pool->shm.free_head, pool->shm.next, idx);
-		return;
-	}
-	if (tc->loaded->count > pool->mag_fill)
-		tc->loaded->count = 0;	/* garbage: forget it */
-	if (tc->loaded->count == pool->mag_fill)
-		bp_tc_spill(pool, tc);
-	c = tc->loaded->count;
-	tc->loaded->idx[c] = idx;
-	tc->loaded->count = c + 1;
+	m->idx[c] = idx;
+	bp_store_release_u32(&m->count, c + 1);
+	bp_store_release_u32(&pool->own[idx], BUFPOOL_OWN_FREE);
 }
 
-static inline void bp_release(struct bufpool *pool, uint32_t idx)
+static int bp_release_slow(struct bufpool *pool, uint32_t idx)
 {
-	struct bp_tc *tc = bp_tc_fast(pool);
+	struct bp_tc *tc = bp_tc_get(pool);
 
+	if (!tc)
+		return -1;
+	if (!tc->fill) {
+		/*
+		 * Once pushed, idx is someone else's to take and record:
+		 * own[] must be cleared before, so the slot names it instead
+		 * until the push is done.
+		 */
+		bp_store_relaxed_u32(&tc->slot->pend_buf, idx);
+		bp_store_release_u32(&pool->own[idx], BUFPOOL_OWN_FREE);
+		bp_fl_push(pool->shm.free_head, pool->shm.next, idx);
+		bp_unannounce(&tc->slot->pend_buf);
+		return 0;
+	}
+	if (tc->loaded->count > tc->fill)
+		bp_store_relaxed_u32(&tc->loaded->count, 0);	/* garbage */
+	if (tc->loaded->count == tc->fill)
+		bp_tc_spill(pool, tc);
+	bp_mag_put(pool, tc->loaded, tc->loaded->count, idx);
+	return 0;
+}
+
+/*
+ * Give idx back: it must be ours (own[] says so), which catches a
+ * double release, a buffer of another client and a buffer handed off.
+ */
+static inline int bp_release(struct bufpool *pool, uint32_t idx)
+{
+	struct bp_tc *tc;
+
+	if (__builtin_expect(idx >= pool->buf_count ||
+			     bp_load_relaxed_u32(&pool->own[idx]) != pool->me,
+			     0)) {
+		errno = EINVAL;
+		return -1;
+	}
+	tc = bp_tc_fast(pool);
 	if (tc) {
 		struct bufpool_mag *m = tc->loaded;
 		uint32_t c = m->count;
 
-		if (__builtin_expect(c < pool->mag_fill, 1)) {
-			m->idx[c] = idx;
-			m->count = c + 1;
-			return;
+		if (__builtin_expect(c < tc->fill, 1)) {
+			bp_mag_put(pool, m, c, idx);
+			return 0;
 		}
 	}
-	bp_release_slow(pool, idx);
+	return bp_release_slow(pool, idx);
 }
 
 static inline int bp_ptr_to_idx(const struct bufpool *pool, const void *buf,
@@ -527,8 +640,7 @@ int bufpool_release(struct bufpool *pool, void *buf)
 		errno = EINVAL;
 		return -1;
 	}
-	bp_release(pool, idx);
-	return 0;
+	return bp_release(pool, idx);
 }
 
 int bufpool_acquire_index(struct bufpool *pool, uint32_t *idx)
@@ -538,12 +650,56 @@ int bufpool_acquire_index(struct bufpool *pool, uint32_t *idx)
 
 int bufpool_release_index(struct bufpool *pool, uint32_t idx)
 {
-	if (__builtin_expect(idx >= pool->buf_count, 0)) {
+	return bp_release(pool, idx);
+}
+
+int bufpool_handoff(struct bufpool *pool, uint32_t idx)
+{
+	if (idx >= pool->buf_count ||
+	    bp_load_relaxed_u32(&pool->own[idx]) != pool->me) {
 		errno = EINVAL;
 		return -1;
 	}
-	bp_release(pool, idx);
+	bp_store_release_u32(&pool->own[idx], BUFPOOL_OWN_TRANSIT | pool->me);
 	return 0;
+}
+
+int bufpool_adopt(struct bufpool *pool, uint32_t idx)
+{
+	__u32 o;
+
+	if (idx >= pool->buf_count) {
+		errno = EINVAL;
+		return -1;
+	}
+	o = bp_load_relaxed_u32(&pool->own[idx]);
+	/* One adopter wins; any other finds it no longer in transit. */
+	if (!(o & BUFPOOL_OWN_TRANSIT) ||
+	    !atomic_compare_exchange_strong_explicit(
+			(_Atomic __u32 *)&pool->own[idx], &o, pool->me,
+			memory_order_acquire, memory_order_relaxed)) {
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
+int bufpool_audit(struct bufpool *pool, struct bufpool_audit *audit)
+{
+	if (!pool || !audit) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (pool->info.flags & BUFPOOL_INFO_F_MEMFD) {
+		errno = ENOTTY;	/* no kernel to audit a module-free pool */
+		return -1;
+	}
+	return ioctl(pool->fd, BUFPOOL_IOC_AUDIT, audit) < 0 ? -1 : 0;
+}
+
+uint32_t bufpool_client_id(const struct bufpool *pool)
+{
+	return pool->me;
 }
 
 unsigned int bufpool_acquire_bulk(struct bufpool *pool, void **bufs,
@@ -571,7 +727,8 @@ int bufpool_release_bulk(struct bufpool *pool, void *const *bufs,
 			errno = EINVAL;
 			return -1;
 		}
-		bp_release(pool, idx);
+		if (bp_release(pool, idx))
+			return -1;
 	}
 	return 0;
 }
@@ -621,13 +778,35 @@ uint32_t bufpool_buf_count(const struct bufpool *pool)
 	return pool->buf_count;
 }
 
-int bufpool_get_info(const struct bufpool *pool, struct bufpool_info *info)
+/*
+ * struct bufpool_info grows with the ABI, so a program built against an
+ * older header has a smaller one: programs linked before 1.2 bind to
+ * bufpool_get_info@BUFPOOL_1.0, which copies the 1.0 size only.
+ */
+int bp_get_info_v12(const struct bufpool *pool, struct bufpool_info *info);
+int bp_get_info_v10(const struct bufpool *pool, struct bufpool_info *info);
+__asm__(".symver bp_get_info_v12, bufpool_get_info@@BUFPOOL_1.2");
+__asm__(".symver bp_get_info_v10, bufpool_get_info@BUFPOOL_1.0");
+
+__attribute__((used)) int bp_get_info_v12(const struct bufpool *pool,
+					    struct bufpool_info *info)
 {
 	if (!pool || !info) {
 		errno = EINVAL;
 		return -1;
 	}
 	memcpy(info, &pool->info, sizeof(*info));
+	return 0;
+}
+
+__attribute__((used)) int bp_get_info_v10(const struct bufpool *pool,
+					    struct bufpool_info *info)
+{
+	if (!pool || !info) {
+		errno = EINVAL;
+		return -1;
+	}
+	memcpy(info, &pool->info, BUFPOOL_INFO_SIZE_VER0);
 	return 0;
 }
 
@@ -679,11 +858,13 @@ static int bp_check_info(const struct bufpool_info *in)
 	uint64_t end;
 
 	/*
-	 * An ABI 1.0 module fills no magazine fields: they stay zero (the
-	 * struct was zeroed), and the pool is used without caches.
+	 * The ownership records of ABI 1.2 are what lets the kernel give
+	 * back what a dead client held: an older module has none, and this
+	 * library does not run a pool without them.
 	 */
-	if (in->size < BUFPOOL_INFO_SIZE_VER0 ||
-	    BUFPOOL_ABI_VERSION_MAJOR(in->abi_version) != BUFPOOL_ABI_MAJOR)
+	if (in->size < BUFPOOL_INFO_SIZE_VER2 ||
+	    BUFPOOL_ABI_VERSION_MAJOR(in->abi_version) != BUFPOOL_ABI_MAJOR ||
+	    (in->abi_version & 0xffff) < 2)
 		return -1;
 	if (in->buf_shift < 6 || in->buf_shift > 21 ||
 	    in->buf_size != 1u << in->buf_shift ||
@@ -698,6 +879,11 @@ static int bp_check_info(const struct bufpool_info *in)
 		return -1;
 	end = in->next_offset + 4ULL * in->buf_count;
 	if (in->next_offset < sizeof(struct bufpool_ctrl) || end > in->ctrl_size)
+		return -1;
+	if (in->own_offset < sizeof(struct bufpool_ctrl) ||
+	    in->own_offset + 4ULL * in->buf_count > in->ctrl_size ||
+	    in->own_offset % 4 || in->client_id == 0 ||
+	    in->client_id > BUFPOOL_CLIENT_MAX)
 		return -1;
 	if (in->mag_next_offset + 4ULL * in->nr_mags > in->ctrl_size ||
 	    in->mags_offset + (uint64_t)in->nr_mags *
@@ -719,6 +905,7 @@ static void bp_layout_from_info(struct bp_layout *l,
 	l->mag_fill = in->mag_fill;
 	l->nr_mags = in->nr_mags;
 	l->next_offset = in->next_offset;
+	l->own_offset = in->own_offset;
 	l->mag_next_offset = in->mag_next_offset;
 	l->mags_offset = in->mags_offset;
 	l->caches_offset = in->caches_offset;
@@ -742,6 +929,7 @@ static void bp_info_from_layout(struct bufpool_info *in,
 	in->ctrl_offset = 0;
 	in->ctrl_size = l->ctrl_size;
 	in->next_offset = l->next_offset;
+	in->own_offset = l->own_offset;
 	in->bufs_offset = l->bufs_offset;
 	in->bufs_size = l->bufs_size;
 	in->generation = 1;
@@ -775,6 +963,7 @@ static struct bufpool *bp_finish(struct bufpool *pool,
 				 const struct bp_layout *l)
 {
 	bp_shm_bind(&pool->shm, pool->ctrl, l);
+	pool->own = pool->shm.own;
 	pool->buf_shift = l->buf_shift;
 	pool->buf_count = l->buf_count;
 	pool->bufs_len = (uint64_t)l->buf_count << l->buf_shift;
@@ -807,10 +996,28 @@ static struct bufpool *bp_fail(struct bufpool *pool)
 	return NULL;
 }
 
+/*
+ * A module-free pool has no kernel to give ids: each open takes the next
+ * from the header.  Nobody reclaims for a dead client there; the ids
+ * only let the library tell its buffers from others'.
+ */
+static void bp_memfd_client(struct bufpool *pool)
+{
+	_Atomic __u32 *next = (_Atomic __u32 *)
+		&((struct bufpool_ctrl *)pool->ctrl)->next_client;
+	uint32_t id = atomic_fetch_add_explicit(next, 1, memory_order_relaxed);
+
+	pool->me = id % BUFPOOL_CLIENT_MAX + 1;
+	pool->info.client_id = pool->me;
+}
+
 /* A device pool; pool->fd is open. */
 static struct bufpool *bp_open_device(struct bufpool *pool)
 {
 	struct bp_layout l;
+
+	__u32 abi = BUFPOOL_ABI_VERSION;
+	int id;
 
 	if (ioctl(pool->fd, BUFPOOL_IOC_INFO, &pool->info) < 0)
 		return bp_fail(pool);
@@ -818,6 +1025,15 @@ static struct bufpool *bp_open_device(struct bufpool *pool)
 		errno = EPROTO;
 		return bp_fail(pool);
 	}
+	/* Say we keep the ownership records, before mapping anything. */
+	id = ioctl(pool->fd, BUFPOOL_IOC_ATTACH, &abi);
+	if (id < 0)
+		return bp_fail(pool);
+	if ((uint32_t)id != pool->info.client_id) {
+		errno = EPROTO;
+		return bp_fail(pool);
+	}
+	pool->me = (uint32_t)id;
 	bp_layout_from_info(&l, &pool->info);
 	if (bp_map(pool, &l, 0))
 		return bp_fail(pool);
@@ -841,7 +1057,7 @@ static struct bufpool *bp_open_memfd(struct bufpool *pool)
 		goto not_a_pool;
 	if (hdr.magic != BUFPOOL_CTRL_MAGIC ||
 	    BUFPOOL_ABI_VERSION_MAJOR(hdr.abi_version) != BUFPOOL_ABI_MAJOR ||
-	    (hdr.abi_version & 0xffff) < 1 ||	/* magazines came in 1.1 */
+	    (hdr.abi_version & 0xffff) < 2 ||	/* ownership came in 1.2 */
 	    hdr.buf_shift < 6 || hdr.buf_shift > 21 || hdr.buf_count == 0 ||
 	    hdr.buf_count > BUFPOOL_MAX_BUFS ||
 	    hdr.nr_caches > BUFPOOL_MAX_CACHES)
@@ -850,6 +1066,7 @@ static struct bufpool *bp_open_memfd(struct bufpool *pool)
 			  (uint64_t)sysconf(_SC_PAGESIZE));
 	if (l.mag_fill != hdr.mag_fill || l.nr_mags != hdr.nr_mags ||
 	    l.nr_caches != hdr.nr_caches || l.next_offset != hdr.next_offset ||
+	    l.own_offset != hdr.own_offset ||
 	    l.mag_next_offset != hdr.mag_next_offset ||
 	    l.mags_offset != hdr.mags_offset ||
 	    l.caches_offset != hdr.caches_offset ||
@@ -861,6 +1078,7 @@ static struct bufpool *bp_open_memfd(struct bufpool *pool)
 	pool->info.generation = hdr.generation;
 	if (bp_map(pool, &l, huge))
 		return bp_fail(pool);
+	bp_memfd_client(pool);
 	return bp_finish(pool, &l);
 
 not_a_pool:
@@ -936,6 +1154,7 @@ struct bufpool *bufpool_create(const struct bufpool_params *params)
 		bp_shm_init(pool->ctrl, &l, 1);	/* the memfd is zeroed */
 		bp_info_from_layout(&pool->info, &l, BUFPOOL_INFO_F_MEMFD |
 				    (huge ? BUFPOOL_INFO_F_HUGETLB : 0));
+		bp_memfd_client(pool);
 		return bp_finish(pool, &l);
 	}
 	return NULL;

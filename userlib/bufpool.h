@@ -77,14 +77,19 @@ int bufpool_close(struct bufpool *pool);
 
 /*
  * bufpool_acquire - take a free buffer.
- * Returns its address, or NULL with errno ENOBUFS when none is free, or
- * EUCLEAN when the shared free list was found corrupted.
+ * Returns its address, or NULL with errno ENOBUFS when none is free,
+ * EUSERS when every thread slot of the pool is taken (a pool serves as
+ * many threads at once as it has slots: the caches module parameter),
+ * or EUCLEAN when the shared free list was found corrupted.
  */
 void *bufpool_acquire(struct bufpool *pool);
 
 /*
  * bufpool_release - give a buffer back.  buf must be the start of a
- * buffer of this pool (EINVAL otherwise).
+ * buffer of this pool that this handle holds: acquired through it, or
+ * adopted.  EINVAL otherwise, which catches a foreign pointer, a double
+ * release, and a release of a buffer handed off or held by another
+ * process.
  */
 int bufpool_release(struct bufpool *pool, void *buf);
 
@@ -108,6 +113,32 @@ void bufpool_flush_cache(struct bufpool *pool);
 /* Index forms of the two above: idx is in [0, bufpool_buf_count()). */
 int bufpool_acquire_index(struct bufpool *pool, uint32_t *idx);
 int bufpool_release_index(struct bufpool *pool, uint32_t idx);
+
+/*
+ * Handing a buffer to another process.  Ownership is per handle (per
+ * open of the pool): what a handle holds when its process dies goes back
+ * to the pool.  To pass buffer idx to another process, the giver calls
+ * bufpool_handoff(idx) before it sends idx by any channel; from then on
+ * the buffer belongs to nobody's process, survives the giver's death,
+ * and the giver may no longer release it.  The receiver calls
+ * bufpool_adopt(idx), after which it holds the buffer like one it
+ * acquired.  A buffer handed off and never adopted stays out of the pool
+ * until the pool's last client closes (see bufpool_audit's transit).
+ * Both return -1 with EINVAL for an index this handle may not pass or
+ * take (not ours; not in transit; adopted by another first).
+ */
+int bufpool_handoff(struct bufpool *pool, uint32_t idx);
+int bufpool_adopt(struct bufpool *pool, uint32_t idx);
+
+/*
+ * bufpool_audit - have the kernel reconcile the pool now and report (see
+ * struct bufpool_audit).  ENOTTY for a module-free pool, EBUSY while a
+ * client of an older ABI maps the pool.
+ */
+int bufpool_audit(struct bufpool *pool, struct bufpool_audit *audit);
+
+/* bufpool_client_id - this handle's id in the pool's ownership records. */
+uint32_t bufpool_client_id(const struct bufpool *pool);
 
 /* bufpool_addr - address of buffer idx, or NULL with EINVAL. */
 void *bufpool_addr(const struct bufpool *pool, uint32_t idx);

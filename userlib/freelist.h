@@ -39,11 +39,16 @@ static inline void bp_store_relaxed_u64(__u64 *p, __u64 v)
 	atomic_store_explicit((_Atomic __u64 *)p, v, memory_order_relaxed);
 }
 
-static inline bool bp_cas_acquire_u64(__u64 *p, __u64 *old, __u64 new)
+static inline void bp_store_release_u32(__u32 *p, __u32 v)
+{
+	atomic_store_explicit((_Atomic __u32 *)p, v, memory_order_release);
+}
+
+static inline bool bp_cas_acqrel_u64(__u64 *p, __u64 *old, __u64 new)
 {
 	return atomic_compare_exchange_weak_explicit((_Atomic __u64 *)p,
 						     old, new,
-						     memory_order_acquire,
+						     memory_order_acq_rel,
 						     memory_order_acquire);
 }
 

@@ -29,7 +29,7 @@
 #include <linux/ioctl.h>
 
 #define BUFPOOL_ABI_MAJOR	1
-#define BUFPOOL_ABI_MINOR	1
+#define BUFPOOL_ABI_MINOR	2
 #define BUFPOOL_ABI_VERSION	((BUFPOOL_ABI_MAJOR << 16) | BUFPOOL_ABI_MINOR)
 #define BUFPOOL_ABI_VERSION_MAJOR(v)	((v) >> 16)
 
@@ -82,6 +82,10 @@ struct bufpool_info {
 	__u64 mag_next_offset;	/* __u32 mag_next[nr_mags], in the ctrl area */
 	__u64 mags_offset;	/* struct bufpool_mag mags[nr_mags] */
 	__u64 caches_offset;	/* struct bufpool_cache caches[nr_caches] */
+	/* ABI 1.2: ownership */
+	__u64 own_offset;	/* __u32 own[buf_count], in the ctrl area */
+	__u32 client_id;	/* this open file's id in own[] and slots */
+	__u32 __pad2;
 };
 
 /* info.flags: what libbufpool-user reports of a module-free pool. */
@@ -90,10 +94,47 @@ struct bufpool_info {
 
 #define BUFPOOL_INFO_SIZE_VER0	88	/* ABI 1.0 */
 #define BUFPOOL_INFO_SIZE_VER1	128	/* ABI 1.1 */
+#define BUFPOOL_INFO_SIZE_VER2	144	/* ABI 1.2 */
 
 /* ioctl type 0xBA, unused in Documentation/userspace-api/ioctl. */
 #define BUFPOOL_IOC_MAGIC	0xBA
 #define BUFPOOL_IOC_INFO	_IOR(BUFPOOL_IOC_MAGIC, 0x00, struct bufpool_info)
+
+/*
+ * ABI 1.2: BUFPOOL_IOC_ATTACH - declare that this open file keeps the
+ * ownership records of ABI 1.2 (own[], slot pending words), passing the
+ * BUFPOOL_ABI_VERSION the client was built with.  Returns the client id
+ * (> 0).  EPROTO for another major.  The kernel reclaims what a dead
+ * client held only while every client that maps the pool has attached:
+ * an older client's holdings cannot be told from lost buffers.
+ */
+#define BUFPOOL_IOC_ATTACH	_IOW(BUFPOOL_IOC_MAGIC, 0x01, __u32)
+
+/*
+ * ABI 1.2: BUFPOOL_IOC_AUDIT - reconcile the pool now and report.  The
+ * kernel stops every mapping of the control area for the duration (a
+ * thread touching it waits in a page fault), checks every list and
+ * record, repairs what no correct client could have written, and gives
+ * back to the pool what nobody holds.  Afterwards
+ *   free + cached + held + transit == buf_count.
+ * Extensible like BUFPOOL_IOC_INFO.
+ */
+struct bufpool_audit {
+	__u32 size;		/* bytes of this struct the kernel filled */
+	__u32 clients;		/* open files of the pool */
+	__u32 buf_count;
+	__u32 free;		/* on the loose list or in depot magazines */
+	__u32 cached;		/* in magazines of live thread slots */
+	__u32 held;		/* held by live clients (own[], in flight) */
+	__u32 transit;		/* handed off, not adopted yet */
+	__u32 reclaimed;	/* nobody held them: given back by this audit */
+	__u32 repaired;		/* corrupt links, entries or records fixed */
+	__u32 legacy;		/* clients mapping without ATTACH */
+	__u64 generation;
+};
+
+#define BUFPOOL_AUDIT_SIZE_VER0	48
+#define BUFPOOL_IOC_AUDIT	_IOR(BUFPOOL_IOC_MAGIC, 0x02, struct bufpool_audit)
 
 /*
  * Shared control area, at info.ctrl_offset, writable by every client.
@@ -117,7 +158,11 @@ struct bufpool_ctrl {
 	__u32 __pad0;
 	__u64 next_offset;	/* offset of __u32 next[buf_count] */
 	__u64 generation;
-	__u8 __pad1[BUFPOOL_CACHELINE - 40];
+	/* ABI 1.2 */
+	__u64 own_offset;	/* offset of __u32 own[buf_count] */
+	__u32 next_client;	/* module-free pools: last client id given */
+	__u32 __pad1;
+	__u8 __pad7[BUFPOOL_CACHELINE - 56];
 
 	/* Free list of buffers: {tag:40, index:24}, see bufpool_freelist.h. */
 	__u64 free_head;	/* at offset 64 */
@@ -162,11 +207,24 @@ struct bufpool_cache {
 	__u32 owner;		/* client that claimed it, 0: free */
 	__u32 loaded;
 	__u32 prev;
-	__u32 pending;
-	__u8 __pad[BUFPOOL_CACHELINE - 16];
+	__u32 pending;		/* magazine being taken from the depot */
+	__u32 pend_buf;		/* ABI 1.2: buffer being taken, loose list */
+	__u8 __pad[BUFPOOL_CACHELINE - 20];
 };
 
 /* Limits of the caches module parameter. */
 #define BUFPOOL_MAX_CACHES	4096
+
+/*
+ * ABI 1.2: ownership records.  own[i] says who holds buffer i outside
+ * the free structures: BUFPOOL_OWN_FREE (nobody: it is on the loose list
+ * or in a magazine), a client id, or BUFPOOL_OWN_TRANSIT | giver for a
+ * buffer handed to another process and not adopted yet.  The rules that
+ * make every buffer attributable at every instruction are in
+ * bufpool_freelist.h and docs/DESIGN.md.
+ */
+#define BUFPOOL_OWN_FREE	0u
+#define BUFPOOL_OWN_TRANSIT	0x80000000u
+#define BUFPOOL_CLIENT_MAX	0xffffu		/* client ids 1..this */
 
 #endif /* _UAPI_LINUX_BUFPOOL_H */

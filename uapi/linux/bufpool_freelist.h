@@ -27,11 +27,12 @@
  *   __u32 bp_load_relaxed_u32(__u32 *p)
  *   void  bp_store_relaxed_u32(__u32 *p, __u32 v)
  *   void  bp_store_relaxed_u64(__u64 *p, __u64 v)
- *   bool  bp_cas_acquire_u64(__u64 *p, __u64 *old, __u64 new)
+ *   void  bp_store_release_u32(__u32 *p, __u32 v)
+ *   bool  bp_cas_acqrel_u64(__u64 *p, __u64 *old, __u64 new)
  *   bool  bp_cas_release_u64(__u64 *p, __u64 *old, __u64 new)
  *   void  bp_cpu_relax(void)
  * The CAS shims update *old with the current value when they fail, and
- * their failure ordering is at least acquire for bp_cas_acquire_u64.
+ * their failure ordering is at least acquire for bp_cas_acqrel_u64.
  * Memory ordering: a pusher writes next[i] (relaxed), then publishes i
  * with a release CAS; a popper loads the head with acquire before
  * reading next[head].  Every change of the head is a read-modify-write,
@@ -87,12 +88,20 @@ static inline void bp_fl_init(__u64 *head, __u32 *next, __u32 count)
 }
 
 /*
- * bp_fl_pop - take one buffer.
+ * bp_fl_pop_rec - take one entry, announcing it first.
  * Returns its index, BUFPOOL_IDX_NIL when the list is empty, or
  * BP_FL_CORRUPT when the shared words hold something no correct client
  * could have written.
+ *
+ * rec, when not NULL, is the caller's in-flight record (a thread slot's
+ * pend_buf or pending word): the index about to be taken is stored there
+ * before the CAS that takes it, and stays there on success, so that at
+ * every instruction what a client took is named by a record of its own.
+ * The caller moves it to its final record and then clears rec.  An
+ * announced index still on the list is not taken (the list wins).
  */
-static inline __u32 bp_fl_pop(__u64 *head, __u32 *next, __u32 count)
+static inline __u32 bp_fl_pop_rec(__u64 *head, __u32 *next, __u32 count,
+				  __u32 *rec)
 {
 	__u64 old = bp_load_acquire_u64(head);
 	__u64 again;
@@ -118,12 +127,20 @@ static inline __u32 bp_fl_pop(__u64 *head, __u32 *next, __u32 count)
 			old = again;
 			continue;
 		}
+		if (rec)
+			bp_store_relaxed_u32(rec, idx);
 		BP_FL_TEST_HOOK(head);
-		if (bp_cas_acquire_u64(head, &old,
-				       bp_fl_pack(nxt, bp_fl_next_tag(old))))
+		/* acq_rel: the announcement is visible before the take. */
+		if (bp_cas_acqrel_u64(head, &old,
+				      bp_fl_pack(nxt, bp_fl_next_tag(old))))
 			return idx;
 		bp_cpu_relax();
 	}
+}
+
+static inline __u32 bp_fl_pop(__u64 *head, __u32 *next, __u32 count)
+{
+	return bp_fl_pop_rec(head, next, count, (__u32 *)0);
 }
 
 /*
@@ -157,15 +174,21 @@ static inline void bp_fl_push(__u64 *head, __u32 *next, __u32 idx)
  * Caches are bounded so that idle threads cannot starve a pool: each
  * thread holds at most two magazines of mag_fill buffers, and mag_fill
  * is chosen so that all nr_caches caches together hold at most half the
- * pool.  A pool too small for that (mag_fill 0) has no caches.
+ * pool.  A pool too small for that, or asked for none (nr_caches 0),
+ * has no magazines (mag_fill 0); it still has thread slots, because a
+ * slot is also where a thread announces what it is taking, and every
+ * thread that takes buffers needs one: BP_DEFAULT_SLOTS when none were
+ * asked for.
  */
+#define BP_DEFAULT_SLOTS	64
 struct bp_layout {
 	__u32 buf_count;
 	__u32 buf_shift;
-	__u32 nr_caches;
+	__u32 nr_caches;	/* thread slots */
 	__u32 mag_fill;
 	__u32 nr_mags;
 	__u64 next_offset;	/* offsets within the control area */
+	__u64 own_offset;
 	__u64 mag_next_offset;
 	__u64 mags_offset;
 	__u64 caches_offset;
@@ -190,13 +213,15 @@ static inline void bp_layout_compute(struct bp_layout *l, __u32 count,
 	l->mag_fill = nr_caches ? count / (4 * nr_caches) : 0;
 	if (l->mag_fill > BUFPOOL_MAG_CAP)
 		l->mag_fill = BUFPOOL_MAG_CAP;
-	l->nr_caches = l->mag_fill ? nr_caches : 0;
+	l->nr_caches = nr_caches ? nr_caches : BP_DEFAULT_SLOTS;
 	/* Two per cache, enough to hold every buffer, and one spare. */
 	l->nr_mags = l->mag_fill ? 2 * l->nr_caches +
 			(count + l->mag_fill - 1) / l->mag_fill + 1 : 0;
 
 	l->next_offset = BUFPOOL_CTRL_NEXT_OFFSET;
-	l->mag_next_offset = bp_align(l->next_offset + 4ULL * count,
+	l->own_offset = bp_align(l->next_offset + 4ULL * count,
+				 BUFPOOL_CACHELINE);
+	l->mag_next_offset = bp_align(l->own_offset + 4ULL * count,
 				      BUFPOOL_CACHELINE);
 	l->mags_offset = bp_align(l->mag_next_offset + 4ULL * l->nr_mags,
 				  BUFPOOL_CACHELINE);
@@ -216,6 +241,7 @@ struct bp_shm {
 	__u64 *full_head;
 	__u64 *empty_head;
 	__u32 *next;
+	__u32 *own;
 	__u32 *mag_next;
 	struct bufpool_mag *mags;
 	struct bufpool_cache *caches;
@@ -234,6 +260,7 @@ static inline void bp_shm_bind(struct bp_shm *s, void *ctrl,
 	s->full_head = &c->full_head;
 	s->empty_head = &c->empty_head;
 	s->next = (__u32 *)((char *)ctrl + l->next_offset);
+	s->own = (__u32 *)((char *)ctrl + l->own_offset);
 	s->mag_next = (__u32 *)((char *)ctrl + l->mag_next_offset);
 	s->mags = (struct bufpool_mag *)((char *)ctrl + l->mags_offset);
 	s->caches = (struct bufpool_cache *)((char *)ctrl + l->caches_offset);
@@ -261,6 +288,7 @@ static inline void bp_shm_init(void *ctrl, const struct bp_layout *l,
 	c->buf_shift = l->buf_shift;
 	c->buf_count = l->buf_count;
 	c->next_offset = l->next_offset;
+	c->own_offset = l->own_offset;
 	c->generation = generation;
 	c->mag_fill = l->mag_fill;
 	c->nr_mags = l->nr_mags;
@@ -281,13 +309,16 @@ static inline void bp_shm_init(void *ctrl, const struct bp_layout *l,
 		bp_store_relaxed_u32(&s.caches[i].loaded, BUFPOOL_IDX_NIL);
 		bp_store_relaxed_u32(&s.caches[i].prev, BUFPOOL_IDX_NIL);
 		bp_store_relaxed_u32(&s.caches[i].pending, BUFPOOL_IDX_NIL);
+		bp_store_relaxed_u32(&s.caches[i].pend_buf, BUFPOOL_IDX_NIL);
 	}
 }
 
 /*
  * bp_mag_drain - give a magazine's buffers back to the loose list, with
  * one CAS.  The caller owns the magazine.  Indices out of range (a
- * corrupted magazine) are dropped, never followed.
+ * corrupted magazine) are dropped, never followed.  The count is cleared
+ * after the push, so that the buffers are named by the magazine until
+ * they are on the list.
  */
 static inline void bp_mag_drain(struct bp_shm *s, struct bufpool_mag *m)
 {
@@ -306,9 +337,9 @@ static inline void bp_mag_drain(struct bp_shm *s, struct bufpool_mag *m)
 			bp_store_relaxed_u32(&s->next[last], idx);
 		last = idx;
 	}
-	bp_store_relaxed_u32(&m->count, 0);
 	if (first != BUFPOOL_IDX_NIL)
 		bp_fl_push_chain(s->free_head, s->next, first, last);
+	bp_store_release_u32(&m->count, 0);
 }
 
 /*
@@ -330,19 +361,274 @@ static inline void bp_mag_stash(struct bp_shm *s, __u32 id)
 /*
  * bp_cache_flush - return everything a cache slot holds to the depot.
  * Only for a slot nobody uses meanwhile (its thread exited, or its
- * client is gone).  Every id read from the slot is bounds-checked.
+ * client is gone).  Every id read from the slot is bounds-checked.  A
+ * magazine is pushed before the slot stops naming it.
  */
 static inline void bp_cache_flush(struct bp_shm *s, struct bufpool_cache *c)
 {
 	__u32 loaded = bp_load_relaxed_u32(&c->loaded);
 	__u32 prev = bp_load_relaxed_u32(&c->prev);
 
-	bp_store_relaxed_u32(&c->loaded, BUFPOOL_IDX_NIL);
-	bp_store_relaxed_u32(&c->prev, BUFPOOL_IDX_NIL);
 	if (loaded < s->nr_mags)
 		bp_mag_stash(s, loaded);
+	bp_store_release_u32(&c->loaded, BUFPOOL_IDX_NIL);
 	if (prev < s->nr_mags && prev != loaded)
 		bp_mag_stash(s, prev);
+	bp_store_release_u32(&c->prev, BUFPOOL_IDX_NIL);
+}
+
+/*
+ * Reconciliation: what the kernel runs when a client is gone, with every
+ * mapping of the control area stopped (no client can store meanwhile;
+ * see docs/DESIGN.md, "Ownership and recovery").  It trusts nothing it
+ * reads: every index is bounds-checked, every walk is bounded by the
+ * number of entries and stops at the first entry seen twice, so that a
+ * cycle cannot hang it.
+ *
+ * The rules that make it exact for correct clients, at every instruction:
+ *  - A buffer is free when it is on the loose list or in a magazine on
+ *    the full stack; held when own[] names a live client or a handoff,
+ *    when it is in a magazine a live slot names, or when a live slot's
+ *    pend_buf announces it.  A buffer that is both is free ("the list
+ *    wins"): a client names what it gives until the give's CAS is done,
+ *    and announces what it takes before the take's CAS.
+ *  - What no live record names and no list holds is lost (its holder
+ *    died) and goes back to the loose list.  Magazines likewise, to the
+ *    empty stack.
+ *  - Records of clients that are gone are cleared.  Heads get a new tag,
+ *    so that a CAS prepared before the stop fails and is retried.
+ *  - What no correct client could have written (an index out of range, a
+ *    link to an entry already seen, a magazine count above its fill) is
+ *    cut or dropped and counted in ->repaired.
+ *
+ * The caller provides zeroed bitmaps: free and held, buf_count bits
+ * each; mfree and mheld, nr_mags bits each; and live, the client ids
+ * (1..BUFPOOL_CLIENT_MAX) whose records stand.
+ */
+struct bp_recon {
+	__u64 *free_bm;
+	__u64 *held_bm;
+	__u64 *mfree_bm;
+	__u64 *mheld_bm;
+	const __u64 *live;
+	__u32 free;
+	__u32 cached;
+	__u32 held;
+	__u32 transit;
+	__u32 reclaimed;
+	__u32 repaired;
+};
+
+static inline int bp_bm_test(const __u64 *bm, __u32 i)
+{
+	return (int)((bm[i >> 6] >> (i & 63)) & 1);
+}
+
+static inline int bp_bm_test_set(__u64 *bm, __u32 i)
+{
+	__u64 m = 1ULL << (i & 63);
+	int was = (bm[i >> 6] & m) != 0;
+
+	bm[i >> 6] |= m;
+	return was;
+}
+
+static inline int bp_recon_live(const struct bp_recon *r, __u32 id)
+{
+	return id && id <= BUFPOOL_CLIENT_MAX && bp_bm_test(r->live, id);
+}
+
+/*
+ * Walk one list from *head through link[], marking what is on it in bm;
+ * cut it at the first entry out of range or seen before.  Returns the
+ * number of entries on the list, at most n.
+ */
+static inline __u32 bp_recon_walk(struct bp_recon *r, __u64 *head,
+				  __u32 *link, __u32 n, __u64 *bm)
+{
+	__u64 h = bp_load_relaxed_u64(head);
+	__u64 cut = bp_fl_pack(BUFPOOL_IDX_NIL, bp_fl_next_tag(h));
+	__u32 idx = bp_fl_idx(h), prev = BUFPOOL_IDX_NIL, len = 0;
+
+	while (idx != BUFPOOL_IDX_NIL) {
+		if (idx >= n || bp_bm_test_set(bm, idx)) {
+			if (prev == BUFPOOL_IDX_NIL)
+				bp_store_relaxed_u64(head, cut);
+			else
+				bp_store_relaxed_u32(&link[prev],
+						     BUFPOOL_IDX_NIL);
+			r->repaired++;
+			break;
+		}
+		len++;
+		prev = idx;
+		idx = bp_load_relaxed_u32(&link[idx]);
+	}
+	return len;
+}
+
+/*
+ * Keep the valid entries of a free magazine not seen free yet; entries
+ * past a bad count are dropped (and reclaimed if nobody holds them).
+ */
+static inline __u32 bp_recon_free_mag(struct bp_shm *s, struct bp_recon *r,
+				      struct bufpool_mag *m)
+{
+	__u32 n = bp_load_relaxed_u32(&m->count), i, idx, kept = 0;
+
+	if (n > s->mag_fill) {
+		n = s->mag_fill;
+		r->repaired++;
+	}
+	for (i = 0; i < n; i++) {
+		idx = bp_load_relaxed_u32(&m->idx[i]);
+		if (idx >= s->buf_count || bp_bm_test_set(r->free_bm, idx)) {
+			r->repaired++;
+			continue;
+		}
+		bp_store_relaxed_u32(&m->idx[kept++], idx);
+	}
+	bp_store_relaxed_u32(&m->count, kept);
+	return kept;
+}
+
+/* A magazine id a live slot names: hold it and what it holds. */
+static inline void bp_recon_live_mag(struct bp_shm *s, struct bp_recon *r,
+				     __u32 *field)
+{
+	__u32 id = bp_load_relaxed_u32(field), n, i, idx;
+	struct bufpool_mag *m;
+
+	if (id == BUFPOOL_IDX_NIL)
+		return;
+	if (id >= s->nr_mags) {
+		bp_store_relaxed_u32(field, BUFPOOL_IDX_NIL);
+		r->repaired++;
+		return;
+	}
+	/* On a depot stack: a give or take in flight; the list wins. */
+	if (bp_bm_test(r->mfree_bm, id) || bp_bm_test_set(r->mheld_bm, id))
+		return;
+	m = &s->mags[id];
+	n = bp_load_relaxed_u32(&m->count);
+	if (n > BUFPOOL_MAG_CAP)
+		n = BUFPOOL_MAG_CAP;	/* its thread resets a bad count */
+	for (i = 0; i < n; i++) {
+		idx = bp_load_relaxed_u32(&m->idx[i]);
+		/* Free as well: a drain in flight; the list wins. */
+		if (idx < s->buf_count && !bp_bm_test(r->free_bm, idx) &&
+		    !bp_bm_test_set(r->held_bm, idx))
+			r->cached++;
+	}
+}
+
+static inline void bp_reconcile(struct bp_shm *s, struct bp_recon *r)
+{
+	__u32 i, id, o, idx, first = BUFPOOL_IDX_NIL, last = BUFPOOL_IDX_NIL;
+	struct bufpool_cache *c;
+	__u64 h;
+
+	/* 1. What the lists hold is free. */
+	r->free = bp_recon_walk(r, s->free_head, s->next, s->buf_count,
+				r->free_bm);
+	if (s->nr_mags) {
+		bp_recon_walk(r, s->full_head, s->mag_next, s->nr_mags,
+			      r->mfree_bm);
+		for (id = bp_fl_idx(bp_load_relaxed_u64(s->full_head));
+		     id < s->nr_mags;
+		     id = bp_load_relaxed_u32(&s->mag_next[id]))
+			r->free += bp_recon_free_mag(s, r, &s->mags[id]);
+		bp_recon_walk(r, s->empty_head, s->mag_next, s->nr_mags,
+			      r->mfree_bm);
+		for (id = bp_fl_idx(bp_load_relaxed_u64(s->empty_head));
+		     id < s->nr_mags;
+		     id = bp_load_relaxed_u32(&s->mag_next[id]))
+			bp_store_relaxed_u32(&s->mags[id].count, 0);
+	}
+
+	/* 2. Thread slots: a live client's hold, the rest are cleared. */
+	for (i = 0; i < s->nr_caches; i++) {
+		c = &s->caches[i];
+		o = bp_load_relaxed_u32(&c->owner);
+		if (!bp_recon_live(r, o)) {
+			bp_store_relaxed_u32(&c->loaded, BUFPOOL_IDX_NIL);
+			bp_store_relaxed_u32(&c->prev, BUFPOOL_IDX_NIL);
+			bp_store_relaxed_u32(&c->pending, BUFPOOL_IDX_NIL);
+			bp_store_relaxed_u32(&c->pend_buf, BUFPOOL_IDX_NIL);
+			bp_store_relaxed_u32(&c->owner, 0);
+			continue;
+		}
+		bp_recon_live_mag(s, r, &c->loaded);
+		bp_recon_live_mag(s, r, &c->prev);
+		bp_recon_live_mag(s, r, &c->pending);
+		idx = bp_load_relaxed_u32(&c->pend_buf);
+		if (idx == BUFPOOL_IDX_NIL)
+			continue;
+		if (idx >= s->buf_count) {
+			bp_store_relaxed_u32(&c->pend_buf, BUFPOOL_IDX_NIL);
+			r->repaired++;
+		} else if (!bp_bm_test(r->free_bm, idx) &&
+			   !bp_bm_test_set(r->held_bm, idx)) {
+			r->held++;
+		}
+	}
+
+	/* 3. Per-buffer ownership. */
+	for (idx = 0; idx < s->buf_count; idx++) {
+		o = bp_load_relaxed_u32(&s->own[idx]);
+		if (o == BUFPOOL_OWN_FREE)
+			continue;
+		if (bp_bm_test(r->free_bm, idx)) {
+			/* A give in flight; the list wins. */
+			bp_store_relaxed_u32(&s->own[idx], BUFPOOL_OWN_FREE);
+		} else if (o & BUFPOOL_OWN_TRANSIT) {
+			/* A handoff outlives its giver. */
+			if ((o & ~BUFPOOL_OWN_TRANSIT) - 1 >= BUFPOOL_CLIENT_MAX) {
+				bp_store_relaxed_u32(&s->own[idx],
+						     BUFPOOL_OWN_FREE);
+				r->repaired++;
+			} else if (!bp_bm_test_set(r->held_bm, idx)) {
+				r->transit++;
+			}
+		} else if (bp_recon_live(r, o)) {
+			if (!bp_bm_test_set(r->held_bm, idx))
+				r->held++;
+		} else {
+			bp_store_relaxed_u32(&s->own[idx], BUFPOOL_OWN_FREE);
+		}
+	}
+
+	/* 4. What nobody holds goes back, in one chain. */
+	for (idx = 0; idx < s->buf_count; idx++) {
+		if (bp_bm_test(r->free_bm, idx) || bp_bm_test(r->held_bm, idx))
+			continue;
+		if (first == BUFPOOL_IDX_NIL)
+			first = idx;
+		else
+			bp_store_relaxed_u32(&s->next[last], idx);
+		last = idx;
+		r->reclaimed++;
+	}
+	if (first != BUFPOOL_IDX_NIL)
+		bp_fl_push_chain(s->free_head, s->next, first, last);
+	r->free += r->reclaimed;
+	for (id = 0; id < s->nr_mags; id++) {
+		if (bp_bm_test(r->mfree_bm, id) || bp_bm_test(r->mheld_bm, id))
+			continue;
+		bp_store_relaxed_u32(&s->mags[id].count, 0);
+		bp_fl_push(s->empty_head, s->mag_next, id);
+	}
+
+	/* 5. New tags: a CAS prepared before the stop must fail. */
+	h = bp_load_relaxed_u64(s->free_head);
+	bp_store_relaxed_u64(s->free_head,
+			     bp_fl_pack(bp_fl_idx(h), bp_fl_next_tag(h)));
+	h = bp_load_relaxed_u64(s->full_head);
+	bp_store_relaxed_u64(s->full_head,
+			     bp_fl_pack(bp_fl_idx(h), bp_fl_next_tag(h)));
+	h = bp_load_relaxed_u64(s->empty_head);
+	bp_store_relaxed_u64(s->empty_head,
+			     bp_fl_pack(bp_fl_idx(h), bp_fl_next_tag(h)));
 }
 
 #endif /* _UAPI_LINUX_BUFPOOL_FREELIST_H */

@@ -100,7 +100,7 @@ TEST_F(fl, stale_cas_fails_after_aba)
 	bp_fl_push(&self->head, self->next, a);
 	EXPECT_EQ(a, bp_fl_idx(self->head));
 	EXPECT_EQ(a, bp_fl_idx(stale));
-	EXPECT_FALSE(bp_cas_acquire_u64(&self->head, &stale,
+	EXPECT_FALSE(bp_cas_acqrel_u64(&self->head, &stale,
 					bp_fl_pack(self->next[a], 0)));
 	EXPECT_EQ(a, bp_fl_pop(&self->head, self->next, N));
 	EXPECT_NE(b, bp_fl_idx(self->head));

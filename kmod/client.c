@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * bufpool: clients, ownership and recovery.
+ *
+ * Every open file of a pool is a client with an id.  Clients record in
+ * the shared control area what they hold (own[], thread slots), by the
+ * rules in uapi/linux/bufpool_freelist.h.  When a client's file is
+ * released, its process is gone or done with the pool, and whatever
+ * only its records name goes back to the pool; when the last client
+ * goes, the control area is rebuilt from scratch.
+ *
+ * The kernel reads the control area only with every mapping of it
+ * stopped: it locks the area's pages, which every fault must lock to
+ * map one, and unmaps them from every process.  A client thread that
+ * touches the area meanwhile waits in a page fault; a thread that was
+ * between two stores goes on afterwards as if nothing had happened,
+ * except that a compare-and-swap it prepared before fails and is
+ * retried.  So the kernel sees one consistent state, and the lists and
+ * records it rewrites are never written under it.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/fs.h>
+#include <linux/mm.h>
+#include <linux/pagemap.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+
+#include "bufpool.h"
+
+/* Stop every mapping of the control area: see the top of this file. */
+static void bufpool_freeze(struct bufpool_pool *pool)
+{
+	pgoff_t i, n = pool->ctrl_size >> PAGE_SHIFT;
+
+	lockdep_assert_held(&pool->lock);
+	for (i = 0; i < n; i++)
+		lock_page(bufpool_pool_page(pool, i));
+	unmap_mapping_range(pool->inode->i_mapping, 0, pool->ctrl_size, 1);
+}
+
+static void bufpool_thaw(struct bufpool_pool *pool)
+{
+	pgoff_t i, n = pool->ctrl_size >> PAGE_SHIFT;
+
+	for (i = 0; i < n; i++)
+		unlock_page(bufpool_pool_page(pool, i));
+}
+
+static void bufpool_reconcile(struct bufpool_pool *pool)
+{
+	struct bp_recon *r = &pool->recon;
+	size_t bufs = BITS_TO_U64(pool->buf_count);
+	size_t mags = BITS_TO_U64(pool->layout.nr_mags);
+	struct bp_shm s;
+
+	memset(r->free_bm, 0, (2 * (bufs + mags) + 1) * sizeof(u64));
+	r->free = 0;
+	r->cached = 0;
+	r->held = 0;
+	r->transit = 0;
+	r->reclaimed = 0;
+	r->repaired = 0;
+	bp_shm_bind(&s, pool->ctrl, &pool->layout);
+	bufpool_freeze(pool);
+	bp_reconcile(&s, r);
+	bufpool_thaw(pool);
+	atomic_long_add(r->reclaimed, &pool->reclaimed);
+	atomic_long_add(r->repaired, &pool->repaired);
+}
+
+/* Nobody has the pool open, so nobody maps it: start it afresh. */
+static void bufpool_rebuild(struct bufpool_pool *pool)
+{
+	memset(pool->ctrl, 0, pool->ctrl_size);
+	pool->generation++;
+	bp_shm_init(pool->ctrl, &pool->layout, pool->generation);
+	atomic_long_inc(&pool->rebuilds);
+}
+
+/**
+ * bufpool_client_open - a new client of @pool
+ * @pool: the pool
+ *
+ * Return: the client, or an ERR_PTR: -EUSERS when every client id is
+ * taken, -ENOMEM.
+ */
+struct bufpool_client *bufpool_client_open(struct bufpool_pool *pool)
+{
+	struct bufpool_client *client;
+	u32 i, id = 0;
+
+	client = kzalloc(sizeof(*client), GFP_KERNEL);
+	if (!client)
+		return ERR_PTR(-ENOMEM);
+
+	mutex_lock(&pool->lock);
+	/* Cycle through ids, so that a dead client's id is not reused soon. */
+	for (i = 0; i < BUFPOOL_CLIENT_MAX; i++) {
+		id = (pool->last_id + i) % BUFPOOL_CLIENT_MAX + 1;
+		if (!bp_bm_test_set(pool->live, id))
+			break;
+	}
+	if (i == BUFPOOL_CLIENT_MAX) {
+		mutex_unlock(&pool->lock);
+		kfree(client);
+		return ERR_PTR(-EUSERS);
+	}
+	pool->last_id = id;
+	pool->nr_clients++;
+	mutex_unlock(&pool->lock);
+
+	bufpool_pool_get(pool);
+	client->pool = pool;
+	client->id = id;
+	return client;
+}
+
+/**
+ * bufpool_client_close - a client is gone: give back what it held
+ * @client: the client, freed here
+ */
+void bufpool_client_close(struct bufpool_client *client)
+{
+	struct bufpool_pool *pool = client->pool;
+
+	mutex_lock(&pool->lock);
+	pool->live[client->id / 64] &= ~(1ULL << (client->id % 64));
+	pool->nr_clients--;
+	if (client->legacy)
+		pool->nr_legacy--;
+	if (!pool->nr_clients) {
+		bufpool_rebuild(pool);
+	} else if (pool->nr_legacy) {
+		/* A legacy client's holdings look lost: wait for the last. */
+		atomic_long_inc(&pool->deferred);
+	} else {
+		atomic_long_inc(&pool->reclaims);
+		bufpool_reconcile(pool);
+	}
+	mutex_unlock(&pool->lock);
+
+	bufpool_pool_put(pool);
+	kfree(client);
+}
+
+/* The client mapped the pool: without ATTACH its records are unknown. */
+void bufpool_client_mapped(struct bufpool_client *client)
+{
+	struct bufpool_pool *pool = client->pool;
+
+	mutex_lock(&pool->lock);
+	if (!client->attached && !client->legacy) {
+		client->legacy = true;
+		pool->nr_legacy++;
+	}
+	mutex_unlock(&pool->lock);
+}
+
+int bufpool_client_attach(struct bufpool_client *client, u32 abi)
+{
+	struct bufpool_pool *pool = client->pool;
+
+	if (BUFPOOL_ABI_VERSION_MAJOR(abi) != BUFPOOL_ABI_MAJOR ||
+	    (abi & 0xffff) < 2)
+		return -EPROTO;
+	mutex_lock(&pool->lock);
+	client->attached = true;
+	if (client->legacy) {
+		client->legacy = false;
+		pool->nr_legacy--;
+	}
+	mutex_unlock(&pool->lock);
+	return client->id;
+}
+
+/**
+ * bufpool_audit - reconcile @pool now and say what it holds
+ * @pool: the pool
+ * @out: filled in; ->size is left to the caller
+ *
+ * Return: 0, or -EBUSY while a client maps the pool without ATTACH.
+ */
+int bufpool_audit(struct bufpool_pool *pool, struct bufpool_audit *out)
+{
+	struct bp_recon *r = &pool->recon;
+
+	mutex_lock(&pool->lock);
+	if (pool->nr_legacy) {
+		mutex_unlock(&pool->lock);
+		return -EBUSY;
+	}
+	bufpool_reconcile(pool);
+	out->clients = pool->nr_clients;
+	out->legacy = pool->nr_legacy;
+	out->buf_count = pool->buf_count;
+	out->free = r->free;
+	out->cached = r->cached;
+	out->held = r->held;
+	out->transit = r->transit;
+	out->reclaimed = r->reclaimed;
+	out->repaired = r->repaired;
+	out->generation = pool->generation;
+	mutex_unlock(&pool->lock);
+	return 0;
+}

@@ -1,0 +1,514 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * bufpool selftests of crash safety: what a client holds when it dies
+ * goes back to the pool, whatever instruction it died at; a handoff
+ * survives its giver; a client that writes garbage over the whole
+ * control area hurts neither the kernel nor the pool after it is gone.
+ *
+ * Every check is the kernel's audit (BUFPOOL_IOC_AUDIT), which stops
+ * the pool, reconciles it and counts: free + cached + held + transit
+ * must be the pool, with nothing repaired when every client is correct.
+ * "No index twice" is checked by the clients themselves: each buffer
+ * carries its holder's incarnation number, swapped in on acquire and out
+ * on release; finding a live holder's number there is a double handout.
+ *
+ * BUFPOOL_STORM_SECS sets the crash storm's length (default 30).
+ */
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/prctl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bufpool.h>
+#include <kselftest_harness.h>
+
+#include "bufpool_selftest.h"
+
+#define WORKERS		4
+#define MBOX		64
+#define BURST		64
+#define NIL		UINT32_MAX
+
+static int audit(struct __test_metadata *_metadata, struct bufpool *pool,
+		 struct bufpool_audit *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (bufpool_audit(pool, a)) {
+		TH_LOG("audit: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* The invariant of every audit, with nothing repaired. */
+#define EXPECT_WHOLE(a) do {						\
+	EXPECT_EQ((a).buf_count,					\
+		  (a).free + (a).cached + (a).held + (a).transit);	\
+	EXPECT_EQ(0, (a).repaired);					\
+} while (0)
+
+FIXTURE(crash) {
+	struct bufpool *pool;
+	struct bufpool_info info;
+};
+
+FIXTURE_SETUP(crash)
+{
+	self->pool = bufpool_open(NULL);
+	ASSERT_NE(NULL, self->pool);
+	ASSERT_EQ(0, bufpool_get_info(self->pool, &self->info));
+	if (self->info.flags & BUFPOOL_INFO_F_MEMFD)
+		SKIP(return, "no module: nobody reclaims a module-free pool");
+}
+
+FIXTURE_TEARDOWN(crash)
+{
+	if (self->pool)
+		bufpool_close(self->pool);
+}
+
+/* A child that opens the pool, takes n buffers, and waits to be killed. */
+static pid_t hold_and_wait(unsigned int n, int fd)
+{
+	struct bufpool *p;
+	unsigned int i;
+	uint32_t idx;
+	pid_t pid = fork();
+
+	if (pid)
+		return pid;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	p = bufpool_open(NULL);
+	if (!p)
+		_exit(1);
+	for (i = 0; i < n; i++)
+		if (bufpool_acquire_index(p, &idx))
+			_exit(2);
+	if (write(fd, &n, sizeof(n)) != sizeof(n))
+		_exit(3);
+	for (;;)
+		pause();
+}
+
+static void kill_wait(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+TEST_F(crash, killed_holder_is_reclaimed)
+{
+	struct bufpool_audit a;
+	long long before = bp_stat("reclaimed");
+	unsigned int n;
+	int sv[2];
+	pid_t pid;
+
+	ASSERT_EQ(0, pipe(sv));
+	/* More than two magazines: some held, some cached, some in flight. */
+	pid = hold_and_wait(3 * self->info.mag_fill + 5, sv[1]);
+	ASSERT_EQ(sizeof(n), read(sv[0], &n, sizeof(n)));
+	ASSERT_EQ(0, audit(_metadata, self->pool, &a));
+	EXPECT_WHOLE(a);
+	EXPECT_EQ(n, a.held);		/* own[] names each */
+	EXPECT_LT(0, a.cached);		/* its magazines hold more */
+	kill_wait(pid);
+	ASSERT_EQ(0, audit(_metadata, self->pool, &a));
+	EXPECT_WHOLE(a);
+	EXPECT_EQ(a.buf_count, a.free);
+	EXPECT_EQ(0, a.reclaimed);	/* the release had done it already */
+	EXPECT_LE(before + n, bp_stat("reclaimed"));
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/*
+ * Handoff: A takes a buffer, writes it, hands it off and sends the index,
+ * and is killed; the buffer is not reclaimed with A's.  B adopts it and
+ * reads what A wrote; killed in turn, B's buffer is reclaimed.
+ */
+TEST_F(crash, handoff_survives_its_giver)
+{
+	struct bufpool_audit a;
+	int sv[2], ack[2];
+	uint32_t idx, got;
+	pid_t giver, taker;
+
+	ASSERT_EQ(0, pipe(sv));
+	ASSERT_EQ(0, pipe(ack));
+	giver = fork();
+	ASSERT_LE(0, giver);
+	if (giver == 0) {
+		struct bufpool *p;
+		uint32_t extra;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		p = bufpool_open(NULL);
+		if (!p || bufpool_acquire_index(p, &idx) ||
+		    bufpool_acquire_index(p, &extra))	/* dies holding it */
+			_exit(1);
+		strcpy(bufpool_addr(p, idx), "from the giver");
+		if (bufpool_handoff(p, idx) ||
+		    bufpool_release_index(p, idx) == 0 ||	/* not ours */
+		    write(sv[1], &idx, sizeof(idx)) != sizeof(idx))
+			_exit(2);
+		for (;;)
+			pause();
+	}
+	ASSERT_EQ(sizeof(idx), read(sv[0], &idx, sizeof(idx)));
+	kill_wait(giver);
+
+	ASSERT_EQ(0, audit(_metadata, self->pool, &a));
+	EXPECT_WHOLE(a);
+	EXPECT_EQ(1, a.transit);
+	EXPECT_EQ(a.buf_count - 1, a.free);	/* "extra" came back */
+
+	taker = fork();
+	ASSERT_LE(0, taker);
+	if (taker == 0) {
+		struct bufpool *p;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		p = bufpool_open(NULL);
+		if (!p || bufpool_adopt(p, idx) ||
+		    strcmp(bufpool_addr(p, idx), "from the giver") ||
+		    write(ack[1], &idx, sizeof(idx)) != sizeof(idx))
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	ASSERT_EQ(sizeof(got), read(ack[0], &got, sizeof(got)));
+	EXPECT_EQ(idx, got);
+	ASSERT_EQ(0, audit(_metadata, self->pool, &a));
+	EXPECT_WHOLE(a);
+	EXPECT_EQ(0, a.transit);
+	EXPECT_EQ(1, a.held);
+	/* Adopted once: nobody else can take it now. */
+	EXPECT_EQ(-1, bufpool_adopt(self->pool, idx));
+	EXPECT_EQ(EINVAL, errno);
+	kill_wait(taker);
+	ASSERT_EQ(0, audit(_metadata, self->pool, &a));
+	EXPECT_WHOLE(a);
+	EXPECT_EQ(a.buf_count, a.free);
+	close(sv[0]);
+	close(sv[1]);
+	close(ack[0]);
+	close(ack[1]);
+}
+
+/* The crash storm's shared state, in an anonymous shared mapping. */
+struct storm {
+	_Atomic uint32_t mbox[MBOX];		/* indices in transit */
+	_Atomic uint64_t gen[WORKERS];		/* live incarnation, 0: dead */
+	_Atomic uint64_t ops;
+	_Atomic uint64_t handoffs;
+	_Atomic int errors;
+	char why[128];
+};
+
+static void storm_fail(struct storm *st, const char *what, uint32_t idx)
+{
+	if (atomic_fetch_add(&st->errors, 1) == 0)
+		snprintf(st->why, sizeof(st->why), "%s (buffer %u, errno %d)",
+			 what, idx, errno);
+}
+
+static int storm_alive(struct storm *st, uint64_t g)
+{
+	return atomic_load(&st->gen[g & 0xff]) == g;
+}
+
+/* Claim a buffer for incarnation g; a live other holder is an error. */
+static void storm_mark(struct storm *st, struct bufpool *p, uint32_t idx,
+		       uint64_t g)
+{
+	_Atomic uint64_t *m = bufpool_addr(p, idx);
+	uint64_t old = atomic_exchange(m, g);
+
+	if (old && old != g && storm_alive(st, old))
+		storm_fail(st, "a buffer held by two live clients", idx);
+}
+
+static void storm_unmark(struct storm *st, struct bufpool *p, uint32_t idx,
+			 uint64_t g)
+{
+	_Atomic uint64_t *m = bufpool_addr(p, idx);
+	uint64_t old = g;
+
+	if (!atomic_compare_exchange_strong(m, &old, 0))
+		storm_fail(st, "a held buffer marked by another", idx);
+}
+
+static void storm_worker(struct storm *st, uint64_t g, unsigned int seed)
+{
+	struct bufpool *p = bufpool_open(NULL);
+	uint32_t held[BURST + MBOX], idx, v;
+	unsigned int n, i, k, j;
+
+	if (!p) {
+		storm_fail(st, "open", 0);
+		_exit(1);
+	}
+	for (;;) {
+		n = 1 + rand_r(&seed) % BURST;
+		for (k = 0; k < n; k++) {
+			if (bufpool_acquire_index(p, &held[k])) {
+				if (errno != ENOBUFS)
+					storm_fail(st, "acquire", 0);
+				break;
+			}
+			storm_mark(st, p, held[k], g);
+			memset((char *)bufpool_addr(p, held[k]) + 8, (int)g, 56);
+		}
+		n = k;
+		/* Hand about a quarter to whoever looks in the mailbox. */
+		for (i = 0; i < n; i++) {
+			if (rand_r(&seed) % 4)
+				continue;
+			idx = held[i];
+			storm_unmark(st, p, idx, g);
+			if (bufpool_handoff(p, idx)) {
+				storm_fail(st, "handoff", idx);
+				continue;
+			}
+			j = rand_r(&seed) % MBOX;
+			v = NIL;
+			if (atomic_compare_exchange_strong(&st->mbox[j], &v,
+							   idx)) {
+				atomic_fetch_add(&st->handoffs, 1);
+				held[i--] = held[--n];
+				continue;
+			}
+			/*
+			 * Mailbox slot busy: take it back, unless a receiver
+			 * holding a stale mailbox entry with the same index
+			 * adopted it first (then it is theirs).
+			 */
+			if (bufpool_adopt(p, idx) == 0) {
+				storm_mark(st, p, idx, g);
+			} else {
+				if (errno != EINVAL)
+					storm_fail(st, "adopt", idx);
+				held[i--] = held[--n];
+			}
+		}
+		/* Adopt what others left. */
+		for (i = 0; i < 4 && n < BURST + MBOX; i++) {
+			j = rand_r(&seed) % MBOX;
+			v = atomic_load(&st->mbox[j]);
+			if (v == NIL)
+				continue;
+			idx = v;	/* a failed CAS below rewrites v */
+			if (bufpool_adopt(p, idx) == 0) {
+				storm_mark(st, p, idx, g);
+				held[n++] = idx;
+			}
+			/* Ours now, or stale (its adopter died): clear it. */
+			atomic_compare_exchange_strong(&st->mbox[j], &v, NIL);
+		}
+		for (i = 0; i < n; i++) {
+			storm_unmark(st, p, held[i], g);
+			if (bufpool_release_index(p, held[i]))
+				storm_fail(st, "release", held[i]);
+		}
+		atomic_fetch_add(&st->ops, 1);
+	}
+}
+
+static pid_t storm_spawn(struct storm *st, unsigned int w, uint64_t *inc)
+{
+	uint64_t g = (++*inc << 8) | w;
+	pid_t pid;
+
+	atomic_store(&st->gen[w], g);
+	pid = fork();
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		storm_worker(st, g, (unsigned int)g);
+	}
+	return pid;
+}
+
+TEST_F_TIMEOUT(crash, storm, 600)
+{
+	const char *env = getenv("BUFPOOL_STORM_SECS");
+	int secs = env ? atoi(env) : 30;
+	unsigned int seed = (unsigned int)time(NULL), w, i, kills = 0;
+	struct storm *st;
+	struct bufpool_audit a;
+	struct timespec t0, now;
+	pid_t pid[WORKERS];
+	uint64_t inc = 0;
+	uint32_t v;
+
+	st = mmap(NULL, sizeof(*st), PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, st);
+	for (i = 0; i < MBOX; i++)
+		st->mbox[i] = NIL;
+	for (w = 0; w < WORKERS; w++) {
+		pid[w] = storm_spawn(st, w, &inc);
+		ASSERT_LT(0, pid[w]);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		usleep(20000 + rand_r(&seed) % 200000);
+		w = rand_r(&seed) % WORKERS;
+		atomic_store(&st->gen[w], 0);	/* dead from here on */
+		kill_wait(pid[w]);
+		kills++;
+		ASSERT_EQ(0, audit(_metadata, self->pool, &a));
+		EXPECT_WHOLE(a);
+		if (a.buf_count != a.free + a.cached + a.held + a.transit ||
+		    a.repaired || atomic_load(&st->errors))
+			break;
+		pid[w] = storm_spawn(st, w, &inc);
+		ASSERT_LT(0, pid[w]);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while (now.tv_sec - t0.tv_sec < secs);
+
+	for (w = 0; w < WORKERS; w++) {
+		atomic_store(&st->gen[w], 0);
+		kill_wait(pid[w]);
+	}
+	EXPECT_EQ(0, atomic_load(&st->errors)) {
+		TH_LOG("%s", st->why);
+	}
+	/* Adopt and give back what is still in the mailbox. */
+	for (i = 0; i < MBOX; i++) {
+		v = atomic_load(&st->mbox[i]);
+		if (v != NIL && bufpool_adopt(self->pool, v) == 0)
+			EXPECT_EQ(0, bufpool_release_index(self->pool, v));
+	}
+	bufpool_flush_cache(self->pool);
+	ASSERT_EQ(0, audit(_metadata, self->pool, &a));
+	EXPECT_WHOLE(a);
+	EXPECT_EQ(0, a.held);
+	EXPECT_EQ(0, a.cached);
+	/*
+	 * A buffer handed off by a giver killed before it reached the
+	 * mailbox is in transit with its index lost: by the transfer rule
+	 * it stays out until the pool's last client closes.
+	 */
+	EXPECT_EQ(a.buf_count, a.free + a.transit);
+	TH_LOG("%u kills in %d s, %llu rounds, %llu handoffs; at the end %u free, %u lost in transit",
+	       kills, secs, (unsigned long long)atomic_load(&st->ops),
+	       (unsigned long long)atomic_load(&st->handoffs), a.free,
+	       a.transit);
+	munmap(st, sizeof(*st));
+}
+
+/*
+ * A hostile client writes random bytes over the whole control area and
+ * exits (or crashes).  The kernel reconciles without a report; the pool
+ * it leaves may have lost what garbage claimed, but nothing is handed
+ * out twice, and after its last client closes the pool is whole.
+ */
+FIXTURE(hostile) {
+	struct bufpool *pool;
+	struct bufpool_info info;
+};
+
+FIXTURE_VARIANT(hostile) {
+	int crash;
+};
+FIXTURE_VARIANT_ADD(hostile, exits) { .crash = 0 };
+FIXTURE_VARIANT_ADD(hostile, crashes) { .crash = 1 };
+
+FIXTURE_SETUP(hostile)
+{
+	self->pool = bufpool_open(NULL);
+	ASSERT_NE(NULL, self->pool);
+	ASSERT_EQ(0, bufpool_get_info(self->pool, &self->info));
+	if (self->info.flags & BUFPOOL_INFO_F_MEMFD)
+		SKIP(return, "no module: nothing to be hostile to");
+}
+
+FIXTURE_TEARDOWN(hostile)
+{
+	if (self->pool)
+		bufpool_close(self->pool);
+}
+
+TEST_F(hostile, writes_garbage_over_the_control_area)
+{
+	long long repaired = bp_stat("repaired");
+	struct bufpool_audit a;
+	unsigned char *seen;
+	uint64_t gen;
+	uint32_t idx, got = 0;
+	int status;
+	pid_t pid;
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct bufpool_info info;
+		int fd = open(BUFPOOL_DEV_PATH, O_RDWR);
+		unsigned int seed = (unsigned int)getpid();
+		uint32_t *w;
+		size_t i;
+
+		if (fd < 0 || ioctl(fd, BUFPOOL_IOC_INFO, &info))
+			_exit(1);
+		w = mmap(NULL, info.ctrl_size, PROT_READ | PROT_WRITE,
+			 MAP_SHARED, fd, 0);
+		if (w == MAP_FAILED)
+			_exit(2);
+		/* Attached: its garbage is reconciled, not deferred. */
+		ioctl(fd, BUFPOOL_IOC_ATTACH, &(__u32){ BUFPOOL_ABI_VERSION });
+		/* Random words, a third of them zero, over everything. */
+		for (i = 0; i < info.ctrl_size / 4; i++)
+			w[i] = rand_r(&seed) % 3 ?
+			       (uint32_t)rand_r(&seed) << 16 ^
+			       (uint32_t)rand_r(&seed) : 0;
+		if (variant->crash)
+			raise(SIGSEGV);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_EQ(variant->crash ? SIGSEGV : 0,
+		  WIFSIGNALED(status) ? WTERMSIG(status) :
+					WEXITSTATUS(status) << 8);
+
+	/* Whatever it wrote, the counts add up and no index is twice. */
+	ASSERT_EQ(0, audit(_metadata, self->pool, &a));
+	EXPECT_EQ(a.buf_count, a.free + a.cached + a.held + a.transit);
+	/* Its release's reconciliation repaired; this one finds it done. */
+	EXPECT_EQ(0, a.repaired);
+	EXPECT_LT(repaired, bp_stat("repaired"));
+	TH_LOG("after the hostile client: %u free, %u cached, %u held, %u in transit; %lld entries repaired",
+	       a.free, a.cached, a.held, a.transit,
+	       bp_stat("repaired") - repaired);
+	seen = calloc(self->info.buf_count, 1);
+	ASSERT_NE(NULL, seen);
+	while (bufpool_acquire_index(self->pool, &idx) == 0) {
+		ASSERT_GT(self->info.buf_count, idx);
+		ASSERT_EQ(0, seen[idx]);
+		seen[idx] = 1;
+		got++;
+	}
+	EXPECT_EQ(a.free, got);		/* all that is free can be had */
+	for (idx = 0; idx < self->info.buf_count; idx++)
+		if (seen[idx])
+			EXPECT_EQ(0, bufpool_release_index(self->pool, idx));
+	free(seen);
+
+	/* The last client closes: the pool is rebuilt, whole. */
+	gen = a.generation;
+	bufpool_close(self->pool);
+	self->pool = bufpool_open(NULL);
+	ASSERT_NE(NULL, self->pool);
+	ASSERT_EQ(0, audit(_metadata, self->pool, &a));
+	EXPECT_WHOLE(a);
+	EXPECT_EQ(a.buf_count, a.free);
+	EXPECT_LT(gen, a.generation);
+}
+
+TEST_HARNESS_MAIN
