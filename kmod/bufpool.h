@@ -6,7 +6,9 @@
 #define BUFPOOL_H
 
 #include <linux/bits.h>
-#include <linux/miscdevice.h>
+#include <linux/cdev.h>
+#include <linux/device.h>
+#include <linux/uidgid.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
 #include <linux/atomic.h>
@@ -20,19 +22,32 @@
 #define BUFPOOL_CHUNK_ORDER	(PMD_SHIFT - PAGE_SHIFT)
 #define BUFPOOL_CHUNK_PAGES	BIT(BUFPOOL_CHUNK_ORDER)
 
+/* Pools named at load: /dev/bufpool-NAME, NAME of [a-z0-9_]. */
+#define BUFPOOL_MAX_POOLS	16
+#define BUFPOOL_NAME_MAX	24
+#define BUFPOOL_DEV_NAME_MAX	(sizeof("bufpool-") + BUFPOOL_NAME_MAX)
+
 struct bufpool_params {
+	char name[BUFPOOL_DEV_NAME_MAX];	/* device name */
 	u32 buf_size;
 	u32 buf_count;
 	int numa_node;
 	unsigned int mode;	/* checked before it becomes a umode_t */
 	u32 caches;
+	u32 uid;		/* owner and group of the device node */
+	u32 gid;
 };
 
 /**
  * struct bufpool_pool - one pool and its device node
- * @ref:	one for the module, one per open file; the last put frees
- * @misc:	the pool's character device
- * @name:	device node name
+ * @ref:	one for the module, one for its device, one per open file;
+ *		the last put frees
+ * @cdev:	the pool's character device
+ * @dev:	its device: /dev/NAME, /sys/class/bufpool/NAME
+ * @mode:	permission bits of the node
+ * @uid:	owner of the node
+ * @gid:	group of the node
+ * @name:	device name
  * @buf_shift:	log2 of the buffer size
  * @buf_count:	number of buffers
  * @numa_node:	node the chunks were taken from, or NUMA_NO_NODE
@@ -62,8 +77,12 @@ struct bufpool_params {
  */
 struct bufpool_pool {
 	refcount_t ref;
-	struct miscdevice misc;
-	const char *name;
+	struct cdev cdev;
+	struct device dev;
+	umode_t mode;
+	kuid_t uid;
+	kgid_t gid;
+	char name[BUFPOOL_DEV_NAME_MAX];
 	u32 buf_shift;
 	u32 buf_count;
 	int numa_node;
@@ -111,8 +130,7 @@ static inline u64 bufpool_bufs_size(const struct bufpool_pool *pool)
 
 /* pool.c */
 int bufpool_check_params(const struct bufpool_params *p);
-struct bufpool_pool *bufpool_pool_create(const char *name,
-					 const struct bufpool_params *p);
+struct bufpool_pool *bufpool_pool_create(const struct bufpool_params *p);
 void bufpool_pool_get(struct bufpool_pool *pool);
 void bufpool_pool_put(struct bufpool_pool *pool);
 struct page *bufpool_pool_page(struct bufpool_pool *pool, pgoff_t pgoff);

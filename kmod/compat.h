@@ -51,6 +51,20 @@ bufpool_default_unmapped_area(struct file *file, unsigned long addr,
 #define BUFPOOL_GET_POLICY_ARGS struct vm_area_struct *vma, unsigned long addr
 #endif
 
+/* 6.4: class_create() lost its owner argument. */
+#ifdef BUFPOOL_HAVE_CLASS_CREATE_NAME
+#define bufpool_class_create(name)	class_create(name)
+#else
+#define bufpool_class_create(name)	class_create(THIS_MODULE, name)
+#endif
+
+/* 6.2: device_type.devnode takes a const struct device. */
+#ifdef BUFPOOL_HAVE_DEVNODE_CONST
+#define BUFPOOL_DEVNODE_DEV	const struct device
+#else
+#define BUFPOOL_DEVNODE_DEV	struct device
+#endif
+
 /* 6.8: MAX_ORDER became MAX_PAGE_ORDER, the largest order (inclusive). */
 #ifdef MAX_PAGE_ORDER
 #define BUFPOOL_ORDER_FITS(order)	((order) <= MAX_PAGE_ORDER)

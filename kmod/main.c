@@ -5,16 +5,22 @@
  * At load the module reserves zeroed, unmovable 2 MiB compound pages,
  * carves them into fixed-size buffers, links every buffer into a
  * lock-free free list in a shared control area, and registers
- * /dev/bufpool.  Userspace maps the device and takes and gives buffers
+ * /dev/bufpool, and /dev/bufpool-NAME for each pool named in the pools
+ * parameter.  Userspace maps a device and takes and gives buffers
  * through the free list without system calls (libbufpool-user).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/cdev.h>
+#include <linux/ctype.h>
 #include <linux/device.h>
 #include <linux/fs.h>
-#include <linux/miscdevice.h>
-#include <linux/sysfs.h>
+#include <linux/kdev_t.h>
+#include <linux/kstrtox.h>
 #include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/sysfs.h>
 #include <linux/uaccess.h>
 
 #include "bufpool.h"
@@ -44,13 +50,28 @@ module_param_named(mode, param_mode, uint, 0444);
 MODULE_PARM_DESC(mode,
 		 "Permission bits of the device node (default 0600)");
 
-static struct bufpool_pool *bufpool_default;
+static unsigned int param_uid;
+module_param_named(uid, param_uid, uint, 0444);
+MODULE_PARM_DESC(uid, "Owner of the device node (default 0)");
+
+static unsigned int param_gid;
+module_param_named(gid, param_gid, uint, 0444);
+MODULE_PARM_DESC(gid, "Group of the device node (default 0)");
+
+static char *param_pools;
+module_param_named(pools, param_pools, charp, 0444);
+MODULE_PARM_DESC(pools,
+		 "More pools, /dev/bufpool-NAME each: NAME:key=value,...;NAME:... with keys buf_size, buf_count, numa_node, caches, mode, uid, gid (defaults: those of the default pool)");
+
+static dev_t bufpool_devt;
+static struct class *bufpool_class;
+static struct bufpool_pool *bufpool_pools[BUFPOOL_MAX_POOLS + 1];
+static unsigned int bufpool_nr_pools;
 
 static int bufpool_open(struct inode *inode, struct file *file)
 {
-	/* misc_open() left our struct miscdevice in ->private_data. */
-	struct bufpool_pool *pool = container_of(file->private_data,
-						 struct bufpool_pool, misc);
+	struct bufpool_pool *pool = container_of(inode->i_cdev,
+						 struct bufpool_pool, cdev);
 	struct bufpool_client *client;
 
 	client = bufpool_client_open(pool);
@@ -175,10 +196,7 @@ static const struct file_operations bufpool_fops = {
 
 static struct bufpool_pool *bufpool_from_dev(struct device *dev)
 {
-	/* misc_register() made the miscdevice the device's drvdata. */
-	struct miscdevice *misc = dev_get_drvdata(dev);
-
-	return container_of(misc, struct bufpool_pool, misc);
+	return container_of(dev, struct bufpool_pool, dev);
 }
 
 static ssize_t pmd_faults_show(struct device *dev,
@@ -239,7 +257,7 @@ static ssize_t clients_show(struct device *dev,
 }
 static DEVICE_ATTR_RO(clients);
 
-/* /sys/class/misc/<pool>/stats/ */
+/* /sys/class/bufpool/<pool>/stats/ */
 static struct attribute *bufpool_stats_attrs[] = {
 	&dev_attr_pmd_faults.attr,
 	&dev_attr_pte_faults.attr,
@@ -262,53 +280,256 @@ static const struct attribute_group *bufpool_groups[] = {
 	NULL,
 };
 
-static int __init bufpool_init(void)
+/* devtmpfs makes the node with the pool's owner, group and mode. */
+static char *bufpool_devnode(BUFPOOL_DEVNODE_DEV *dev, umode_t *mode,
+			     kuid_t *uid, kgid_t *gid)
 {
-	struct bufpool_params p = {
+	const struct bufpool_pool *pool =
+		container_of(dev, struct bufpool_pool, dev);
+
+	if (mode)
+		*mode = pool->mode;
+	if (uid)
+		*uid = pool->uid;
+	if (gid)
+		*gid = pool->gid;
+	return NULL;
+}
+
+static const struct device_type bufpool_dev_type = {
+	.name = "bufpool",
+	.devnode = bufpool_devnode,
+};
+
+/* The device's last reference is gone: so is its hold on the pool. */
+static void bufpool_dev_release(struct device *dev)
+{
+	bufpool_pool_put(bufpool_from_dev(dev));
+}
+
+/*
+ * The cdev's parent is the device and the device holds a pool reference
+ * that its release drops: an open file (which holds the cdev) keeps the
+ * memory they are embedded in alive, whatever the order of the puts.
+ */
+static int bufpool_register(struct bufpool_pool *pool, unsigned int minor)
+{
+	int err;
+
+	cdev_init(&pool->cdev, &bufpool_fops);
+	pool->cdev.owner = THIS_MODULE;
+	device_initialize(&pool->dev);
+	pool->dev.class = bufpool_class;
+	pool->dev.type = &bufpool_dev_type;
+	pool->dev.devt = MKDEV(MAJOR(bufpool_devt), minor);
+	pool->dev.groups = bufpool_groups;
+	pool->dev.release = bufpool_dev_release;
+	bufpool_pool_get(pool);
+	err = dev_set_name(&pool->dev, "%s", pool->name);
+	if (!err)
+		err = cdev_device_add(&pool->cdev, &pool->dev);
+	if (err) {
+		pr_err("cannot register /dev/%s: %d\n", pool->name, err);
+		put_device(&pool->dev);
+	}
+	return err;
+}
+
+static void bufpool_unregister(struct bufpool_pool *pool)
+{
+	cdev_device_del(&pool->cdev, &pool->dev);
+	put_device(&pool->dev);
+}
+
+/* The default pool's parameters, which named pools start from. */
+static void bufpool_default_params(struct bufpool_params *p)
+{
+	*p = (struct bufpool_params){
+		.name = "bufpool",
 		.buf_size = param_buf_size,
 		.buf_count = param_buf_count,
 		.numa_node = param_numa_node,
 		.mode = param_mode,
 		.caches = param_caches,
+		.uid = param_uid,
+		.gid = param_gid,
 	};
-	struct bufpool_pool *pool;
+}
+
+static bool bufpool_name_ok(const char *name)
+{
+	size_t i, len = strlen(name);
+
+	if (!len || len > BUFPOOL_NAME_MAX)
+		return false;
+	for (i = 0; i < len; i++)
+		if (!islower(name[i]) && !isdigit(name[i]) && name[i] != '_')
+			return false;
+	return true;
+}
+
+/* One "key=value" of a pool spec into p; a clear error otherwise. */
+static int bufpool_parse_kv(struct bufpool_params *p, char *kv)
+{
+	char *val = strchr(kv, '=');
 	int err;
 
-	err = bufpool_check_params(&p);
-	if (err)
-		return err;
-
-	pool = bufpool_pool_create("bufpool", &p);
-	if (IS_ERR(pool))
-		return PTR_ERR(pool);
-
-	pool->misc.minor = MISC_DYNAMIC_MINOR;
-	pool->misc.name = pool->name;
-	pool->misc.fops = &bufpool_fops;
-	pool->misc.mode = p.mode;
-	pool->misc.groups = bufpool_groups;
-	err = misc_register(&pool->misc);
-	if (err) {
-		pr_err("cannot register /dev/%s: %d\n", pool->name, err);
-		bufpool_pool_put(pool);
-		return err;
+	if (!val) {
+		pr_err("pools: %s: \"%s\" is not key=value\n", p->name, kv);
+		return -EINVAL;
 	}
-	bufpool_default = pool;
+	*val++ = '\0';
+	if (!strcmp(kv, "buf_size"))
+		err = kstrtou32(val, 0, &p->buf_size);
+	else if (!strcmp(kv, "buf_count"))
+		err = kstrtou32(val, 0, &p->buf_count);
+	else if (!strcmp(kv, "numa_node"))
+		err = kstrtoint(val, 0, &p->numa_node);
+	else if (!strcmp(kv, "caches"))
+		err = kstrtou32(val, 0, &p->caches);
+	else if (!strcmp(kv, "mode"))
+		err = kstrtouint(val, 8, &p->mode);
+	else if (!strcmp(kv, "uid"))
+		err = kstrtou32(val, 0, &p->uid);
+	else if (!strcmp(kv, "gid"))
+		err = kstrtou32(val, 0, &p->gid);
+	else
+		err = -ENOENT;
+	if (err == -ENOENT)
+		pr_err("pools: %s: unknown key \"%s\"\n", p->name, kv);
+	else if (err)
+		pr_err("pools: %s: %s=\"%s\" is not a number\n", p->name, kv,
+		       val);
+	return err ? -EINVAL : 0;
+}
 
-	pr_info("/dev/%s: %u buffers of %u B in %u x 2 MiB chunks, node %d\n",
-		pool->name, pool->buf_count, 1U << pool->buf_shift,
-		pool->nr_chunks, pool->numa_node);
+/*
+ * Parse the pools parameter: "NAME:key=value,...;NAME:..." into ps[],
+ * each starting from the default pool's parameters.  Returns how many,
+ * or a negative errno with the reason logged.
+ */
+static int bufpool_parse_pools(const char *spec, struct bufpool_params *ps,
+			       int max)
+{
+	char *buf, *cur, *one, *kv, *name;
+	int n = 0, i, err = 0;
+
+	if (!spec || !*spec)
+		return 0;
+	buf = kstrdup(spec, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	cur = buf;
+	while (!err && (one = strsep(&cur, ";")) != NULL) {
+		if (!*one)
+			continue;
+		name = strsep(&one, ":");
+		if (!bufpool_name_ok(name)) {
+			pr_err("pools: \"%s\": a name is 1 to %d of a-z, 0-9, _\n",
+			       name, BUFPOOL_NAME_MAX);
+			err = -EINVAL;
+			break;
+		}
+		if (n == max) {
+			pr_err("pools: more than %d pools\n", max);
+			err = -EINVAL;
+			break;
+		}
+		bufpool_default_params(&ps[n]);
+		snprintf(ps[n].name, sizeof(ps[n].name), "bufpool-%s", name);
+		for (i = 0; i < n; i++)
+			if (!strcmp(ps[i].name, ps[n].name)) {
+				pr_err("pools: \"%s\" named twice\n", name);
+				err = -EINVAL;
+			}
+		while (!err && one && (kv = strsep(&one, ",")) != NULL)
+			if (*kv)
+				err = bufpool_parse_kv(&ps[n], kv);
+		if (!err)
+			err = bufpool_check_params(&ps[n]);
+		n++;
+	}
+	kfree(buf);
+	return err ? err : n;
+}
+
+static void bufpool_destroy_all(void)
+{
+	while (bufpool_nr_pools) {
+		struct bufpool_pool *pool = bufpool_pools[--bufpool_nr_pools];
+
+		bufpool_unregister(pool);
+		bufpool_pool_put(pool);
+	}
+	if (bufpool_class)
+		class_destroy(bufpool_class);
+	if (bufpool_devt)
+		unregister_chrdev_region(bufpool_devt, BUFPOOL_MAX_POOLS + 1);
+}
+
+static int __init bufpool_init(void)
+{
+	struct bufpool_params *ps;
+	struct bufpool_pool *pool;
+	int n, i, err;
+
+	ps = kcalloc(BUFPOOL_MAX_POOLS + 1, sizeof(*ps), GFP_KERNEL);
+	if (!ps)
+		return -ENOMEM;
+	/* Check every pool's parameters before taking any memory. */
+	bufpool_default_params(&ps[0]);
+	err = bufpool_check_params(&ps[0]);
+	n = err ? err : bufpool_parse_pools(param_pools, ps + 1,
+					    BUFPOOL_MAX_POOLS);
+	if (n < 0) {
+		kfree(ps);
+		return n;
+	}
+
+	err = alloc_chrdev_region(&bufpool_devt, 0, BUFPOOL_MAX_POOLS + 1,
+				  "bufpool");
+	if (err) {
+		bufpool_devt = 0;
+		goto out;
+	}
+	bufpool_class = bufpool_class_create("bufpool");
+	if (IS_ERR(bufpool_class)) {
+		err = PTR_ERR(bufpool_class);
+		bufpool_class = NULL;
+		goto out;
+	}
+	for (i = 0; i <= n; i++) {
+		pool = bufpool_pool_create(&ps[i]);
+		if (IS_ERR(pool)) {
+			err = PTR_ERR(pool);
+			goto out;
+		}
+		err = bufpool_register(pool, i);
+		if (err) {
+			bufpool_pool_put(pool);
+			goto out;
+		}
+		bufpool_pools[bufpool_nr_pools++] = pool;
+		pr_info("/dev/%s: %u buffers of %u B in %u x 2 MiB chunks, node %d\n",
+			pool->name, pool->buf_count, 1U << pool->buf_shift,
+			pool->nr_chunks, pool->numa_node);
+	}
+	kfree(ps);
 	return 0;
+
+out:
+	kfree(ps);
+	bufpool_destroy_all();
+	return err;
 }
 
 static void __exit bufpool_exit(void)
 {
 	/*
 	 * Every open file and every mapping holds a module reference
-	 * (fops.owner), so none is left here: this put frees the pool.
+	 * (fops.owner), so none is left here: these puts free the pools.
 	 */
-	misc_deregister(&bufpool_default->misc);
-	bufpool_pool_put(bufpool_default);
+	bufpool_destroy_all();
 }
 
 module_init(bufpool_init);

@@ -18,6 +18,7 @@
 #include <linux/pseudo_fs.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
+#include <linux/string.h>
 #include <linux/vmalloc.h>
 
 #include "bufpool.h"
@@ -48,30 +49,37 @@ int bufpool_check_params(const struct bufpool_params *p)
 	if (!is_power_of_2(p->buf_size) ||
 	    p->buf_size < BUFPOOL_MIN_BUF_SIZE ||
 	    p->buf_size > BUFPOOL_MAX_BUF_SIZE) {
-		pr_err("buf_size=%u: must be a power of two from %u to %u\n",
-		       p->buf_size, BUFPOOL_MIN_BUF_SIZE, BUFPOOL_MAX_BUF_SIZE);
+		pr_err("%s: buf_size=%u: must be a power of two from %u to %u\n",
+		       p->name, p->buf_size, BUFPOOL_MIN_BUF_SIZE,
+		       BUFPOOL_MAX_BUF_SIZE);
 		return -EINVAL;
 	}
 	if (p->buf_count == 0 || p->buf_count > BUFPOOL_MAX_BUFS) {
-		pr_err("buf_count=%u: must be from 1 to %u\n",
-		       p->buf_count, BUFPOOL_MAX_BUFS);
+		pr_err("%s: buf_count=%u: must be from 1 to %u\n",
+		       p->name, p->buf_count, BUFPOOL_MAX_BUFS);
 		return -EINVAL;
 	}
 	if (p->numa_node != NUMA_NO_NODE &&
 	    (p->numa_node < 0 || p->numa_node >= MAX_NUMNODES ||
 	     !node_online(p->numa_node))) {
-		pr_err("numa_node=%d: not an online node (-1 for any)\n",
-		       p->numa_node);
+		pr_err("%s: numa_node=%d: not an online node (-1 for any)\n",
+		       p->name, p->numa_node);
 		return -EINVAL;
 	}
 	if (p->caches > BUFPOOL_MAX_CACHES) {
-		pr_err("caches=%u: must be from 0 to %u\n", p->caches,
-		       BUFPOOL_MAX_CACHES);
+		pr_err("%s: caches=%u: must be from 0 to %u\n", p->name,
+		       p->caches, BUFPOOL_MAX_CACHES);
 		return -EINVAL;
 	}
 	if (p->mode & ~0777) {
-		pr_err("mode=%#o: only permission bits (0 to 0777) allowed\n",
-		       p->mode);
+		pr_err("%s: mode=%#o: only permission bits (0 to 0777) allowed\n",
+		       p->name, p->mode);
+		return -EINVAL;
+	}
+	if (!uid_valid(make_kuid(&init_user_ns, p->uid)) ||
+	    !gid_valid(make_kgid(&init_user_ns, p->gid))) {
+		pr_err("%s: uid=%u gid=%u: not a valid owner\n", p->name,
+		       p->uid, p->gid);
 		return -EINVAL;
 	}
 
@@ -82,8 +90,8 @@ int bufpool_check_params(const struct bufpool_params *p)
 	else
 		ram = (u64)node_present_pages(p->numa_node) << PAGE_SHIFT;
 	if (bytes > ram) {
-		pr_err("%u x %u B needs %llu MiB, %s has %llu MiB\n",
-		       p->buf_count, p->buf_size, bytes >> 20,
+		pr_err("%s: %u x %u B needs %llu MiB, %s has %llu MiB\n",
+		       p->name, p->buf_count, p->buf_size, bytes >> 20,
 		       p->numa_node == NUMA_NO_NODE ? "the machine" : "the node",
 		       ram >> 20);
 		return -ENOMEM;
@@ -226,14 +234,12 @@ static void bufpool_pool_free(struct bufpool_pool *pool)
 
 /**
  * bufpool_pool_create - reserve and carve a pool
- * @name: device node name, a string that outlives the pool
- * @p: geometry, already checked by bufpool_check_params()
+ * @p: name and geometry, already checked by bufpool_check_params()
  *
  * Return: the pool with one reference, or an ERR_PTR.  Nothing is left
  * allocated on failure.
  */
-struct bufpool_pool *bufpool_pool_create(const char *name,
-					 const struct bufpool_params *p)
+struct bufpool_pool *bufpool_pool_create(const struct bufpool_params *p)
 {
 	struct bufpool_pool *pool;
 	u64 bytes;
@@ -245,7 +251,10 @@ struct bufpool_pool *bufpool_pool_create(const char *name,
 
 	refcount_set(&pool->ref, 1);
 	mutex_init(&pool->lock);
-	pool->name = name;
+	strscpy(pool->name, p->name, sizeof(pool->name));
+	pool->mode = p->mode;
+	pool->uid = make_kuid(&init_user_ns, p->uid);
+	pool->gid = make_kgid(&init_user_ns, p->gid);
 	pool->buf_shift = ilog2(p->buf_size);
 	pool->buf_count = p->buf_count;
 	pool->numa_node = p->numa_node;

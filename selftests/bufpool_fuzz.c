@@ -123,6 +123,13 @@ static void worker(unsigned int id)
 				if (fd >= 0) {
 					fds[nfd++] = fd;
 					ioctl(fd, BUFPOOL_IOC_INFO, &info);
+					/*
+					 * Half attach: their garbage is then
+					 * reconciled whenever a client goes.
+					 */
+					if (rnd() % 2)
+						ioctl(fd, BUFPOOL_IOC_ATTACH,
+						      &(__u32){ BUFPOOL_ABI_VERSION });
 				}
 			} else if (nfd) {
 				i = rnd() % nfd;
@@ -135,8 +142,9 @@ static void worker(unsigned int id)
 				       rnd() % 256, rnd() % 8, rnd() % 16384),
 			      fuzz_ptr(page, ro));
 			break;
-		case 2:		/* the info ioctl, any size, any pointer */
-			ioctl(fd, _IOC(_IOC_READ, BUFPOOL_IOC_MAGIC, 0,
+		case 2:		/* info, attach or audit: any size, any pointer */
+			ioctl(fd, _IOC(rnd() % 3 ? _IOC_READ : _IOC_WRITE,
+				       BUFPOOL_IOC_MAGIC, rnd() % 3,
 				       rnd() % 512), fuzz_ptr(page, ro));
 			break;
 		case 3:		/* mmap anything */
@@ -272,6 +280,7 @@ TEST_F_TIMEOUT(fuzz, with_kills, 600)
 	const char *env = getenv("BUFPOOL_FUZZ_SECS");
 	int secs = env ? atoi(env) : 20, i, status, fd;
 	unsigned long kills = 0, crashes = 0;
+	struct bufpool_audit audit;
 	struct bufpool_info info;
 	pid_t pids[WORKERS];
 	time_t end;
@@ -311,6 +320,23 @@ TEST_F_TIMEOUT(fuzz, with_kills, 600)
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, ioctl(fd, BUFPOOL_IOC_INFO, &info));
 	EXPECT_EQ(bp_param("buf_count"), info.buf_count);
+	/*
+	 * And adds up: whatever was written and whoever died, a reconciled
+	 * pool is free + cached + held + transit.  (EBUSY: a straggler that
+	 * mapped without attaching is still exiting.)
+	 */
+	ASSERT_EQ(0, ioctl(fd, BUFPOOL_IOC_ATTACH,
+			   &(__u32){ BUFPOOL_ABI_VERSION }) <= 0);
+	memset(&audit, 0, sizeof(audit));
+	if (ioctl(fd, BUFPOOL_IOC_AUDIT, &audit) == 0) {
+		EXPECT_EQ(audit.buf_count, audit.free + audit.cached +
+			  audit.held + audit.transit);
+		TH_LOG("after: %u free, %u cached, %u held, %u in transit; %lld reclaimed, %lld repaired in all",
+		       audit.free, audit.cached, audit.held, audit.transit,
+		       bp_stat("reclaimed"), bp_stat("repaired"));
+	} else {
+		EXPECT_EQ(EBUSY, errno);
+	}
 	close(fd);
 }
 

@@ -7,8 +7,11 @@
  * Each test unloads the module the VM runner loaded and loads it again
  * with the same parameters at the end.  $BUFPOOL_MODULE names the .ko.
  */
+#include <grp.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -21,7 +24,7 @@
 FIXTURE(module) {
 	int ready;
 	const char *ko;
-	char saved[256];
+	char saved[1024];
 	int was_loaded;
 	int fd;
 	void *map;
@@ -81,6 +84,153 @@ TEST_F(module, load_unload)
 	EXPECT_EQ(-1, bp_param("numa_node"));
 	EXPECT_EQ(0600, bp_param("mode"));
 	EXPECT_EQ(64, bp_param("caches"));
+	ASSERT_EQ(0, bp_delete_module());
+}
+
+
+#define POOLS "pools=rx:buf_size=4096,buf_count=512,mode=0660,uid=1234,gid=1234;tx:buf_size=65536,buf_count=64,caches=0"
+
+static void node_is(struct __test_metadata *_metadata, const char *path,
+		    unsigned int mode, unsigned int uid, unsigned int gid)
+{
+	struct stat st;
+
+	ASSERT_EQ(0, stat(path, &st));
+	EXPECT_TRUE(S_ISCHR(st.st_mode));
+	EXPECT_EQ(mode, st.st_mode & 0777);
+	EXPECT_EQ(uid, st.st_uid);
+	EXPECT_EQ(gid, st.st_gid);
+}
+
+static void geometry_is(struct __test_metadata *_metadata, const char *path,
+			unsigned int size, unsigned int count)
+{
+	struct bufpool *pool = bufpool_open(path);
+	struct bufpool_info info;
+
+	ASSERT_NE(NULL, pool);
+	ASSERT_EQ(0, bufpool_get_info(pool, &info));
+	EXPECT_EQ(size, info.buf_size);
+	EXPECT_EQ(count, info.buf_count);
+	bufpool_close(pool);
+}
+
+/* Pools named at load: a node each, with its own geometry and owner. */
+TEST_F(module, several_pools)
+{
+	BP_NEED_READY(self);
+	ASSERT_EQ(0, bp_finit_module(self->ko, "uid=7 gid=8 mode=0640 " POOLS));
+	node_is(_metadata, BUFPOOL_DEV_PATH, 0640, 7, 8);
+	node_is(_metadata, "/dev/bufpool-rx", 0660, 1234, 1234);
+	/* Unset keys come from the default pool's parameters. */
+	node_is(_metadata, "/dev/bufpool-tx", 0640, 7, 8);
+	geometry_is(_metadata, BUFPOOL_DEV_PATH, 2048, 4096);
+	geometry_is(_metadata, "/dev/bufpool-rx", 4096, 512);
+	geometry_is(_metadata, "/dev/bufpool-tx", 65536, 64);
+	EXPECT_EQ(0, access("/sys/class/bufpool/bufpool-rx/stats/reclaimed",
+			    R_OK));
+	ASSERT_EQ(0, bp_delete_module());
+	EXPECT_EQ(-1, access("/dev/bufpool-rx", F_OK));
+}
+
+/*
+ * Open path in a child running as uid/gid, with no supplementary groups
+ * and no capabilities.  Returns 0 when refused with EACCES, 1 when it
+ * opened, something else on any other outcome.
+ */
+static int open_as(const char *path, uid_t uid, gid_t gid)
+{
+	int status, fd;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		if (setgroups(0, NULL) || setresgid(gid, gid, gid) ||
+		    setresuid(uid, uid, uid))
+			_exit(2);
+		fd = open(path, O_RDWR);
+		if (fd >= 0)
+			_exit(1);
+		_exit(errno == EACCES ? 0 : 3);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/* A process that cannot open a pool's node cannot touch that pool. */
+TEST_F(module, permissions)
+{
+	BP_NEED_READY(self);
+	ASSERT_EQ(0, bp_finit_module(self->ko, POOLS));
+	EXPECT_EQ(1, open_as("/dev/bufpool-rx", 1234, 1234));	/* owner */
+	EXPECT_EQ(1, open_as("/dev/bufpool-rx", 4321, 1234));	/* group */
+	EXPECT_EQ(0, open_as("/dev/bufpool-rx", 4321, 4321));	/* other */
+	EXPECT_EQ(0, open_as("/dev/bufpool-tx", 1234, 1234));	/* 0600 root */
+	EXPECT_EQ(0, open_as(BUFPOOL_DEV_PATH, 1234, 1234));
+	ASSERT_EQ(0, bp_delete_module());
+}
+
+/*
+ * A hostile client of one pool writes garbage over its control area and
+ * dies: the other pools do not notice, and the pool itself is whole
+ * again once its last client is gone.
+ */
+TEST_F(module, hostile_client_hurts_only_its_pool)
+{
+	struct bufpool_audit a;
+	struct bufpool *rx, *tx;
+	int status;
+	pid_t pid;
+
+	BP_NEED_READY(self);
+	ASSERT_EQ(0, bp_finit_module(self->ko, POOLS));
+	tx = bufpool_open("/dev/bufpool-tx");
+	rx = bufpool_open("/dev/bufpool-rx");
+	ASSERT_NE(NULL, tx);
+	ASSERT_NE(NULL, rx);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct bufpool_info info;
+		int fd = open("/dev/bufpool-rx", O_RDWR);
+		uint64_t *w;
+		size_t i;
+
+		if (fd < 0 || ioctl(fd, BUFPOOL_IOC_INFO, &info))
+			_exit(1);
+		ioctl(fd, BUFPOOL_IOC_ATTACH, &(__u32){ BUFPOOL_ABI_VERSION });
+		w = mmap(NULL, info.ctrl_size, PROT_READ | PROT_WRITE,
+			 MAP_SHARED, fd, 0);
+		if (w == MAP_FAILED)
+			_exit(2);
+		for (i = 0; i < info.ctrl_size / 8; i++)
+			w[i] = i * 0x9E3779B97F4A7C15ull;
+		raise(SIGKILL);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFSIGNALED(status));
+
+	memset(&a, 0, sizeof(a));
+	ASSERT_EQ(0, bufpool_audit(tx, &a));
+	EXPECT_EQ(a.buf_count, a.free);
+	EXPECT_EQ(0, a.repaired);
+	EXPECT_EQ(0, bp_read_number("/sys/class/bufpool/bufpool-tx/stats/",
+				    "repaired"));
+	EXPECT_LT(0, bp_read_number("/sys/class/bufpool/bufpool-rx/stats/",
+				    "repaired"));
+	memset(&a, 0, sizeof(a));
+	ASSERT_EQ(0, bufpool_audit(rx, &a));
+	EXPECT_EQ(a.buf_count, a.free + a.cached + a.held + a.transit);
+
+	bufpool_close(rx);	/* its last client: rebuilt */
+	rx = bufpool_open("/dev/bufpool-rx");
+	ASSERT_NE(NULL, rx);
+	memset(&a, 0, sizeof(a));
+	ASSERT_EQ(0, bufpool_audit(rx, &a));
+	EXPECT_EQ(a.buf_count, a.free);
+	EXPECT_EQ(0, a.repaired);
+	bufpool_close(rx);
+	bufpool_close(tx);
 	ASSERT_EQ(0, bp_delete_module());
 }
 
@@ -280,7 +430,7 @@ TEST_F(module, failed_load_leaks_nothing)
 FIXTURE(badparam) {
 	int ready;
 	const char *ko;
-	char saved[256];
+	char saved[1024];
 	int was_loaded;
 };
 
@@ -333,6 +483,33 @@ FIXTURE_VARIANT_ADD(badparam, caches_too_many) {
 };
 FIXTURE_VARIANT_ADD(badparam, mode_not_permission_bits) {
 	.params = "mode=04755", .err = EINVAL,
+};
+FIXTURE_VARIANT_ADD(badparam, uid_invalid) {
+	.params = "uid=4294967295", .err = EINVAL,
+};
+FIXTURE_VARIANT_ADD(badparam, pool_name_bad) {
+	.params = "pools=Rx:buf_count=8", .err = EINVAL,
+};
+FIXTURE_VARIANT_ADD(badparam, pool_name_long) {
+	.params = "pools=abcdefghijklmnopqrstuvwxyz", .err = EINVAL,
+};
+FIXTURE_VARIANT_ADD(badparam, pool_named_twice) {
+	.params = "pools=a;a", .err = EINVAL,
+};
+FIXTURE_VARIANT_ADD(badparam, pool_key_unknown) {
+	.params = "pools=a:size=64", .err = EINVAL,
+};
+FIXTURE_VARIANT_ADD(badparam, pool_value_bad) {
+	.params = "pools=a:buf_count=lots", .err = EINVAL,
+};
+FIXTURE_VARIANT_ADD(badparam, pool_not_key_value) {
+	.params = "pools=a:buf_count", .err = EINVAL,
+};
+FIXTURE_VARIANT_ADD(badparam, pool_geometry_bad) {
+	.params = "pools=a:buf_size=100", .err = EINVAL,
+};
+FIXTURE_VARIANT_ADD(badparam, too_many_pools) {
+	.params = "pools=a;b;c;d;e;f;g;h;i;j;k;l;m;n;o;p;q", .err = EINVAL,
 };
 
 FIXTURE_SETUP(badparam)

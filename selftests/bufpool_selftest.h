@@ -16,7 +16,7 @@
 
 #define SZ_2M		(2UL << 20)
 #define PARAM_DIR	"/sys/module/bufpool/parameters/"
-#define STATS_DIR	"/sys/class/misc/bufpool/stats/"
+#define STATS_DIR	"/sys/class/bufpool/bufpool/stats/"
 
 /* Read a whole small file into buf; returns bytes read or -1. */
 static inline ssize_t bp_read_file(const char *path, char *buf, size_t len)
@@ -163,10 +163,18 @@ static inline int bp_module_save_unload(char *saved, size_t len)
 {
 	if (!bp_module_loaded())
 		return 0;
+	char pools[512] = "";
+
+	if (bp_read_file(PARAM_DIR "pools", pools, sizeof(pools)) > 0)
+		pools[strcspn(pools, "\n")] = '\0';
+	if (!strcmp(pools, "(null)"))
+		pools[0] = '\0';
 	snprintf(saved, len,
-		 "buf_size=%lld buf_count=%lld numa_node=%lld mode=%lld caches=%lld",
+		 "buf_size=%lld buf_count=%lld numa_node=%lld mode=%lld caches=%lld uid=%lld gid=%lld%s%s",
 		 bp_param("buf_size"), bp_param("buf_count"),
-		 bp_param("numa_node"), bp_param("mode"), bp_param("caches"));
+		 bp_param("numa_node"), bp_param("mode"), bp_param("caches"),
+		 bp_param("uid"), bp_param("gid"), pools[0] ? " pools=" : "",
+		 pools);
 	return bp_delete_module() ? -1 : 1;
 }
 
