@@ -458,6 +458,60 @@ TEST_F_TIMEOUT(cache, threads_never_share_a_buffer, 240)
 }
 
 /*
+ * A release through a stale pointer, after the same handle got the
+ * buffer back: LIFO reuse makes it pass the ownership check in normal
+ * mode; debug mode's quarantine catches it.
+ */
+TEST_F(cache, debug_mode_catches_double_release)
+{
+	struct bufpool *dbg;
+	void *x, *y;
+	int i;
+
+	x = bufpool_acquire(self->pool);
+	ASSERT_NE(NULL, x);
+	ASSERT_EQ(0, bufpool_release(self->pool, x));
+	y = bufpool_acquire(self->pool);
+	ASSERT_EQ(x, y);		/* LIFO: the same buffer */
+	EXPECT_EQ(0, bufpool_release(self->pool, x));	/* missed */
+	EXPECT_EQ(-1, bufpool_release(self->pool, y));	/* too late */
+
+	ASSERT_EQ(0, setenv("BUFPOOL_DEBUG", "1", 1));
+	dbg = bufpool_open_fd(bufpool_fd(self->pool));
+	unsetenv("BUFPOOL_DEBUG");
+	ASSERT_NE(NULL, dbg);
+	x = bufpool_acquire(dbg);
+	ASSERT_NE(NULL, x);
+	ASSERT_EQ(0, bufpool_release(dbg, x));
+	y = bufpool_acquire(dbg);
+	ASSERT_NE(NULL, y);
+	EXPECT_NE(x, y);		/* x waits in quarantine */
+	errno = 0;
+	EXPECT_EQ(-1, bufpool_release(dbg, x));		/* caught */
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, bufpool_handoff(dbg, bufpool_index(dbg, x)));
+	EXPECT_EQ(0, bufpool_release(dbg, y));
+	/* Enough releases push x out of quarantine: it is free again. */
+	for (i = 0; i < (int)self->info.buf_count; i++) {
+		y = bufpool_acquire(dbg);
+		ASSERT_NE(NULL, y);
+		ASSERT_EQ(0, bufpool_release(dbg, y));
+	}
+	EXPECT_EQ(-1, bufpool_release(dbg, x));		/* free: still no */
+	bufpool_close(dbg);		/* gives the quarantine back */
+
+	/* Nothing lost, nothing twice. */
+	{
+		int dup;
+		uint32_t got = drain(self, &dup);
+
+		EXPECT_FALSE(dup);
+		EXPECT_EQ(self->info.buf_count, got);
+		give_back(self, got);
+	}
+}
+
+/*
  * A second process maps the same pool through its fd; a buffer crosses
  * by handoff and adoption, and nobody else may release it.
  */

@@ -66,8 +66,15 @@ struct bufpool {
 	uint32_t buf_count;
 	uint32_t me;		/* client id: what own[] says of ours */
 	uint32_t mag_fill;
+	int debug;		/* BUFPOOL_DEBUG: released buffers wait */
 
 	struct bp_shm shm;
+	/* Debug mode's quarantine: a ring of released buffers, FIFO. */
+	pthread_mutex_t qlock;
+	uint32_t *quar;
+	uint32_t qcap;
+	uint32_t qhead;
+	uint32_t qlen;
 	int fd;
 	void *ctrl;
 	size_t ctrl_map_len;
@@ -584,21 +591,11 @@ static int bp_release_slow(struct bufpool *pool, uint32_t idx)
 	return 0;
 }
 
-/*
- * Give idx back: it must be ours (own[] says so), which catches a
- * double release, a buffer of another client and a buffer handed off.
- */
-static inline int bp_release(struct bufpool *pool, uint32_t idx)
+/* Give back idx, which the caller holds: the cache, else the lists. */
+static inline int bp_release_now(struct bufpool *pool, uint32_t idx)
 {
-	struct bp_tc *tc;
+	struct bp_tc *tc = bp_tc_fast(pool);
 
-	if (__builtin_expect(idx >= pool->buf_count ||
-			     bp_load_relaxed_u32(&pool->own[idx]) != pool->me,
-			     0)) {
-		errno = EINVAL;
-		return -1;
-	}
-	tc = bp_tc_fast(pool);
 	if (tc) {
 		struct bufpool_mag *m = tc->loaded;
 		uint32_t c = m->count;
@@ -609,6 +606,59 @@ static inline int bp_release(struct bufpool *pool, uint32_t idx)
 		}
 	}
 	return bp_release_slow(pool, idx);
+}
+
+/*
+ * Debug mode (BUFPOOL_DEBUG=1 at open): a released buffer is not given
+ * back at once but queued, still recorded as ours but marked, and given
+ * back only after qcap later releases.  Without it, LIFO reuse hands the
+ * same buffer straight back to the same client, and a second release of
+ * it through a stale pointer passes the ownership check; with it, that
+ * release finds the buffer quarantined and fails with EINVAL.  A mutex
+ * guards the ring: debug mode trades the lock-free release for this.
+ */
+static int bp_release_debug(struct bufpool *pool, uint32_t idx)
+{
+	uint32_t out = BUFPOOL_IDX_NIL;
+
+	pthread_mutex_lock(&pool->qlock);
+	if (bp_load_relaxed_u32(&pool->own[idx]) != pool->me) {
+		pthread_mutex_unlock(&pool->qlock);
+		errno = EINVAL;		/* released by another thread just now */
+		return -1;
+	}
+	bp_store_release_u32(&pool->own[idx],
+			     BUFPOOL_OWN_QUARANTINE | pool->me);
+	if (pool->qlen == pool->qcap) {
+		out = pool->quar[pool->qhead];
+		pool->quar[pool->qhead] = idx;
+		pool->qhead = (pool->qhead + 1) % pool->qcap;
+	} else {
+		pool->quar[(pool->qhead + pool->qlen++) % pool->qcap] = idx;
+	}
+	pthread_mutex_unlock(&pool->qlock);
+	if (out == BUFPOOL_IDX_NIL)
+		return 0;
+	/* The oldest one goes back for real. */
+	bp_store_release_u32(&pool->own[out], pool->me);
+	return bp_release_now(pool, out);
+}
+
+/*
+ * Give idx back: it must be ours (own[] says so), which catches a
+ * double release, a buffer of another client and a buffer handed off.
+ */
+static inline int bp_release(struct bufpool *pool, uint32_t idx)
+{
+	if (__builtin_expect(idx >= pool->buf_count ||
+			     bp_load_relaxed_u32(&pool->own[idx]) != pool->me,
+			     0)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (__builtin_expect(pool->debug, 0))
+		return bp_release_debug(pool, idx);
+	return bp_release_now(pool, idx);
 }
 
 static inline int bp_ptr_to_idx(const struct bufpool *pool, const void *buf,
@@ -833,6 +883,7 @@ static struct bufpool *bp_alloc(void)
 	pool->fd = -1;
 	pool->ctrl = MAP_FAILED;
 	pool->bufs = MAP_FAILED;
+	pthread_mutex_init(&pool->qlock, NULL);
 	return pool;
 }
 
@@ -959,6 +1010,40 @@ static int bp_map(struct bufpool *pool, const struct bp_layout *l, int huge)
 	return 0;
 }
 
+static struct bufpool *bp_fail(struct bufpool *pool);
+
+/*
+ * BUFPOOL_DEBUG set (and not "0") when the pool is opened: releases go
+ * through a quarantine of a quarter of the pool, at most 4096 buffers.
+ */
+static int bp_debug_setup(struct bufpool *pool)
+{
+	const char *env = getenv("BUFPOOL_DEBUG");
+
+	if (!env || !*env || !strcmp(env, "0") || pool->buf_count < 4)
+		return 0;
+	pool->qcap = pool->buf_count / 4 < 4096 ? pool->buf_count / 4 : 4096;
+	pool->quar = calloc(pool->qcap, sizeof(*pool->quar));
+	if (!pool->quar)
+		return -1;
+	pool->debug = 1;
+	return 0;
+}
+
+/* Debug mode: what waits in the quarantine goes back now. */
+static void bp_debug_drain(struct bufpool *pool)
+{
+	uint32_t idx;
+
+	while (pool->qlen) {
+		idx = pool->quar[pool->qhead];
+		pool->qhead = (pool->qhead + 1) % pool->qcap;
+		pool->qlen--;
+		bp_store_release_u32(&pool->own[idx], pool->me);
+		bp_release_now(pool, idx);
+	}
+}
+
 static struct bufpool *bp_finish(struct bufpool *pool,
 				 const struct bp_layout *l)
 {
@@ -971,6 +1056,8 @@ static struct bufpool *bp_finish(struct bufpool *pool,
 	pool->mag_fill = l->mag_fill;
 	pool->serial = atomic_fetch_add_explicit(&bp_serial_next, 1,
 						 memory_order_relaxed);
+	if (bp_debug_setup(pool))
+		return bp_fail(pool);
 	return pool;
 }
 
@@ -991,6 +1078,8 @@ static struct bufpool *bp_fail(struct bufpool *pool)
 	bp_unmap(pool);
 	if (pool->fd >= 0)
 		close(pool->fd);
+	pthread_mutex_destroy(&pool->qlock);
+	free(pool->quar);
 	free(pool);
 	errno = saved;
 	return NULL;
@@ -1184,6 +1273,8 @@ int bufpool_close(struct bufpool *pool)
 		errno = EINVAL;
 		return -1;
 	}
+	if (pool->debug)
+		bp_debug_drain(pool);
 	/*
 	 * Every cache of this process for the pool goes back to the depot;
 	 * one a thread is flushing at its exit right now is waited for.
@@ -1204,6 +1295,8 @@ int bufpool_close(struct bufpool *pool)
 	bp_unmap(pool);
 	if (pool->fd >= 0)
 		close(pool->fd);
+	pthread_mutex_destroy(&pool->qlock);
+	free(pool->quar);
 	free(pool);
 	return 0;
 }

@@ -89,7 +89,14 @@ void *bufpool_acquire(struct bufpool *pool);
  * buffer of this pool that this handle holds: acquired through it, or
  * adopted.  EINVAL otherwise, which catches a foreign pointer, a double
  * release, and a release of a buffer handed off or held by another
- * process.
+ * process.  One double release escapes that check: when this handle
+ * acquired the same buffer again in between (LIFO reuse makes that
+ * likely), the second release frees the new holder's buffer.  Debug
+ * mode catches it: with BUFPOOL_DEBUG=1 in the environment when the pool
+ * is opened, released buffers wait in a quarantine (a quarter of the
+ * pool, at most 4096, still held by this handle) before they can be
+ * acquired again, so a release through a stale pointer within that many
+ * later releases fails with EINVAL.  Debug mode takes a mutex on release.
  */
 int bufpool_release(struct bufpool *pool, void *buf);
 

@@ -218,13 +218,16 @@ struct bufpool_cache {
 /*
  * ABI 1.2: ownership records.  own[i] says who holds buffer i outside
  * the free structures: BUFPOOL_OWN_FREE (nobody: it is on the loose list
- * or in a magazine), a client id, or BUFPOOL_OWN_TRANSIT | giver for a
- * buffer handed to another process and not adopted yet.  The rules that
+ * or in a magazine), a client id, BUFPOOL_OWN_TRANSIT | giver for a
+ * buffer handed to another process and not adopted yet, or
+ * BUFPOOL_OWN_QUARANTINE | client for one the client released in debug
+ * mode and will make reusable later (it is still the client's).  The rules that
  * make every buffer attributable at every instruction are in
  * bufpool_freelist.h and docs/DESIGN.md.
  */
 #define BUFPOOL_OWN_FREE	0u
 #define BUFPOOL_OWN_TRANSIT	0x80000000u
+#define BUFPOOL_OWN_QUARANTINE	0x40000000u	/* released in debug mode */
 #define BUFPOOL_CLIENT_MAX	0xffffu		/* client ids 1..this */
 
 #endif /* _UAPI_LINUX_BUFPOOL_H */

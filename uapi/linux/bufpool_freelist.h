@@ -387,7 +387,8 @@ static inline void bp_cache_flush(struct bp_shm *s, struct bufpool_cache *c)
  *
  * The rules that make it exact for correct clients, at every instruction:
  *  - A buffer is free when it is on the loose list or in a magazine on
- *    the full stack; held when own[] names a live client or a handoff,
+ *    the full stack; held when own[] names a live client (perhaps in its
+ *    debug quarantine) or a handoff,
  *    when it is in a magazine a live slot names, or when a live slot's
  *    pend_buf announces it.  A buffer that is both is free ("the list
  *    wins"): a client names what it gives until the give's CAS is done,
@@ -590,7 +591,7 @@ static inline void bp_reconcile(struct bp_shm *s, struct bp_recon *r)
 			} else if (!bp_bm_test_set(r->held_bm, idx)) {
 				r->transit++;
 			}
-		} else if (bp_recon_live(r, o)) {
+		} else if (bp_recon_live(r, o & ~BUFPOOL_OWN_QUARANTINE)) {
 			if (!bp_bm_test_set(r->held_bm, idx))
 				r->held++;
 		} else {
