@@ -122,18 +122,36 @@ examples: $(EXAMPLES)
 userlib/examples/bufpool-pipeline: userlib/examples/bufpool_pipeline.c $(LIB_SO) $(LIB_HDRS)
 	$(CC) $(BP_CFLAGS) -o $@ $< $(LINK_LIB) $(BP_LDFLAGS)
 
-benches: $(BENCHES) bench/cache_bench
+# The comparison matrix (bench/matrix.c), built once per allocator that
+# replaces malloc process-wide; each peer that is installed takes part.
+# scripts/dev bench installs them all from Debian.
+DPDK_CFLAGS := $(shell pkg-config --cflags libdpdk 2>/dev/null)
+DPDK_LIBS := $(shell pkg-config --libs libdpdk 2>/dev/null)
+JEMALLOC_LIBS := $(shell pkg-config --libs jemalloc 2>/dev/null)
+TCMALLOC_LIBS := $(shell pkg-config --libs libtcmalloc_minimal 2>/dev/null)
+MIMALLOC_LIBS := $(if $(wildcard /usr/include/mimalloc.h),-lmimalloc)
+MATRIX_CFLAGS := $(filter-out -std=c11,$(BP_CFLAGS)) -std=gnu11
+MATRIX := bench/matrix $(if $(JEMALLOC_LIBS),bench/matrix-jemalloc) \
+	$(if $(TCMALLOC_LIBS),bench/matrix-tcmalloc) \
+	$(if $(MIMALLOC_LIBS),bench/matrix-mimalloc)
+
+benches: $(BENCHES) $(MATRIX)
 bench/%: bench/%.c $(LIB_HDRS)
 	$(CC) $(BP_CFLAGS) -o $@ $< $(BP_LDFLAGS)
 
-# DPDK (Debian's libdpdk-dev) is a peer in the same run when installed;
-# scripts/dev bench installs it.
-DPDK_CFLAGS := $(shell pkg-config --cflags libdpdk 2>/dev/null)
-DPDK_LIBS := $(shell pkg-config --libs libdpdk 2>/dev/null)
-bench/cache_bench: bench/cache_bench.c $(LIB_SO) $(LIB_HDRS)
-	$(CC) $(filter-out -std=c11,$(BP_CFLAGS)) -std=gnu11 \
+bench/matrix: bench/matrix.c $(LIB_SO) $(LIB_HDRS)
+	$(CC) $(MATRIX_CFLAGS) \
 		$(if $(DPDK_LIBS),-DHAVE_DPDK $(DPDK_CFLAGS) -Wno-error=cast-qual) \
 		-o $@ $< $(LINK_LIB) $(DPDK_LIBS) $(BP_LDFLAGS)
+# Without DPDK: what the VM carries (bench-vm).
+bench/matrix-vm: bench/matrix.c $(LIB_SO) $(LIB_HDRS)
+	$(CC) $(MATRIX_CFLAGS) -o $@ $< $(LINK_LIB) $(BP_LDFLAGS)
+bench/matrix-jemalloc: bench/matrix.c
+	$(CC) $(MATRIX_CFLAGS) -DPEER_JEMALLOC -o $@ $< $(JEMALLOC_LIBS) $(BP_LDFLAGS)
+bench/matrix-tcmalloc: bench/matrix.c
+	$(CC) $(MATRIX_CFLAGS) -DPEER_TCMALLOC -o $@ $< $(TCMALLOC_LIBS) $(BP_LDFLAGS)
+bench/matrix-mimalloc: bench/matrix.c
+	$(CC) $(MATRIX_CFLAGS) -DPEER_MIMALLOC -o $@ $< $(MIMALLOC_LIBS) $(BP_LDFLAGS)
 
 # ------------------------------------------------------------- selftests
 KSFT_MAKE = $(MAKE) -C selftests KSFT_DIR=$(KSFT_DIR)
@@ -193,8 +211,11 @@ check: all
 	@$(MAKE) -s --no-print-directory check-vm 2>&1 | tee build/check/vm.tap
 	@echo "=== the same under a debug kernel (KASAN, lockdep, kmemleak, DEBUG_VM)"
 	@$(MAKE) -s --no-print-directory check-debug 2>&1 | tee build/check/debug.tap
+	@echo "=== benchmark smoke (make bench QUICK=1: every peer, CSV, plots; numbers not judged)"
+	@scripts/bench-smoke.sh 2>&1 | tee build/check/bench.tap
 	@scripts/ktap-summary.sh build/check/host.tap build/check/lint.tap \
-		build/check/model.tap build/check/vm.tap build/check/debug.tap
+		build/check/model.tap build/check/vm.tap build/check/debug.tap \
+		build/check/bench.tap
 
 check-host: build/ksft-host
 	cd build/ksft-host && ./run_kselftest.sh
@@ -228,8 +249,8 @@ check-debug: selftests build/ksft
 		-c "cd /ksft && BUFPOOL_FUZZ_SECS=$(FUZZ_SECS) BUFPOOL_STORM_SECS=$(STORM_SECS) ./run_kselftest.sh $(KSFT_ARGS)" | tee build/check-debug.tap; \
 	scripts/ktap-summary.sh build/check-debug.tap
 
-bench: benches
-	bench/run.sh $(if $(QUICK),--quick)
+bench: benches bench/matrix-vm module kernel-image
+	BENCH_VM='$(VM_RUN) -o $(VM_OUT)/bench' bench/run.sh $(if $(QUICK),--quick)
 
 # --------------------------------------------------------------- install
 install: lib

@@ -1,18 +1,165 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 #
-# make bench: run the benchmarks on this machine.  Reserves 2 MiB
-# hugetlb pages for pagesize_bench when it can (root), and gives back
-# what it reserved afterwards.
+# make bench: bufpool against what users would pick instead, in one run.
+#
+# Runs every build of bench/matrix that is here (glibc, with bufpool, the
+# seeds' designs and DPDK; jemalloc; tcmalloc; mimalloc), and, when
+# BENCH_VM names the VM runner, bufpool through /dev/bufpool in the VM
+# (relative figures only: the VM is emulated).  Then:
+#   - a table on stdout, each bufpool row with its ratio to the best
+#     other peer of the same scenario in this run;
+#   - build/bench/results.csv, the same with the ratios;
+#   - build/bench/*.png: latency percentiles per peer, throughput against
+#     threads, the message pipeline against message size (gnuplot);
+#   - freelist_bench and pagesize_bench, as before.
+#
+# usage: run.sh [--quick]   (--quick: short measurements, for CI smoke)
 set -eu
 cd "$(dirname "$0")"
+out=../build/bench
+mkdir -p "$out"
 
 quick=
-[ "${1:-}" = --quick ] && quick=--quick
+secs=0.25
+if [ "${1:-}" = --quick ]; then
+	quick=--quick
+	secs=0.03
+fi
 
-echo "== cache_bench $quick"
-./cache_bench $quick
+# bufpool's memfd backend takes 2 MiB hugetlb pages when some are
+# reserved: reserve enough for its largest pool (8192 x 64 KiB), as
+# root, and give them back afterwards.
+nr=/proc/sys/vm/nr_hugepages
+old_nr=$(cat "$nr" 2>/dev/null || echo 0)
+if [ -w "$nr" ]; then
+	echo $((old_nr + 600)) > "$nr" 2>/dev/null || true
+fi
+echo "== hugetlb pages reserved: $(cat "$nr" 2>/dev/null || echo 0)" >&2
 
+raw=$out/raw.csv
+echo "where,scenario,size,threads,burst,peer,p50_ns,p99_ns,p999_ns,max_ns,mops,failed" > "$raw"
+for m in matrix matrix-jemalloc matrix-tcmalloc matrix-mimalloc; do
+	if [ -x "./$m" ]; then
+		echo "== $m $quick" >&2
+		"./$m" --secs "$secs" | sed 's/^/host,/' >> "$raw"
+	else
+		echo "== $m: not built (its allocator is not installed)" >&2
+	fi
+done
+
+if [ -w "$nr" ]; then
+	echo "$old_nr" > "$nr" 2>/dev/null || true
+fi
+
+if [ -n "${BENCH_VM:-}" ] && [ -x ./matrix-vm ]; then
+	echo "== matrix-vm in the VM, through /dev/bufpool" >&2
+	# shellcheck disable=SC2086
+	(cd .. && $BENCH_VM -p "buf_size=2048 buf_count=8192" -m 2048 \
+		-f bench/matrix-vm:/usr/bin/matrix \
+		-c "matrix --device --sizes 2048 --secs $secs --peers bufpool,glibc,seed-mutexmap,seed-boundedq,copy-ring") \
+		> "$out/vm.log" 2>&1 || echo "== the VM run failed: $out/vm.log" >&2
+	grep -E '^(burst|handoff|pipeline|procs),' "$out/vm.log" |
+		tr -d '\r' | sed 's/^/vm,/' >> "$raw" || true
+fi
+
+# Ratios: for each bufpool row, the best other peer of the same where,
+# scenario, size, threads and burst (bufpool-nocache is not a peer of
+# bufpool): p50 ratio = best p50 / bufpool p50, throughput ratio =
+# bufpool Mops/s / best Mops/s; above 1, bufpool is ahead.
+csv=$out/results.csv
+awk -F, -v OFS=, '
+NR == 1 { print $0, "best_peer_p50", "p50_vs_best", "best_peer_mops", "mops_vs_best"; next }
+{
+	row[NR] = $0; key[NR] = $1 "," $2 "," $3 "," $4 "," $5; peer[NR] = $6
+	p50[NR] = $7; mops[NR] = $11
+	k = key[NR]
+	if ($6 !~ /^bufpool/) {
+		if (!(k in bp50) || $7 < bp50[k]) { bp50[k] = $7; bn50[k] = $6 }
+		if (!(k in bmops) || $11 > bmops[k]) { bmops[k] = $11; bnm[k] = $6 }
+	}
+	n = NR
+}
+END {
+	for (i = 2; i <= n; i++) {
+		k = key[i]
+		if (peer[i] ~ /^bufpool/ && (k in bp50) && p50[i] > 0 && bmops[k] > 0)
+			print row[i], bn50[k], sprintf("%.2f", bp50[k] / p50[i]), \
+			      bnm[k], sprintf("%.2f", mops[i] / bmops[k])
+		else
+			print row[i], "", "", "", ""
+	}
+}' "$raw" > "$csv"
+
+# The table: one block per scenario, peers by median.
+awk -F, '
+NR == 1 { next }
+{
+	k = $1 " " $2 " " $3 " B, " $4 " thr, burst " $5
+	if (!(k in seen)) { seen[k] = ++nk; order[nk] = k }
+	line[k] = line[k] sprintf("  %-16s %10.2f %10.2f %10.2f %12.2f %9.2f %6s %s\n",
+		$6, $7, $8, $9, $10, $11, $12 == 0 ? "" : $12,
+		$14 == "" ? "" : sprintf("%sx p50, %sx Mops vs %s", $14, $16, $13))
+}
+END {
+	printf "  %-16s %10s %10s %10s %12s %9s %6s %s\n", "peer", "p50 ns",
+		"p99 ns", "p99.9 ns", "max ns", "Mops/s", "failed", "bufpool vs best peer"
+	for (i = 1; i <= nk; i++)
+		printf "%s\n%s", order[i], line[order[i]]
+}' "$csv"
+echo
+echo "CSV: build/bench/results.csv"
+
+# Plots.
+if command -v gnuplot >/dev/null; then
+	awk -F, '$1 == "host" && $2 == "burst" && $3 == 2048 && $4 == 1 && $5 == 32 {
+		print $6, $7, $8, $9 }' "$csv" > "$out/latency.dat"
+	awk -F, '$1 == "host" && $2 == "burst" && $3 == 2048 && $5 == 32 {
+		print $6, $4, $11 }' "$csv" | sort -k1,1 -k2,2n > "$out/threads.dat"
+	awk -F, '$1 == "host" && ($2 == "pipeline" || $2 == "procs") {
+		print ($2 == "procs" ? $6 "-procs" : $6), $3, $11 }' "$csv" |
+		sort -k1,1 -k2,2n > "$out/pipeline.dat"
+	gnuplot <<-EOF
+	set terminal pngcairo size 1000,520 noenhanced font ",10"
+	set datafile separator " "
+	set output "$out/latency.png"
+	set title "take+give pairs, 2 KiB, 1 thread, bursts of 32: ns per pair (log scale)"
+	set style data histograms
+	set style histogram clustered gap 1
+	set style fill solid 0.8 border -1
+	set logscale y
+	set ylabel "ns"
+	set xtics rotate by -30
+	plot "$out/latency.dat" using 2:xtic(1) title "p50", \
+	     "" using 3 title "p99", "" using 4 title "p99.9"
+	set output "$out/threads.png"
+	set title "take+give pairs, 2 KiB, bursts of 32: throughput against threads (2 cores)"
+	unset style
+	set style data linespoints
+	set logscale y
+	set xtics (1, 2, 8) norotate
+	set logscale x 2
+	set xrange [0.8:10]
+	set xlabel "threads"
+	set ylabel "Mpairs/s"
+	set key outside right
+	plot for [p in system("cut -d' ' -f1 $out/threads.dat | uniq")] \
+	     "< grep '^".p." ' $out/threads.dat" using 2:3 title p
+	set output "$out/pipeline.png"
+	set title "message pipeline (writes and reads the whole message): throughput against size"
+	set xlabel "message bytes"
+	set ylabel "Mmsgs/s"
+	set xtics (64, 2048, 65536)
+	set xrange [40:110000]
+	plot for [p in system("cut -d' ' -f1 $out/pipeline.dat | uniq")] \
+	     "< grep '^".p." ' $out/pipeline.dat" using 2:3 title p
+	EOF
+	echo "plots: build/bench/latency.png threads.png pipeline.png"
+else
+	echo "plots: gnuplot not installed"
+fi
+
+echo
 echo "== freelist_bench"
 ./freelist_bench
 

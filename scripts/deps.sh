@@ -11,7 +11,8 @@ pkgs="make gcc libc6-dev pkg-config xz-utils cpio gzip kmod perl file rsync
 	flex bison bc libelf-dev"
 # usage: deps.sh [bench]: the benchmarks' peers on top
 case "${1:-}" in
-bench) pkgs="$pkgs libdpdk-dev" ;;
+bench) pkgs="$pkgs libdpdk-dev libjemalloc-dev libgoogle-perftools-dev
+	libmimalloc-dev gnuplot-nox" ;;
 esac
 
 missing=

@@ -28,42 +28,35 @@ run_own() { # extra spin flags
 	./pan -m400000 2>&1 || true
 }
 
+# ok when the run found no error and explored states; else its report.
+holds() { # number description output
+	errors=$(printf '%s\n' "$3" | sed -n 's/.*errors: \([0-9]*\).*/\1/p')
+	states=$(printf '%s\n' "$3" | sed -n 's/^ *\([0-9e+.]*\) states, stored.*/\1/p')
+	if [ "$errors" = 0 ] && [ -n "$states" ]; then
+		echo "ok $1 model: $2 ($states states)"
+	else
+		echo "not ok $1 model: $2"
+		printf '%s\n' "$3" | sed 's/^/# /' | head -n 20
+		fail=1
+	fi
+}
+
+# ok when the run found the planted bug.
+finds() { # number description output
+	errors=$(printf '%s\n' "$3" | sed -n 's/.*errors: \([0-9]*\).*/\1/p')
+	if [ -n "$errors" ] && [ "$errors" -gt 0 ]; then
+		echo "ok $1 model: $2"
+	else
+		echo "not ok $1 model: $2"
+		fail=1
+	fi
+}
+
 echo "TAP version 13"
 echo "1..4"
-out=$(run 256)
-errors=$(printf '%s\n' "$out" | sed -n 's/.*errors: \([0-9]*\).*/\1/p')
-states=$(printf '%s\n' "$out" | sed -n 's/^ *\([0-9e+.]*\) states, stored.*/\1/p')
-if [ "$errors" = 0 ] && [ -n "$states" ]; then
-	echo "ok 1 model: free list safe under every interleaving and death ($states states)"
-else
-	echo "not ok 1 model: free list safe under every interleaving and death"
-	printf '%s\n' "$out" | sed 's/^/# /' | head -n 20
-	fail=1
-fi
-out=$(run 2)
-errors=$(printf '%s\n' "$out" | sed -n 's/.*errors: \([0-9]*\).*/\1/p')
-if [ -n "$errors" ] && [ "$errors" -gt 0 ]; then
-	echo "ok 2 model: a 1-bit tag's ABA is found (the check can fail)"
-else
-	echo "not ok 2 model: a 1-bit tag's ABA is found (the check can fail)"
-	fail=1
-fi
-out=$(run_own)
-errors=$(printf '%s\n' "$out" | sed -n 's/.*errors: \([0-9]*\).*/\1/p')
-states=$(printf '%s\n' "$out" | sed -n 's/^ *\([0-9e+.]*\) states, stored.*/\1/p')
-if [ "$errors" = 0 ] && [ -n "$states" ]; then
-	echo "ok 3 model: ownership records and reconciliation exact under every interleaving and death ($states states)"
-else
-	echo "not ok 3 model: ownership records and reconciliation exact under every interleaving and death"
-	printf '%s\n' "$out" | sed 's/^/# /' | head -n 20
-	fail=1
-fi
-out=$(run_own -DANNOUNCE_LATE)
-errors=$(printf '%s\n' "$out" | sed -n 's/.*errors: \([0-9]*\).*/\1/p')
-if [ -n "$errors" ] && [ "$errors" -gt 0 ]; then
-	echo "ok 4 model: an announcement after the CAS is found (the check can fail)"
-else
-	echo "not ok 4 model: an announcement after the CAS is found (the check can fail)"
-	fail=1
-fi
+holds 1 "free list safe under every interleaving and death" "$(run 256)"
+finds 2 "a 1-bit tag's ABA is found (the check can fail)" "$(run 2)"
+holds 3 "ownership records and reconciliation exact under every interleaving and death" "$(run_own)"
+finds 4 "an announcement after the CAS is found (the check can fail)" \
+	"$(run_own -DANNOUNCE_LATE)"
 exit $fail

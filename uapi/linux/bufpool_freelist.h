@@ -313,6 +313,17 @@ static inline void bp_shm_init(void *ctrl, const struct bp_layout *l,
 	}
 }
 
+/* Append idx to a chain first -> ... -> last being built through next[]. */
+static inline void bp_chain_add(struct bp_shm *s, __u32 *first, __u32 *last,
+				__u32 idx)
+{
+	if (*first == BUFPOOL_IDX_NIL)
+		*first = idx;
+	else
+		bp_store_relaxed_u32(&s->next[*last], idx);
+	*last = idx;
+}
+
 /*
  * bp_mag_drain - give a magazine's buffers back to the loose list, with
  * one CAS.  The caller owns the magazine.  Indices out of range (a
@@ -329,13 +340,8 @@ static inline void bp_mag_drain(struct bp_shm *s, struct bufpool_mag *m)
 		n = BUFPOOL_MAG_CAP;
 	for (i = 0; i < n; i++) {
 		idx = bp_load_relaxed_u32(&m->idx[i]);
-		if (idx >= s->buf_count)
-			continue;
-		if (first == BUFPOOL_IDX_NIL)
-			first = idx;
-		else
-			bp_store_relaxed_u32(&s->next[last], idx);
-		last = idx;
+		if (idx < s->buf_count)
+			bp_chain_add(s, &first, &last, idx);
 	}
 	if (first != BUFPOOL_IDX_NIL)
 		bp_fl_push_chain(s->free_head, s->next, first, last);
@@ -603,11 +609,7 @@ static inline void bp_reconcile(struct bp_shm *s, struct bp_recon *r)
 	for (idx = 0; idx < s->buf_count; idx++) {
 		if (bp_bm_test(r->free_bm, idx) || bp_bm_test(r->held_bm, idx))
 			continue;
-		if (first == BUFPOOL_IDX_NIL)
-			first = idx;
-		else
-			bp_store_relaxed_u32(&s->next[last], idx);
-		last = idx;
+		bp_chain_add(s, &first, &last, idx);
 		r->reclaimed++;
 	}
 	if (first != BUFPOOL_IDX_NIL)

@@ -1,0 +1,1094 @@
+// SPDX-License-Identifier: MIT
+/*
+ * matrix: bufpool against what users would pick instead, scenario by
+ * scenario, in one run.  Prints CSV rows; bench/run.sh runs every build
+ * of it and makes the table, the ratios and the plots.
+ *
+ * One source, several builds, because a general allocator replaces
+ * malloc for the whole process:
+ *   matrix           glibc malloc; bufpool (memfd, or the device with
+ *                    --device); the seeds' two designs; DPDK 22.11
+ *                    rte_mempool (cache 0 and 256, ring_mp_mc and
+ *                    lf_stack) when built with HAVE_DPDK; copy-ring
+ *   matrix-jemalloc  linked with -ljemalloc
+ *   matrix-tcmalloc  linked with -ltcmalloc_minimal (gperftools)
+ *   matrix-mimalloc  linked with -lmimalloc, called as mi_malloc/mi_free
+ *
+ * Scenarios (each for buffer sizes 64 B, 2 KiB, 64 KiB):
+ *   burst     every thread takes B objects, writes a byte of each, gives
+ *             them back; threads 1, 2 (pinned one per core) and 8 (on
+ *             the 2 cores: oversubscribed); B = 1, 32, 256
+ *   handoff   one thread takes and writes a 64 B header, a second reads
+ *             it and gives the object back, through an SPSC ring of 256
+ *             pointers (a cross-thread free for the allocators)
+ *   pipeline  the same, but the producer fills the whole buffer and the
+ *             consumer reads all of it: a message pipeline
+ *   procs     the pipeline across two processes, 64 messages in flight
+ *             at most: bufpool hands buffers over by index
+ *             (handoff/adopt) through a shared ring; copy-ring copies
+ *             each message into and out of a shared ring of 64 slots,
+ *             which is what two processes do without a shared pool.
+ *             Private heaps cannot take part.
+ *
+ * Figures: ns per operation (a take+give pair; a message for the
+ * handoff scenarios) over batches of about 1000, timed with
+ * CLOCK_MONOTONIC: p50, p99, p99.9 and the worst batch; Mops/s over the
+ * run's wall time; objects a peer failed to give (pool empty).
+ *
+ * usage: matrix [--quick] [--device] [--peers a,b,...] [--scenarios a,b]
+ *               [--sizes 64,2048,...]
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#if !defined(PEER_JEMALLOC) && !defined(PEER_TCMALLOC) && \
+	!defined(PEER_MIMALLOC)
+#define PEER_MAIN 1
+#include <bufpool.h>
+#endif
+#ifdef PEER_MIMALLOC
+#include <mimalloc.h>
+#endif
+#if defined(PEER_MAIN) && defined(HAVE_DPDK)
+#include <rte_eal.h>
+#include <rte_lcore.h>
+#include <rte_mempool.h>
+#endif
+
+#define COUNT		8192	/* objects in every pool */
+#define MAX_THREADS	8
+#define MAX_BURST	256
+#define RING		256	/* SPSC ring of the handoff scenarios */
+#define MAX_BATCHES	(1 << 18)
+
+static double secs = 0.25;	/* per measurement */
+static int device;		/* bufpool through /dev/bufpool */
+/*
+ * Set by the main thread when a measurement's time is up; workers check
+ * it between rounds, so that a peer whose operations stall (a ring whose
+ * preempted producer blocks every other thread) ends its run after one
+ * stalled operation, not after a whole batch of them.
+ */
+static _Atomic int stop;
+
+static inline uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static void pin(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu % 2, &set);
+	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+/* The main thread's affinity, given back after it pinned itself. */
+static cpu_set_t all_cpus;
+
+static void unpin(void)
+{
+	pthread_setaffinity_np(pthread_self(), sizeof(all_cpus), &all_cpus);
+}
+
+static void nap(double s)
+{
+	struct timespec ts = { (time_t)s, (long)((s - (time_t)s) * 1e9) };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+/* ------------------------------------------------------------------ */
+/* Peers                                                              */
+
+struct peer {
+	const char *name;
+	void *(*make)(size_t size, uint32_t count);
+	void (*destroy)(void *pool);
+	/* take burst objects, write a byte of each, give them back */
+	long (*round)(void *pool, void **objs, int burst);
+	void *(*get)(void *pool);
+	void (*put)(void *pool, void *obj);
+	void (*thread_init)(void *pool);
+	void (*thread_exit)(void *pool);
+	void *pool;
+};
+
+/* Direct calls inside the loop, as a user's code would make them. */
+#define DEFINE_ROUND(name, GET, PUT)					\
+static long name##_round(void *pool, void **objs, int burst)		\
+{									\
+	long failed = 0;						\
+	int i, n = 0;							\
+									\
+	for (i = 0; i < burst; i++) {					\
+		void *o = GET(pool);					\
+									\
+		if (!o) {						\
+			failed++;					\
+			continue;					\
+		}							\
+		*(volatile char *)o = (char)i;				\
+		objs[n++] = o;						\
+	}								\
+	for (i = 0; i < n; i++)						\
+		PUT(pool, objs[i]);					\
+	return failed;							\
+}									\
+static void *name##_getf(void *pool)					\
+{									\
+	return GET(pool);						\
+}									\
+static void name##_putf(void *pool, void *obj)				\
+{									\
+	(void)pool;							\
+	PUT(pool, obj);							\
+}
+
+/* The object size of a malloc-style peer travels in its "pool". */
+static void *size_make(size_t size, uint32_t count)
+{
+	size_t *s = malloc(sizeof(*s));
+
+	(void)count;
+	if (s)
+		*s = size;
+	return s;
+}
+
+static void size_destroy(void *pool)
+{
+	free(pool);
+}
+
+#define SZ(pool)	(*(size_t *)(pool))
+
+#if defined(PEER_MIMALLOC)
+#define A_GET(pool)	mi_malloc(SZ(pool))
+#define A_PUT(pool, o)	mi_free(o)
+#define A_NAME		"mimalloc"
+#else
+#define A_GET(pool)	malloc(SZ(pool))
+#define A_PUT(pool, o)	free(o)
+#if defined(PEER_JEMALLOC)
+#define A_NAME		"jemalloc"
+#elif defined(PEER_TCMALLOC)
+#define A_NAME		"tcmalloc"
+#else
+#define A_NAME		"glibc"
+#endif
+#endif
+DEFINE_ROUND(alloc, A_GET, A_PUT)
+
+#ifdef PEER_MAIN
+/* ---- bufpool ------------------------------------------------------ */
+static void *bp_make_flags(size_t size, uint32_t count, unsigned int flags)
+{
+	struct bufpool_params p = {
+		.buf_size = size, .buf_count = count, .caches = 16,
+		.flags = flags,
+	};
+	struct bufpool *pool;
+
+	if (!device)
+		return bufpool_create(&p);
+	if (flags)
+		return NULL;
+	pool = bufpool_open(BUFPOOL_DEV_PATH);
+	if (pool && bufpool_buf_size(pool) != size) {
+		bufpool_close(pool);	/* the module was loaded for another */
+		return NULL;
+	}
+	return pool;
+}
+
+static void *bp_make(size_t size, uint32_t count)
+{
+	return bp_make_flags(size, count, 0);
+}
+
+static void *bp0_make(size_t size, uint32_t count)
+{
+	return bp_make_flags(size, count, BUFPOOL_F_NO_CACHE);
+}
+
+static void bp_destroy(void *pool)
+{
+	bufpool_close(pool);
+}
+
+static void bp_thread_exit(void *pool)
+{
+	bufpool_flush_cache(pool);
+}
+
+#define BP_GET(pool)	bufpool_acquire(pool)
+#define BP_PUT(pool, o)	bufpool_release(pool, o)
+DEFINE_ROUND(bp, BP_GET, BP_PUT)
+
+/*
+ * ---- seed 1: a mutex-guarded map of size-class free lists ----------
+ * From a transport's design (seeds/001): Mutex<HashMap<usize,
+ * Vec<Vec<u8>>>>; acquire(size) takes the smallest class >= size (next
+ * power of two, at least 128), pops a buffer or allocates one; release
+ * pushes it back.  The map is a small open-addressed hash table keyed by
+ * class size, the lists are stacks reserved to the pool's count.
+ */
+#define MM_SLOTS	32
+struct mm_list {
+	size_t class;		/* 0: empty slot */
+	void **bufs;
+	uint32_t n, cap;
+};
+
+struct mutexmap {
+	size_t size;
+	pthread_mutex_t lock;
+	struct mm_list map[MM_SLOTS];
+};
+
+static size_t mm_class(size_t size)
+{
+	size_t c = 128;
+
+	while (c < size)
+		c <<= 1;
+	return c;
+}
+
+static struct mm_list *mm_lookup(struct mutexmap *m, size_t class)
+{
+	unsigned int h = (unsigned int)((class * 0x9E3779B97F4A7C15ull) >> 59);
+
+	while (m->map[h].class && m->map[h].class != class)
+		h = (h + 1) % MM_SLOTS;
+	return &m->map[h];
+}
+
+static void *mm_make(size_t size, uint32_t count)
+{
+	struct mutexmap *m = calloc(1, sizeof(*m));
+	struct mm_list *l;
+
+	if (!m)
+		return NULL;
+	m->size = size;
+	pthread_mutex_init(&m->lock, NULL);
+	l = mm_lookup(m, mm_class(size));
+	l->class = mm_class(size);
+	l->cap = count;
+	l->bufs = calloc(count, sizeof(void *));
+	if (!l->bufs) {
+		free(m);
+		return NULL;
+	}
+	return m;
+}
+
+static void mm_destroy(void *pool)
+{
+	struct mutexmap *m = pool;
+	int i;
+
+	for (i = 0; i < MM_SLOTS; i++) {
+		while (m->map[i].n)
+			free(m->map[i].bufs[--m->map[i].n]);
+		free(m->map[i].bufs);
+	}
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+}
+
+static void *mm_get(void *pool)
+{
+	struct mutexmap *m = pool;
+	size_t class = mm_class(m->size);
+	struct mm_list *l;
+	void *b = NULL;
+
+	pthread_mutex_lock(&m->lock);
+	l = mm_lookup(m, class);
+	if (l->n)
+		b = l->bufs[--l->n];
+	pthread_mutex_unlock(&m->lock);
+	return b ? b : malloc(class);	/* allocate if needed */
+}
+
+static void mm_put(void *pool, void *b)
+{
+	struct mutexmap *m = pool;
+	struct mm_list *l;
+
+	pthread_mutex_lock(&m->lock);
+	l = mm_lookup(m, mm_class(m->size));
+	if (l->n < l->cap) {
+		l->bufs[l->n++] = b;
+		b = NULL;
+	}
+	pthread_mutex_unlock(&m->lock);
+	free(b);
+}
+
+#define MM_GET(pool)	mm_get(pool)
+#define MM_PUT(pool, o)	mm_put(pool, o)
+DEFINE_ROUND(mm, MM_GET, MM_PUT)
+
+/*
+ * ---- seed 2: a bounded lock-free queue that allocates on exhaustion --
+ * From a trading system's design (seeds/000): crossbeam's ArrayQueue
+ * (a bounded MPMC queue with a sequence stamp per slot, Vyukov's),
+ * pre-filled with every buffer; get pops or allocates a new, untracked
+ * buffer; return pushes, or drops (frees) the buffer when full.
+ */
+struct bq_slot {
+	_Atomic uint64_t seq;
+	void *buf;
+};
+
+struct boundedq {
+	_Atomic uint64_t head __attribute__((aligned(64)));
+	_Atomic uint64_t tail __attribute__((aligned(64)));
+	size_t size __attribute__((aligned(64)));
+	uint64_t mask;
+	struct bq_slot *slots;
+};
+
+static int bq_push(struct boundedq *q, void *buf)
+{
+	uint64_t pos = atomic_load_explicit(&q->tail, memory_order_relaxed);
+
+	for (;;) {
+		struct bq_slot *s = &q->slots[pos & q->mask];
+		uint64_t seq = atomic_load_explicit(&s->seq,
+						    memory_order_acquire);
+		int64_t d = (int64_t)(seq - pos);
+
+		if (d == 0) {
+			if (atomic_compare_exchange_weak_explicit(&q->tail,
+					&pos, pos + 1, memory_order_relaxed,
+					memory_order_relaxed)) {
+				s->buf = buf;
+				atomic_store_explicit(&s->seq, pos + 1,
+						      memory_order_release);
+				return 0;
+			}
+		} else if (d < 0) {
+			return -1;	/* full */
+		} else {
+			pos = atomic_load_explicit(&q->tail,
+						   memory_order_relaxed);
+		}
+	}
+}
+
+static void *bq_pop(struct boundedq *q)
+{
+	uint64_t pos = atomic_load_explicit(&q->head, memory_order_relaxed);
+
+	for (;;) {
+		struct bq_slot *s = &q->slots[pos & q->mask];
+		uint64_t seq = atomic_load_explicit(&s->seq,
+						    memory_order_acquire);
+		int64_t d = (int64_t)(seq - (pos + 1));
+
+		if (d == 0) {
+			if (atomic_compare_exchange_weak_explicit(&q->head,
+					&pos, pos + 1, memory_order_relaxed,
+					memory_order_relaxed)) {
+				void *buf = s->buf;
+
+				atomic_store_explicit(&s->seq,
+						      pos + q->mask + 1,
+						      memory_order_release);
+				return buf;
+			}
+		} else if (d < 0) {
+			return NULL;	/* empty */
+		} else {
+			pos = atomic_load_explicit(&q->head,
+						   memory_order_relaxed);
+		}
+	}
+}
+
+static void *bq_make(size_t size, uint32_t count)
+{
+	struct boundedq *q = aligned_alloc(64, sizeof(*q));
+	uint64_t i, cap = 1;
+
+	if (!q)
+		return NULL;
+	while (cap < count)
+		cap <<= 1;
+	memset(q, 0, sizeof(*q));
+	q->size = size;
+	q->mask = cap - 1;
+	q->slots = calloc(cap, sizeof(*q->slots));
+	if (!q->slots) {
+		free(q);
+		return NULL;
+	}
+	for (i = 0; i < cap; i++)
+		atomic_init(&q->slots[i].seq, i);
+	for (i = 0; i < count; i++)
+		bq_push(q, malloc(size));	/* pre-allocated up front */
+	return q;
+}
+
+static void bq_destroy(void *pool)
+{
+	struct boundedq *q = pool;
+	void *b;
+
+	while ((b = bq_pop(q)))
+		free(b);
+	free(q->slots);
+	free(q);
+}
+
+static void *bq_get(void *pool)
+{
+	struct boundedq *q = pool;
+	void *b = bq_pop(q);
+
+	return b ? b : malloc(q->size);
+}
+
+static void bq_put(void *pool, void *b)
+{
+	if (bq_push(pool, b))
+		free(b);
+}
+
+#define BQ_GET(pool)	bq_get(pool)
+#define BQ_PUT(pool, o)	bq_put(pool, o)
+DEFINE_ROUND(bq, BQ_GET, BQ_PUT)
+
+/* ---- DPDK --------------------------------------------------------- */
+#ifdef HAVE_DPDK
+static void *dp_make_ops(size_t size, uint32_t count, unsigned int cache,
+			 const char *ops)
+{
+	static unsigned int serial;
+	struct rte_mempool *mp;
+	char name[32];
+
+	snprintf(name, sizeof(name), "mx%u", serial++);
+	mp = rte_mempool_create_empty(name, count, size, cache, 0,
+				      SOCKET_ID_ANY, 0);
+	if (!mp)
+		return NULL;
+	if (rte_mempool_set_ops_byname(mp, ops, NULL) ||
+	    rte_mempool_populate_default(mp) < 0) {
+		rte_mempool_free(mp);
+		return NULL;
+	}
+	return mp;
+}
+
+static void *dp_c256_make(size_t s, uint32_t n)
+{
+	return dp_make_ops(s, n, 256, "ring_mp_mc");
+}
+
+static void *dp_c256lfs_make(size_t s, uint32_t n)
+{
+	return dp_make_ops(s, n, 256, "lf_stack");
+}
+
+static void *dp_c0_make(size_t s, uint32_t n)
+{
+	return dp_make_ops(s, n, 0, "ring_mp_mc");
+}
+
+static void *dp_c0lfs_make(size_t s, uint32_t n)
+{
+	return dp_make_ops(s, n, 0, "lf_stack");
+}
+
+static void dp_destroy(void *pool)
+{
+	rte_mempool_free(pool);
+}
+
+static void dp_thread_init(void *pool)
+{
+	(void)pool;
+	/* A non-EAL thread has no lcore id, hence no mempool cache. */
+	if (rte_lcore_id() == LCORE_ID_ANY)
+		rte_thread_register();
+}
+
+static void dp_thread_exit(void *pool)
+{
+	struct rte_mempool_cache *c =
+		rte_mempool_default_cache(pool, rte_lcore_id());
+
+	if (c)
+		rte_mempool_cache_flush(c, pool);
+	rte_thread_unregister();
+}
+
+static inline void *dp_get1(void *pool)
+{
+	void *o;
+
+	return rte_mempool_get(pool, &o) ? NULL : o;
+}
+
+#define DP_GET(pool)	dp_get1(pool)
+#define DP_PUT(pool, o)	rte_mempool_put(pool, o)
+DEFINE_ROUND(dp, DP_GET, DP_PUT)
+#endif /* HAVE_DPDK */
+#endif /* PEER_MAIN */
+
+static struct peer peers[] = {
+#ifdef PEER_MAIN
+	{ "bufpool", bp_make, bp_destroy, bp_round, bp_getf, bp_putf, NULL,
+	  bp_thread_exit, NULL },
+	{ "bufpool-nocache", bp0_make, bp_destroy, bp_round, bp_getf, bp_putf,
+	  NULL, NULL, NULL },
+#ifdef HAVE_DPDK
+	{ "dpdk-c256", dp_c256_make, dp_destroy, dp_round, dp_getf, dp_putf,
+	  dp_thread_init, dp_thread_exit, NULL },
+	{ "dpdk-c256-lfs", dp_c256lfs_make, dp_destroy, dp_round, dp_getf,
+	  dp_putf, dp_thread_init, dp_thread_exit, NULL },
+	{ "dpdk-c0", dp_c0_make, dp_destroy, dp_round, dp_getf, dp_putf,
+	  dp_thread_init, dp_thread_exit, NULL },
+	{ "dpdk-c0-lfs", dp_c0lfs_make, dp_destroy, dp_round, dp_getf, dp_putf,
+	  dp_thread_init, dp_thread_exit, NULL },
+#endif
+	{ "seed-mutexmap", mm_make, mm_destroy, mm_round, mm_getf, mm_putf,
+	  NULL, NULL, NULL },
+	{ "seed-boundedq", bq_make, bq_destroy, bq_round, bq_getf, bq_putf,
+	  NULL, NULL, NULL },
+#endif
+	{ A_NAME, size_make, size_destroy, alloc_round, alloc_getf, alloc_putf,
+	  NULL, NULL, NULL },
+};
+
+#define NPEERS	((int)(sizeof(peers) / sizeof(peers[0])))
+
+/* ------------------------------------------------------------------ */
+/* Results                                                            */
+
+struct series {
+	double *ns;		/* ns per operation, per batch */
+	long n;
+	long ops;
+	long failed;
+	uint64_t t0, t1;
+};
+
+static int series_init(struct series *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->ns = malloc(MAX_BATCHES * sizeof(double));
+	return s->ns ? 0 : -1;
+}
+
+static void series_add(struct series *s, uint64_t t0, uint64_t t1, long ops)
+{
+	if (s->n < MAX_BATCHES)
+		s->ns[s->n++] = (double)(t1 - t0) / ops;
+	s->ops += ops;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static double pct(const double *v, long n, double p)
+{
+	long i = (long)(n * p);
+
+	return n ? v[i < n ? i : n - 1] : 0;
+}
+
+/* One CSV row from the series of all threads of a measurement. */
+static void report(const char *scenario, size_t size, int threads, int burst,
+		   const char *peer, struct series *s, int ns)
+{
+	long n = 0, ops = 0, failed = 0, i;
+	uint64_t first = UINT64_MAX, last = 0;
+	double *all;
+
+	for (i = 0; i < ns; i++)
+		n += s[i].n;
+	all = malloc((n ? n : 1) * sizeof(double));
+	if (!all)
+		return;
+	n = 0;
+	for (i = 0; i < ns; i++) {
+		memcpy(all + n, s[i].ns, s[i].n * sizeof(double));
+		n += s[i].n;
+		ops += s[i].ops;
+		failed += s[i].failed;
+		if (s[i].ops && s[i].t0 < first)
+			first = s[i].t0;
+		if (s[i].t1 > last)
+			last = s[i].t1;
+	}
+	qsort(all, n, sizeof(double), cmp_double);
+	printf("%s,%zu,%d,%d,%s,%.2f,%.2f,%.2f,%.2f,%.2f,%ld\n", scenario,
+	       size, threads, burst, peer, pct(all, n, 0.5), pct(all, n, 0.99),
+	       pct(all, n, 0.999), n ? all[n - 1] : 0,
+	       last > first ? ops / ((last - first) / 1e3) : 0, failed);
+	fflush(stdout);
+	free(all);
+}
+
+/* ------------------------------------------------------------------ */
+/* burst: every thread takes B, writes, gives B back                  */
+
+struct burst_run {
+	struct peer *p;
+	int threads, burst;
+	pthread_barrier_t start;
+};
+
+struct burst_arg {
+	struct burst_run *run;
+	int id;
+	struct series s;
+};
+
+static void *burst_thread(void *arg)
+{
+	struct burst_arg *a = arg;
+	struct burst_run *r = a->run;
+	struct peer *p = r->p;
+	void *objs[MAX_BURST];
+	int rounds = r->burst >= 1000 ? 1 : 1000 / r->burst, i;
+
+	if (r->threads <= 2)
+		pin(a->id);
+	if (p->thread_init)
+		p->thread_init(p->pool);
+	for (i = 0; i < 10; i++)	/* warm up: caches bound, memory touched */
+		p->round(p->pool, objs, r->burst);
+	pthread_barrier_wait(&r->start);
+	a->s.t0 = now_ns();
+	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+		uint64_t t0 = now_ns();
+
+		for (i = 0; i < rounds &&
+		     !atomic_load_explicit(&stop, memory_order_relaxed); i++)
+			a->s.failed += p->round(p->pool, objs, r->burst);
+		if (i)
+			series_add(&a->s, t0, now_ns(), (long)i * r->burst);
+	}
+	a->s.t1 = now_ns();
+	if (p->thread_exit)
+		p->thread_exit(p->pool);
+	return NULL;
+}
+
+static void run_burst(struct peer *p, size_t size, int threads, int burst)
+{
+	struct burst_run r = { .p = p, .threads = threads, .burst = burst };
+	struct burst_arg a[MAX_THREADS];
+	struct series s[MAX_THREADS];
+	pthread_t t[MAX_THREADS];
+	int i;
+
+	pthread_barrier_init(&r.start, NULL, threads + 1);
+	atomic_store(&stop, 0);
+	for (i = 0; i < threads; i++) {
+		a[i] = (struct burst_arg){ .run = &r, .id = i };
+		if (series_init(&a[i].s))
+			exit(1);
+		pthread_create(&t[i], NULL, burst_thread, &a[i]);
+	}
+	pthread_barrier_wait(&r.start);
+	nap(secs);
+	atomic_store(&stop, 1);
+	for (i = 0; i < threads; i++) {
+		pthread_join(t[i], NULL);
+		s[i] = a[i].s;
+	}
+	report("burst", size, threads, burst, p->name, s, threads);
+	for (i = 0; i < threads; i++)
+		free(s[i].ns);
+	pthread_barrier_destroy(&r.start);
+}
+
+/* ------------------------------------------------------------------ */
+/* handoff and pipeline: producer -> SPSC ring -> consumer            */
+
+struct spsc {
+	_Atomic uint64_t head __attribute__((aligned(64)));	/* consumer */
+	_Atomic uint64_t tail __attribute__((aligned(64)));	/* producer */
+	_Atomic uint64_t slot[RING] __attribute__((aligned(64)));
+};
+
+static void spsc_push(struct spsc *q, uint64_t v)
+{
+	uint64_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
+
+	while (t - atomic_load_explicit(&q->head, memory_order_acquire) ==
+	       RING)
+		sched_yield();
+	atomic_store_explicit(&q->slot[t % RING], v, memory_order_relaxed);
+	atomic_store_explicit(&q->tail, t + 1, memory_order_release);
+}
+
+static uint64_t spsc_pop(struct spsc *q)
+{
+	uint64_t h = atomic_load_explicit(&q->head, memory_order_relaxed), v;
+
+	while (atomic_load_explicit(&q->tail, memory_order_acquire) == h)
+		sched_yield();
+	v = atomic_load_explicit(&q->slot[h % RING], memory_order_relaxed);
+	atomic_store_explicit(&q->head, h + 1, memory_order_release);
+	return v;
+}
+
+#define STOP	UINT64_MAX
+
+/* Write a message into buf: its header, or all of it. */
+static void fill(void *buf, size_t len, uint64_t seq)
+{
+	uint64_t *w = buf;
+	size_t i;
+
+	for (i = 0; i < len / 8; i++)
+		w[i] = seq + i;
+}
+
+/* Read it back; returns a checksum so the reads are not optimised out. */
+static uint64_t drain_msg(const void *buf, size_t len)
+{
+	const uint64_t *w = buf;
+	uint64_t sum = 0;
+	size_t i;
+
+	for (i = 0; i < len / 8; i++)
+		sum += w[i];
+	return sum;
+}
+
+struct ho_run {
+	struct peer *p;
+	size_t len;		/* bytes written and read per message */
+	struct spsc *q;
+	pthread_barrier_t start;
+	uint64_t deadline;
+	struct series prod;
+	uint64_t sum;
+};
+
+static void *ho_consumer(void *arg)
+{
+	struct ho_run *r = arg;
+	struct peer *p = r->p;
+	uint64_t v, sum = 0;
+
+	pin(1);
+	if (p->thread_init)
+		p->thread_init(p->pool);
+	pthread_barrier_wait(&r->start);
+	while ((v = spsc_pop(r->q)) != STOP) {
+		void *obj = (void *)(uintptr_t)v;
+
+		sum += drain_msg(obj, r->len);
+		p->put(p->pool, obj);
+	}
+	r->sum = sum;
+	if (p->thread_exit)
+		p->thread_exit(p->pool);
+	return NULL;
+}
+
+static void run_handoff(struct peer *p, size_t size, int whole)
+{
+	struct ho_run r = { .p = p, .len = whole ? size : 64 };
+	struct peer *pp = p;
+	pthread_t t;
+	uint64_t seq = 0;
+	void *obj;
+	int i;
+
+	if (r.len > size)
+		r.len = size;
+	r.q = aligned_alloc(64, sizeof(*r.q));
+	if (!r.q || series_init(&r.prod))
+		exit(1);
+	memset(r.q, 0, sizeof(*r.q));
+	pthread_barrier_init(&r.start, NULL, 2);
+	pthread_create(&t, NULL, ho_consumer, &r);
+	pin(0);
+	if (pp->thread_init)
+		pp->thread_init(pp->pool);
+	pthread_barrier_wait(&r.start);
+	r.deadline = now_ns() + (uint64_t)(secs * 1e9);
+	r.prod.t0 = now_ns();
+	for (;;) {
+		uint64_t t0 = now_ns(), t1;
+
+		for (i = 0; i < 1000; i++) {
+			while (!(obj = pp->get(pp->pool))) {
+				r.prod.failed++;	/* the consumer frees */
+				sched_yield();
+			}
+			fill(obj, r.len, seq++);
+			spsc_push(r.q, (uint64_t)(uintptr_t)obj);
+		}
+		t1 = now_ns();
+		series_add(&r.prod, t0, t1, 1000);
+		if (t1 > r.deadline)
+			break;
+	}
+	spsc_push(r.q, STOP);
+	pthread_join(t, NULL);
+	r.prod.t1 = now_ns();	/* the consumer is done too */
+	if (pp->thread_exit)
+		pp->thread_exit(pp->pool);
+	unpin();
+	report(whole ? "pipeline" : "handoff", size, 2, 1, p->name, &r.prod, 1);
+	free(r.prod.ns);
+	free(r.q);
+	pthread_barrier_destroy(&r.start);
+}
+
+#ifdef PEER_MAIN
+/* ------------------------------------------------------------------ */
+/* procs: the pipeline across two processes                           */
+
+/*
+ * copy-ring: COPY_SLOTS slots of the message size in shared memory; the
+ * producer builds each message in its own buffer and copies it in, the
+ * consumer copies it out and reads it; a second ring returns free slots.
+ */
+#define COPY_SLOTS	64
+
+static void run_procs(const char *peer, size_t size)
+{
+	int is_bp = !strcmp(peer, "bufpool");
+	size_t shm_len = sizeof(struct spsc) * 2 +
+			 (is_bp ? 0 : COPY_SLOTS * size);
+	struct spsc *q, *back;
+	struct bufpool *bp = NULL;
+	struct series s;
+	char *slots, *local;
+	uint64_t seq = 0, v;
+	pid_t pid;
+	int i, status;
+
+	q = mmap(NULL, shm_len, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (q == MAP_FAILED)
+		return;
+	back = q + 1;		/* free slot numbers, consumer -> producer */
+	slots = (char *)(q + 2);
+	local = malloc(size);
+	if (!local || series_init(&s))
+		exit(1);
+	if (is_bp) {
+		bp = bp_make(size, COUNT);
+		if (!bp) {
+			munmap(q, shm_len);
+			free(local);
+			free(s.ns);
+			return;
+		}
+	}
+	/*
+	 * As many messages in flight for both: bufpool takes a credit from
+	 * the return ring per message, copy-ring a free slot.
+	 */
+	for (i = 0; i < COPY_SLOTS; i++)
+		spsc_push(back, (uint64_t)i);
+
+	pid = fork();
+	if (pid == 0) {
+		struct bufpool *mine = NULL;
+		uint64_t sum = 0;
+
+		pin(1);
+		if (is_bp) {
+			mine = bufpool_open_fd(bufpool_fd(bp));
+			if (!mine)
+				_exit(1);
+		}
+		while ((v = spsc_pop(q)) != STOP) {
+			if (is_bp) {
+				if (bufpool_adopt(mine, (uint32_t)v))
+					_exit(2);
+				sum += drain_msg(bufpool_addr(mine, (uint32_t)v),
+						 size);
+				bufpool_release_index(mine, (uint32_t)v);
+				spsc_push(back, 0);	/* a credit */
+			} else {
+				memcpy(local, slots + v * size, size);
+				spsc_push(back, v);
+				sum += drain_msg(local, size);
+			}
+		}
+		_exit(sum == 1);	/* 0, but the reads happened */
+	}
+	pin(0);
+	s.t0 = now_ns();
+	for (uint64_t deadline = s.t0 + (uint64_t)(secs * 1e9);;) {
+		uint64_t t0 = now_ns(), t1;
+
+		for (i = 0; i < 1000; i++) {
+			if (is_bp) {
+				uint32_t idx;
+
+				spsc_pop(back);		/* a credit */
+				while (bufpool_acquire_index(bp, &idx)) {
+					s.failed++;
+					sched_yield();
+				}
+				fill(bufpool_addr(bp, idx), size, seq++);
+				bufpool_handoff(bp, idx);
+				spsc_push(q, idx);
+			} else {
+				fill(local, size, seq++);
+				v = spsc_pop(back);
+				memcpy(slots + v * size, local, size);
+				spsc_push(q, v);
+			}
+		}
+		t1 = now_ns();
+		series_add(&s, t0, t1, 1000);
+		if (t1 > deadline)
+			break;
+	}
+	spsc_push(q, STOP);
+	waitpid(pid, &status, 0);
+	s.t1 = now_ns();
+	unpin();
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		report("procs", size, 2, 1, is_bp ? "bufpool" : "copy-ring",
+		       &s, 1);
+	if (bp)
+		bufpool_close(bp);
+	free(local);
+	free(s.ns);
+	munmap(q, shm_len);
+}
+#endif
+
+/* ------------------------------------------------------------------ */
+
+static int listed(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	const char *p = list;
+
+	if (!list)
+		return 1;
+	while ((p = strstr(p, name))) {
+		if ((p == list || p[-1] == ',') && (p[n] == ',' || !p[n]))
+			return 1;
+		p += n;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *only = NULL, *scen = NULL, *sizes_arg = NULL;
+	size_t sizes[8] = { 64, 2048, 65536 };
+	int nsizes = 3, threads[] = { 1, 2, 8 }, bursts[] = { 1, 32, 256 };
+	int i, j, k, si;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--quick"))
+			secs = 0.03;
+		else if (!strcmp(argv[i], "--device"))
+			device = 1;
+		else if (!strcmp(argv[i], "--peers") && i + 1 < argc)
+			only = argv[++i];
+		else if (!strcmp(argv[i], "--scenarios") && i + 1 < argc)
+			scen = argv[++i];
+		else if (!strcmp(argv[i], "--sizes") && i + 1 < argc)
+			sizes_arg = argv[++i];
+		else if (!strcmp(argv[i], "--secs") && i + 1 < argc)
+			secs = atof(argv[++i]);
+		else {
+			fprintf(stderr, "usage: %s [--quick] [--device] [--peers a,b] [--scenarios burst,handoff,pipeline,procs] [--sizes 64,2048] [--secs S]\n",
+				argv[0]);
+			return 2;
+		}
+	}
+	pthread_getaffinity_np(pthread_self(), sizeof(all_cpus), &all_cpus);
+	if (sizes_arg) {
+		char *dup = strdup(sizes_arg), *tok, *save = NULL;
+
+		nsizes = 0;
+		for (tok = strtok_r(dup, ",", &save); tok && nsizes < 8;
+		     tok = strtok_r(NULL, ",", &save))
+			sizes[nsizes++] = strtoul(tok, NULL, 0);
+		free(dup);
+	}
+#if defined(PEER_MAIN) && defined(HAVE_DPDK)
+	{
+		char *eal[] = { argv[0], "--no-huge", "--no-pci", "-m", "3072",
+				"--no-shconf", "--log-level=3", "-l", "0" };
+
+		if (rte_eal_init(sizeof(eal) / sizeof(eal[0]), eal) < 0) {
+			fprintf(stderr, "rte_eal_init failed\n");
+			return 1;
+		}
+	}
+#endif
+	for (si = 0; si < nsizes; si++) {
+		size_t size = sizes[si];
+
+		for (k = 0; k < NPEERS; k++) {
+			struct peer *p = &peers[k];
+
+			if (!listed(only, p->name))
+				continue;
+			p->pool = p->make(size, COUNT);
+			if (!p->pool) {
+				fprintf(stderr, "# %s: no pool of %zu B objects\n",
+					p->name, size);
+				continue;
+			}
+			if (listed(scen, "burst"))
+				for (i = 0; i < 3; i++)
+					for (j = 0; j < 3; j++)
+						run_burst(p, size, threads[i],
+							  bursts[j]);
+			if (listed(scen, "handoff"))
+				run_handoff(p, size, 0);
+			if (listed(scen, "pipeline"))
+				run_handoff(p, size, 1);
+			p->destroy(p->pool);
+			p->pool = NULL;
+		}
+#ifdef PEER_MAIN
+		if (listed(scen, "procs")) {
+			if (listed(only, "bufpool"))
+				run_procs("bufpool", size);
+			if (listed(only, "copy-ring"))
+				run_procs("copy-ring", size);
+		}
+#endif
+	}
+	return 0;
+}

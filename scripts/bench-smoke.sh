@@ -1,0 +1,57 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# CI's smoke test of the benchmarks: make bench QUICK=1 must run, and
+# produce the table, the CSV with every peer and the ratios, and the
+# plots.  Never judges the numbers.  Prints KTAP; exits 1 on a failure.
+set -u
+cd "$(dirname "$0")/.."
+out=build/bench
+log=$out/smoke.log
+mkdir -p "$out"
+rm -f "$out"/*.png "$out"/results.csv
+fail=0
+n=0
+
+t() { # ok-condition-status description
+	n=$((n + 1))
+	if [ "$1" = 0 ]; then
+		echo "ok $n bench: $2"
+	else
+		echo "not ok $n bench: $2"
+		fail=1
+	fi
+}
+
+echo "TAP version 13"
+echo "1..5"
+make -s bench QUICK=1 > "$log" 2>&1
+st=$?
+t $st "make bench QUICK=1 ran (log: $log)"
+[ $st = 0 ] || tail -n 20 "$log" | sed 's/^/# /'
+
+missing=
+for p in bufpool bufpool-nocache dpdk-c256 dpdk-c256-lfs dpdk-c0 \
+	dpdk-c0-lfs seed-mutexmap seed-boundedq glibc jemalloc tcmalloc \
+	mimalloc copy-ring; do
+	grep -q "^host,[a-z]*,[0-9]*,[0-9]*,[0-9]*,$p," "$out/results.csv" \
+		2>/dev/null || missing="$missing $p"
+done
+[ -z "$missing" ]
+t $? "every peer in the CSV${missing:+ (missing:$missing)}"
+
+grep -q '^vm,burst,2048,.*,bufpool,' "$out/results.csv" 2>/dev/null
+t $? "bufpool through /dev/bufpool in the VM"
+
+# Each host bufpool row carries its ratio to the best other peer.
+awk -F, 'NR > 1 && $1 == "host" && $6 == "bufpool" && $14 == "" { bad = 1 }
+	END { exit bad }' "$out/results.csv" 2>/dev/null &&
+	grep -q '^host,.*,bufpool,' "$out/results.csv"
+t $? "a ratio to the best peer on every bufpool row"
+
+ok=0
+for f in latency threads pipeline; do
+	[ -s "$out/$f.png" ] || ok=1
+done
+t $ok "plots: latency.png threads.png pipeline.png"
+exit $fail
