@@ -55,16 +55,18 @@ BINDIR ?= $(PREFIX)/bin
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 
 EXAMPLES := userlib/examples/bufpool-pipeline
+TOOLS := scripts/bufpool-sizes
+TOOL_FUZZ_SECS ?= 20
 BENCHES := bench/freelist_bench bench/pagesize_bench
 
 # kselftest headers, lib.mk and runner from Debian's linux-source-6.1.
 KSFT_DIR = $(shell BUFPOOL_CACHE=$(BUFPOOL_CACHE) scripts/ksft-fetch.sh)
 
-.PHONY: all module lib selftests examples benches run check check-host \
+.PHONY: all module lib selftests examples benches tools fuzz-tool run check check-host \
 	check-vm check-debug model bench lint install modules_install clean \
 	kernel-image FORCE
 
-all: module lib selftests examples benches
+all: module lib selftests examples benches tools
 
 # ---------------------------------------------------------------- module
 kmod/compat_gen.h: $(wildcard kmod/compat/*.c) scripts/kcompat.sh
@@ -121,6 +123,17 @@ LINK_LIB := -Luserlib -lbufpool-user -Wl,-rpath,$(CURDIR)/userlib
 examples: $(EXAMPLES)
 userlib/examples/bufpool-pipeline: userlib/examples/bufpool_pipeline.c $(LIB_SO) $(LIB_HDRS)
 	$(CC) $(BP_CFLAGS) -o $@ $< $(LINK_LIB) $(BP_LDFLAGS)
+
+# bufpool-sizes: pool sizes from message definitions.  Its parser is
+# fuzzed with libFuzzer (clang, ASan, UBSan) for TOOL_FUZZ_SECS.
+tools: $(TOOLS)
+scripts/bufpool-sizes: scripts/bufpool-sizes.c
+	$(CC) $(BP_CFLAGS) -o $@ $<
+scripts/fuzz/bufpool_sizes_fuzz: scripts/fuzz/bufpool_sizes_fuzz.c scripts/bufpool-sizes.c
+	clang -g -O1 -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=all -o $@ $<
+fuzz-tool: scripts/fuzz/bufpool_sizes_fuzz
+	scripts/fuzz-tool.sh $< $(TOOL_FUZZ_SECS)
 
 # The comparison matrix (bench/matrix.c), built once per allocator that
 # replaces malloc process-wide; each peer that is installed takes part.
@@ -207,6 +220,8 @@ check: all
 	@scripts/lint.sh $(KDIR) 2>&1 | tee build/check/lint.tap
 	@echo "=== model check (Spin)"
 	@scripts/model-check.sh 2>&1 | tee build/check/model.tap
+	@echo "=== libFuzzer on the configuration tool's parser"
+	@$(MAKE) -s --no-print-directory fuzz-tool 2>&1 | tee build/check/fuzz.tap
 	@echo "=== VM selftests (kselftests in QEMU, module loaded)"
 	@$(MAKE) -s --no-print-directory check-vm 2>&1 | tee build/check/vm.tap
 	@echo "=== the same under a debug kernel (KASAN, lockdep, kmemleak, DEBUG_VM)"
@@ -214,8 +229,8 @@ check: all
 	@echo "=== benchmark smoke (make bench QUICK=1: every peer, CSV, plots; numbers not judged)"
 	@scripts/bench-smoke.sh 2>&1 | tee build/check/bench.tap
 	@scripts/ktap-summary.sh build/check/host.tap build/check/lint.tap \
-		build/check/model.tap build/check/vm.tap build/check/debug.tap \
-		build/check/bench.tap
+		build/check/model.tap build/check/fuzz.tap build/check/vm.tap \
+		build/check/debug.tap build/check/bench.tap
 
 check-host: build/ksft-host
 	cd build/ksft-host && ./run_kselftest.sh
@@ -253,9 +268,10 @@ bench: benches bench/matrix-vm module kernel-image
 	BENCH_VM='$(VM_RUN) -o $(VM_OUT)/bench' bench/run.sh $(if $(QUICK),--quick)
 
 # --------------------------------------------------------------- install
-install: lib
+install: lib tools
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/linux \
-		$(DESTDIR)$(PKGCONFIGDIR)
+		$(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(BINDIR)
+	install -m 0755 $(TOOLS) $(DESTDIR)$(BINDIR)/
 	install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
 	install -m 0755 $(LIB_SO_REAL) $(DESTDIR)$(LIBDIR)/
 	ln -sf libbufpool-user.so.$(LIB_VERSION) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)

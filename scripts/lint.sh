@@ -40,7 +40,7 @@ else
 fi
 rm -f "$log"
 
-# Userspace: cppcheck over the library, examples, benches and tests.
+# Userspace: cppcheck over the library, examples, benches, tools and tests.
 ksft_inc=$ksft
 # shellcheck disable=SC2046
 if out=$(cppcheck --quiet --enable=warning,portability,performance \
@@ -48,6 +48,7 @@ if out=$(cppcheck --quiet --enable=warning,portability,performance \
 	-I"$ksft_inc" --suppress=missingIncludeSystem \
 	--suppress="*:$ksft_inc/*" --error-exitcode=1 \
 	userlib/*.c userlib/examples/*.c userlib/tests/*.c bench/*.c \
+	scripts/*.c scripts/fuzz/*.c \
 	selftests/*.c 2>&1); then
 	echo "ok 3 lint: cppcheck on userspace code"
 else

@@ -1,11 +1,12 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# Model-check the shared free list (selftests/model/freelist.pml) and the
-# ownership records with the kernel's reconciliation (ownership.pml)
-# with Spin: both must hold under every interleaving and every process
+# Model-check the shared free list (selftests/model/freelist.pml), the
+# ownership records with the kernel's reconciliation (ownership.pml) and
+# the magazine protocol with both (magazine.pml) with Spin: both must hold under every interleaving and every process
 # death, and the checker must find the bug in each planted mutation (a
-# tag too narrow; an announcement after the CAS).  Prints KTAP; exits 1
+# tag too narrow; an announcement after the CAS; a magazine named after
+# its announcement is cleared).  Prints KTAP; exits 1
 # on any failure.
 set -eu
 
@@ -22,8 +23,10 @@ run() { # tagmod
 	./pan -m200000 2>&1 || true
 }
 
-run_own() { # extra spin flags
-	spin -a "$@" "$models/ownership.pml" >/dev/null
+run_model() { # model spin-flags...
+	m=$1
+	shift
+	spin -a "$@" "$models/$m" >/dev/null
 	gcc -O2 -w -DSAFETY -DCOLLAPSE -o pan pan.c
 	./pan -m400000 2>&1 || true
 }
@@ -53,10 +56,15 @@ finds() { # number description output
 }
 
 echo "TAP version 13"
-echo "1..4"
+echo "1..6"
 holds 1 "free list safe under every interleaving and death" "$(run 256)"
 finds 2 "a 1-bit tag's ABA is found (the check can fail)" "$(run 2)"
-holds 3 "ownership records and reconciliation exact under every interleaving and death" "$(run_own)"
+holds 3 "ownership records and reconciliation exact under every interleaving and death" \
+	"$(run_model ownership.pml)"
 finds 4 "an announcement after the CAS is found (the check can fail)" \
-	"$(run_own -DANNOUNCE_LATE)"
+	"$(run_model ownership.pml -DANNOUNCE_LATE)"
+holds 5 "magazine moves, records and reconciliation exact under every interleaving and death" \
+	"$(run_model magazine.pml)"
+finds 6 "a magazine named after its announcement is cleared is found (the check can fail)" \
+	"$(run_model magazine.pml -DLATE_RECORD)"
 exit $fail
