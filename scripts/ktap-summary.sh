@@ -4,7 +4,8 @@
 # usage: ktap-summary.sh FILE...
 # Count results in KTAP streams as the kselftest runner writes them, and
 # print "N passed, N failed, N skipped".  Exit 1 if anything failed or
-# nothing ran.
+# nothing ran.  A FILE without a top-level plan ("1..N") is a stage that
+# did not run (its build failed, say): one failure.
 #
 # Counting: each test case of a kselftest_harness program (the runner's
 # "# ok N name" lines) counts once.  A program whose own line is "not ok"
@@ -18,6 +19,7 @@ set -eu
 
 awk '
 	{ sub(/\r$/, "") }
+	/^1\.\.[0-9]+/ { plan[FILENAME] = 1 }
 	/^# selftests: / { inprog = 1; cases = 0; casefail = 0; next }
 	inprog && /^# (not )?ok [0-9]+ / {
 		cases++
@@ -41,6 +43,11 @@ awk '
 		else passed++
 	}
 	END {
+		for (i = 1; i < ARGC; i++)
+			if (!(ARGV[i] in plan)) {
+				failed++
+				fails = fails "\n  " ARGV[i] ": no results (the stage did not run)"
+			}
 		if (failed) printf "failures:%s\n", fails
 		printf "%d passed, %d failed, %d skipped\n", passed, failed, skipped
 		exit (failed || passed + 0 == 0) ? 1 : 0
