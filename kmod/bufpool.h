@@ -136,6 +136,12 @@ void bufpool_pool_put(struct bufpool_pool *pool);
 struct page *bufpool_pool_page(struct bufpool_pool *pool, pgoff_t pgoff);
 
 /* client.c */
+struct bufpool_stats_k {
+	struct bp_stats sum;
+	u64 high_watermark;
+};
+
+void bufpool_stats(struct bufpool_pool *pool, struct bufpool_stats_k *st);
 struct bufpool_client *bufpool_client_open(struct bufpool_pool *pool);
 void bufpool_client_close(struct bufpool_client *client);
 void bufpool_client_mapped(struct bufpool_client *client);

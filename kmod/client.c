@@ -61,12 +61,48 @@ static void bufpool_reconcile(struct bufpool_pool *pool)
 	r->transit = 0;
 	r->reclaimed = 0;
 	r->repaired = 0;
+	r->dropped = 0;
 	bp_shm_bind(&s, pool->ctrl, &pool->layout);
 	bufpool_freeze(pool);
 	bp_reconcile(&s, r);
+	/* What the gone held counts as released, for the statistics. */
+	WRITE_ONCE(pool->ctrl->kernel_released,
+		   READ_ONCE(pool->ctrl->kernel_released) + r->dropped);
 	bufpool_thaw(pool);
+	bufpool_stats(pool, NULL);	/* samples the high watermark */
 	atomic_long_add(r->reclaimed, &pool->reclaimed);
 	atomic_long_add(r->repaired, &pool->repaired);
+}
+
+/**
+ * bufpool_stats - the pool's statistics, summed over the thread slots
+ * @pool: the pool
+ * @st: filled in, or NULL just to sample the high watermark
+ *
+ * The counters are read without stopping anyone: each is read once and
+ * is monotonic, so the sums are a recent view.  The high watermark is
+ * the most in use any reader has seen.
+ */
+void bufpool_stats(struct bufpool_pool *pool, struct bufpool_stats_k *st)
+{
+	struct bufpool_ctrl *c = pool->ctrl;
+	struct bp_stats sum;
+	struct bp_shm s;
+	u64 hwm;
+
+	bp_shm_bind(&s, c, &pool->layout);
+	bp_stats_sum(&s, c, &sum);
+	hwm = READ_ONCE(c->high_watermark);
+	while (hwm < sum.in_use) {
+		if (try_cmpxchg64(&c->high_watermark, &hwm, sum.in_use)) {
+			hwm = sum.in_use;
+			break;
+		}
+	}
+	if (!st)
+		return;
+	st->sum = sum;
+	st->high_watermark = max(hwm, sum.in_use);
 }
 
 /* Nobody has the pool open, so nobody maps it: start it afresh. */

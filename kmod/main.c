@@ -249,6 +249,50 @@ static ssize_t bufpool_recovery_show(struct device *dev,
 	return sysfs_emit(buf, "%ld\n", atomic_long_read(v));
 }
 
+/* Usage statistics, summed over the thread slots on each read. */
+static ssize_t bufpool_usage_show(struct device *dev,
+				  struct device_attribute *attr, char *buf);
+
+static struct device_attribute dev_attr_total =
+	__ATTR(total, 0444, bufpool_usage_show, NULL);
+static struct device_attribute dev_attr_in_use =
+	__ATTR(in_use, 0444, bufpool_usage_show, NULL);
+static struct device_attribute dev_attr_free =
+	__ATTR(free, 0444, bufpool_usage_show, NULL);
+static struct device_attribute dev_attr_high_watermark =
+	__ATTR(high_watermark, 0444, bufpool_usage_show, NULL);
+static struct device_attribute dev_attr_acquires =
+	__ATTR(acquires, 0444, bufpool_usage_show, NULL);
+static struct device_attribute dev_attr_releases =
+	__ATTR(releases, 0444, bufpool_usage_show, NULL);
+static struct device_attribute dev_attr_exhausted =
+	__ATTR(exhausted, 0444, bufpool_usage_show, NULL);
+
+static ssize_t bufpool_usage_show(struct device *dev,
+				  struct device_attribute *attr, char *buf)
+{
+	struct bufpool_pool *pool = bufpool_from_dev(dev);
+	struct bufpool_stats_k st;
+	u64 v;
+
+	bufpool_stats(pool, &st);
+	if (attr == &dev_attr_total)
+		v = pool->buf_count;
+	else if (attr == &dev_attr_in_use)
+		v = st.sum.in_use;
+	else if (attr == &dev_attr_free)
+		v = pool->buf_count - st.sum.in_use;
+	else if (attr == &dev_attr_high_watermark)
+		v = st.high_watermark;
+	else if (attr == &dev_attr_acquires)
+		v = st.sum.acquires;
+	else if (attr == &dev_attr_releases)
+		v = st.sum.releases;
+	else
+		v = st.sum.exhausted;
+	return sysfs_emit(buf, "%llu\n", v);
+}
+
 static ssize_t clients_show(struct device *dev,
 			    struct device_attribute *attr, char *buf)
 {
@@ -256,6 +300,56 @@ static ssize_t clients_show(struct device *dev,
 			  READ_ONCE(bufpool_from_dev(dev)->nr_clients));
 }
 static DEVICE_ATTR_RO(clients);
+
+/* /sys/class/bufpool/<pool>/info/: the geometry, as the ioctl gives it. */
+static ssize_t bufpool_info_show(struct device *dev,
+				 struct device_attribute *attr, char *buf);
+
+static struct device_attribute dev_attr_buf_size =
+	__ATTR(buf_size, 0444, bufpool_info_show, NULL);
+static struct device_attribute dev_attr_buf_count =
+	__ATTR(buf_count, 0444, bufpool_info_show, NULL);
+static struct device_attribute dev_attr_numa_node =
+	__ATTR(numa_node, 0444, bufpool_info_show, NULL);
+static struct device_attribute dev_attr_thread_slots =
+	__ATTR(thread_slots, 0444, bufpool_info_show, NULL);
+static struct device_attribute dev_attr_mag_fill =
+	__ATTR(mag_fill, 0444, bufpool_info_show, NULL);
+static struct device_attribute dev_attr_generation =
+	__ATTR(generation, 0444, bufpool_info_show, NULL);
+
+static ssize_t bufpool_info_show(struct device *dev,
+				 struct device_attribute *attr, char *buf)
+{
+	struct bufpool_pool *pool = bufpool_from_dev(dev);
+
+	if (attr == &dev_attr_numa_node)
+		return sysfs_emit(buf, "%d\n", pool->numa_node);
+	if (attr == &dev_attr_generation)
+		return sysfs_emit(buf, "%llu\n", READ_ONCE(pool->generation));
+	if (attr == &dev_attr_buf_size)
+		return sysfs_emit(buf, "%u\n", 1U << pool->buf_shift);
+	if (attr == &dev_attr_buf_count)
+		return sysfs_emit(buf, "%u\n", pool->buf_count);
+	if (attr == &dev_attr_thread_slots)
+		return sysfs_emit(buf, "%u\n", pool->layout.nr_caches);
+	return sysfs_emit(buf, "%u\n", pool->layout.mag_fill);
+}
+
+static struct attribute *bufpool_info_attrs[] = {
+	&dev_attr_buf_size.attr,
+	&dev_attr_buf_count.attr,
+	&dev_attr_numa_node.attr,
+	&dev_attr_thread_slots.attr,
+	&dev_attr_mag_fill.attr,
+	&dev_attr_generation.attr,
+	NULL,
+};
+
+static const struct attribute_group bufpool_info_group = {
+	.name = "info",
+	.attrs = bufpool_info_attrs,
+};
 
 /* /sys/class/bufpool/<pool>/stats/ */
 static struct attribute *bufpool_stats_attrs[] = {
@@ -267,6 +361,13 @@ static struct attribute *bufpool_stats_attrs[] = {
 	&dev_attr_rebuilds.attr,
 	&dev_attr_deferred.attr,
 	&dev_attr_clients.attr,
+	&dev_attr_total.attr,
+	&dev_attr_in_use.attr,
+	&dev_attr_free.attr,
+	&dev_attr_high_watermark.attr,
+	&dev_attr_acquires.attr,
+	&dev_attr_releases.attr,
+	&dev_attr_exhausted.attr,
 	NULL,
 };
 
@@ -276,6 +377,7 @@ static const struct attribute_group bufpool_stats_group = {
 };
 
 static const struct attribute_group *bufpool_groups[] = {
+	&bufpool_info_group,
 	&bufpool_stats_group,
 	NULL,
 };

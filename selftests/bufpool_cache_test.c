@@ -457,6 +457,76 @@ TEST_F_TIMEOUT(cache, threads_never_share_a_buffer, 240)
 	give_back(self, got);
 }
 
+/* Statistics: exact once the threads are done, whatever they raced. */
+struct stats_worker {
+	struct bufpool *pool;
+	uint32_t burst;
+	int rounds;
+	long pairs;
+};
+
+static void *stats_fn(void *arg)
+{
+	struct stats_worker *w = arg;
+	void *held[5 * BUFPOOL_MAG_CAP];
+	uint32_t n;
+	int r;
+
+	for (r = 0; r < w->rounds; r++) {
+		for (n = 0; n < w->burst; n++) {
+			held[n] = bufpool_acquire(w->pool);
+			if (!held[n])
+				break;
+		}
+		w->pairs += n;
+		while (n--)
+			bufpool_release(w->pool, held[n]);
+	}
+	return NULL;
+}
+
+TEST_F(cache, statistics_add_up)
+{
+	struct stats_worker w[4];
+	struct bufpool_stats a, b;
+	pthread_t t[4];
+	long pairs = 0;
+	uint32_t got;
+	int i, dup;
+
+	ASSERT_EQ(0, bufpool_stats(self->pool, &a));
+	EXPECT_EQ(self->info.buf_count, a.total);
+	EXPECT_EQ(a.total, a.free + a.in_use);
+	for (i = 0; i < 4; i++) {
+		w[i] = (struct stats_worker){ self->pool, 3 + 40 * i, 2000, 0 };
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, stats_fn, &w[i]));
+	}
+	for (i = 0; i < 4; i++) {
+		ASSERT_EQ(0, pthread_join(t[i], NULL));
+		pairs += w[i].pairs;
+	}
+	ASSERT_EQ(0, bufpool_stats(self->pool, &b));
+	EXPECT_EQ(pairs, (long)(b.acquires - a.acquires));
+	EXPECT_EQ(pairs, (long)(b.releases - a.releases));
+	EXPECT_EQ(a.in_use, b.in_use);
+
+	/* Empty the pool: in use is all of it, one exhaustion counted. */
+	got = drain(self, &dup);
+	ASSERT_EQ(self->info.buf_count, got);
+	EXPECT_EQ(NULL, bufpool_acquire(self->pool));
+	ASSERT_EQ(0, bufpool_stats(self->pool, &b));
+	EXPECT_EQ(self->info.buf_count, b.in_use);
+	EXPECT_EQ(0, b.free);
+	EXPECT_EQ(a.exhausted + 1, b.exhausted);
+	EXPECT_EQ(self->info.buf_count, b.high_watermark);
+	give_back(self, got);
+	ASSERT_EQ(0, bufpool_stats(self->pool, &b));
+	EXPECT_EQ(0, b.in_use);
+	EXPECT_EQ(self->info.buf_count, b.high_watermark);
+	TH_LOG("%ld pairs by 4 threads counted exactly; %llu acquires in all",
+	       pairs, (unsigned long long)b.acquires);
+}
+
 /*
  * A release through a stale pointer, after the same handle got the
  * buffer back: LIFO reuse makes it pass the ownership check in normal

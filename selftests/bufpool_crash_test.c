@@ -110,7 +110,10 @@ TEST_F(crash, killed_holder_is_reclaimed)
 	int sv[2];
 	pid_t pid;
 
+	struct bufpool_stats st0, st;
+
 	ASSERT_EQ(0, pipe(sv));
+	ASSERT_EQ(0, bufpool_stats(self->pool, &st0));
 	/* More than two magazines: some held, some cached, some in flight. */
 	pid = hold_and_wait(3 * self->info.mag_fill + 5, sv[1]);
 	ASSERT_EQ(sizeof(n), read(sv[0], &n, sizeof(n)));
@@ -118,7 +121,17 @@ TEST_F(crash, killed_holder_is_reclaimed)
 	EXPECT_WHOLE(a);
 	EXPECT_EQ(n, a.held);		/* own[] names each */
 	EXPECT_LT(0, a.cached);		/* its magazines hold more */
+	ASSERT_EQ(0, bufpool_stats(self->pool, &st));
+	EXPECT_EQ(st0.in_use + n, st.in_use);
+	EXPECT_EQ((long long)st.in_use, bp_stat("in_use"));	/* sysfs */
 	kill_wait(pid);
+	/* What the dead held is no longer in use. */
+	ASSERT_EQ(0, bufpool_stats(self->pool, &st));
+	EXPECT_EQ(st0.in_use, st.in_use);
+	EXPECT_EQ(st0.reclaimed + n, st.reclaimed);
+	EXPECT_EQ((long long)st.in_use, bp_stat("in_use"));
+	EXPECT_LE(st0.in_use + n, (uint64_t)bp_stat("high_watermark"));
+	EXPECT_EQ((long long)st.acquires, bp_stat("acquires"));
 	ASSERT_EQ(0, audit(_metadata, self->pool, &a));
 	EXPECT_WHOLE(a);
 	EXPECT_EQ(a.buf_count, a.free);

@@ -182,6 +182,12 @@ static void bp_init_once(void)
  * is done.  So when the kernel stops the pool after a client died, every
  * buffer is on a list or named by a live record, or was the dead one's.
  */
+/* A statistics counter of the thread's own slot: one writer. */
+static inline void bp_count(__u64 *c)
+{
+	bp_store_relaxed_u64(c, bp_load_relaxed_u64(c) + 1);
+}
+
 static inline void bp_unannounce(__u32 *rec)
 {
 	bp_store_release_u32(rec, BUFPOOL_IDX_NIL);
@@ -523,21 +529,33 @@ static int bp_acquire_slow(struct bufpool *pool, uint32_t *out)
 
 	if (!tc)
 		return -1;
-	if (!tc->fill)
-		return bp_acquire_loose(pool, tc, out);
+	if (!tc->fill) {
+		if (bp_acquire_loose(pool, tc, out))
+			goto failed;
+		bp_count(&tc->slot->acquires);
+		return 0;
+	}
 	c = bp_mag_count(tc, tc->loaded);
 	if (!c) {
 		bp_store_relaxed_u32(&tc->loaded->count, 0);
 		if (bp_tc_refill(pool, tc)) {
 			errno = ENOBUFS;
-			return -1;
+			goto failed;
 		}
 		c = tc->loaded->count;
 	}
-	if (bp_mag_take(pool, tc->loaded, c, out) == 0)
+	if (bp_mag_take(pool, tc->loaded, c, out) == 0) {
+		bp_count(&tc->slot->acquires);
 		return 0;
+	}
 	bp_store_relaxed_u32(&tc->loaded->count, c - 1);
 	errno = EUCLEAN;	/* a magazine held garbage */
+	return -1;
+
+failed:
+	if (errno == ENOBUFS)
+		bp_store_relaxed_u32(&tc->slot->exhausted,
+				     bp_load_relaxed_u32(&tc->slot->exhausted) + 1);
 	return -1;
 }
 
@@ -550,8 +568,10 @@ static inline int bp_acquire(struct bufpool *pool, uint32_t *out)
 		uint32_t c = m->count;
 
 		if (__builtin_expect(c - 1 < tc->fill, 1) &&
-		    __builtin_expect(bp_mag_take(pool, m, c, out) == 0, 1))
+		    __builtin_expect(bp_mag_take(pool, m, c, out) == 0, 1)) {
+			bp_count(&tc->slot->acquires);
 			return 0;
+		}
 	}
 	return bp_acquire_slow(pool, out);
 }
@@ -571,6 +591,7 @@ static int bp_release_slow(struct bufpool *pool, uint32_t idx)
 
 	if (!tc)
 		return -1;
+	bp_count(&tc->slot->releases);
 	if (!tc->fill) {
 		/*
 		 * Once pushed, idx is someone else's to take and record:
@@ -602,6 +623,7 @@ static inline int bp_release_now(struct bufpool *pool, uint32_t idx)
 
 		if (__builtin_expect(c < tc->fill, 1)) {
 			bp_mag_put(pool, m, c, idx);
+			bp_count(&tc->slot->releases);
 			return 0;
 		}
 	}
@@ -750,6 +772,37 @@ int bufpool_audit(struct bufpool *pool, struct bufpool_audit *audit)
 uint32_t bufpool_client_id(const struct bufpool *pool)
 {
 	return pool->me;
+}
+
+int bufpool_stats(struct bufpool *pool, struct bufpool_stats *st)
+{
+	struct bufpool_ctrl *c;
+	struct bp_stats sum;
+	__u64 hwm;
+
+	if (!pool || !st) {
+		errno = EINVAL;
+		return -1;
+	}
+	c = pool->ctrl;
+	bp_stats_sum(&pool->shm, c, &sum);
+	/* The high watermark moves up when a reader sees more in use. */
+	hwm = bp_load_relaxed_u64(&c->high_watermark);
+	while (hwm < sum.in_use &&
+	       !atomic_compare_exchange_weak_explicit(
+			(_Atomic __u64 *)&c->high_watermark, &hwm, sum.in_use,
+			memory_order_relaxed, memory_order_relaxed))
+		;
+	memset(st, 0, sizeof(*st));
+	st->total = pool->buf_count;
+	st->in_use = sum.in_use;
+	st->free = pool->buf_count - sum.in_use;
+	st->high_watermark = hwm > sum.in_use ? hwm : sum.in_use;
+	st->acquires = sum.acquires;
+	st->releases = sum.releases;
+	st->exhausted = sum.exhausted;
+	st->reclaimed = bp_load_relaxed_u64(&c->kernel_released);
+	return 0;
 }
 
 unsigned int bufpool_acquire_bulk(struct bufpool *pool, void **bufs,

@@ -144,6 +144,31 @@ int bufpool_adopt(struct bufpool *pool, uint32_t idx);
  */
 int bufpool_audit(struct bufpool *pool, struct bufpool_audit *audit);
 
+/*
+ * bufpool_stats - the pool's statistics, summed over every client's
+ * thread slots (no system call; each thread counts in its own slot, so
+ * counting writes no shared cache line).  Counted since the pool was
+ * last rebuilt (its last client closed).  in_use: taken and not given
+ * back (buffers in thread caches are not in use); free = total - in_use;
+ * high_watermark: the most in use any reader of the statistics
+ * (this function, the sysfs files, bufpoolctl) or the kernel's reclaim
+ * has seen; reclaimed: buffers clients held when they died, given back
+ * by the kernel.
+ */
+struct bufpool_stats {
+	uint64_t total;
+	uint64_t free;
+	uint64_t in_use;
+	uint64_t high_watermark;
+	uint64_t acquires;
+	uint64_t releases;
+	uint64_t exhausted;	/* acquires that found the pool empty */
+	uint64_t reclaimed;
+	uint64_t __reserved[8];
+};
+
+int bufpool_stats(struct bufpool *pool, struct bufpool_stats *st);
+
 /* bufpool_client_id - this handle's id in the pool's ownership records. */
 uint32_t bufpool_client_id(const struct bufpool *pool);
 

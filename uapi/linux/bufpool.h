@@ -162,7 +162,7 @@ struct bufpool_ctrl {
 	__u64 own_offset;	/* offset of __u32 own[buf_count] */
 	__u32 next_client;	/* module-free pools: last client id given */
 	__u32 __pad1;
-	__u8 __pad7[BUFPOOL_CACHELINE - 56];
+	__u64 kernel_released;	/* held by dead clients, given back */
 
 	/* Free list of buffers: {tag:40, index:24}, see bufpool_freelist.h. */
 	__u64 free_head;	/* at offset 64 */
@@ -181,7 +181,9 @@ struct bufpool_ctrl {
 	__u64 mag_next_offset;
 	__u64 mags_offset;
 	__u64 caches_offset;
-	__u8 __pad6[BUFPOOL_CACHELINE - 40];
+	/* ABI 1.2: statistics; see struct bufpool_cache */
+	__u64 high_watermark;	/* most buffers in use seen by a reader */
+	__u8 __pad6[BUFPOOL_CACHELINE - 48];
 };
 
 #define BUFPOOL_CTRL_SIZE_VER0	128	/* ABI 1.0 */
@@ -209,7 +211,15 @@ struct bufpool_cache {
 	__u32 prev;
 	__u32 pending;		/* magazine being taken from the depot */
 	__u32 pend_buf;		/* ABI 1.2: buffer being taken, loose list */
-	__u8 __pad[BUFPOOL_CACHELINE - 20];
+	/*
+	 * ABI 1.2: statistics of the threads that used this slot, written
+	 * by the slot's thread only (no shared line on the fast path),
+	 * summed by readers, never reset while the pool lives.
+	 */
+	__u32 exhausted;	/* acquires that found the pool empty */
+	__u64 acquires;
+	__u64 releases;
+	__u8 __pad[BUFPOOL_CACHELINE - 40];
 };
 
 /* Limits of the caches module parameter. */

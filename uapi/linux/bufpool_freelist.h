@@ -313,6 +313,41 @@ static inline void bp_shm_init(void *ctrl, const struct bp_layout *l,
 	}
 }
 
+/*
+ * Statistics, summed over the thread slots; racy but each word is read
+ * once and is monotonic, so a reader sees each counter at some recent
+ * value.  in_use counts what clients took and have not given back, less
+ * what the kernel gave back for clients that died holding it; buffers
+ * in thread caches are not in use.
+ */
+struct bp_stats {
+	__u64 acquires;
+	__u64 releases;
+	__u64 exhausted;
+	__u64 in_use;
+};
+
+static inline void bp_stats_sum(struct bp_shm *s, struct bufpool_ctrl *c,
+				struct bp_stats *st)
+{
+	__u64 acq = 0, rel = 0, exh = 0, freed;
+	__u32 i;
+
+	for (i = 0; i < s->nr_caches; i++) {
+		acq += bp_load_relaxed_u64(&s->caches[i].acquires);
+		rel += bp_load_relaxed_u64(&s->caches[i].releases);
+		exh += bp_load_relaxed_u32(&s->caches[i].exhausted);
+	}
+	freed = bp_load_relaxed_u64(&c->kernel_released);
+	st->acquires = acq;
+	st->releases = rel;
+	st->exhausted = exh;
+	/* Garbage or a reader racing the counters: clamp to the pool. */
+	st->in_use = acq > rel + freed ? acq - rel - freed : 0;
+	if (st->in_use > s->buf_count)
+		st->in_use = s->buf_count;
+}
+
 /* Append idx to a chain first -> ... -> last being built through next[]. */
 static inline void bp_chain_add(struct bp_shm *s, __u32 *first, __u32 *last,
 				__u32 idx)
@@ -424,6 +459,7 @@ struct bp_recon {
 	__u32 transit;
 	__u32 reclaimed;
 	__u32 repaired;
+	__u32 dropped;		/* own[] records of gone clients dropped */
 };
 
 static inline int bp_bm_test(const __u64 *bm, __u32 i)
@@ -601,6 +637,9 @@ static inline void bp_reconcile(struct bp_shm *s, struct bp_recon *r)
 			if (!bp_bm_test_set(r->held_bm, idx))
 				r->held++;
 		} else {
+			/* Taken by a client now gone: its release, for stats. */
+			if (!bp_bm_test(r->held_bm, idx))
+				r->dropped++;
 			bp_store_relaxed_u32(&s->own[idx], BUFPOOL_OWN_FREE);
 		}
 	}

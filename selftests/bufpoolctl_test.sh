@@ -1,0 +1,70 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# bufpoolctl against the loaded module: list, show, stats, JSON, watch,
+# and the exit statuses a script relies on.  KTAP.
+set -u
+dir=$(cd "$(dirname "$0")" && pwd)
+ctl=
+for c in "$dir/bufpoolctl" "$dir/../scripts/bufpoolctl"; do
+	[ -x "$c" ] && ctl=$c && break
+done
+if [ -z "$ctl" ] || [ ! -d /sys/class/bufpool/bufpool ]; then
+	echo "1..0 # SKIP needs bufpoolctl and the module"
+	exit 4
+fi
+n=0
+fail=0
+t() { # status description
+	n=$((n + 1))
+	if [ "$1" = 0 ]; then echo "ok $n $2"; else echo "not ok $n $2"; fail=1; fi
+}
+
+echo "TAP version 13"
+echo "1..9"
+out=$("$ctl" list); st=$?
+printf '%s\n' "$out" | grep -q '^bufpool  *2048 ' && [ $st = 0 ]
+t $? "list shows the default pool with its buffer size"
+
+out=$("$ctl" --json list)
+case $out in
+'[{"pool":"bufpool","buf_size":'*'}]') t 0 "list --json is an array of objects" ;;
+*) t 1 "list --json is an array of objects: $out" ;;
+esac
+
+out=$("$ctl" --json stats bufpool)
+in_use=$(cat /sys/class/bufpool/bufpool/stats/in_use)
+case $out in
+'{"pool":"bufpool","total":'*"\"in_use\":$in_use,"*'}') t 0 "stats --json matches sysfs" ;;
+*) t 1 "stats --json matches sysfs: $out" ;;
+esac
+
+out=$("$ctl" show bufpool)
+printf '%s\n' "$out" | grep -q '^  buf_count  *[0-9]' &&
+	printf '%s\n' "$out" | grep -q '^  high_watermark  *[0-9]'
+t $? "show: geometry and statistics"
+
+"$ctl" stats nosuchpool > /dev/null 2>&1
+[ $? = 1 ]
+t $? "an unknown pool: exit 1"
+
+"$ctl" frobnicate > /dev/null 2>&1
+[ $? = 2 ]
+t $? "bad usage: exit 2"
+
+BUFPOOL_SYSFS=/nonexistent "$ctl" list > /dev/null 2>&1
+[ $? = 3 ]
+t $? "module not loaded: exit 3"
+
+"$ctl" --watch 1 stats bufpool > /tmp/bufpoolctl.watch 2>&1 &
+pid=$!
+sleep 3
+kill "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+[ "$(grep -c '^bufpool:' /tmp/bufpoolctl.watch)" -ge 2 ]
+t $? "--watch repeats"
+
+"$ctl" --watch 0 stats bufpool > /dev/null 2>&1
+[ $? = 2 ]
+t $? "--watch 0 refused: exit 2"
+exit $fail
