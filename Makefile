@@ -53,6 +53,8 @@ LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 BINDIR ?= $(PREFIX)/bin
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+MANDIR ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
 
 EXAMPLES := userlib/examples/bufpool-pipeline
 TOOLS := scripts/bufpool-sizes
@@ -63,6 +65,7 @@ BENCHES := bench/freelist_bench bench/pagesize_bench
 KSFT_DIR = $(shell BUFPOOL_CACHE=$(BUFPOOL_CACHE) scripts/ksft-fetch.sh)
 
 .PHONY: all module lib selftests examples benches tools fuzz-tool run check check-host \
+	dkms-install check-dkms check-boot \
 	check-vm check-debug model bench lint install modules_install clean \
 	kernel-image FORCE
 
@@ -85,6 +88,38 @@ modules_install: kmod/bufpool.ko
 	$(KBUILD) INSTALL_MOD_PATH=$(DESTDIR) INSTALL_MOD_DIR=extra \
 		$(if $(MODULE_SIG_KEY),CONFIG_MODULE_SIG_KEY=$(MODULE_SIG_KEY),CONFIG_MODULE_SIG_ALL=) \
 		modules_install
+
+# The module's sources for dkms, which rebuilds it for every new kernel
+# (scripts/packaging/dkms.conf).  Generated files stay behind.
+DKMS_SRC = $(DESTDIR)/usr/src/bufpool-$(LIB_VERSION)
+DKMS_FILES := Kbuild scripts/kcompat.sh \
+	$(filter-out kmod/compat_gen.h kmod/%.mod.c,$(wildcard kmod/*.c kmod/*.h)) \
+	$(wildcard kmod/compat/*.c uapi/linux/*.h)
+dkms-install:
+	rm -rf $(DKMS_SRC)
+	for f in $(DKMS_FILES); do \
+		install -D -m 0644 $$f $(DKMS_SRC)/$$f || exit 1; \
+	done
+	sed 's/@VERSION@/$(LIB_VERSION)/' scripts/packaging/dkms.conf \
+		> $(DKMS_SRC)/dkms.conf
+
+# CI: dkms builds the module from those sources against installed headers.
+check-dkms:
+	scripts/dkms-check.sh $(LIB_VERSION)
+
+# The VM boots as a production machine would: bufpool-sizes turns
+# message definitions into a modprobe.d line; modules-load.d names the
+# module; init loads it with modprobe; the pools must be there.
+BOOT_DEFS ?= scripts/fuzz/corpus/trading.txt
+check-boot: all kernel-image
+	@mkdir -p build/boot
+	scripts/bufpool-sizes $(BOOT_DEFS) | grep '^options bufpool ' \
+		> build/boot/bufpool.conf
+	scripts/boot-expect.sh build/boot/bufpool.conf > build/boot/expect.sh
+	$(VM_RUN) -o $(VM_OUT)/boot -B build/boot/bufpool.conf \
+		-f scripts/bufpoolctl:/usr/bin/bufpoolctl \
+		-f build/boot/expect.sh:/usr/bin/boot-expect \
+		-c "sh /usr/bin/boot-expect"
 
 model:
 	scripts/model-check.sh | scripts/ktap-summary.sh /dev/stdin
@@ -226,11 +261,16 @@ check: all
 	@$(MAKE) -s --no-print-directory check-vm 2>&1 | tee build/check/vm.tap
 	@echo "=== the same under a debug kernel (KASAN, lockdep, kmemleak, DEBUG_VM)"
 	@$(MAKE) -s --no-print-directory check-debug 2>&1 | tee build/check/debug.tap
+	@echo "=== boot: modprobe.d from bufpool-sizes, modules-load.d, modprobe at init"
+	@$(MAKE) -s --no-print-directory check-boot 2>&1 | tee build/check/boot.tap
+	@echo "=== dkms build of the module against the installed headers"
+	@$(MAKE) -s --no-print-directory check-dkms 2>&1 | tee build/check/dkms.tap
 	@echo "=== benchmark smoke (make bench QUICK=1: every peer, CSV, plots; numbers not judged)"
 	@scripts/bench-smoke.sh 2>&1 | tee build/check/bench.tap
 	@scripts/ktap-summary.sh build/check/host.tap build/check/lint.tap \
 		build/check/model.tap build/check/fuzz.tap build/check/vm.tap \
-		build/check/debug.tap build/check/bench.tap
+		build/check/debug.tap build/check/boot.tap build/check/dkms.tap \
+		build/check/bench.tap
 
 check-host: build/ksft-host
 	cd build/ksft-host && ./run_kselftest.sh
@@ -272,6 +312,16 @@ install: lib tools
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/linux \
 		$(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(BINDIR)
 	install -m 0755 $(TOOLS) scripts/bufpoolctl $(DESTDIR)$(BINDIR)/
+	install -D -m 0644 docs/man/bufpool.7 $(DESTDIR)$(MANDIR)/man7/bufpool.7
+	install -D -m 0644 docs/man/bufpool_open.3 $(DESTDIR)$(MANDIR)/man3/bufpool_open.3
+	install -D -m 0644 docs/man/bufpool_acquire.3 $(DESTDIR)$(MANDIR)/man3/bufpool_acquire.3
+	install -D -m 0644 docs/man/bufpoolctl.8 $(DESTDIR)$(MANDIR)/man8/bufpoolctl.8
+	install -D -m 0644 scripts/packaging/bufpool.modprobe.conf \
+		$(DESTDIR)$(SYSCONFDIR)/modprobe.d/bufpool.conf.example
+	install -D -m 0644 scripts/packaging/bufpool.modules-load.conf \
+		$(DESTDIR)$(SYSCONFDIR)/modules-load.d/bufpool.conf.example
+	install -D -m 0644 scripts/packaging/60-bufpool.rules \
+		$(DESTDIR)$(SYSCONFDIR)/udev/rules.d/60-bufpool.rules.example
 	install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
 	install -m 0755 $(LIB_SO_REAL) $(DESTDIR)$(LIBDIR)/
 	ln -sf libbufpool-user.so.$(LIB_VERSION) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)

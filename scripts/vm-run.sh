@@ -13,6 +13,10 @@
 #   -K MODS    kernel modules to carry, with their dependencies, for the
 #              command to modprobe (for example "brd")
 #   -p PARAMS  module parameters for insmod ("buf_size=2048 buf_count=64")
+#   -B FILE    boot as a production machine would instead: FILE becomes
+#              /etc/modprobe.d/bufpool.conf, /etc/modules-load.d/
+#              bufpool.conf names the module, and init loads what
+#              modules-load.d lists with modprobe (-p is ignored)
 #   -f SRC:DST add a file (DST absolute); ELF programs and libraries
 #              bring their shared libraries along.  Repeatable.
 #   -d SRC:DST add a directory tree, likewise.  Repeatable.
@@ -33,17 +37,19 @@ set -eu
 die() { echo "vm-run: $*" >&2; exit 2; }
 
 kernel= module= kmods= kload= params= cmd=true outdir=build/vm timeout=600
+bootconf=
 mem=1024 smp=2 nodes=1 accel=${BUFPOOL_VM_ACCEL:-auto}
 files= dirs=
 nl='
 '
-while getopts k:M:r:K:p:f:d:c:o:t:m:s:N:A: opt; do
+while getopts k:M:r:K:p:B:f:d:c:o:t:m:s:N:A: opt; do
 	case $opt in
 	k) kernel=$OPTARG ;;
 	M) module=$OPTARG ;;
 	r) kmods=$OPTARG ;;
 	K) kload=$OPTARG ;;
 	p) params=$OPTARG ;;
+	B) bootconf=$OPTARG ;;
 	f) files=$files$OPTARG$nl ;;
 	d) dirs=$dirs$OPTARG$nl ;;
 	c) cmd=$OPTARG ;;
@@ -138,6 +144,14 @@ exec /bin/busybox timeout "$@"
 EOF
 chmod +x "$root/etc/timeout"
 
+if [ -n "$bootconf" ]; then
+	[ -r "$bootconf" ] || die "no readable modprobe.d file (-B)"
+	mkdir -p "$root/etc/modprobe.d" "$root/etc/modules-load.d"
+	cp "$bootconf" "$root/etc/modprobe.d/bufpool.conf"
+	echo bufpool > "$root/etc/modules-load.d/bufpool.conf"
+	params="modprobe: $(grep -v '^#' "$bootconf" | tr '\n' ' ')"
+fi
+
 {
 	printf 'PARAMS=%s\n' "'$(printf '%s' "$params" | sed "s/'/'\\\\''/g")'"
 	printf 'CMD=%s\n' "'$(printf '%s' "$cmd" | sed "s/'/'\\\\''/g")'"
@@ -167,8 +181,19 @@ rel=$(uname -r)
 export BUFPOOL_MODULE=/lib/modules/$rel/extra/bufpool.ko
 echo "BUFPOOL-VM: booted $rel, $(nproc) cpus"
 rc=skipped
-# shellcheck disable=SC2086
-if insmod "$BUFPOOL_MODULE" $PARAMS; then
+# As systemd-modules-load would: modprobe what modules-load.d lists,
+# with the options of modprobe.d.  Else insmod with the given PARAMS.
+load() {
+	if [ -s /etc/modules-load.d/bufpool.conf ]; then
+		for m in $(grep -hv '^#' /etc/modules-load.d/*.conf); do
+			modprobe "$m" || return 1
+		done
+	else
+		# shellcheck disable=SC2086
+		insmod "$BUFPOOL_MODULE" $PARAMS
+	fi
+}
+if load; then
 	echo "BUFPOOL-VM: insmod ok $PARAMS"
 	sh -c "$CMD"
 	rc=$?
