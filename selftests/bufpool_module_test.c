@@ -234,6 +234,60 @@ TEST_F(module, hostile_client_hurts_only_its_pool)
 	ASSERT_EQ(0, bp_delete_module());
 }
 
+/*
+ * Size classes, as bufpool-sizes configures them: the smallest class
+ * that holds the size, the next larger when it is empty, releases found
+ * by address.
+ */
+TEST_F(module, size_classes)
+{
+	struct bufpool_classes *cls;
+	void *small[64], *big, *b, *c;
+	int i;
+
+	BP_NEED_READY(self);
+	ASSERT_EQ(0, bp_finit_module(self->ko,
+		"pools=c65536:buf_size=65536,buf_count=8;c128:buf_size=128,buf_count=64;c2048:buf_size=2048,buf_count=64;other:buf_size=128,buf_count=8"));
+	cls = bufpool_classes_open(NULL, 0);
+	ASSERT_NE(NULL, cls);
+	/* Ascending, and only the class pools. */
+	EXPECT_EQ(128, bufpool_buf_size(bufpool_classes_pool(cls, 0)));
+	EXPECT_EQ(2048, bufpool_buf_size(bufpool_classes_pool(cls, 1)));
+	EXPECT_EQ(65536, bufpool_buf_size(bufpool_classes_pool(cls, 2)));
+	EXPECT_EQ(NULL, bufpool_classes_pool(cls, 3));
+
+	big = bufpool_classes_acquire(cls, 2049);
+	ASSERT_NE(NULL, big);
+	EXPECT_LE(0, bufpool_index(bufpool_classes_pool(cls, 2), big));
+	c = bufpool_classes_acquire(cls, 129);
+	ASSERT_NE(NULL, c);
+	EXPECT_LE(0, bufpool_index(bufpool_classes_pool(cls, 1), c));
+	errno = 0;
+	EXPECT_EQ(NULL, bufpool_classes_acquire(cls, 65537));
+	EXPECT_EQ(EINVAL, errno);
+
+	/* Class 128 has 64: the 65th small one comes from class 2048. */
+	for (i = 0; i < 64; i++) {
+		small[i] = bufpool_classes_acquire(cls, 100);
+		ASSERT_NE(NULL, small[i]);
+		ASSERT_LE(0, bufpool_index(bufpool_classes_pool(cls, 0),
+					   small[i]));
+	}
+	b = bufpool_classes_acquire(cls, 100);
+	ASSERT_NE(NULL, b);
+	EXPECT_LE(0, bufpool_index(bufpool_classes_pool(cls, 1), b));
+	EXPECT_EQ(0, bufpool_classes_release(cls, b));
+	EXPECT_EQ(0, bufpool_classes_release(cls, c));
+	EXPECT_EQ(0, bufpool_classes_release(cls, big));
+	for (i = 0; i < 64; i++)
+		EXPECT_EQ(0, bufpool_classes_release(cls, small[i]));
+	EXPECT_EQ(-1, bufpool_classes_release(cls, small[0]));	/* twice */
+	EXPECT_EQ(-1, bufpool_classes_release(cls, &i));	/* foreign */
+	EXPECT_EQ(EINVAL, errno);
+	bufpool_classes_close(cls);
+	ASSERT_EQ(0, bp_delete_module());
+}
+
 /* A geometry at the limits is accepted: one buffer of 2 MiB, 64 B x 32768. */
 TEST_F(module, limits_accepted)
 {

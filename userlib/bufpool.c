@@ -18,9 +18,11 @@
  * other threads change that serial only with a CAS (bufpool_close, the
  * thread-exit destructor), so that exactly one of them flushes a cache.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -1352,4 +1354,139 @@ int bufpool_close(struct bufpool *pool)
 	free(pool->quar);
 	free(pool);
 	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Size classes                                                       */
+
+#define BP_MAX_CLASSES	16
+
+struct bufpool_classes {
+	unsigned int n;
+	struct bufpool *pool[BP_MAX_CLASSES];	/* ascending buffer size */
+};
+
+static int bp_class_cmp(const void *a, const void *b)
+{
+	const struct bufpool *x = *(struct bufpool *const *)a;
+	const struct bufpool *y = *(struct bufpool *const *)b;
+
+	return (x->buf_shift > y->buf_shift) - (x->buf_shift < y->buf_shift);
+}
+
+/* Every /dev/bufpool-cSIZE, into names[]; returns how many or -1. */
+static int bp_class_nodes(char names[BP_MAX_CLASSES][64])
+{
+	struct dirent *e;
+	unsigned int n = 0;
+	DIR *d = opendir("/dev");
+	const char *p;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)) && n < BP_MAX_CLASSES) {
+		if (strncmp(e->d_name, "bufpool-c", 9) || !e->d_name[9])
+			continue;
+		for (p = e->d_name + 9; *p >= '0' && *p <= '9'; p++)
+			;
+		if (*p || strlen(e->d_name) > 48)
+			continue;
+		snprintf(names[n++], 64, "/dev/%s", e->d_name);
+	}
+	closedir(d);
+	return (int)n;
+}
+
+void bufpool_classes_close(struct bufpool_classes *cls)
+{
+	unsigned int i;
+
+	if (!cls)
+		return;
+	for (i = 0; i < cls->n; i++)
+		bufpool_close(cls->pool[i]);
+	free(cls);
+}
+
+struct bufpool_classes *bufpool_classes_open(const char *const *paths,
+					     unsigned int n)
+{
+	char found[BP_MAX_CLASSES][64];
+	struct bufpool_classes *cls;
+	unsigned int i;
+	int saved, k;
+
+	if (!paths) {
+		k = bp_class_nodes(found);
+		if (k < 0)
+			return NULL;
+		n = (unsigned int)k;
+	}
+	if (n == 0 || n > BP_MAX_CLASSES) {
+		errno = n ? EINVAL : ENOENT;
+		return NULL;
+	}
+	cls = calloc(1, sizeof(*cls));
+	if (!cls)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		cls->pool[i] = bufpool_open(paths ? paths[i] : found[i]);
+		if (!cls->pool[i])
+			goto fail;
+		cls->n++;
+	}
+	qsort(cls->pool, cls->n, sizeof(cls->pool[0]), bp_class_cmp);
+	for (i = 1; i < cls->n; i++)
+		if (cls->pool[i]->buf_shift == cls->pool[i - 1]->buf_shift) {
+			errno = EINVAL;
+			goto fail;
+		}
+	return cls;
+
+fail:
+	saved = errno;
+	bufpool_classes_close(cls);
+	errno = saved;
+	return NULL;
+}
+
+void *bufpool_classes_acquire(struct bufpool_classes *cls, size_t size)
+{
+	unsigned int i;
+	void *buf;
+
+	for (i = 0; i < cls->n; i++) {
+		if (((size_t)1 << cls->pool[i]->buf_shift) < size)
+			continue;
+		/* The smallest that fits; a larger one when it is empty. */
+		for (; i < cls->n; i++) {
+			buf = bufpool_acquire(cls->pool[i]);
+			if (buf || errno != ENOBUFS)
+				return buf;
+		}
+		errno = ENOBUFS;
+		return NULL;
+	}
+	errno = EINVAL;
+	return NULL;
+}
+
+int bufpool_classes_release(struct bufpool_classes *cls, void *buf)
+{
+	unsigned int i;
+	uint64_t off;
+
+	for (i = 0; i < cls->n; i++) {
+		off = (uintptr_t)buf - (uintptr_t)cls->pool[i]->bufs;
+		if (off < cls->pool[i]->bufs_len)
+			return bufpool_release(cls->pool[i], buf);
+	}
+	errno = EINVAL;
+	return -1;
+}
+
+struct bufpool *bufpool_classes_pool(const struct bufpool_classes *cls,
+				     unsigned int i)
+{
+	return i < cls->n ? cls->pool[i] : NULL;
 }

@@ -169,6 +169,32 @@ struct bufpool_stats {
 
 int bufpool_stats(struct bufpool *pool, struct bufpool_stats *st);
 
+/*
+ * Size classes: a set of pools of different buffer sizes, one per class,
+ * as bufpool-sizes configures them (/dev/bufpool-c128, -c2048, ...).
+ * bufpool_classes_open - open the pools at paths[0..n), or, with paths
+ * NULL, every /dev/bufpool-cSIZE there is; at most 16.  Errors: those
+ * of bufpool_open; ENOENT when there is no class pool; EINVAL for two
+ * pools of one size.
+ * bufpool_classes_acquire - a buffer of the smallest class that holds
+ * size bytes, or of the next larger class when that one is empty; NULL
+ * with EINVAL for a size no class holds, ENOBUFS when every class that
+ * would do is empty.  No system call, no lock.
+ * bufpool_classes_release - give back a buffer of any class (found by
+ * address); EINVAL as bufpool_release.
+ * bufpool_classes_pool - the pool of class i (ascending sizes), NULL
+ * past the last: for the index forms, handoff and statistics.
+ */
+struct bufpool_classes;
+
+struct bufpool_classes *bufpool_classes_open(const char *const *paths,
+					     unsigned int n);
+void *bufpool_classes_acquire(struct bufpool_classes *cls, size_t size);
+int bufpool_classes_release(struct bufpool_classes *cls, void *buf);
+struct bufpool *bufpool_classes_pool(const struct bufpool_classes *cls,
+				     unsigned int i);
+void bufpool_classes_close(struct bufpool_classes *cls);
+
 /* bufpool_client_id - this handle's id in the pool's ownership records. */
 uint32_t bufpool_client_id(const struct bufpool *pool);
 
