@@ -140,7 +140,7 @@ $(LIB_A): $(LIB_OBJS)
 $(LIB_SO_REAL): $(LIB_OBJS) userlib/libbufpool-user.map
 	$(CC) -shared -Wl,-soname,$(LIB_SONAME) \
 		-Wl,--version-script=userlib/libbufpool-user.map \
-		-Wl,-z,defs -o $@ $(LIB_OBJS) $(BP_LDFLAGS)
+		-Wl,-z,defs -o $@ $(LIB_OBJS) -lurcu-common $(BP_LDFLAGS)
 
 $(LIB_SO): $(LIB_SO_REAL)
 	ln -sf $(notdir $<) userlib/$(LIB_SONAME)

@@ -9,6 +9,7 @@
 #include <linux/cdev.h>
 #include <linux/device.h>
 #include <linux/uidgid.h>
+#include <linux/wait.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
 #include <linux/atomic.h>
@@ -74,6 +75,7 @@ struct bufpool_params {
  * @repaired:	corrupt entries cut or dropped
  * @rebuilds:	rebuilds from scratch at last close
  * @deferred:	reconciliations skipped because a legacy client maps the pool
+ * @waitq:	clients sleeping in BUFPOOL_IOC_WAIT for a release
  */
 struct bufpool_pool {
 	refcount_t ref;
@@ -107,6 +109,7 @@ struct bufpool_pool {
 	atomic_long_t repaired;
 	atomic_long_t rebuilds;
 	atomic_long_t deferred;
+	wait_queue_head_t waitq;
 };
 
 /**

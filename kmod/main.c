@@ -152,6 +152,36 @@ static long bufpool_ioctl_audit(struct bufpool_client *client,
 				BUFPOOL_AUDIT_SIZE_VER0);
 }
 
+/*
+ * Sleep until a release moves wake_seq.  The word is in shared memory:
+ * any value is fine, the condition is only "it changed".
+ */
+static long bufpool_ioctl_wait(struct bufpool_client *client,
+			       void __user *uarg)
+{
+	struct bufpool_pool *pool = client->pool;
+	u32 *seq = &pool->ctrl->wake_seq;
+	struct bufpool_wait w;
+	ktime_t timeout;
+	long ret;
+
+	if (copy_from_user(&w, uarg, sizeof(w)))
+		return -EFAULT;
+	if (w.__pad)
+		return -EINVAL;
+	timeout = ns_to_ktime(w.timeout_ns);
+	if (w.timeout_ns < 0)
+		ret = wait_event_interruptible(pool->waitq,
+					       READ_ONCE(*seq) != w.seq);
+	else
+		ret = wait_event_interruptible_hrtimeout(pool->waitq,
+							 READ_ONCE(*seq) != w.seq,
+							 timeout);
+	if (ret == -ETIME)
+		return -ETIMEDOUT;
+	return ret == -ERESTARTSYS ? -EINTR : ret;
+}
+
 static long bufpool_ioctl(struct file *file, unsigned int cmd,
 			  unsigned long arg)
 {
@@ -174,6 +204,15 @@ static long bufpool_ioctl(struct file *file, unsigned int cmd,
 		if (get_user(abi, (u32 __user *)uarg))
 			return -EFAULT;
 		return bufpool_client_attach(client, abi);
+	case _IOC_NR(BUFPOOL_IOC_WAIT):
+		if (cmd != BUFPOOL_IOC_WAIT)
+			return -ENOTTY;
+		return bufpool_ioctl_wait(client, uarg);
+	case _IOC_NR(BUFPOOL_IOC_WAKE):
+		if (cmd != BUFPOOL_IOC_WAKE)
+			return -ENOTTY;
+		wake_up_all(&client->pool->waitq);
+		return 0;
 	case _IOC_NR(BUFPOOL_IOC_AUDIT):
 		if (_IOC_DIR(cmd) != _IOC_READ)
 			return -ENOTTY;

@@ -25,7 +25,7 @@
 
 static_assert(sizeof(struct bufpool_info) == BUFPOOL_INFO_SIZE_VER2);
 static_assert(sizeof(struct bufpool_audit) == BUFPOOL_AUDIT_SIZE_VER0);
-static_assert(sizeof(struct bufpool_ctrl) == BUFPOOL_CTRL_SIZE_VER1);
+static_assert(sizeof(struct bufpool_ctrl) == BUFPOOL_CTRL_SIZE_VER2);
 static_assert(sizeof(struct bufpool_mag) == 256);
 static_assert(sizeof(struct bufpool_cache) == BUFPOOL_CACHELINE);
 static_assert(offsetof(struct bufpool_ctrl, full_head) == 2 * BUFPOOL_CACHELINE);
@@ -251,6 +251,7 @@ struct bufpool_pool *bufpool_pool_create(const struct bufpool_params *p)
 
 	refcount_set(&pool->ref, 1);
 	mutex_init(&pool->lock);
+	init_waitqueue_head(&pool->waitq);
 	strscpy(pool->name, p->name, sizeof(pool->name));
 	pool->mode = p->mode;
 	pool->uid = make_kuid(&init_user_ns, p->uid);

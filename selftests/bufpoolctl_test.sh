@@ -58,7 +58,13 @@ t $? "module not loaded: exit 3"
 
 "$ctl" --watch 1 stats bufpool > /tmp/bufpoolctl.watch 2>&1 &
 pid=$!
-sleep 3
+# Wait for a second report, however slow the machine (a debug kernel
+# under emulation takes seconds for one), up to a minute.
+i=0
+while [ "$(grep -c '^bufpool:' /tmp/bufpoolctl.watch)" -lt 2 ] && [ $i -lt 600 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
 kill "$pid" 2>/dev/null
 wait "$pid" 2>/dev/null
 [ "$(grep -c '^bufpool:' /tmp/bufpoolctl.watch)" -ge 2 ]

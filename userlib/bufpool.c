@@ -31,12 +31,14 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include <urcu/futex.h>	/* futex_async(): the futex of module-free pools */
+
 #include "bufpool.h"
 #include "freelist.h"
 
 _Static_assert(sizeof(struct bufpool_info) == BUFPOOL_INFO_SIZE_VER2,
 	       "struct bufpool_info changed size: ABI break");
-_Static_assert(sizeof(struct bufpool_ctrl) == BUFPOOL_CTRL_SIZE_VER1,
+_Static_assert(sizeof(struct bufpool_ctrl) == BUFPOOL_CTRL_SIZE_VER2,
 	       "struct bufpool_ctrl changed size: ABI break");
 _Static_assert(offsetof(struct bufpool_ctrl, free_head) == BUFPOOL_CACHELINE,
 	       "free_head must start its own cache line");
@@ -587,6 +589,20 @@ static inline void bp_mag_put(struct bufpool *pool, struct bufpool_mag *m,
 	bp_store_release_u32(&pool->own[idx], BUFPOOL_OWN_FREE);
 }
 
+/*
+ * Give idx to the loose list.  Once pushed, it is someone else's to take
+ * and record: own[] must be cleared before, so the slot names it
+ * instead until the push is done.
+ */
+static void bp_give_loose(struct bufpool *pool, struct bp_tc *tc,
+			  uint32_t idx)
+{
+	bp_store_relaxed_u32(&tc->slot->pend_buf, idx);
+	bp_store_release_u32(&pool->own[idx], BUFPOOL_OWN_FREE);
+	bp_fl_push(pool->shm.free_head, pool->shm.next, idx);
+	bp_unannounce(&tc->slot->pend_buf);
+}
+
 static int bp_release_slow(struct bufpool *pool, uint32_t idx)
 {
 	struct bp_tc *tc = bp_tc_get(pool);
@@ -595,15 +611,7 @@ static int bp_release_slow(struct bufpool *pool, uint32_t idx)
 		return -1;
 	bp_count(&tc->slot->releases);
 	if (!tc->fill) {
-		/*
-		 * Once pushed, idx is someone else's to take and record:
-		 * own[] must be cleared before, so the slot names it instead
-		 * until the push is done.
-		 */
-		bp_store_relaxed_u32(&tc->slot->pend_buf, idx);
-		bp_store_release_u32(&pool->own[idx], BUFPOOL_OWN_FREE);
-		bp_fl_push(pool->shm.free_head, pool->shm.next, idx);
-		bp_unannounce(&tc->slot->pend_buf);
+		bp_give_loose(pool, tc, idx);
 		return 0;
 	}
 	if (tc->loaded->count > tc->fill)
@@ -614,10 +622,23 @@ static int bp_release_slow(struct bufpool *pool, uint32_t idx)
 	return 0;
 }
 
+static int bp_release_wake(struct bufpool *pool, uint32_t idx);
+
+static inline _Atomic __u32 *bp_waiters(const struct bufpool *pool)
+{
+	return (_Atomic __u32 *)&((struct bufpool_ctrl *)pool->ctrl)->waiters;
+}
+
 /* Give back idx, which the caller holds: the cache, else the lists. */
 static inline int bp_release_now(struct bufpool *pool, uint32_t idx)
 {
-	struct bp_tc *tc = bp_tc_fast(pool);
+	struct bp_tc *tc;
+
+	/* Someone sleeps for a buffer: this one goes to it. */
+	if (__builtin_expect(atomic_load_explicit(bp_waiters(pool),
+						  memory_order_relaxed) != 0, 0))
+		return bp_release_wake(pool, idx);
+	tc = bp_tc_fast(pool);
 
 	if (tc) {
 		struct bufpool_mag *m = tc->loaded;
@@ -804,6 +825,7 @@ int bufpool_stats(struct bufpool *pool, struct bufpool_stats *st)
 	st->releases = sum.releases;
 	st->exhausted = sum.exhausted;
 	st->reclaimed = bp_load_relaxed_u64(&c->kernel_released);
+	st->waiters = bp_load_relaxed_u32(&c->waiters);
 	return 0;
 }
 
@@ -1489,4 +1511,121 @@ struct bufpool *bufpool_classes_pool(const struct bufpool_classes *cls,
 				     unsigned int i)
 {
 	return i < cls->n ? cls->pool[i] : NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Blocking acquire                                                   */
+
+/*
+ * A waiter counts itself in the control area's waiters, reads
+ * wake_seq, tries once more, and sleeps until wake_seq moves.  A release
+ * that sees waiters gives its buffer to the shared loose list (not its
+ * cache, where a waiter could not reach it), moves wake_seq and wakes
+ * the sleepers.  Either the waiter's retry finds the buffer, or the
+ * release's move of wake_seq comes after the waiter read it, and the
+ * sleep returns at once: no wakeup is lost.  A release makes a system
+ * call only when someone waits.
+ *
+ * Device pools sleep in the kernel (BUFPOOL_IOC_WAIT): the control
+ * area's pages are not page-cache pages, and a futex shared between
+ * processes needs those.  Module-free pools (shmem) use a futex, with
+ * liburcu's futex_async().
+ */
+static int bp_release_wake(struct bufpool *pool, uint32_t idx)
+{
+	_Atomic __u32 *seq = (_Atomic __u32 *)
+		&((struct bufpool_ctrl *)pool->ctrl)->wake_seq;
+	struct bp_tc *tc = bp_tc_get(pool);
+
+	if (!tc)
+		return -1;
+	bp_count(&tc->slot->releases);
+	bp_give_loose(pool, tc, idx);
+	atomic_fetch_add_explicit(seq, 1, memory_order_seq_cst);
+	if (pool->info.flags & BUFPOOL_INFO_F_MEMFD)
+		futex_async((int32_t *)seq, FUTEX_WAKE, INT32_MAX, NULL,
+			    NULL, 0);
+	else
+		ioctl(pool->fd, BUFPOOL_IOC_WAKE);
+	return 0;
+}
+
+static int bp_sleep(struct bufpool *pool, uint32_t seen, int64_t ns)
+{
+	struct bufpool_wait w = { .seq = seen, .timeout_ns = ns };
+	struct timespec ts = { ns / 1000000000, ns % 1000000000 };
+	__u32 *seq = &((struct bufpool_ctrl *)pool->ctrl)->wake_seq;
+	int r;
+
+	if (!(pool->info.flags & BUFPOOL_INFO_F_MEMFD))
+		return ioctl(pool->fd, BUFPOOL_IOC_WAIT, &w) < 0 ? -1 : 0;
+	r = futex_async((int32_t *)seq, FUTEX_WAIT, (int32_t)seen,
+			ns < 0 ? NULL : &ts, NULL, 0);
+	if (r < 0 && errno == EAGAIN)
+		return 0;	/* it had moved already */
+	return r < 0 ? -1 : 0;
+}
+
+static int64_t bp_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int bufpool_acquire_index_timeout(struct bufpool *pool, uint32_t *idx,
+				  int64_t timeout_ns)
+{
+	_Atomic __u32 *seq = (_Atomic __u32 *)
+		&((struct bufpool_ctrl *)pool->ctrl)->wake_seq;
+	int64_t deadline = bp_now_ns() + (timeout_ns > 0 ? timeout_ns : 0);
+	int64_t left = -1;
+	uint32_t seen;
+	int r, saved;
+
+	if (bp_acquire(pool, idx) == 0)
+		return 0;
+	if (errno != ENOBUFS || timeout_ns == 0)
+		return -1;
+	for (;;) {
+		atomic_fetch_add_explicit(bp_waiters(pool), 1,
+					  memory_order_seq_cst);
+		seen = atomic_load_explicit(seq, memory_order_seq_cst);
+		r = bp_acquire(pool, idx);
+		saved = errno;
+		if (r && saved == ENOBUFS) {
+			if (timeout_ns > 0)
+				left = deadline - bp_now_ns();
+			if (timeout_ns > 0 && left <= 0) {
+				saved = ETIMEDOUT;
+			} else {
+				r = bp_sleep(pool, seen, left);
+				saved = r ? errno : ENOBUFS;
+				r = -1;
+			}
+		}
+		atomic_fetch_sub_explicit(bp_waiters(pool), 1,
+					  memory_order_seq_cst);
+		if (r == 0)
+			return 0;
+		if (saved != ENOBUFS && saved != ETIMEDOUT)
+			break;		/* EINTR, or worse */
+		if (saved == ETIMEDOUT) {
+			if (bp_acquire(pool, idx) == 0)
+				return 0;
+			break;
+		}
+	}
+	errno = saved;
+	return -1;
+}
+
+void *bufpool_acquire_timeout(struct bufpool *pool, int64_t timeout_ns)
+{
+	uint32_t idx;
+
+	if (bufpool_acquire_index_timeout(pool, &idx, timeout_ns))
+		return NULL;
+	return pool->bufs + ((size_t)idx << pool->buf_shift);
 }

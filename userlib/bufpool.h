@@ -101,6 +101,21 @@ void *bufpool_acquire(struct bufpool *pool);
 int bufpool_release(struct bufpool *pool, void *buf);
 
 /*
+ * bufpool_acquire_timeout - take a free buffer, sleeping until one is
+ * released when none is free: up to timeout_ns nanoseconds (negative: no
+ * limit; 0: do not sleep, as bufpool_acquire).  NULL with ETIMEDOUT when
+ * the time passed, EINTR on a signal, or the errors of bufpool_acquire.
+ * Released buffers reach sleepers in any process of the pool.  While
+ * someone sleeps, releases make one system call to wake them; otherwise
+ * nothing changes on the fast path.  Buffers idle in other threads'
+ * caches (at most half the pool) are not given to sleepers: have idle
+ * threads call bufpool_flush_cache.
+ */
+void *bufpool_acquire_timeout(struct bufpool *pool, int64_t timeout_ns);
+int bufpool_acquire_index_timeout(struct bufpool *pool, uint32_t *idx,
+				  int64_t timeout_ns);
+
+/*
  * Bulk forms: take up to n buffers into bufs[] (returns how many, 0 with
  * errno ENOBUFS when none), give n back (-1 with EINVAL at the first
  * pointer that is not a buffer start; those before it were given back).
@@ -164,7 +179,8 @@ struct bufpool_stats {
 	uint64_t releases;
 	uint64_t exhausted;	/* acquires that found the pool empty */
 	uint64_t reclaimed;
-	uint64_t __reserved[8];
+	uint64_t waiters;	/* threads sleeping in a timed acquire now */
+	uint64_t __reserved[7];
 };
 
 int bufpool_stats(struct bufpool *pool, struct bufpool_stats *st);

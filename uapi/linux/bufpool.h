@@ -137,6 +137,21 @@ struct bufpool_audit {
 #define BUFPOOL_IOC_AUDIT	_IOR(BUFPOOL_IOC_MAGIC, 0x02, struct bufpool_audit)
 
 /*
+ * ABI 1.2: BUFPOOL_IOC_WAIT - sleep until the control area's wake_seq
+ * differs from seq, or timeout_ns passes (< 0: no limit).  0 when it
+ * moved, ETIMEDOUT, EINTR on a signal.  BUFPOOL_IOC_WAKE - wake every
+ * waiter of the pool (after moving wake_seq).
+ */
+struct bufpool_wait {
+	__u32 seq;
+	__u32 __pad;
+	__s64 timeout_ns;
+};
+
+#define BUFPOOL_IOC_WAIT	_IOW(BUFPOOL_IOC_MAGIC, 0x03, struct bufpool_wait)
+#define BUFPOOL_IOC_WAKE	_IO(BUFPOOL_IOC_MAGIC, 0x04)
+
+/*
  * Shared control area, at info.ctrl_offset, writable by every client.
  *
  * The kernel fills it when the pool is built and never trusts it
@@ -184,10 +199,20 @@ struct bufpool_ctrl {
 	/* ABI 1.2: statistics; see struct bufpool_cache */
 	__u64 high_watermark;	/* most buffers in use seen by a reader */
 	__u8 __pad6[BUFPOOL_CACHELINE - 48];
+	/*
+	 * ABI 1.2: blocking acquire.  A waiter counts itself in waiters and
+	 * sleeps until wake_seq moves (BUFPOOL_IOC_WAIT; a futex on a
+	 * module-free pool); a release that sees waiters gives its buffer to
+	 * the shared list, moves wake_seq and wakes them.
+	 */
+	__u32 waiters;
+	__u32 wake_seq;
+	__u8 __pad8[BUFPOOL_CACHELINE - 8];
 };
 
 #define BUFPOOL_CTRL_SIZE_VER0	128	/* ABI 1.0 */
 #define BUFPOOL_CTRL_SIZE_VER1	320	/* ABI 1.1 */
+#define BUFPOOL_CTRL_SIZE_VER2	384	/* ABI 1.2 */
 
 /*
  * A magazine (Bonwick): an array of buffer indices moved as a whole
