@@ -238,150 +238,136 @@ static struct bufpool_pool *bufpool_from_dev(struct device *dev)
 	return container_of(dev, struct bufpool_pool, dev);
 }
 
-static ssize_t pmd_faults_show(struct device *dev,
-			       struct device_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "%ld\n",
-			  atomic_long_read(&bufpool_from_dev(dev)->pmd_faults));
-}
-static DEVICE_ATTR_RO(pmd_faults);
+/*
+ * sysfs: /sys/class/bufpool/<pool>/info/ (the geometry, as the ioctl
+ * gives it) and .../stats/, one number per file, all shown by one
+ * routine told which number by its attribute.
+ */
+enum bufpool_number {
+	BP_BUF_SIZE, BP_BUF_COUNT, BP_NUMA_NODE, BP_THREAD_SLOTS, BP_MAG_FILL,
+	BP_GENERATION, BP_PMD_FAULTS, BP_PTE_FAULTS, BP_RECLAIMS,
+	BP_RECLAIMED, BP_REPAIRED, BP_REBUILDS, BP_DEFERRED, BP_CLIENTS,
+	BP_TOTAL, BP_IN_USE, BP_FREE, BP_HIGH_WATERMARK, BP_ACQUIRES,
+	BP_RELEASES, BP_EXHAUSTED,
+};
 
-static ssize_t pte_faults_show(struct device *dev,
-			       struct device_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "%ld\n",
-			  atomic_long_read(&bufpool_from_dev(dev)->pte_faults));
-}
-static DEVICE_ATTR_RO(pte_faults);
+struct bufpool_attr {
+	struct device_attribute attr;
+	enum bufpool_number what;
+};
 
-/* Recovery statistics: one show routine, told apart by attribute. */
-static ssize_t bufpool_recovery_show(struct device *dev,
-				     struct device_attribute *attr, char *buf);
-
-static struct device_attribute dev_attr_reclaims =
-	__ATTR(reclaims, 0444, bufpool_recovery_show, NULL);
-static struct device_attribute dev_attr_reclaimed =
-	__ATTR(reclaimed, 0444, bufpool_recovery_show, NULL);
-static struct device_attribute dev_attr_repaired =
-	__ATTR(repaired, 0444, bufpool_recovery_show, NULL);
-static struct device_attribute dev_attr_rebuilds =
-	__ATTR(rebuilds, 0444, bufpool_recovery_show, NULL);
-static struct device_attribute dev_attr_deferred =
-	__ATTR(deferred, 0444, bufpool_recovery_show, NULL);
-
-static ssize_t bufpool_recovery_show(struct device *dev,
-				     struct device_attribute *attr, char *buf)
-{
-	struct bufpool_pool *pool = bufpool_from_dev(dev);
-	atomic_long_t *v;
-
-	if (attr == &dev_attr_reclaims)
-		v = &pool->reclaims;
-	else if (attr == &dev_attr_reclaimed)
-		v = &pool->reclaimed;
-	else if (attr == &dev_attr_repaired)
-		v = &pool->repaired;
-	else if (attr == &dev_attr_rebuilds)
-		v = &pool->rebuilds;
-	else
-		v = &pool->deferred;
-	return sysfs_emit(buf, "%ld\n", atomic_long_read(v));
-}
-
-/* Usage statistics, summed over the thread slots on each read. */
-static ssize_t bufpool_usage_show(struct device *dev,
-				  struct device_attribute *attr, char *buf);
-
-static struct device_attribute dev_attr_total =
-	__ATTR(total, 0444, bufpool_usage_show, NULL);
-static struct device_attribute dev_attr_in_use =
-	__ATTR(in_use, 0444, bufpool_usage_show, NULL);
-static struct device_attribute dev_attr_free =
-	__ATTR(free, 0444, bufpool_usage_show, NULL);
-static struct device_attribute dev_attr_high_watermark =
-	__ATTR(high_watermark, 0444, bufpool_usage_show, NULL);
-static struct device_attribute dev_attr_acquires =
-	__ATTR(acquires, 0444, bufpool_usage_show, NULL);
-static struct device_attribute dev_attr_releases =
-	__ATTR(releases, 0444, bufpool_usage_show, NULL);
-static struct device_attribute dev_attr_exhausted =
-	__ATTR(exhausted, 0444, bufpool_usage_show, NULL);
-
-static ssize_t bufpool_usage_show(struct device *dev,
-				  struct device_attribute *attr, char *buf)
-{
-	struct bufpool_pool *pool = bufpool_from_dev(dev);
-	struct bufpool_stats_k st;
-	u64 v;
-
-	bufpool_stats(pool, &st);
-	if (attr == &dev_attr_total)
-		v = pool->buf_count;
-	else if (attr == &dev_attr_in_use)
-		v = st.sum.in_use;
-	else if (attr == &dev_attr_free)
-		v = pool->buf_count - st.sum.in_use;
-	else if (attr == &dev_attr_high_watermark)
-		v = st.high_watermark;
-	else if (attr == &dev_attr_acquires)
-		v = st.sum.acquires;
-	else if (attr == &dev_attr_releases)
-		v = st.sum.releases;
-	else
-		v = st.sum.exhausted;
-	return sysfs_emit(buf, "%llu\n", v);
-}
-
-static ssize_t clients_show(struct device *dev,
-			    struct device_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "%u\n",
-			  READ_ONCE(bufpool_from_dev(dev)->nr_clients));
-}
-static DEVICE_ATTR_RO(clients);
-
-/* /sys/class/bufpool/<pool>/info/: the geometry, as the ioctl gives it. */
-static ssize_t bufpool_info_show(struct device *dev,
-				 struct device_attribute *attr, char *buf);
-
-static struct device_attribute dev_attr_buf_size =
-	__ATTR(buf_size, 0444, bufpool_info_show, NULL);
-static struct device_attribute dev_attr_buf_count =
-	__ATTR(buf_count, 0444, bufpool_info_show, NULL);
-static struct device_attribute dev_attr_numa_node =
-	__ATTR(numa_node, 0444, bufpool_info_show, NULL);
-static struct device_attribute dev_attr_thread_slots =
-	__ATTR(thread_slots, 0444, bufpool_info_show, NULL);
-static struct device_attribute dev_attr_mag_fill =
-	__ATTR(mag_fill, 0444, bufpool_info_show, NULL);
-static struct device_attribute dev_attr_generation =
-	__ATTR(generation, 0444, bufpool_info_show, NULL);
-
-static ssize_t bufpool_info_show(struct device *dev,
+static ssize_t bufpool_attr_show(struct device *dev,
 				 struct device_attribute *attr, char *buf)
 {
+	enum bufpool_number what =
+		container_of(attr, struct bufpool_attr, attr)->what;
 	struct bufpool_pool *pool = bufpool_from_dev(dev);
+	struct bufpool_stats_k st;
+	s64 v;
 
-	if (attr == &dev_attr_numa_node)
-		return sysfs_emit(buf, "%d\n", pool->numa_node);
-	if (attr == &dev_attr_generation)
-		return sysfs_emit(buf, "%llu\n", READ_ONCE(pool->generation));
-	if (attr == &dev_attr_buf_size)
-		return sysfs_emit(buf, "%u\n", 1U << pool->buf_shift);
-	if (attr == &dev_attr_buf_count)
-		return sysfs_emit(buf, "%u\n", pool->buf_count);
-	if (attr == &dev_attr_thread_slots)
-		return sysfs_emit(buf, "%u\n", pool->layout.nr_caches);
-	return sysfs_emit(buf, "%u\n", pool->layout.mag_fill);
+	if (what >= BP_TOTAL)	/* summed over the thread slots */
+		bufpool_stats(pool, &st);
+	switch (what) {
+	case BP_BUF_SIZE:
+		v = 1U << pool->buf_shift;
+		break;
+	case BP_BUF_COUNT:
+	case BP_TOTAL:
+		v = pool->buf_count;
+		break;
+	case BP_NUMA_NODE:
+		v = pool->numa_node;
+		break;
+	case BP_THREAD_SLOTS:
+		v = pool->layout.nr_caches;
+		break;
+	case BP_MAG_FILL:
+		v = pool->layout.mag_fill;
+		break;
+	case BP_GENERATION:
+		v = READ_ONCE(pool->generation);
+		break;
+	case BP_PMD_FAULTS:
+		v = atomic_long_read(&pool->pmd_faults);
+		break;
+	case BP_PTE_FAULTS:
+		v = atomic_long_read(&pool->pte_faults);
+		break;
+	case BP_RECLAIMS:
+		v = atomic_long_read(&pool->reclaims);
+		break;
+	case BP_RECLAIMED:
+		v = atomic_long_read(&pool->reclaimed);
+		break;
+	case BP_REPAIRED:
+		v = atomic_long_read(&pool->repaired);
+		break;
+	case BP_REBUILDS:
+		v = atomic_long_read(&pool->rebuilds);
+		break;
+	case BP_DEFERRED:
+		v = atomic_long_read(&pool->deferred);
+		break;
+	case BP_CLIENTS:
+		v = READ_ONCE(pool->nr_clients);
+		break;
+	case BP_IN_USE:
+		v = st.sum.in_use;
+		break;
+	case BP_FREE:
+		v = pool->buf_count - st.sum.in_use;
+		break;
+	case BP_HIGH_WATERMARK:
+		v = st.high_watermark;
+		break;
+	case BP_ACQUIRES:
+		v = st.sum.acquires;
+		break;
+	case BP_RELEASES:
+		v = st.sum.releases;
+		break;
+	default:
+		v = st.sum.exhausted;
+		break;
+	}
+	return sysfs_emit(buf, "%lld\n", v);
 }
 
+#define BUFPOOL_ATTR(_name, _what)					\
+	static struct bufpool_attr bufpool_attr_##_name = {		\
+		.attr = __ATTR(_name, 0444, bufpool_attr_show, NULL),	\
+		.what = (_what),					\
+	}
+
+BUFPOOL_ATTR(buf_size, BP_BUF_SIZE);
+BUFPOOL_ATTR(buf_count, BP_BUF_COUNT);
+BUFPOOL_ATTR(numa_node, BP_NUMA_NODE);
+BUFPOOL_ATTR(thread_slots, BP_THREAD_SLOTS);
+BUFPOOL_ATTR(mag_fill, BP_MAG_FILL);
+BUFPOOL_ATTR(generation, BP_GENERATION);
+BUFPOOL_ATTR(pmd_faults, BP_PMD_FAULTS);
+BUFPOOL_ATTR(pte_faults, BP_PTE_FAULTS);
+BUFPOOL_ATTR(reclaims, BP_RECLAIMS);
+BUFPOOL_ATTR(reclaimed, BP_RECLAIMED);
+BUFPOOL_ATTR(repaired, BP_REPAIRED);
+BUFPOOL_ATTR(rebuilds, BP_REBUILDS);
+BUFPOOL_ATTR(deferred, BP_DEFERRED);
+BUFPOOL_ATTR(clients, BP_CLIENTS);
+BUFPOOL_ATTR(total, BP_TOTAL);
+BUFPOOL_ATTR(in_use, BP_IN_USE);
+BUFPOOL_ATTR(free, BP_FREE);
+BUFPOOL_ATTR(high_watermark, BP_HIGH_WATERMARK);
+BUFPOOL_ATTR(acquires, BP_ACQUIRES);
+BUFPOOL_ATTR(releases, BP_RELEASES);
+BUFPOOL_ATTR(exhausted, BP_EXHAUSTED);
+
 static struct attribute *bufpool_info_attrs[] = {
-	&dev_attr_buf_size.attr,
-	&dev_attr_buf_count.attr,
-	&dev_attr_numa_node.attr,
-	&dev_attr_thread_slots.attr,
-	&dev_attr_mag_fill.attr,
-	&dev_attr_generation.attr,
+	&bufpool_attr_buf_size.attr.attr,
+	&bufpool_attr_buf_count.attr.attr,
+	&bufpool_attr_numa_node.attr.attr,
+	&bufpool_attr_thread_slots.attr.attr,
+	&bufpool_attr_mag_fill.attr.attr,
+	&bufpool_attr_generation.attr.attr,
 	NULL,
 };
 
@@ -390,23 +376,22 @@ static const struct attribute_group bufpool_info_group = {
 	.attrs = bufpool_info_attrs,
 };
 
-/* /sys/class/bufpool/<pool>/stats/ */
 static struct attribute *bufpool_stats_attrs[] = {
-	&dev_attr_pmd_faults.attr,
-	&dev_attr_pte_faults.attr,
-	&dev_attr_reclaims.attr,
-	&dev_attr_reclaimed.attr,
-	&dev_attr_repaired.attr,
-	&dev_attr_rebuilds.attr,
-	&dev_attr_deferred.attr,
-	&dev_attr_clients.attr,
-	&dev_attr_total.attr,
-	&dev_attr_in_use.attr,
-	&dev_attr_free.attr,
-	&dev_attr_high_watermark.attr,
-	&dev_attr_acquires.attr,
-	&dev_attr_releases.attr,
-	&dev_attr_exhausted.attr,
+	&bufpool_attr_pmd_faults.attr.attr,
+	&bufpool_attr_pte_faults.attr.attr,
+	&bufpool_attr_reclaims.attr.attr,
+	&bufpool_attr_reclaimed.attr.attr,
+	&bufpool_attr_repaired.attr.attr,
+	&bufpool_attr_rebuilds.attr.attr,
+	&bufpool_attr_deferred.attr.attr,
+	&bufpool_attr_clients.attr.attr,
+	&bufpool_attr_total.attr.attr,
+	&bufpool_attr_in_use.attr.attr,
+	&bufpool_attr_free.attr.attr,
+	&bufpool_attr_high_watermark.attr.attr,
+	&bufpool_attr_acquires.attr.attr,
+	&bufpool_attr_releases.attr.attr,
+	&bufpool_attr_exhausted.attr.attr,
 	NULL,
 };
 
