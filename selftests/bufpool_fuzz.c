@@ -146,6 +146,23 @@ static void worker(unsigned int id)
 			ioctl(fd, _IOC(rnd() % 3 ? _IOC_READ : _IOC_WRITE,
 				       BUFPOOL_IOC_MAGIC, rnd() % 3,
 				       rnd() % 512), fuzz_ptr(page, ro));
+			/*
+			 * Wait (any seq, any timeout: a worker that sleeps
+			 * for ever is killed like any other) and wake.
+			 */
+			if (rnd() % 4 == 0) {
+				struct bufpool_wait w = {
+					.seq = (uint32_t)rnd(),
+					.__pad = rnd() % 8 ? 0 : (uint32_t)rnd(),
+					.timeout_ns = rnd() % 16 ? (int64_t)
+						(rnd() % 20000000) : -1,
+				};
+
+				ioctl(fd, BUFPOOL_IOC_WAIT, rnd() % 4 ? &w :
+				      fuzz_ptr(page, ro));
+			} else if (rnd() % 4 == 0) {
+				ioctl(fd, BUFPOOL_IOC_WAKE);
+			}
 			break;
 		case 3:		/* mmap anything */
 			offs[0] = 0;
