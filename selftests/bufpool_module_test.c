@@ -284,6 +284,10 @@ TEST_F(module, size_classes)
 	EXPECT_EQ(-1, bufpool_classes_release(cls, small[0]));	/* twice */
 	EXPECT_EQ(-1, bufpool_classes_release(cls, &i));	/* foreign */
 	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(NULL, bufpool_classes_acquire(NULL, 64));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, bufpool_classes_release(NULL, small[0]));
+	EXPECT_EQ(NULL, bufpool_classes_pool(NULL, 0));
 	bufpool_classes_close(cls);
 	ASSERT_EQ(0, bp_delete_module());
 }

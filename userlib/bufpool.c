@@ -1477,6 +1477,10 @@ void *bufpool_classes_acquire(struct bufpool_classes *cls, size_t size)
 	unsigned int i;
 	void *buf;
 
+	if (!cls) {
+		errno = EINVAL;
+		return NULL;
+	}
 	for (i = 0; i < cls->n; i++) {
 		if (((size_t)1 << cls->pool[i]->buf_shift) < size)
 			continue;
@@ -1498,6 +1502,10 @@ int bufpool_classes_release(struct bufpool_classes *cls, void *buf)
 	unsigned int i;
 	uint64_t off;
 
+	if (!cls) {
+		errno = EINVAL;
+		return -1;
+	}
 	for (i = 0; i < cls->n; i++) {
 		off = (uintptr_t)buf - (uintptr_t)cls->pool[i]->bufs;
 		if (off < cls->pool[i]->bufs_len)
@@ -1510,7 +1518,7 @@ int bufpool_classes_release(struct bufpool_classes *cls, void *buf)
 struct bufpool *bufpool_classes_pool(const struct bufpool_classes *cls,
 				     unsigned int i)
 {
-	return i < cls->n ? cls->pool[i] : NULL;
+	return cls && i < cls->n ? cls->pool[i] : NULL;
 }
 
 /* ------------------------------------------------------------------ */
