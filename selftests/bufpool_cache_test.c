@@ -394,6 +394,68 @@ TEST_F(cache, bulk_calls)
 	EXPECT_EQ(0, bufpool_release(self->pool, bad[2]));
 }
 
+/*
+ * The bulk calls work on the loaded magazine a run at a time: bursts of
+ * several magazines cross refills and spills, each buffer comes once,
+ * the statistics count every one, and a pointer given twice in one call
+ * is refused the second time with those before it given back.
+ */
+TEST_F(cache, bulk_across_magazines)
+{
+	uint32_t n = big_burst(&self->info), i, round;
+	struct bufpool_stats a, b;
+	unsigned char *seen;
+	void *twice[3];
+	int64_t idx;
+
+	seen = calloc(self->info.buf_count, 1);
+	ASSERT_NE(NULL, seen);
+	ASSERT_EQ(0, bufpool_stats(self->pool, &a));
+	for (round = 0; round < 50; round++) {
+		ASSERT_EQ(n, bufpool_acquire_bulk(self->pool, self->held, n));
+		memset(seen, 0, self->info.buf_count);
+		for (i = 0; i < n; i++) {
+			idx = bufpool_index(self->pool, self->held[i]);
+			ASSERT_LE(0, idx);
+			ASSERT_EQ(0, seen[idx]);
+			seen[idx] = 1;
+			*(volatile char *)self->held[i] = (char)i;
+		}
+		/* Half back in one call, half in runs of seven. */
+		ASSERT_EQ(0, bufpool_release_bulk(self->pool, self->held,
+						  n / 2));
+		for (i = n / 2; i < n; i += 7)
+			ASSERT_EQ(0, bufpool_release_bulk(self->pool,
+					self->held + i, n - i < 7 ? n - i : 7));
+	}
+	ASSERT_EQ(0, bufpool_stats(self->pool, &b));
+	EXPECT_EQ(50 * (uint64_t)n, b.acquires - a.acquires);
+	EXPECT_EQ(50 * (uint64_t)n, b.releases - a.releases);
+	EXPECT_EQ(a.in_use, b.in_use);
+
+	/*
+	 * With the loaded magazine at every fill level in turn (one more
+	 * buffer held each time), so that the repeat meets the magazine
+	 * path as well as the single-buffer one.
+	 */
+	for (i = 0; i < 2 * self->info.mag_fill + 2 && i < n; i++) {
+		ASSERT_EQ(2, bufpool_acquire_bulk(self->pool, twice, 2));
+		twice[2] = twice[0];
+		errno = 0;
+		EXPECT_EQ(-1, bufpool_release_bulk(self->pool, twice, 3));
+		EXPECT_EQ(EINVAL, errno);
+		/* Both were given back: another release of either fails. */
+		EXPECT_EQ(-1, bufpool_release(self->pool, twice[0]));
+		EXPECT_EQ(-1, bufpool_release(self->pool, twice[1]));
+		self->held[i] = bufpool_acquire(self->pool);
+		ASSERT_NE(NULL, self->held[i]);
+	}
+	ASSERT_EQ(0, bufpool_release_bulk(self->pool, self->held, i));
+	ASSERT_EQ(0, bufpool_stats(self->pool, &b));
+	EXPECT_EQ(a.in_use, b.in_use);
+	free(seen);
+}
+
 /* Several threads with bursts past their caches; owner markers. */
 struct marker_worker {
 	struct bufpool *pool;

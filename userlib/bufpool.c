@@ -66,10 +66,16 @@ struct bufpool {
 	uint64_t bufs_len;	/* buf_count << buf_shift */
 	uint64_t buf_mask;	/* buf_size - 1 */
 	__u32 *own;		/* own[buf_count] in the control area */
+	/*
+	 * Non-zero when a release must leave the fast path: the control
+	 * area's waiters count, or, in debug mode, a word that is never 0.
+	 */
+	_Atomic __u32 *slow;
 	uint32_t buf_shift;
 	uint32_t buf_count;
 	uint32_t me;		/* client id: what own[] says of ours */
 	uint32_t mag_fill;
+
 	int debug;		/* BUFPOOL_DEBUG: released buffers wait */
 
 	struct bp_shm shm;
@@ -114,6 +120,9 @@ struct bp_tc {
  * library is linked by programs, not dlopen()ed; glibc keeps static TLS
  * room for the few bytes when it is.
  */
+/* The fast path, inlined even where it has several callers. */
+#define BP_ALWAYS_INLINE	inline __attribute__((always_inline))
+
 #define BP_TLS	__thread __attribute__((tls_model("initial-exec")))
 
 static struct bp_tc bp_arena[BP_ARENA];
@@ -371,7 +380,7 @@ static struct bp_tc *bp_tc_get(struct bufpool *pool)
 	return tc;
 }
 
-static inline struct bp_tc *bp_tc_fast(const struct bufpool *pool)
+static BP_ALWAYS_INLINE struct bp_tc *bp_tc_fast(const struct bufpool *pool)
 {
 	struct bp_tc *tc = bp_tc_last;
 
@@ -470,12 +479,19 @@ static void bp_tc_spill(struct bufpool *pool, struct bp_tc *tc)
 /* Acquire and release                                                */
 
 /*
+ * The acquire paths return the index taken, or BP_NONE with errno set:
+ * the index stays in a register on the fast path, where an out
+ * parameter would make it a store and a reload on the way to the
+ * buffer's address.
+ */
+#define BP_NONE		UINT32_MAX
+
+/*
  * A thread without magazines takes loose buffers; when there are none,
  * it breaks up a magazine from the depot into the loose list, so that
  * what caches gave back is never out of its reach.
  */
-static int bp_acquire_loose(struct bufpool *pool, struct bp_tc *tc,
-			    uint32_t *out)
+static uint32_t bp_acquire_loose(struct bufpool *pool, struct bp_tc *tc)
 {
 	struct bp_shm *s = &pool->shm;
 	uint32_t idx, full;
@@ -487,13 +503,12 @@ static int bp_acquire_loose(struct bufpool *pool, struct bp_tc *tc,
 		if (idx < pool->buf_count) {
 			bp_store_relaxed_u32(&pool->own[idx], pool->me);
 			bp_unannounce(&tc->slot->pend_buf);
-			*out = idx;
-			return 0;
+			return idx;
 		}
 		bp_unannounce(&tc->slot->pend_buf);
 		if (idx != BUFPOOL_IDX_NIL) {
 			errno = EUCLEAN;
-			return -1;
+			return BP_NONE;
 		}
 		full = s->nr_mags ? bp_fl_pop_rec(s->full_head, s->mag_next,
 						  s->nr_mags,
@@ -508,36 +523,39 @@ static int bp_acquire_loose(struct bufpool *pool, struct bp_tc *tc,
 		bp_unannounce(&tc->slot->pending);
 	}
 	errno = ENOBUFS;
-	return -1;
+	return BP_NONE;
 }
 
-/* Take the last buffer of the loaded magazine, recording it as ours. */
-static inline int bp_mag_take(struct bufpool *pool, struct bufpool_mag *m,
-			      uint32_t c, uint32_t *out)
+/*
+ * Take the last buffer of the loaded magazine (c > 0 buffers), recording
+ * it as ours; BP_NONE when the magazine held garbage.
+ */
+static BP_ALWAYS_INLINE uint32_t bp_mag_take(struct bufpool *pool,
+				   struct bufpool_mag *m, uint32_t c)
 {
 	uint32_t idx = m->idx[c - 1];
 
 	if (__builtin_expect(idx >= pool->buf_count, 0))
-		return -1;
+		return BP_NONE;
 	/* Named by own[] before the magazine lets go of it. */
 	bp_store_relaxed_u32(&pool->own[idx], pool->me);
 	bp_store_release_u32(&m->count, c - 1);
-	*out = idx;
-	return 0;
+	return idx;
 }
 
-static int bp_acquire_slow(struct bufpool *pool, uint32_t *out)
+static uint32_t bp_acquire_slow(struct bufpool *pool)
 {
 	struct bp_tc *tc = bp_tc_get(pool);
-	uint32_t c;
+	uint32_t c, idx;
 
 	if (!tc)
-		return -1;
+		return BP_NONE;
 	if (!tc->fill) {
-		if (bp_acquire_loose(pool, tc, out))
+		idx = bp_acquire_loose(pool, tc);
+		if (idx == BP_NONE)
 			goto failed;
 		bp_count(&tc->slot->acquires);
-		return 0;
+		return idx;
 	}
 	c = bp_mag_count(tc, tc->loaded);
 	if (!c) {
@@ -548,40 +566,55 @@ static int bp_acquire_slow(struct bufpool *pool, uint32_t *out)
 		}
 		c = tc->loaded->count;
 	}
-	if (bp_mag_take(pool, tc->loaded, c, out) == 0) {
+	idx = bp_mag_take(pool, tc->loaded, c);
+	if (idx != BP_NONE) {
 		bp_count(&tc->slot->acquires);
-		return 0;
+		return idx;
 	}
 	bp_store_relaxed_u32(&tc->loaded->count, c - 1);
 	errno = EUCLEAN;	/* a magazine held garbage */
-	return -1;
+	return BP_NONE;
 
 failed:
 	if (errno == ENOBUFS)
 		bp_store_relaxed_u32(&tc->slot->exhausted,
 				     bp_load_relaxed_u32(&tc->slot->exhausted) + 1);
-	return -1;
+	return BP_NONE;
 }
 
-static inline int bp_acquire(struct bufpool *pool, uint32_t *out)
+static BP_ALWAYS_INLINE uint32_t bp_acquire(struct bufpool *pool)
 {
 	struct bp_tc *tc = bp_tc_fast(pool);
 
-	if (tc) {
+	if (__builtin_expect(tc != NULL, 1)) {
 		struct bufpool_mag *m = tc->loaded;
 		uint32_t c = m->count;
 
-		if (__builtin_expect(c - 1 < tc->fill, 1) &&
-		    __builtin_expect(bp_mag_take(pool, m, c, out) == 0, 1)) {
-			bp_count(&tc->slot->acquires);
-			return 0;
+		if (__builtin_expect(c - 1 < tc->fill, 1)) {
+			uint32_t idx = bp_mag_take(pool, m, c);
+
+			if (__builtin_expect(idx != BP_NONE, 1)) {
+				bp_count(&tc->slot->acquires);
+				return idx;
+			}
 		}
 	}
-	return bp_acquire_slow(pool, out);
+	return bp_acquire_slow(pool);
+}
+
+/* bp_acquire for the callers that want 0 or -1. */
+static int bp_acquire_to(struct bufpool *pool, uint32_t *out)
+{
+	uint32_t idx = bp_acquire(pool);
+
+	if (idx == BP_NONE)
+		return -1;
+	*out = idx;
+	return 0;
 }
 
 /* Put idx into the loaded magazine, then stop naming it in own[]. */
-static inline void bp_mag_put(struct bufpool *pool, struct bufpool_mag *m,
+static BP_ALWAYS_INLINE void bp_mag_put(struct bufpool *pool, struct bufpool_mag *m,
 			      uint32_t c, uint32_t idx)
 {
 	m->idx[c] = idx;
@@ -622,25 +655,12 @@ static int bp_release_slow(struct bufpool *pool, uint32_t idx)
 	return 0;
 }
 
-static int bp_release_wake(struct bufpool *pool, uint32_t idx);
-
-static inline _Atomic __u32 *bp_waiters(const struct bufpool *pool)
+/* Give back idx, which the caller holds, to this thread's cache. */
+static BP_ALWAYS_INLINE int bp_release_cache(struct bufpool *pool, uint32_t idx)
 {
-	return (_Atomic __u32 *)&((struct bufpool_ctrl *)pool->ctrl)->waiters;
-}
+	struct bp_tc *tc = bp_tc_fast(pool);
 
-/* Give back idx, which the caller holds: the cache, else the lists. */
-static inline int bp_release_now(struct bufpool *pool, uint32_t idx)
-{
-	struct bp_tc *tc;
-
-	/* Someone sleeps for a buffer: this one goes to it. */
-	if (__builtin_expect(atomic_load_explicit(bp_waiters(pool),
-						  memory_order_relaxed) != 0, 0))
-		return bp_release_wake(pool, idx);
-	tc = bp_tc_fast(pool);
-
-	if (tc) {
+	if (__builtin_expect(tc != NULL, 1)) {
 		struct bufpool_mag *m = tc->loaded;
 		uint32_t c = m->count;
 
@@ -651,6 +671,22 @@ static inline int bp_release_now(struct bufpool *pool, uint32_t idx)
 		}
 	}
 	return bp_release_slow(pool, idx);
+}
+
+static int bp_release_wake(struct bufpool *pool, uint32_t idx);
+
+static inline _Atomic __u32 *bp_waiters(const struct bufpool *pool)
+{
+	return (_Atomic __u32 *)&((struct bufpool_ctrl *)pool->ctrl)->waiters;
+}
+
+/* Give back idx, which the caller holds: to a sleeper, else the cache. */
+static int bp_release_now(struct bufpool *pool, uint32_t idx)
+{
+	/* Someone sleeps for a buffer: this one goes to it. */
+	if (atomic_load_explicit(bp_waiters(pool), memory_order_relaxed))
+		return bp_release_wake(pool, idx);
+	return bp_release_cache(pool, idx);
 }
 
 /*
@@ -689,24 +725,46 @@ static int bp_release_debug(struct bufpool *pool, uint32_t idx)
 	return bp_release_now(pool, out);
 }
 
-/*
- * Give idx back: it must be ours (own[] says so), which catches a
- * double release, a buffer of another client and a buffer handed off.
- */
-static inline int bp_release(struct bufpool *pool, uint32_t idx)
+/* In debug mode, pool->slow points here: every release leaves the path. */
+static _Atomic __u32 bp_always_slow = 1;
+
+static int bp_release_unusual(struct bufpool *pool, uint32_t idx)
 {
-	if (__builtin_expect(idx >= pool->buf_count ||
-			     bp_load_relaxed_u32(&pool->own[idx]) != pool->me,
-			     0)) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (__builtin_expect(pool->debug, 0))
+	if (pool->debug)
 		return bp_release_debug(pool, idx);
 	return bp_release_now(pool, idx);
 }
 
-static inline int bp_ptr_to_idx(const struct bufpool *pool, const void *buf,
+/*
+ * Give idx (< buf_count) back: it must be ours (own[] says so), which
+ * catches a double release, a buffer of another client and a buffer
+ * handed off.  One load decides between the cache and the rest (a
+ * sleeper to wake, debug mode).
+ */
+static BP_ALWAYS_INLINE int bp_release_held(struct bufpool *pool, uint32_t idx)
+{
+	if (__builtin_expect(bp_load_relaxed_u32(&pool->own[idx]) != pool->me,
+			     0)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (__builtin_expect(atomic_load_explicit(pool->slow,
+						  memory_order_relaxed) != 0, 0))
+		return bp_release_unusual(pool, idx);
+	return bp_release_cache(pool, idx);
+}
+
+static inline int bp_release(struct bufpool *pool, uint32_t idx)
+{
+	if (__builtin_expect(idx >= pool->buf_count, 0)) {
+		errno = EINVAL;
+		return -1;
+	}
+	return bp_release_held(pool, idx);
+}
+
+/* A buffer's start to its index; its bounds check covers buf_count. */
+static BP_ALWAYS_INLINE int bp_ptr_to_idx(const struct bufpool *pool, const void *buf,
 				uint32_t *idx)
 {
 	uint64_t off = (uintptr_t)buf - (uintptr_t)pool->bufs;
@@ -720,9 +778,9 @@ static inline int bp_ptr_to_idx(const struct bufpool *pool, const void *buf,
 
 void *bufpool_acquire(struct bufpool *pool)
 {
-	uint32_t idx;
+	uint32_t idx = bp_acquire(pool);
 
-	if (bp_acquire(pool, &idx))
+	if (idx == BP_NONE)
 		return NULL;
 	return pool->bufs + ((size_t)idx << pool->buf_shift);
 }
@@ -735,12 +793,12 @@ int bufpool_release(struct bufpool *pool, void *buf)
 		errno = EINVAL;
 		return -1;
 	}
-	return bp_release(pool, idx);
+	return bp_release_held(pool, idx);
 }
 
 int bufpool_acquire_index(struct bufpool *pool, uint32_t *idx)
 {
-	return bp_acquire(pool, idx);
+	return bp_acquire_to(pool, idx);
 }
 
 int bufpool_release_index(struct bufpool *pool, uint32_t idx)
@@ -829,16 +887,49 @@ int bufpool_stats(struct bufpool *pool, struct bufpool_stats *st)
 	return 0;
 }
 
+/* A statistics counter of the thread's own slot, by n. */
+static inline void bp_count_n(__u64 *c, uint32_t n)
+{
+	bp_store_relaxed_u64(c, bp_load_relaxed_u64(c) + n);
+}
+
+/*
+ * The bulk forms work on the loaded magazine directly: the count stays
+ * in a register between buffers (it is still stored after each one, so
+ * that the magazine and own[] follow the same order as for one buffer
+ * and a crash between two buffers leaves nothing unnamed), and the
+ * thread's cache is looked up and the statistics counted once per
+ * magazine rather than per buffer.  The single-buffer paths take over
+ * for refills, spills, garbage, sleepers and debug mode.
+ */
 unsigned int bufpool_acquire_bulk(struct bufpool *pool, void **bufs,
 				  unsigned int n)
 {
-	unsigned int i;
-	uint32_t idx;
+	unsigned int i = 0, k;
+	struct bp_tc *tc;
+	uint32_t c, idx;
 
-	for (i = 0; i < n; i++) {
-		if (bp_acquire(pool, &idx))
+	while (i < n) {
+		tc = bp_tc_fast(pool);
+		if (tc && tc->loaded->count - 1 < tc->fill) {
+			struct bufpool_mag *m = tc->loaded;
+
+			c = m->count;
+			for (k = 0; c && i < n; k++, i++) {
+				idx = bp_mag_take(pool, m, c);
+				if (idx == BP_NONE)
+					break;
+				c--;
+				bufs[i] = pool->bufs + ((size_t)idx << pool->buf_shift);
+			}
+			bp_count_n(&tc->slot->acquires, k);
+			if (i == n)
+				break;
+		}
+		idx = bp_acquire(pool);	/* refill, garbage, no cache */
+		if (idx == BP_NONE)
 			break;
-		bufs[i] = pool->bufs + ((size_t)idx << pool->buf_shift);
+		bufs[i++] = pool->bufs + ((size_t)idx << pool->buf_shift);
 	}
 	return i;
 }
@@ -846,16 +937,36 @@ unsigned int bufpool_acquire_bulk(struct bufpool *pool, void **bufs,
 int bufpool_release_bulk(struct bufpool *pool, void *const *bufs,
 			 unsigned int n)
 {
-	unsigned int i;
-	uint32_t idx;
+	unsigned int i = 0, k;
+	struct bp_tc *tc;
+	uint32_t c, idx;
 
-	for (i = 0; i < n; i++) {
+	while (i < n) {
+		tc = bp_tc_fast(pool);
+		if (tc && tc->loaded->count < tc->fill &&
+		    !atomic_load_explicit(pool->slow, memory_order_relaxed)) {
+			struct bufpool_mag *m = tc->loaded;
+
+			c = m->count;
+			for (k = 0; c < tc->fill && i < n; k++, i++, c++) {
+				if (bp_ptr_to_idx(pool, bufs[i], &idx) ||
+				    bp_load_relaxed_u32(&pool->own[idx]) !=
+				    pool->me)
+					break;
+				bp_mag_put(pool, m, c, idx);
+			}
+			bp_count_n(&tc->slot->releases, k);
+			if (i == n)
+				break;
+		}
+		/* A spill, a sleeper, debug mode, or a bad pointer. */
 		if (bp_ptr_to_idx(pool, bufs[i], &idx)) {
 			errno = EINVAL;
 			return -1;
 		}
-		if (bp_release(pool, idx))
+		if (bp_release_held(pool, idx))
 			return -1;
+		i++;
 	}
 	return 0;
 }
@@ -1104,6 +1215,7 @@ static int bp_debug_setup(struct bufpool *pool)
 	if (!pool->quar)
 		return -1;
 	pool->debug = 1;
+	pool->slow = &bp_always_slow;
 	return 0;
 }
 
@@ -1131,6 +1243,7 @@ static struct bufpool *bp_finish(struct bufpool *pool,
 	pool->bufs_len = (uint64_t)l->buf_count << l->buf_shift;
 	pool->buf_mask = ((uint64_t)1 << l->buf_shift) - 1;
 	pool->mag_fill = l->mag_fill;
+	pool->slow = bp_waiters(pool);
 	pool->serial = atomic_fetch_add_explicit(&bp_serial_next, 1,
 						 memory_order_relaxed);
 	if (bp_debug_setup(pool))
@@ -1592,7 +1705,7 @@ int bufpool_acquire_index_timeout(struct bufpool *pool, uint32_t *idx,
 	uint32_t seen;
 	int r, saved;
 
-	if (bp_acquire(pool, idx) == 0)
+	if (bp_acquire_to(pool, idx) == 0)
 		return 0;
 	if (errno != ENOBUFS || timeout_ns == 0)
 		return -1;
@@ -1600,7 +1713,7 @@ int bufpool_acquire_index_timeout(struct bufpool *pool, uint32_t *idx,
 		atomic_fetch_add_explicit(bp_waiters(pool), 1,
 					  memory_order_seq_cst);
 		seen = atomic_load_explicit(seq, memory_order_seq_cst);
-		r = bp_acquire(pool, idx);
+		r = bp_acquire_to(pool, idx);
 		saved = errno;
 		if (r && saved == ENOBUFS) {
 			if (timeout_ns > 0)
@@ -1620,7 +1733,7 @@ int bufpool_acquire_index_timeout(struct bufpool *pool, uint32_t *idx,
 		if (saved != ENOBUFS && saved != ETIMEDOUT)
 			break;		/* EINTR, or worse */
 		if (saved == ETIMEDOUT) {
-			if (bp_acquire(pool, idx) == 0)
+			if (bp_acquire_to(pool, idx) == 0)
 				return 0;
 			break;
 		}
