@@ -40,6 +40,7 @@ BP_LDFLAGS := -pthread $(LDFLAGS)
 LIB_MAJOR := 1
 LIB_VERSION := 1.2.0
 LIB_A := userlib/libbufpool-user.a
+GCC_AR ?= gcc-ar
 LIB_SO := userlib/libbufpool-user.so
 LIB_SONAME := libbufpool-user.so.$(LIB_MAJOR)
 LIB_SO_REAL := userlib/libbufpool-user.so.$(LIB_VERSION)
@@ -133,9 +134,15 @@ lib: $(LIB_A) $(LIB_SO) $(LIB_PC)
 userlib/%.o: userlib/%.c $(LIB_HDRS)
 	$(CC) $(BP_CFLAGS) -fPIC -c -o $@ $<
 
-$(LIB_A): $(LIB_OBJS)
+# The static library carries GCC's intermediate code beside the machine
+# code (fat LTO objects): a program linked with it and -flto gets the
+# fast path inlined into its own code; without -flto it links as usual.
+userlib/%.lto.o: userlib/%.c $(LIB_HDRS)
+	$(CC) $(BP_CFLAGS) -fPIC -flto -ffat-lto-objects -c -o $@ $<
+
+$(LIB_A): $(LIB_OBJS:.o=.lto.o)
 	rm -f $@
-	$(AR) rcs $@ $^
+	$(GCC_AR) rcs $@ $^
 
 $(LIB_SO_REAL): $(LIB_OBJS) userlib/libbufpool-user.map
 	$(CC) -shared -Wl,-soname,$(LIB_SONAME) \
@@ -179,7 +186,7 @@ JEMALLOC_LIBS := $(shell pkg-config --libs jemalloc 2>/dev/null)
 TCMALLOC_LIBS := $(shell pkg-config --libs libtcmalloc_minimal 2>/dev/null)
 MIMALLOC_LIBS := $(if $(wildcard /usr/include/mimalloc.h),-lmimalloc)
 MATRIX_CFLAGS := $(filter-out -std=c11,$(BP_CFLAGS)) -std=gnu11
-MATRIX := bench/matrix $(if $(JEMALLOC_LIBS),bench/matrix-jemalloc) \
+MATRIX := bench/matrix bench/matrix-lto $(if $(JEMALLOC_LIBS),bench/matrix-jemalloc) \
 	$(if $(TCMALLOC_LIBS),bench/matrix-tcmalloc) \
 	$(if $(MIMALLOC_LIBS),bench/matrix-mimalloc)
 
@@ -194,6 +201,10 @@ bench/matrix: bench/matrix.c $(LIB_SO) $(LIB_HDRS)
 # Without DPDK: what the VM carries (bench-vm).
 bench/matrix-vm: bench/matrix.c $(LIB_SO) $(LIB_HDRS)
 	$(CC) $(MATRIX_CFLAGS) -o $@ $< $(LINK_LIB) $(BP_LDFLAGS)
+# bufpool linked statically with -flto: its fast path inlined.
+bench/matrix-lto: bench/matrix.c $(LIB_A) $(LIB_HDRS)
+	$(CC) $(MATRIX_CFLAGS) -flto -DBP_PEER='"bufpool-lto"' -o $@ $< \
+		$(LIB_A) -lurcu-common $(BP_LDFLAGS)
 bench/matrix-jemalloc: bench/matrix.c
 	$(CC) $(MATRIX_CFLAGS) -DPEER_JEMALLOC -o $@ $< $(JEMALLOC_LIBS) $(BP_LDFLAGS)
 bench/matrix-tcmalloc: bench/matrix.c

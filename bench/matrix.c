@@ -13,11 +13,20 @@
  *   matrix-jemalloc  linked with -ljemalloc
  *   matrix-tcmalloc  linked with -ltcmalloc_minimal (gperftools)
  *   matrix-mimalloc  linked with -lmimalloc, called as mi_malloc/mi_free
+ *   matrix-lto       bufpool only, linked with the static library and
+ *                    -flto, its rows named bufpool-lto
+ * Two floors, which are not peers, run the burst scenario too:
+ * floor-lifo (a bare thread-local stack of pointers) and floor-cas (a
+ * bare tagged Treiber stack): the least a per-thread cache and a shared
+ * lock-free list can cost on this machine.
  *
  * Scenarios (each for buffer sizes 64 B, 2 KiB, 64 KiB):
  *   burst     every thread takes B objects, writes a byte of each, gives
  *             them back; threads 1, 2 (pinned one per core) and 8 (on
  *             the 2 cores: oversubscribed); B = 1, 32, 256
+ *   bulk      the same with B = 32 and 256 taken in one call and given
+ *             in one call, for the peers that have such calls (bufpool,
+ *             DPDK)
  *   handoff   one thread takes and writes a 64 B header, a second reads
  *             it and gives the object back, through an SPSC ring of 256
  *             pointers (a cross-thread free for the allocators)
@@ -129,6 +138,10 @@ struct peer {
 	void (*thread_init)(void *pool);
 	void (*thread_exit)(void *pool);
 	void *pool;
+	/* take burst objects in one call, write, give them in one call */
+	long (*bulk)(void *pool, void **objs, int burst);
+	/* a floor, not a peer: in the burst scenarios only */
+	int floor;
 };
 
 /* Direct calls inside the loop, as a user's code would make them. */
@@ -242,6 +255,156 @@ static void bp_thread_exit(void *pool)
 #define BP_GET(pool)	bufpool_acquire(pool)
 #define BP_PUT(pool, o)	bufpool_release(pool, o)
 DEFINE_ROUND(bp, BP_GET, BP_PUT)
+
+static long bp_bulk(void *pool, void **objs, int burst)
+{
+	unsigned int n = bufpool_acquire_bulk(pool, objs, (unsigned int)burst);
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		*(volatile char *)objs[i] = (char)i;
+	bufpool_release_bulk(pool, objs, n);
+	return burst - (long)n;
+}
+
+/*
+ * The same source linked with the static library and -flto (make
+ * bench/matrix-lto) names its rows bufpool-lto: the fast path inlined
+ * into the caller, as a program that links statically gets it.
+ */
+#ifndef BP_PEER
+#define BP_PEER		"bufpool"
+#endif
+
+/*
+ * ---- floors: what this machine costs at the least ------------------
+ * Not peers: designs with nothing a pool needs, to show how far any
+ * per-thread cache or shared lock-free list can go here.
+ * floor-lifo: a thread-local stack of pointers, inline, nothing shared,
+ * no refill, no record of who holds what: the least any per-thread
+ * cache does per take and give.
+ * floor-cas: a tagged Treiber stack of indices, one CAS to take and one
+ * to give, no records: the least any shared lock-free list does.
+ */
+#define FL_CHUNK	1024
+struct fl_stack {		/* one thread's: nothing shared with another */
+	_Alignas(64) uint32_t n;
+	_Alignas(64) void *o[FL_CHUNK];
+};
+
+struct floor_pool {
+	char *mem;
+	size_t size;
+	unsigned int shift;	/* size is a power of two */
+	uint32_t count;
+	_Atomic uint32_t next_chunk;
+	struct fl_stack chunk[MAX_THREADS];
+	_Alignas(64) _Atomic uint64_t head;	/* {tag:32, idx:32} */
+	uint32_t *next;
+};
+
+static __thread struct fl_stack *fl_mine;
+
+static void *floor_make(size_t size, uint32_t count)
+{
+	struct floor_pool *f = aligned_alloc(64, sizeof(*f));
+	uint32_t i;
+
+	if (!f)
+		return NULL;
+	memset(f, 0, sizeof(*f));
+	f->size = size;
+	f->shift = (unsigned int)__builtin_ctzl(size);
+	f->count = count;
+	f->mem = aligned_alloc(4096, (size_t)count * size);
+	f->next = calloc(count, sizeof(*f->next));
+	if (!f->mem || !f->next || count < MAX_THREADS * FL_CHUNK) {
+		free(f->mem);
+		free(f->next);
+		free(f);
+		return NULL;
+	}
+	memset(f->mem, 0, (size_t)count * size);
+	for (i = 0; i < count; i++)
+		f->next[i] = i + 1 < count ? i + 1 : UINT32_MAX;
+	atomic_init(&f->head, 0);
+	return f;
+}
+
+static void floor_destroy(void *pool)
+{
+	struct floor_pool *f = pool;
+
+	free(f->mem);
+	free(f->next);
+	free(f);
+}
+
+/* A thread's own chunk of the pool, full: at most 8 threads at once. */
+static void lifo_thread_init(void *pool)
+{
+	struct floor_pool *f = pool;
+	uint32_t c = atomic_fetch_add(&f->next_chunk, 1) % MAX_THREADS, i;
+	struct fl_stack *st = &f->chunk[c];
+
+	for (i = 0; i < FL_CHUNK; i++)
+		st->o[i] = f->mem + ((size_t)c * FL_CHUNK + i) * f->size;
+	st->n = FL_CHUNK;
+	fl_mine = st;
+}
+
+static inline void *lifo_get(void *pool)
+{
+	struct fl_stack *st = fl_mine;
+
+	(void)pool;
+	return st->n ? st->o[--st->n] : NULL;
+}
+
+static inline void lifo_put(void *pool, void *o)
+{
+	struct fl_stack *st = fl_mine;
+
+	(void)pool;
+	st->o[st->n++] = o;
+}
+
+#define LF_GET(pool)	lifo_get(pool)
+#define LF_PUT(pool, o)	lifo_put(pool, o)
+DEFINE_ROUND(lf, LF_GET, LF_PUT)
+
+static inline void *cas_get(void *pool)
+{
+	struct floor_pool *f = pool;
+	uint64_t old = atomic_load_explicit(&f->head, memory_order_acquire);
+	uint32_t idx;
+
+	do {
+		idx = (uint32_t)old;
+		if (idx >= f->count)
+			return NULL;
+	} while (!atomic_compare_exchange_weak_explicit(&f->head, &old,
+			((old >> 32) + 1) << 32 | f->next[idx],
+			memory_order_acq_rel, memory_order_acquire));
+	return f->mem + ((size_t)idx << f->shift);
+}
+
+static inline void cas_put(void *pool, void *o)
+{
+	struct floor_pool *f = pool;
+	uint32_t idx = (uint32_t)(((char *)o - f->mem) >> f->shift);
+	uint64_t old = atomic_load_explicit(&f->head, memory_order_relaxed);
+
+	do {
+		f->next[idx] = (uint32_t)old;
+	} while (!atomic_compare_exchange_weak_explicit(&f->head, &old,
+			((old >> 32) + 1) << 32 | idx,
+			memory_order_release, memory_order_relaxed));
+}
+
+#define CS_GET(pool)	cas_get(pool)
+#define CS_PUT(pool, o)	cas_put(pool, o)
+DEFINE_ROUND(cs, CS_GET, CS_PUT)
 
 /*
  * ---- seed 1: a mutex-guarded map of size-class free lists ----------
@@ -556,32 +719,49 @@ static inline void *dp_get1(void *pool)
 #define DP_GET(pool)	dp_get1(pool)
 #define DP_PUT(pool, o)	rte_mempool_put(pool, o)
 DEFINE_ROUND(dp, DP_GET, DP_PUT)
+
+/* DPDK's bulk calls take all or nothing. */
+static long dp_bulk(void *pool, void **objs, int burst)
+{
+	int i;
+
+	if (rte_mempool_get_bulk(pool, objs, (unsigned int)burst))
+		return burst;
+	for (i = 0; i < burst; i++)
+		*(volatile char *)objs[i] = (char)i;
+	rte_mempool_put_bulk(pool, objs, (unsigned int)burst);
+	return 0;
+}
 #endif /* HAVE_DPDK */
 #endif /* PEER_MAIN */
 
 static struct peer peers[] = {
 #ifdef PEER_MAIN
-	{ "bufpool", bp_make, bp_destroy, bp_round, bp_getf, bp_putf, NULL,
-	  bp_thread_exit, NULL },
-	{ "bufpool-nocache", bp0_make, bp_destroy, bp_round, bp_getf, bp_putf,
-	  NULL, NULL, NULL },
+	{ BP_PEER, bp_make, bp_destroy, bp_round, bp_getf, bp_putf, NULL,
+	  bp_thread_exit, NULL, bp_bulk, 0 },
+	{ BP_PEER "-nocache", bp0_make, bp_destroy, bp_round, bp_getf, bp_putf,
+	  NULL, NULL, NULL, bp_bulk, 0 },
+	{ "floor-lifo", floor_make, floor_destroy, lf_round, lf_getf, lf_putf,
+	  lifo_thread_init, NULL, NULL, NULL, 1 },
+	{ "floor-cas", floor_make, floor_destroy, cs_round, cs_getf, cs_putf,
+	  NULL, NULL, NULL, NULL, 1 },
 #ifdef HAVE_DPDK
 	{ "dpdk-c256", dp_c256_make, dp_destroy, dp_round, dp_getf, dp_putf,
-	  dp_thread_init, dp_thread_exit, NULL },
+	  dp_thread_init, dp_thread_exit, NULL, dp_bulk, 0 },
 	{ "dpdk-c256-lfs", dp_c256lfs_make, dp_destroy, dp_round, dp_getf,
-	  dp_putf, dp_thread_init, dp_thread_exit, NULL },
+	  dp_putf, dp_thread_init, dp_thread_exit, NULL, dp_bulk, 0 },
 	{ "dpdk-c0", dp_c0_make, dp_destroy, dp_round, dp_getf, dp_putf,
-	  dp_thread_init, dp_thread_exit, NULL },
+	  dp_thread_init, dp_thread_exit, NULL, dp_bulk, 0 },
 	{ "dpdk-c0-lfs", dp_c0lfs_make, dp_destroy, dp_round, dp_getf, dp_putf,
-	  dp_thread_init, dp_thread_exit, NULL },
+	  dp_thread_init, dp_thread_exit, NULL, dp_bulk, 0 },
 #endif
 	{ "seed-mutexmap", mm_make, mm_destroy, mm_round, mm_getf, mm_putf,
-	  NULL, NULL, NULL },
+	  NULL, NULL, NULL, NULL, 0 },
 	{ "seed-boundedq", bq_make, bq_destroy, bq_round, bq_getf, bq_putf,
-	  NULL, NULL, NULL },
+	  NULL, NULL, NULL, NULL, 0 },
 #endif
 	{ A_NAME, size_make, size_destroy, alloc_round, alloc_getf, alloc_putf,
-	  NULL, NULL, NULL },
+	  NULL, NULL, NULL, NULL, 0 },
 };
 
 #define NPEERS	((int)(sizeof(peers) / sizeof(peers[0])))
@@ -663,6 +843,7 @@ static void report(const char *scenario, size_t size, int threads, int burst,
 
 struct burst_run {
 	struct peer *p;
+	long (*round)(void *pool, void **objs, int burst);
 	int threads, burst;
 	pthread_barrier_t start;
 };
@@ -686,7 +867,7 @@ static void *burst_thread(void *arg)
 	if (p->thread_init)
 		p->thread_init(p->pool);
 	for (i = 0; i < 10; i++)	/* warm up: caches bound, memory touched */
-		p->round(p->pool, objs, r->burst);
+		r->round(p->pool, objs, r->burst);
 	pthread_barrier_wait(&r->start);
 	a->s.t0 = now_ns();
 	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
@@ -694,7 +875,7 @@ static void *burst_thread(void *arg)
 
 		for (i = 0; i < rounds &&
 		     !atomic_load_explicit(&stop, memory_order_relaxed); i++)
-			a->s.failed += p->round(p->pool, objs, r->burst);
+			a->s.failed += r->round(p->pool, objs, r->burst);
 		if (i)
 			series_add(&a->s, t0, now_ns(), (long)i * r->burst);
 	}
@@ -704,9 +885,11 @@ static void *burst_thread(void *arg)
 	return NULL;
 }
 
-static void run_burst(struct peer *p, size_t size, int threads, int burst)
+static void run_burst(struct peer *p, size_t size, int threads, int burst,
+		      int bulk)
 {
-	struct burst_run r = { .p = p, .threads = threads, .burst = burst };
+	struct burst_run r = { .p = p, .threads = threads, .burst = burst,
+			       .round = bulk ? p->bulk : p->round };
 	struct burst_arg a[MAX_THREADS];
 	struct series s[MAX_THREADS];
 	pthread_t t[MAX_THREADS];
@@ -727,7 +910,8 @@ static void run_burst(struct peer *p, size_t size, int threads, int burst)
 		pthread_join(t[i], NULL);
 		s[i] = a[i].s;
 	}
-	report("burst", size, threads, burst, p->name, s, threads);
+	report(bulk ? "bulk" : "burst", size, threads, burst, p->name, s,
+	       threads);
 	for (i = 0; i < threads; i++)
 		free(s[i].ns);
 	pthread_barrier_destroy(&r.start);
@@ -1029,7 +1213,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--secs") && i + 1 < argc)
 			secs = atof(argv[++i]);
 		else {
-			fprintf(stderr, "usage: %s [--quick] [--device] [--peers a,b] [--scenarios burst,handoff,pipeline,procs] [--sizes 64,2048] [--secs S]\n",
+			fprintf(stderr, "usage: %s [--quick] [--device] [--peers a,b] [--scenarios burst,bulk,handoff,pipeline,procs] [--sizes 64,2048] [--secs S]\n",
 				argv[0]);
 			return 2;
 		}
@@ -1073,7 +1257,17 @@ int main(int argc, char **argv)
 				for (i = 0; i < 3; i++)
 					for (j = 0; j < 3; j++)
 						run_burst(p, size, threads[i],
-							  bursts[j]);
+							  bursts[j], 0);
+			if (listed(scen, "bulk") && p->bulk)
+				for (i = 0; i < 3; i++)
+					for (j = 1; j < 3; j++)
+						run_burst(p, size, threads[i],
+							  bursts[j], 1);
+			if (p->floor) {
+				p->destroy(p->pool);
+				p->pool = NULL;
+				continue;
+			}
 			if (listed(scen, "handoff"))
 				run_handoff(p, size, 0);
 			if (listed(scen, "pipeline"))

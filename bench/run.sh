@@ -39,10 +39,16 @@ echo "== hugetlb pages reserved: $(cat "$nr" 2>/dev/null || echo 0)" >&2
 
 raw=$out/raw.csv
 echo "where,scenario,size,threads,burst,peer,p50_ns,p99_ns,p999_ns,max_ns,mops,failed" > "$raw"
-for m in matrix matrix-jemalloc matrix-tcmalloc matrix-mimalloc; do
+for m in matrix matrix-lto matrix-jemalloc matrix-tcmalloc matrix-mimalloc; do
 	if [ -x "./$m" ]; then
 		echo "== $m $quick" >&2
-		"./$m" --secs "$secs" | sed 's/^/host,/' >> "$raw"
+		case $m in
+		# Only bufpool's rows: the rest is the same as in matrix.
+		matrix-lto) set -- --peers bufpool-lto \
+			--scenarios burst,bulk,handoff,pipeline ;;
+		*) set -- ;;
+		esac
+		"./$m" --secs "$secs" "$@" | sed 's/^/host,/' >> "$raw"
 	else
 		echo "== $m: not built (its allocator is not installed)" >&2
 	fi
@@ -64,9 +70,10 @@ if [ -n "${BENCH_VM:-}" ] && [ -x ./matrix-vm ]; then
 fi
 
 # Ratios: for each bufpool row, the best other peer of the same where,
-# scenario, size, threads and burst (bufpool-nocache is not a peer of
-# bufpool): p50 ratio = best p50 / bufpool p50, throughput ratio =
-# bufpool Mops/s / best Mops/s; above 1, bufpool is ahead.
+# scenario, size, threads and burst (bufpool-nocache and bufpool-lto are
+# not peers of bufpool, and the floors are not peers at all): p50 ratio
+# = best p50 / bufpool p50, throughput ratio = bufpool Mops/s / best
+# Mops/s; above 1, bufpool is ahead.
 csv=$out/results.csv
 awk -F, -v OFS=, '
 NR == 1 { print $0, "best_peer_p50", "p50_vs_best", "best_peer_mops", "mops_vs_best"; next }
@@ -74,7 +81,7 @@ NR == 1 { print $0, "best_peer_p50", "p50_vs_best", "best_peer_mops", "mops_vs_b
 	row[NR] = $0; key[NR] = $1 "," $2 "," $3 "," $4 "," $5; peer[NR] = $6
 	p50[NR] = $7; mops[NR] = $11
 	k = key[NR]
-	if ($6 !~ /^bufpool/) {
+	if ($6 !~ /^(bufpool|floor-)/) {
 		if (!(k in bp50) || $7 < bp50[k]) { bp50[k] = $7; bn50[k] = $6 }
 		if (!(k in bmops) || $11 > bmops[k]) { bmops[k] = $11; bnm[k] = $6 }
 	}

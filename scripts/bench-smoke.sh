@@ -24,14 +24,14 @@ t() { # ok-condition-status description
 }
 
 echo "TAP version 13"
-echo "1..5"
+echo "1..6"
 make -s bench QUICK=1 > "$log" 2>&1
 st=$?
 t $st "make bench QUICK=1 ran (log: $log)"
 [ $st = 0 ] || tail -n 20 "$log" | sed 's/^/# /'
 
 missing=
-for p in bufpool bufpool-nocache dpdk-c256 dpdk-c256-lfs dpdk-c0 \
+for p in bufpool bufpool-nocache bufpool-lto floor-lifo floor-cas dpdk-c256 dpdk-c256-lfs dpdk-c0 \
 	dpdk-c0-lfs seed-mutexmap seed-boundedq glibc jemalloc tcmalloc \
 	mimalloc copy-ring; do
 	grep -q "^host,[a-z]*,[0-9]*,[0-9]*,[0-9]*,$p," "$out/results.csv" \
@@ -39,6 +39,10 @@ for p in bufpool bufpool-nocache dpdk-c256 dpdk-c256-lfs dpdk-c0 \
 done
 [ -z "$missing" ]
 t $? "every peer in the CSV${missing:+ (missing:$missing)}"
+
+grep -q '^host,bulk,2048,.*,bufpool,' "$out/results.csv" 2>/dev/null &&
+	grep -q '^host,bulk,2048,.*,dpdk-c256,' "$out/results.csv"
+t $? "the bulk calls of bufpool and DPDK"
 
 grep -q '^vm,burst,2048,.*,bufpool,' "$out/results.csv" 2>/dev/null
 t $? "bufpool through /dev/bufpool in the VM"
