@@ -134,15 +134,22 @@ lib: $(LIB_A) $(LIB_SO) $(LIB_PC)
 userlib/%.o: userlib/%.c $(LIB_HDRS)
 	$(CC) $(BP_CFLAGS) -fPIC -c -o $@ $<
 
-# The static library carries GCC's intermediate code beside the machine
-# code (fat LTO objects): a program linked with it and -flto gets the
-# fast path inlined into its own code; without -flto it links as usual.
+# Built with GCC, the static library carries GCC's intermediate code
+# beside the machine code (fat LTO objects): a program linked with it and
+# -flto gets the fast path inlined into its own code; without -flto, or
+# with another compiler, it links as usual.  Other compilers build a
+# plain archive (clang has no fat objects: its -flto archive would link
+# only with -flto).
+CC_IS_GCC := $(shell $(CC) --version 2>/dev/null | grep -qi clang || echo y)
+LIB_LTO_CFLAGS := $(if $(CC_IS_GCC),-flto -ffat-lto-objects)
+LIB_AR := $(if $(CC_IS_GCC),$(GCC_AR),$(AR))
+
 userlib/%.lto.o: userlib/%.c $(LIB_HDRS)
-	$(CC) $(BP_CFLAGS) -fPIC -flto -ffat-lto-objects -c -o $@ $<
+	$(CC) $(BP_CFLAGS) -fPIC $(LIB_LTO_CFLAGS) -c -o $@ $<
 
 $(LIB_A): $(LIB_OBJS:.o=.lto.o)
 	rm -f $@
-	$(GCC_AR) rcs $@ $^
+	$(LIB_AR) rcs $@ $^
 
 $(LIB_SO_REAL): $(LIB_OBJS) userlib/libbufpool-user.map
 	$(CC) -shared -Wl,-soname,$(LIB_SONAME) \

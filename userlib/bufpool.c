@@ -75,7 +75,6 @@ struct bufpool {
 	uint32_t buf_count;
 	uint32_t me;		/* client id: what own[] says of ours */
 	uint32_t mag_fill;
-
 	int debug;		/* BUFPOOL_DEBUG: released buffers wait */
 
 	struct bp_shm shm;
@@ -196,9 +195,14 @@ static void bp_init_once(void)
  * buffer is on a list or named by a live record, or was the dead one's.
  */
 /* A statistics counter of the thread's own slot: one writer. */
+static inline void bp_count_n(__u64 *c, uint32_t n)
+{
+	bp_store_relaxed_u64(c, bp_load_relaxed_u64(c) + n);
+}
+
 static inline void bp_count(__u64 *c)
 {
-	bp_store_relaxed_u64(c, bp_load_relaxed_u64(c) + 1);
+	bp_count_n(c, 1);
 }
 
 static inline void bp_unannounce(__u32 *rec)
@@ -486,6 +490,12 @@ static void bp_tc_spill(struct bufpool *pool, struct bp_tc *tc)
  */
 #define BP_NONE		UINT32_MAX
 
+/* The address of buffer idx (< buf_count). */
+static inline void *bp_buf(const struct bufpool *pool, uint32_t idx)
+{
+	return pool->bufs + ((size_t)idx << pool->buf_shift);
+}
+
 /*
  * A thread without magazines takes loose buffers; when there are none,
  * it breaks up a magazine from the depot into the loose list, so that
@@ -531,7 +541,7 @@ static uint32_t bp_acquire_loose(struct bufpool *pool, struct bp_tc *tc)
  * it as ours; BP_NONE when the magazine held garbage.
  */
 static BP_ALWAYS_INLINE uint32_t bp_mag_take(struct bufpool *pool,
-				   struct bufpool_mag *m, uint32_t c)
+					     struct bufpool_mag *m, uint32_t c)
 {
 	uint32_t idx = m->idx[c - 1];
 
@@ -614,8 +624,9 @@ static int bp_acquire_to(struct bufpool *pool, uint32_t *out)
 }
 
 /* Put idx into the loaded magazine, then stop naming it in own[]. */
-static BP_ALWAYS_INLINE void bp_mag_put(struct bufpool *pool, struct bufpool_mag *m,
-			      uint32_t c, uint32_t idx)
+static BP_ALWAYS_INLINE void bp_mag_put(struct bufpool *pool,
+					struct bufpool_mag *m, uint32_t c,
+					uint32_t idx)
 {
 	m->idx[c] = idx;
 	bp_store_release_u32(&m->count, c + 1);
@@ -656,7 +667,8 @@ static int bp_release_slow(struct bufpool *pool, uint32_t idx)
 }
 
 /* Give back idx, which the caller holds, to this thread's cache. */
-static BP_ALWAYS_INLINE int bp_release_cache(struct bufpool *pool, uint32_t idx)
+static BP_ALWAYS_INLINE int bp_release_cache(struct bufpool *pool,
+					    uint32_t idx)
 {
 	struct bp_tc *tc = bp_tc_fast(pool);
 
@@ -741,7 +753,8 @@ static int bp_release_unusual(struct bufpool *pool, uint32_t idx)
  * handed off.  One load decides between the cache and the rest (a
  * sleeper to wake, debug mode).
  */
-static BP_ALWAYS_INLINE int bp_release_held(struct bufpool *pool, uint32_t idx)
+static BP_ALWAYS_INLINE int bp_release_held(struct bufpool *pool,
+					   uint32_t idx)
 {
 	if (__builtin_expect(bp_load_relaxed_u32(&pool->own[idx]) != pool->me,
 			     0)) {
@@ -764,8 +777,8 @@ static inline int bp_release(struct bufpool *pool, uint32_t idx)
 }
 
 /* A buffer's start to its index; its bounds check covers buf_count. */
-static BP_ALWAYS_INLINE int bp_ptr_to_idx(const struct bufpool *pool, const void *buf,
-				uint32_t *idx)
+static BP_ALWAYS_INLINE int bp_ptr_to_idx(const struct bufpool *pool,
+					 const void *buf, uint32_t *idx)
 {
 	uint64_t off = (uintptr_t)buf - (uintptr_t)pool->bufs;
 
@@ -782,7 +795,7 @@ void *bufpool_acquire(struct bufpool *pool)
 
 	if (idx == BP_NONE)
 		return NULL;
-	return pool->bufs + ((size_t)idx << pool->buf_shift);
+	return bp_buf(pool, idx);
 }
 
 int bufpool_release(struct bufpool *pool, void *buf)
@@ -887,12 +900,6 @@ int bufpool_stats(struct bufpool *pool, struct bufpool_stats *st)
 	return 0;
 }
 
-/* A statistics counter of the thread's own slot, by n. */
-static inline void bp_count_n(__u64 *c, uint32_t n)
-{
-	bp_store_relaxed_u64(c, bp_load_relaxed_u64(c) + n);
-}
-
 /*
  * The bulk forms work on the loaded magazine directly: the count stays
  * in a register between buffers (it is still stored after each one, so
@@ -920,7 +927,7 @@ unsigned int bufpool_acquire_bulk(struct bufpool *pool, void **bufs,
 				if (idx == BP_NONE)
 					break;
 				c--;
-				bufs[i] = pool->bufs + ((size_t)idx << pool->buf_shift);
+				bufs[i] = bp_buf(pool, idx);
 			}
 			bp_count_n(&tc->slot->acquires, k);
 			if (i == n)
@@ -929,7 +936,7 @@ unsigned int bufpool_acquire_bulk(struct bufpool *pool, void **bufs,
 		idx = bp_acquire(pool);	/* refill, garbage, no cache */
 		if (idx == BP_NONE)
 			break;
-		bufs[i++] = pool->bufs + ((size_t)idx << pool->buf_shift);
+		bufs[i++] = bp_buf(pool, idx);
 	}
 	return i;
 }
@@ -992,7 +999,7 @@ void *bufpool_addr(const struct bufpool *pool, uint32_t idx)
 		errno = EINVAL;
 		return NULL;
 	}
-	return pool->bufs + ((size_t)idx << pool->buf_shift);
+	return bp_buf(pool, idx);
 }
 
 int64_t bufpool_index(const struct bufpool *pool, const void *ptr)
@@ -1748,5 +1755,5 @@ void *bufpool_acquire_timeout(struct bufpool *pool, int64_t timeout_ns)
 
 	if (bufpool_acquire_index_timeout(pool, &idx, timeout_ns))
 		return NULL;
-	return pool->bufs + ((size_t)idx << pool->buf_shift);
+	return bp_buf(pool, idx);
 }
