@@ -3,17 +3,45 @@
  * bufpool: wrappers over kernel APIs that differ between versions.
  *
  * compat_gen.h is written by scripts/kcompat.sh from the compile tests in
- * kmod/compat/, one per API.  The 6.1 side of each wrapper is tested
- * here; the other side follows upstream and is compile-untested here.
+ * kmod/compat/, one per API.  Both sides of each wrapper are built and
+ * run in the VM suite: Debian 12's 6.1, 6.12 from bookworm-backports and
+ * the newest kernel in sid (docs/DESIGN.md, section 5).
  */
 #ifndef BUFPOOL_COMPAT_H
 #define BUFPOOL_COMPAT_H
 
+#include <linux/huge_mm.h>
 #include <linux/mm.h>
 #include <linux/mmzone.h>
 #include <linux/sched.h>
 
 #include "compat_gen.h"
+
+/*
+ * Would do_set_pmd() refuse a PMD at @haddr for reasons of the VMA, the
+ * process or the hardware?  The core's own helpers, as each kernel's
+ * do_set_pmd() calls them; a kernel whose do_set_pmd() has no THP-off
+ * test (6.1 before the stable backport) gets none here either.
+ */
+static inline bool bufpool_core_pmd_refused(struct vm_area_struct *vma,
+					    unsigned long haddr)
+{
+#if defined(BUFPOOL_HAVE_VMA_THP_DISABLED_FORCED)
+	if (thp_disabled_by_hw() || vma_thp_disabled(vma, true))
+		return true;
+#elif defined(BUFPOOL_HAVE_VMA_THP_DISABLED_FLAGS_FORCED)
+	if (thp_disabled_by_hw() || vma_thp_disabled(vma, vma->vm_flags, true))
+		return true;
+#elif defined(BUFPOOL_HAVE_VMA_THP_DISABLED_FLAGS)
+	if (thp_disabled_by_hw() || vma_thp_disabled(vma, vma->vm_flags))
+		return true;
+#endif
+#ifdef BUFPOOL_HAVE_THP_VMA_SUITABLE_ORDER
+	return !thp_vma_suitable_order(vma, haddr, PMD_ORDER);
+#else
+	return !transhuge_vma_suitable(vma, haddr);
+#endif
+}
 
 /* 6.3: vm_flags is read-only outside the mm core. */
 static inline void bufpool_vm_flags_mod(struct vm_area_struct *vma,

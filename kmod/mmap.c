@@ -9,10 +9,13 @@
  * Pages are handed to the core on fault as ordinary refcounted pages.
  * A buffer-area page is a subpage of a PMD-order compound page, so when
  * the faulting range is 2 MiB-aligned in both address and file offset
- * (bufpool_get_unmapped_area arranges it) the core maps the whole chunk
- * with one PMD entry (finish_fault -> do_set_pmd), taking a reference
- * and an rmap count as for any file THP; elsewhere, and for ranges split
- * by a partial munmap or mprotect, it maps 4 KiB PTEs.  Either way
+ * (bufpool_get_unmapped_area arranges it) and the chunk lies within the
+ * pool inode's i_size (pool.c), the core maps the whole chunk with one
+ * PMD entry (finish_fault -> do_set_pmd), taking a reference and an rmap
+ * count as for any file THP; elsewhere, and for ranges split by a
+ * partial munmap or mprotect, it maps 4 KiB PTEs.  The same path serves
+ * every kernel from 6.1 on: no kernel before 6.15 has an exported way
+ * for a driver to install a refcounted folio PMD itself.  Either way
  * get_user_pages() works and every mapping holds a page reference, so
  * nothing is freed while a mapping or a pin remains.
  */
@@ -26,21 +29,36 @@
 #include "bufpool.h"
 
 /*
- * Will the core map this fault with one PMD?  The same conditions as
- * do_set_pmd(): THP built in, nothing mapped at the PMD yet, and the
- * 2 MiB-aligned range around the address inside the VMA with address
- * and file offset congruent modulo 2 MiB.  Only for the counters.
+ * Does the core map this fault with one PMD?  The handler returns a page
+ * and the core installs the entry after it returns, in finish_fault():
+ * it calls do_set_pmd() when the PMD is empty and the folio lies within
+ * i_size (pool.c makes that true), and do_set_pmd() installs the PMD
+ * unless THP is off for the VMA, the process or the hardware, the range
+ * is not aligned in the VMA, or the folio is poisoned.  These are the
+ * same tests, made with the core's own helpers where the kernel has them
+ * (bufpool_core_pmd_refused() in compat.h), so the counters record what
+ * the page tables hold after the fault.  A fault that loses a race with
+ * another thread for the same empty PMD installs nothing and is counted
+ * at the level of the entry the winner installed, the level that serves
+ * its address; the mmap selftest checks the counters against smaps and
+ * the process's fault count on every kernel the suite runs.
  */
-static bool bufpool_fault_maps_pmd(struct vm_fault *vmf)
+static bool bufpool_fault_maps_pmd(struct vm_fault *vmf, struct page *page)
 {
 	struct vm_area_struct *vma = vmf->vma;
-	unsigned long haddr = vmf->address & PMD_MASK;
+	struct folio *folio = page_folio(page);
+	struct inode *host = vma->vm_file->f_mapping->host;
 
-	return IS_ENABLED(CONFIG_TRANSPARENT_HUGEPAGE) &&
-	       pmd_none(READ_ONCE(*vmf->pmd)) &&
-	       IS_ALIGNED((vma->vm_start >> PAGE_SHIFT) - vma->vm_pgoff,
-			  BUFPOOL_CHUNK_PAGES) &&
-	       haddr >= vma->vm_start && haddr + PMD_SIZE <= vma->vm_end;
+	if (!IS_ENABLED(CONFIG_TRANSPARENT_HUGEPAGE) ||
+	    !pmd_none(READ_ONCE(*vmf->pmd)))
+		return false;
+	if (DIV_ROUND_UP(i_size_read(host), PAGE_SIZE) <
+	    folio->index + folio_nr_pages(folio))
+		return false;
+	if (bufpool_core_pmd_refused(vma, vmf->address & PMD_MASK))
+		return false;
+	return folio_order(folio) == BUFPOOL_CHUNK_ORDER &&
+	       !folio_test_has_hwpoisoned(folio);
 }
 
 static vm_fault_t bufpool_fault(struct vm_fault *vmf)
@@ -52,7 +70,7 @@ static vm_fault_t bufpool_fault(struct vm_fault *vmf)
 	if (!page)
 		return VM_FAULT_SIGBUS;
 	if (vmf->pgoff >= pool->bufs_pgoff) {
-		if (bufpool_fault_maps_pmd(vmf))
+		if (bufpool_fault_maps_pmd(vmf, page))
 			atomic_long_inc(&pool->pmd_faults);
 		else
 			atomic_long_inc(&pool->pte_faults);

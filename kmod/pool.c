@@ -5,6 +5,14 @@
  * A pool is an array of PMD-sized compound pages ("chunks"), zeroed and
  * unmovable, held for the pool's whole life, plus a vmalloc'ed control
  * area that userspace maps and that holds the shared free list.
+ *
+ * The mmap space of a pool is a file as the core sees it: the pool's
+ * anonymous inode has that space's length as i_size and each chunk's
+ * folio has its page offset there as index.  Both matter: since the
+ * 6.18 change "mm/memory: do not populate page table entries beyond
+ * i_size" (also in 6.12.59 and later), finish_fault() maps a folio with
+ * one PMD only when folio_next_index() lies within i_size; with i_size
+ * 0 every chunk fell back to 4 KiB entries.  See mmap.c.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -138,6 +146,9 @@ static int bufpool_alloc_chunks(struct bufpool_pool *pool)
 			       pool->name, i, pool->nr_chunks);
 			return -ENOMEM;
 		}
+		/* Where the chunk lies in the mmap space, as for a file. */
+		page_folio(pool->chunks[i])->index = pool->bufs_pgoff +
+			((pgoff_t)i << BUFPOOL_CHUNK_ORDER);
 		cond_resched();
 	}
 	return 0;
@@ -195,6 +206,9 @@ static int bufpool_alloc_inode(struct bufpool_pool *pool)
 		simple_release_fs(&bufpool_mnt, &bufpool_mnt_count);
 		return PTR_ERR(inode);
 	}
+	/* The mmap space is the file: both areas lie below i_size. */
+	i_size_write(inode, ((loff_t)pool->bufs_pgoff << PAGE_SHIFT) +
+			    bufpool_bufs_size(pool));
 	pool->inode = inode;
 	return 0;
 }
@@ -264,6 +278,8 @@ struct bufpool_pool *bufpool_pool_create(const struct bufpool_params *p)
 			  p->caches, PAGE_SIZE);
 	bytes = pool->layout.bufs_size;
 	pool->nr_chunks = bytes >> (BUFPOOL_CHUNK_ORDER + PAGE_SHIFT);
+	/* The buffer area starts on a chunk boundary of the mmap space. */
+	pool->bufs_pgoff = pool->layout.bufs_offset >> PAGE_SHIFT;
 
 	err = bufpool_alloc_chunks(pool);
 	if (err)
@@ -277,9 +293,6 @@ struct bufpool_pool *bufpool_pool_create(const struct bufpool_params *p)
 	err = bufpool_alloc_inode(pool);
 	if (err)
 		goto fail;
-
-	/* The buffer area starts on a chunk boundary of the mmap space. */
-	pool->bufs_pgoff = pool->layout.bufs_offset >> PAGE_SHIFT;
 	return pool;
 
 fail:
@@ -315,8 +328,14 @@ struct page *bufpool_pool_page(struct bufpool_pool *pool, pgoff_t pgoff)
 				       (pgoff << PAGE_SHIFT));
 	if (pgoff >= pool->bufs_pgoff && pgoff - pool->bufs_pgoff < bufs_pages) {
 		pgoff -= pool->bufs_pgoff;
-		return nth_page(pool->chunks[pgoff >> BUFPOOL_CHUNK_ORDER],
-				pgoff & (BUFPOOL_CHUNK_PAGES - 1));
+		/*
+		 * folio_page(), not nth_page() (gone in 6.18): a PMD-order
+		 * folio never crosses a memory section, so its pages are
+		 * contiguous in the memmap on every kernel.
+		 */
+		return folio_page(page_folio(pool->chunks[pgoff >>
+							  BUFPOOL_CHUNK_ORDER]),
+				  pgoff & (BUFPOOL_CHUNK_PAGES - 1));
 	}
 	return NULL;
 }
