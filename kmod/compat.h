@@ -22,18 +22,20 @@
  * process or the hardware?  The core's own helpers, as each kernel's
  * do_set_pmd() calls them; a kernel whose do_set_pmd() has no THP-off
  * test (6.1 before the stable backport) gets none here either.
+ * thp_disabled_by_hw() is left out: it reads transparent_hugepage_flags,
+ * which modules cannot link against, and no x86 hardware sets it.
  */
 static inline bool bufpool_core_pmd_refused(struct vm_area_struct *vma,
 					    unsigned long haddr)
 {
 #if defined(BUFPOOL_HAVE_VMA_THP_DISABLED_FORCED)
-	if (thp_disabled_by_hw() || vma_thp_disabled(vma, true))
+	if (vma_thp_disabled(vma, true))
 		return true;
 #elif defined(BUFPOOL_HAVE_VMA_THP_DISABLED_FLAGS_FORCED)
-	if (thp_disabled_by_hw() || vma_thp_disabled(vma, vma->vm_flags, true))
+	if (vma_thp_disabled(vma, vma->vm_flags, true))
 		return true;
 #elif defined(BUFPOOL_HAVE_VMA_THP_DISABLED_FLAGS)
-	if (thp_disabled_by_hw() || vma_thp_disabled(vma, vma->vm_flags))
+	if (vma_thp_disabled(vma, vma->vm_flags))
 		return true;
 #endif
 #ifdef BUFPOOL_HAVE_THP_VMA_SUITABLE_ORDER

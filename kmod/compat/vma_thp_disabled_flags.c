@@ -15,5 +15,5 @@ bool bufpool_compat_test(void)
 {
 	BUILD_BUG_ON(!__builtin_types_compatible_p(typeof(vma_thp_disabled),
 						   bool (struct vm_area_struct *, vm_flags_t)));
-	return thp_disabled_by_hw();
+	return false;
 }
