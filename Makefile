@@ -5,7 +5,8 @@
 #   make            build everything
 #   make run        boot a VM with the module loaded and run a client
 #   make check      host tests, lint, model check, kselftests in a VM under
-#                   Debian's kernel and under a debug kernel
+#                   each kernel of KERNELS and under debug kernels
+#                   (make check KERNELS=6.1 for a quick loop)
 #   make bench      run the benchmarks
 #   make lint       checkpatch --strict, sparse, W=1; cppcheck on userspace
 #   make model      Spin model check of the shared free list
@@ -17,9 +18,14 @@
 SHELL := /bin/sh
 
 # ---------------------------------------------------------------- kernel
-# The running kernel's build tree if it has one, else the newest Debian
-# linux-headers-*-amd64; override with KDIR=...
-KDIR ?= $(or $(wildcard /lib/modules/$(shell uname -r)/build),$(lastword \
+# The running kernel's build tree if it has one, else the headers that
+# Debian's linux-headers-amd64 stands for (the distribution's kernel:
+# 6.1 on Debian 12), else the newest linux-headers-*-amd64; override
+# with KDIR=...  Other kernels' headers (make check installs 6.12's)
+# do not change it.
+KDIR ?= $(or $(wildcard /lib/modules/$(shell uname -r)/build),$(wildcard \
+	$(addprefix /usr/src/,$(firstword $(shell dpkg-query -W \
+	-f='$${Depends}' linux-headers-amd64 2>/dev/null | tr ',' ' ')))),$(lastword \
 	$(shell ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V)))
 KREL = $(shell sed -n 's/.*UTS_RELEASE "\(.*\)"/\1/p' \
 	$(KDIR)/include/generated/utsrelease.h 2>/dev/null)
@@ -68,7 +74,8 @@ KSFT_DIR = $(shell BUFPOOL_CACHE=$(BUFPOOL_CACHE) scripts/ksft-fetch.sh)
 .PHONY: all module lib selftests examples benches tools fuzz-tool run check check-host \
 	dkms-install check-dkms check-boot \
 	check-vm check-debug model bench lint install modules_install clean \
-	kernel-image FORCE
+	kernel-image FORCE $(addprefix check-vm-,$(KERNELS)) \
+	$(addprefix check-debug-,$(DEBUG_KERNELS))
 
 all: module lib selftests examples benches tools
 
@@ -104,9 +111,10 @@ dkms-install:
 	sed 's/@VERSION@/$(LIB_VERSION)/' scripts/packaging/dkms.conf \
 		> $(DKMS_SRC)/dkms.conf
 
-# CI: dkms builds the module from those sources against installed headers.
+# CI: dkms builds the module from those sources against the headers of
+# each kernel of KERNELS (sid's inside its chroot).
 check-dkms:
-	scripts/dkms-check.sh $(LIB_VERSION)
+	scripts/dkms-check.sh $(LIB_VERSION) $(KERNELS)
 
 # The VM boots as a production machine would: bufpool-sizes turns
 # message definitions into a modprobe.d line; modules-load.d names the
@@ -228,6 +236,13 @@ selftests: $(LIB_SO)
 	$(HOSTTEST_MAKE)
 
 # ------------------------------------------------------------------ VM
+# The kernels the kselftest suite runs under (scripts/kernel.sh): Debian
+# 12's 6.1, the newest 6.12 of bookworm-backports, the newest kernel of
+# sid.  Each is its own stage of make check, with the module built
+# against that kernel's own headers; DEBUG_KERNELS get a second stage
+# under a KASAN/lockdep/kmemleak/UBSAN kernel built from their source.
+KERNELS ?= 6.1 6.12
+DEBUG_KERNELS ?= $(filter 6.1,$(KERNELS))
 VM_PARAMS ?= buf_size=2048 buf_count=4096
 # Seconds of fuzzing (selftests/bufpool_fuzz.c) in each VM run.
 FUZZ_SECS ?= 30
@@ -264,7 +279,14 @@ run: all kernel-image
 		-f userlib/examples/bufpool-pipeline:/usr/bin/bufpool-pipeline \
 		-c "bufpool-pipeline --messages 200000 --consumers 2"
 
-check: all
+# One stage of make check for one kernel: scripts/kernel-check.sh.
+# check-vm-local runs the suite under any kernel: KDIR= its build tree,
+# BUFPOOL_KERNEL= its image (BUFPOOL_KROOT= a tree with its modules).
+KCHECK = VM_PARAMS='$(VM_PARAMS)' FUZZ_SECS='$(FUZZ_SECS)' \
+	STORM_SECS='$(STORM_SECS)' KSFT_ARGS='$(KSFT_ARGS)' \
+	KDIR='$(KDIR)' BUFPOOL_KERNEL='$(BUFPOOL_KERNEL)' scripts/kernel-check.sh
+
+check: all build/ksft
 	@mkdir -p build/check
 	@rm -f build/check/*.tap
 	@echo "=== host unit tests"
@@ -275,52 +297,46 @@ check: all
 	@scripts/model-check.sh 2>&1 | tee build/check/model.tap
 	@echo "=== libFuzzer on the configuration tool's parser"
 	@$(MAKE) -s --no-print-directory fuzz-tool 2>&1 | tee build/check/fuzz.tap
-	@echo "=== VM selftests (kselftests in QEMU, module loaded)"
-	@$(MAKE) -s --no-print-directory check-vm 2>&1 | tee build/check/vm.tap
-	@echo "=== the same under a debug kernel (KASAN, lockdep, kmemleak, DEBUG_VM)"
-	@$(MAKE) -s --no-print-directory check-debug 2>&1 | tee build/check/debug.tap
+	@for k in $(KERNELS); do \
+		echo "=== VM selftests under $$k (kselftests in QEMU, module built against its headers)"; \
+		$(KCHECK) vm $$k 2>&1 | tee build/check/vm-$$k.tap; \
+	done
+	@for k in $(DEBUG_KERNELS); do \
+		echo "=== the same under a debug kernel from linux-source-$$k (KASAN, lockdep, kmemleak, DEBUG_VM, UBSAN)"; \
+		$(KCHECK) debug $$k 2>&1 | tee build/check/debug-$$k.tap; \
+	done
 	@echo "=== boot: modprobe.d from bufpool-sizes, modules-load.d, modprobe at init"
 	@$(MAKE) -s --no-print-directory check-boot 2>&1 | tee build/check/boot.tap
-	@echo "=== dkms build of the module against the installed headers"
+	@echo "=== dkms builds of the module against each kernel's headers"
 	@$(MAKE) -s --no-print-directory check-dkms 2>&1 | tee build/check/dkms.tap
 	@echo "=== benchmark smoke (make bench QUICK=1: every peer, CSV, plots; numbers not judged)"
 	@scripts/bench-smoke.sh 2>&1 | tee build/check/bench.tap
 	@scripts/ktap-summary.sh build/check/host.tap build/check/lint.tap \
-		build/check/model.tap build/check/fuzz.tap build/check/vm.tap \
-		build/check/debug.tap build/check/boot.tap build/check/dkms.tap \
-		build/check/bench.tap
+		build/check/model.tap build/check/fuzz.tap \
+		$(foreach k,$(KERNELS),build/check/vm-$(k).tap) \
+		$(foreach k,$(DEBUG_KERNELS),build/check/debug-$(k).tap) \
+		build/check/boot.tap build/check/dkms.tap build/check/bench.tap
 
 check-host: build/ksft-host
 	cd build/ksft-host && ./run_kselftest.sh
 
-check-vm: all kernel-image build/ksft
-	$(VM_RUN) -o $(VM_OUT)/check -p "$(VM_PARAMS)" -d build/ksft:/ksft \
-		-N 2 -K brd -c "cd /ksft && BUFPOOL_FUZZ_SECS=$(FUZZ_SECS) BUFPOOL_STORM_SECS=$(STORM_SECS) ./run_kselftest.sh $(KSFT_ARGS)"
+# The suite under every kernel of KERNELS, or under one (check-vm-6.12);
+# KSFT_ARGS="-t bufpool:bufpool_test" runs a part of it.
+check-vm: $(addprefix check-vm-,$(KERNELS))
+check-vm-%: all build/ksft
+	@mkdir -p build/check
+	$(KCHECK) vm $* | tee build/check/vm-$*.tap; \
+	scripts/ktap-summary.sh build/check/vm-$*.tap
 
-# ------------------------------------------------------ debug kernel
-# The whole kselftest suite under a kernel with KASAN, lockdep, kmemleak,
-# DEBUG_VM and UBSAN (scripts/debug-kernel.config), built once from
-# linux-source and cached.  The module is built for it from a copy of
+# The same under debug kernels (scripts/debug-kernel.config: KASAN,
+# lockdep, kmemleak, DEBUG_VM, UBSAN) built once from each kernel's
+# linux-source and cached; the module is built for each from a copy of
 # its sources, so that the normal build's objects stay as they are.
-# KSFT_ARGS="-t bufpool:bufpool_test" runs a part of the suite.
-DEBUG_KDIR = $(shell BUFPOOL_CACHE=$(BUFPOOL_CACHE) scripts/debug-kernel.sh)
-DEBUG_MOD := build/debug-mod
-
-check-debug: selftests build/ksft
-	@kdir='$(DEBUG_KDIR)'; test -n "$$kdir" || exit 1; \
-	rm -rf $(DEBUG_MOD) && mkdir -p $(DEBUG_MOD)/kmod/compat && \
-	cp Kbuild $(DEBUG_MOD)/ && cp -r uapi $(DEBUG_MOD)/ && \
-	cp kmod/*.c kmod/*.h $(DEBUG_MOD)/kmod/ && \
-	cp kmod/compat/*.c $(DEBUG_MOD)/kmod/compat/ && \
-	rm -f $(DEBUG_MOD)/kmod/compat_gen.h && \
-	scripts/kcompat.sh $$kdir $(DEBUG_MOD)/kmod/compat \
-		$(DEBUG_MOD)/kmod/compat_gen.h && \
-	$(MAKE) -s -C $$kdir M=$(CURDIR)/$(DEBUG_MOD) modules && \
-	scripts/vm-run.sh -k $$kdir/arch/x86/boot/bzImage \
-		-M $(DEBUG_MOD)/kmod/bufpool.ko -o $(VM_OUT)/debug -t 1500 \
-		-p "$(VM_PARAMS)" -d build/ksft:/ksft -N 2 \
-		-c "cd /ksft && BUFPOOL_FUZZ_SECS=$(FUZZ_SECS) BUFPOOL_STORM_SECS=$(STORM_SECS) ./run_kselftest.sh $(KSFT_ARGS)" | tee build/check-debug.tap; \
-	scripts/ktap-summary.sh build/check-debug.tap
+check-debug: $(addprefix check-debug-,$(DEBUG_KERNELS))
+check-debug-%: selftests build/ksft
+	@mkdir -p build/check
+	$(KCHECK) debug $* | tee build/check/debug-$*.tap; \
+	scripts/ktap-summary.sh build/check/debug-$*.tap
 
 bench: benches bench/matrix-vm module kernel-image
 	BENCH_VM='$(VM_RUN) -o $(VM_OUT)/bench' bench/run.sh $(if $(QUICK),--quick)

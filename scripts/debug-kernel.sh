@@ -1,21 +1,26 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# Build, once, a debug kernel from Debian's linux-source: allnoconfig plus
-# scripts/debug-kernel.config (KASAN, lockdep, kmemleak, DEBUG_VM, ...),
-# cached under $BUFPOOL_CACHE keyed by the fragment and the tarball.
-# Prints the build tree: KDIR for the module, arch/x86/boot/bzImage to
-# boot.  Progress goes to stderr.
+# usage: debug-kernel.sh [TARBALL]
+# Build, once, a debug kernel from a Debian linux-source tarball (default:
+# Debian 12's linux-source-6.1; scripts/kernel-source.sh finds others):
+# allnoconfig plus scripts/debug-kernel.config (KASAN, lockdep, kmemleak,
+# DEBUG_VM, ...), cached under $BUFPOOL_CACHE keyed by the fragment and
+# the tarball.  Prints the build tree: KDIR for the module,
+# arch/x86/boot/bzImage to boot.  Progress goes to stderr.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 frag=$here/debug-kernel.config
 cache=${BUFPOOL_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/bufpool}
-tarball=$(ls /usr/src/linux-source-*.tar.xz 2>/dev/null | sort -V | tail -n 1)
-[ -n "$tarball" ] || { echo "debug-kernel: no linux-source tarball" >&2; exit 1; }
-top=$(basename "$tarball" .tar.xz)
+tarball=${1:-/usr/src/linux-source-6.1.tar.xz}
+[ -f "$tarball" ] || { echo "debug-kernel: no $tarball" >&2; exit 1; }
+# The tree inside is named after the package (linux-source-6.12), the
+# cache entry after the tarball (which carries the version when it was
+# downloaded by kernel-source.sh).
+top=$(tar -tJf "$tarball" | head -n 1 | cut -d/ -f1)
 key=$( { cat "$frag"; stat -c '%s-%Y' "$tarball"; } | cksum | cut -d' ' -f1)
-dest=$cache/debug-kernel/$top-$key
+dest=$cache/debug-kernel/$(basename "$tarball" .tar.xz)-$key
 
 if [ ! -f "$dest/.done" ]; then
 	mkdir -p "$cache/debug-kernel"
