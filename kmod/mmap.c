@@ -36,7 +36,9 @@
  * unless THP is off for the VMA, the process or the hardware, the range
  * is not aligned in the VMA, or the folio is poisoned.  These are the
  * same tests, made with the core's own helpers where the kernel has them
- * (bufpool_core_pmd_refused() in compat.h), so the counters record what
+ * (bufpool_core_pmd_refused() in compat.h; the hardware test alone is
+ * left out: modules cannot read its flags, and no x86 machine sets
+ * it), so the counters record what
  * the page tables hold after the fault.  A fault that loses a race with
  * another thread for the same empty PMD installs nothing and is counted
  * at the level of the entry the winner installed, the level that serves
