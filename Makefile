@@ -52,8 +52,7 @@ LIB_SONAME := libbufpool-user.so.$(LIB_MAJOR)
 LIB_SO_REAL := userlib/libbufpool-user.so.$(LIB_VERSION)
 LIB_PC := userlib/libbufpool-user.pc
 LIB_OBJS := userlib/bufpool.o
-LIB_HDRS := userlib/bufpool.h userlib/freelist.h uapi/linux/bufpool.h \
-	uapi/linux/bufpool_freelist.h
+LIB_HDRS := userlib/bufpool.h uapi/linux/bufpool.h $(wildcard uapi/bufpool/*.h)
 
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
@@ -102,7 +101,7 @@ modules_install: kmod/bufpool.ko
 DKMS_SRC = $(DESTDIR)/usr/src/bufpool-$(LIB_VERSION)
 DKMS_FILES := Kbuild scripts/kcompat.sh \
 	$(filter-out kmod/compat_gen.h kmod/%.mod.c,$(wildcard kmod/*.c kmod/*.h)) \
-	$(wildcard kmod/compat/*.c uapi/linux/*.h)
+	$(wildcard kmod/compat/*.c uapi/linux/*.h uapi/bufpool/*.h)
 dkms-install:
 	rm -rf $(DKMS_SRC)
 	for f in $(DKMS_FILES); do \

@@ -14,7 +14,8 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "freelist.h"
+#include <bufpool/magazine.h>
+#include <bufpool/stats.h>
 
 #define NBUFS	4096
 #define RUNS	5

@@ -18,7 +18,8 @@
 #include <linux/bufpool.h>
 
 #include "compat.h"
-#include "freelist.h"
+#include <bufpool/reconcile.h>
+#include <bufpool/stats.h>
 
 #define BUFPOOL_CHUNK_ORDER	(PMD_SHIFT - PAGE_SHIFT)
 #define BUFPOOL_CHUNK_PAGES	BIT(BUFPOOL_CHUNK_ORDER)

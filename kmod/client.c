@@ -92,17 +92,11 @@ void bufpool_stats(struct bufpool_pool *pool, struct bufpool_stats_k *st)
 
 	bp_shm_bind(&s, c, &pool->layout);
 	bp_stats_sum(&s, c, &sum);
-	hwm = READ_ONCE(c->high_watermark);
-	while (hwm < sum.in_use) {
-		if (try_cmpxchg64(&c->high_watermark, &hwm, sum.in_use)) {
-			hwm = sum.in_use;
-			break;
-		}
-	}
+	hwm = bp_stats_high_watermark(c, sum.in_use);
 	if (!st)
 		return;
 	st->sum = sum;
-	st->high_watermark = max(hwm, sum.in_use);
+	st->high_watermark = hwm;
 }
 
 /* Nobody has the pool open, so nobody maps it: start it afresh. */
@@ -197,8 +191,7 @@ int bufpool_client_attach(struct bufpool_client *client, u32 abi)
 {
 	struct bufpool_pool *pool = client->pool;
 
-	if (BUFPOOL_ABI_VERSION_MAJOR(abi) != BUFPOOL_ABI_MAJOR ||
-	    (abi & 0xffff) < 2)
+	if (!bp_abi_usable(abi))
 		return -EPROTO;
 	mutex_lock(&pool->lock);
 	client->attached = true;

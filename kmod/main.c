@@ -111,28 +111,12 @@ static long bufpool_ioctl_info(struct bufpool_client *client,
 {
 	struct bufpool_pool *pool = client->pool;
 	struct bufpool_info info = {
-		.abi_version = BUFPOOL_ABI_VERSION,
-		.buf_shift = pool->buf_shift,
-		.buf_size = 1U << pool->buf_shift,
-		.buf_count = pool->buf_count,
 		.numa_node = pool->numa_node,
-		.pool_bytes = bufpool_bufs_size(pool),
-		.ctrl_offset = 0,
-		.ctrl_size = pool->ctrl_size,
-		.next_offset = pool->layout.next_offset,
-		.bufs_offset = (u64)pool->bufs_pgoff << PAGE_SHIFT,
-		.bufs_size = bufpool_bufs_size(pool),
 		.generation = pool->generation,
-		.mag_fill = pool->layout.mag_fill,
-		.nr_mags = pool->layout.nr_mags,
-		.nr_caches = pool->layout.nr_caches,
-		.mag_next_offset = pool->layout.mag_next_offset,
-		.mags_offset = pool->layout.mags_offset,
-		.caches_offset = pool->layout.caches_offset,
-		.own_offset = pool->layout.own_offset,
 		.client_id = client->id,
 	};
 
+	bp_layout_to_info(&info, &pool->layout);
 	return bufpool_copy_out(uarg, usize, &info, sizeof(info),
 				BUFPOOL_INFO_SIZE_VER0);
 }

@@ -31,17 +31,8 @@
 
 #include "bufpool.h"
 
-static_assert(sizeof(struct bufpool_info) == BUFPOOL_INFO_SIZE_VER2);
-static_assert(sizeof(struct bufpool_audit) == BUFPOOL_AUDIT_SIZE_VER0);
-static_assert(sizeof(struct bufpool_ctrl) == BUFPOOL_CTRL_SIZE_VER2);
-static_assert(sizeof(struct bufpool_mag) == 256);
-static_assert(sizeof(struct bufpool_cache) == BUFPOOL_CACHELINE);
-static_assert(offsetof(struct bufpool_ctrl, full_head) == 2 * BUFPOOL_CACHELINE);
-static_assert(offsetof(struct bufpool_ctrl, empty_head) == 3 * BUFPOOL_CACHELINE);
-static_assert(offsetof(struct bufpool_ctrl, free_head) == BUFPOOL_CACHELINE);
 static_assert(BUFPOOL_ORDER_FITS(BUFPOOL_CHUNK_ORDER));
 static_assert((PAGE_SIZE << BUFPOOL_CHUNK_ORDER) == BUFPOOL_CHUNK_SIZE);
-static_assert(BUFPOOL_MAX_BUF_SIZE <= BUFPOOL_CHUNK_SIZE);
 
 /**
  * bufpool_check_params - refuse a geometry the module cannot honour
@@ -54,15 +45,13 @@ int bufpool_check_params(const struct bufpool_params *p)
 {
 	u64 bytes, ram;
 
-	if (!is_power_of_2(p->buf_size) ||
-	    p->buf_size < BUFPOOL_MIN_BUF_SIZE ||
-	    p->buf_size > BUFPOOL_MAX_BUF_SIZE) {
+	if (!bp_buf_size_ok(p->buf_size)) {
 		pr_err("%s: buf_size=%u: must be a power of two from %u to %u\n",
 		       p->name, p->buf_size, BUFPOOL_MIN_BUF_SIZE,
 		       BUFPOOL_MAX_BUF_SIZE);
 		return -EINVAL;
 	}
-	if (p->buf_count == 0 || p->buf_count > BUFPOOL_MAX_BUFS) {
+	if (!bp_buf_count_ok(p->buf_count)) {
 		pr_err("%s: buf_count=%u: must be from 1 to %u\n",
 		       p->name, p->buf_count, BUFPOOL_MAX_BUFS);
 		return -EINVAL;
@@ -74,7 +63,7 @@ int bufpool_check_params(const struct bufpool_params *p)
 		       p->name, p->numa_node);
 		return -EINVAL;
 	}
-	if (p->caches > BUFPOOL_MAX_CACHES) {
+	if (!bp_nr_caches_ok(p->caches)) {
 		pr_err("%s: caches=%u: must be from 0 to %u\n", p->name,
 		       p->caches, BUFPOOL_MAX_CACHES);
 		return -EINVAL;

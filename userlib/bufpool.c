@@ -34,17 +34,8 @@
 #include <urcu/futex.h>	/* futex_async(): the futex of module-free pools */
 
 #include "bufpool.h"
-#include "freelist.h"
-
-_Static_assert(sizeof(struct bufpool_info) == BUFPOOL_INFO_SIZE_VER2,
-	       "struct bufpool_info changed size: ABI break");
-_Static_assert(sizeof(struct bufpool_ctrl) == BUFPOOL_CTRL_SIZE_VER2,
-	       "struct bufpool_ctrl changed size: ABI break");
-_Static_assert(offsetof(struct bufpool_ctrl, free_head) == BUFPOOL_CACHELINE,
-	       "free_head must start its own cache line");
-_Static_assert(sizeof(struct bufpool_mag) == 256, "magazine size");
-_Static_assert(sizeof(struct bufpool_cache) == BUFPOOL_CACHELINE,
-	       "cache slot size");
+#include <bufpool/magazine.h>
+#include <bufpool/stats.h>
 
 #define BP_DEFAULT_BUF_SIZE	2048
 #define BP_DEFAULT_BUF_COUNT	4096
@@ -881,17 +872,12 @@ int bufpool_stats(struct bufpool *pool, struct bufpool_stats *st)
 	c = pool->ctrl;
 	bp_stats_sum(&pool->shm, c, &sum);
 	/* The high watermark moves up when a reader sees more in use. */
-	hwm = bp_load_relaxed_u64(&c->high_watermark);
-	while (hwm < sum.in_use &&
-	       !atomic_compare_exchange_weak_explicit(
-			(_Atomic __u64 *)&c->high_watermark, &hwm, sum.in_use,
-			memory_order_relaxed, memory_order_relaxed))
-		;
+	hwm = bp_stats_high_watermark(c, sum.in_use);
 	memset(st, 0, sizeof(*st));
 	st->total = pool->buf_count;
 	st->in_use = sum.in_use;
 	st->free = pool->buf_count - sum.in_use;
-	st->high_watermark = hwm > sum.in_use ? hwm : sum.in_use;
+	st->high_watermark = hwm;
 	st->acquires = sum.acquires;
 	st->releases = sum.releases;
 	st->exhausted = sum.exhausted;
@@ -1101,90 +1087,27 @@ static struct bufpool *bp_alloc_fd(int fd)
 /* The info of a device pool is the kernel's: check it is sane anyway. */
 static int bp_check_info(const struct bufpool_info *in)
 {
-	uint64_t end;
-
 	/*
 	 * The ownership records of ABI 1.2 are what lets the kernel give
 	 * back what a dead client held: an older module has none, and this
-	 * library does not run a pool without them.
+	 * library does not run a pool without them (bp_info_ok()).
 	 */
-	if (in->size < BUFPOOL_INFO_SIZE_VER2 ||
-	    BUFPOOL_ABI_VERSION_MAJOR(in->abi_version) != BUFPOOL_ABI_MAJOR ||
-	    (in->abi_version & 0xffff) < 2)
-		return -1;
-	if (in->buf_shift < 6 || in->buf_shift > 21 ||
-	    in->buf_size != 1u << in->buf_shift ||
-	    in->buf_count == 0 || in->buf_count > BUFPOOL_MAX_BUFS ||
-	    in->mag_fill > BUFPOOL_MAG_CAP || in->nr_mags >= BUFPOOL_IDX_NIL ||
-	    in->nr_caches > BUFPOOL_MAX_CACHES ||
-	    (in->mag_fill && !in->nr_mags))
-		return -1;
-	if (in->ctrl_size < sizeof(struct bufpool_ctrl) ||
-	    in->ctrl_size > SIZE_MAX || in->bufs_size > SIZE_MAX ||
-	    in->bufs_size < (uint64_t)in->buf_count << in->buf_shift)
-		return -1;
-	end = in->next_offset + 4ULL * in->buf_count;
-	if (in->next_offset < sizeof(struct bufpool_ctrl) || end > in->ctrl_size)
-		return -1;
-	if (in->own_offset < sizeof(struct bufpool_ctrl) ||
-	    in->own_offset + 4ULL * in->buf_count > in->ctrl_size ||
-	    in->own_offset % 4 || in->client_id == 0 ||
-	    in->client_id > BUFPOOL_CLIENT_MAX)
-		return -1;
-	if (in->mag_next_offset + 4ULL * in->nr_mags > in->ctrl_size ||
-	    in->mags_offset + (uint64_t)in->nr_mags *
-	    sizeof(struct bufpool_mag) > in->ctrl_size ||
-	    in->caches_offset + (uint64_t)in->nr_caches *
-	    sizeof(struct bufpool_cache) > in->ctrl_size ||
-	    (in->mags_offset | in->caches_offset | in->mag_next_offset |
-	     in->next_offset) % 4)
+	if (!bp_info_ok(in) || in->ctrl_size > SIZE_MAX ||
+	    in->bufs_size > SIZE_MAX)
 		return -1;
 	return 0;
 }
 
-static void bp_layout_from_info(struct bp_layout *l,
-				const struct bufpool_info *in)
-{
-	l->buf_count = in->buf_count;
-	l->buf_shift = in->buf_shift;
-	l->nr_caches = in->nr_caches;
-	l->mag_fill = in->mag_fill;
-	l->nr_mags = in->nr_mags;
-	l->next_offset = in->next_offset;
-	l->own_offset = in->own_offset;
-	l->mag_next_offset = in->mag_next_offset;
-	l->mags_offset = in->mags_offset;
-	l->caches_offset = in->caches_offset;
-	l->ctrl_size = in->ctrl_size;
-	l->bufs_offset = in->bufs_offset;
-	l->bufs_size = in->bufs_size;
-}
-
+/* The info of a module-free pool: what the kernel's would say. */
 static void bp_info_from_layout(struct bufpool_info *in,
 				const struct bp_layout *l, uint32_t flags)
 {
 	memset(in, 0, sizeof(*in));
 	in->size = sizeof(*in);
-	in->abi_version = BUFPOOL_ABI_VERSION;
 	in->flags = flags;
-	in->buf_shift = l->buf_shift;
-	in->buf_size = 1u << l->buf_shift;
-	in->buf_count = l->buf_count;
 	in->numa_node = -1;
-	in->pool_bytes = l->bufs_size;
-	in->ctrl_offset = 0;
-	in->ctrl_size = l->ctrl_size;
-	in->next_offset = l->next_offset;
-	in->own_offset = l->own_offset;
-	in->bufs_offset = l->bufs_offset;
-	in->bufs_size = l->bufs_size;
 	in->generation = 1;
-	in->mag_fill = l->mag_fill;
-	in->nr_mags = l->nr_mags;
-	in->nr_caches = l->nr_caches;
-	in->mag_next_offset = l->mag_next_offset;
-	in->mags_offset = l->mags_offset;
-	in->caches_offset = l->caches_offset;
+	bp_layout_to_info(in, l);
 }
 
 /* Map both areas of pool->fd as l describes; huge: hugetlbfs lengths. */
@@ -1341,21 +1264,8 @@ static struct bufpool *bp_open_memfd(struct bufpool *pool)
 	if (pread(pool->fd, &hdr, sizeof(hdr), 0) != sizeof(hdr) ||
 	    fstat(pool->fd, &st) || fstatfs(pool->fd, &sfs))
 		goto not_a_pool;
-	if (hdr.magic != BUFPOOL_CTRL_MAGIC ||
-	    BUFPOOL_ABI_VERSION_MAJOR(hdr.abi_version) != BUFPOOL_ABI_MAJOR ||
-	    (hdr.abi_version & 0xffff) < 2 ||	/* ownership came in 1.2 */
-	    hdr.buf_shift < 6 || hdr.buf_shift > 21 || hdr.buf_count == 0 ||
-	    hdr.buf_count > BUFPOOL_MAX_BUFS ||
-	    hdr.nr_caches > BUFPOOL_MAX_CACHES)
-		goto not_a_pool;
-	bp_layout_compute(&l, hdr.buf_count, hdr.buf_shift, hdr.nr_caches,
-			  (uint64_t)sysconf(_SC_PAGESIZE));
-	if (l.mag_fill != hdr.mag_fill || l.nr_mags != hdr.nr_mags ||
-	    l.nr_caches != hdr.nr_caches || l.next_offset != hdr.next_offset ||
-	    l.own_offset != hdr.own_offset ||
-	    l.mag_next_offset != hdr.mag_next_offset ||
-	    l.mags_offset != hdr.mags_offset ||
-	    l.caches_offset != hdr.caches_offset ||
+	/* Ownership came in ABI 1.2: bp_layout_from_ctrl() wants it. */
+	if (!bp_layout_from_ctrl(&l, &hdr, (uint64_t)sysconf(_SC_PAGESIZE)) ||
 	    (uint64_t)st.st_size < l.bufs_offset + l.bufs_size)
 		goto not_a_pool;
 	huge = (unsigned long)sfs.f_type == HUGETLBFS_MAGIC;

@@ -32,6 +32,7 @@
 #define BUFPOOL_ABI_MINOR	2
 #define BUFPOOL_ABI_VERSION	((BUFPOOL_ABI_MAJOR << 16) | BUFPOOL_ABI_MINOR)
 #define BUFPOOL_ABI_VERSION_MAJOR(v)	((v) >> 16)
+#define BUFPOOL_ABI_VERSION_MINOR(v)	((v) & 0xffff)
 
 /* Default device node of the default pool. */
 #define BUFPOOL_DEV_PATH	"/dev/bufpool"
@@ -43,7 +44,7 @@
 
 /*
  * Buffer indices are 24 bits wide so that an index and a 40-bit ABA tag
- * fit one 64-bit word (see bufpool_freelist.h).  The all-ones index is
+ * fit one 64-bit word (see docs/DESIGN.md, "The free list").  The all-ones index is
  * the list terminator, so a pool holds at most 2^24 - 1 buffers.
  */
 #define BUFPOOL_IDX_BITS	24
@@ -77,14 +78,14 @@ struct bufpool_info {
 	/* ABI 1.1: magazines and per-thread caches, in the control area */
 	__u32 mag_fill;		/* buffers a magazine holds; 0: no caching */
 	__u32 nr_mags;		/* magazines */
-	__u32 nr_caches;	/* per-thread cache slots */
+	__u32 nr_caches;	/* per-thread caches */
 	__u32 __pad1;
 	__u64 mag_next_offset;	/* __u32 mag_next[nr_mags], in the ctrl area */
 	__u64 mags_offset;	/* struct bufpool_mag mags[nr_mags] */
 	__u64 caches_offset;	/* struct bufpool_cache caches[nr_caches] */
 	/* ABI 1.2: ownership */
 	__u64 own_offset;	/* __u32 own[buf_count], in the ctrl area */
-	__u32 client_id;	/* this open file's id in own[] and slots */
+	__u32 client_id;	/* this open file's id in own[] and caches */
 	__u32 __pad2;
 };
 
@@ -102,7 +103,7 @@ struct bufpool_info {
 
 /*
  * ABI 1.2: BUFPOOL_IOC_ATTACH - declare that this open file keeps the
- * ownership records of ABI 1.2 (own[], slot pending words), passing the
+ * ownership records of ABI 1.2 (own[], the caches' pending words), passing the
  * BUFPOOL_ABI_VERSION the client was built with.  Returns the client id
  * (> 0).  EPROTO for another major.  The kernel reclaims what a dead
  * client held only while every client that maps the pool has attached:
@@ -123,8 +124,8 @@ struct bufpool_audit {
 	__u32 size;		/* bytes of this struct the kernel filled */
 	__u32 clients;		/* open files of the pool */
 	__u32 buf_count;
-	__u32 free;		/* on the loose list or in depot magazines */
-	__u32 cached;		/* in magazines of live thread slots */
+	__u32 free;		/* on the free list or in depot magazines */
+	__u32 cached;		/* in magazines of live threads' caches */
 	__u32 held;		/* held by live clients (own[], in flight) */
 	__u32 transit;		/* handed off, not adopted yet */
 	__u32 reclaimed;	/* nobody held them: given back by this audit */
@@ -179,7 +180,7 @@ struct bufpool_ctrl {
 	__u32 __pad1;
 	__u64 kernel_released;	/* held by dead clients, given back */
 
-	/* Free list of buffers: {tag:40, index:24}, see bufpool_freelist.h. */
+	/* Free list of buffers: {tag:40, index:24}. */
 	__u64 free_head;	/* at offset 64 */
 	__u8 __pad2[BUFPOOL_CACHELINE - 8];
 
@@ -225,20 +226,20 @@ struct bufpool_mag {
 };
 
 /*
- * One thread's cache slot, claimed by a client: the two magazines the
+ * One thread's cache, claimed by a client: the two magazines the
  * thread holds (Bonwick's loaded and previous), by id, BUFPOOL_IDX_NIL
  * for none, and the magazine it is moving to or from the depot.  Written
- * by its thread only; what a dead client's slots name is its to reclaim.
+ * by its thread only; what a dead client's caches name is its to reclaim.
  */
 struct bufpool_cache {
 	__u32 owner;		/* client that claimed it, 0: free */
 	__u32 loaded;
 	__u32 prev;
 	__u32 pending;		/* magazine being taken from the depot */
-	__u32 pend_buf;		/* ABI 1.2: buffer being taken, loose list */
+	__u32 pend_buf;		/* ABI 1.2: buffer being taken, free list */
 	/*
-	 * ABI 1.2: statistics of the threads that used this slot, written
-	 * by the slot's thread only (no shared line on the fast path),
+	 * ABI 1.2: statistics of the threads that used this cache, written
+	 * by the cache's thread only (no shared line on the fast path),
 	 * summed by readers, never reset while the pool lives.
 	 */
 	__u32 exhausted;	/* acquires that found the pool empty */
@@ -252,13 +253,13 @@ struct bufpool_cache {
 
 /*
  * ABI 1.2: ownership records.  own[i] says who holds buffer i outside
- * the free structures: BUFPOOL_OWN_FREE (nobody: it is on the loose list
+ * the free structures: BUFPOOL_OWN_FREE (nobody: it is on the free list
  * or in a magazine), a client id, BUFPOOL_OWN_TRANSIT | giver for a
  * buffer handed to another process and not adopted yet, or
  * BUFPOOL_OWN_QUARANTINE | client for one the client released in debug
- * mode and will make reusable later (it is still the client's).  The rules that
- * make every buffer attributable at every instruction are in
- * bufpool_freelist.h and docs/DESIGN.md.
+ * mode and will make reusable later (it is still the client's).  The
+ * rules that make every buffer attributable at every instruction are in
+ * docs/DESIGN.md, "Ownership and recovery".
  */
 #define BUFPOOL_OWN_FREE	0u
 #define BUFPOOL_OWN_TRANSIT	0x80000000u

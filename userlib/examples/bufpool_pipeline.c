@@ -177,8 +177,8 @@ int main(int argc, char **argv)
 	printf("pool %s: %u buffers x %u B, %" PRIu64 " MiB, ABI %u.%u, %s\n",
 	       info.flags & BUFPOOL_INFO_F_MEMFD ? "(memfd)" :
 	       path ? path : BUFPOOL_DEV_PATH, info.buf_count, info.buf_size,
-	       (uint64_t)info.pool_bytes >> 20, info.abi_version >> 16,
-	       info.abi_version & 0xffff,
+	       (uint64_t)info.pool_bytes >> 20, BUFPOOL_ABI_VERSION_MAJOR(info.abi_version),
+	       BUFPOOL_ABI_VERSION_MINOR(info.abi_version),
 	       !(info.flags & BUFPOOL_INFO_F_MEMFD) ? "pinned by bufpool.ko" :
 	       info.flags & BUFPOOL_INFO_F_HUGETLB ?
 	       "no module: memfd in hugetlb pages" : "no module: memfd");

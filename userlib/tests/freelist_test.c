@@ -10,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "freelist.h"
+#include <bufpool/magazine.h>
+#include <bufpool/stats.h>
 #include <kselftest_harness.h>
 
 #define N	1024

@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "freelist.h"
+#define BP_HOST_TEST 1
+#include <bufpool/reconcile.h>
+#include <bufpool/stats.h>
 #include <kselftest_harness.h>
 
 #define COUNT	1000

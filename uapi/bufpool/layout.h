@@ -1,0 +1,340 @@
+/* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT */
+/*
+ * bufpool: the layout of a pool, computed, described and checked in one
+ * place for the module and the library's module-free (memfd) backend.
+ *
+ * The mmap space of a pool is its control area (struct bufpool_ctrl, then
+ * next[], own[], mag_next[], mags[] and caches[], each cache-line aligned),
+ * then, 2 MiB-aligned, the buffer area: buffer i at bufs_offset +
+ * (i << buf_shift).
+ *
+ * Caches are bounded so that idle threads cannot starve a pool: each
+ * thread's cache holds at most two magazines of mag_fill buffers, and
+ * mag_fill is chosen so that all nr_caches caches together hold at most
+ * half the pool.  A pool too small for that, or asked for none
+ * (nr_caches 0), has no magazines (mag_fill 0); it still has caches,
+ * because a cache is also where a thread announces what it is taking,
+ * and every thread that takes buffers needs one: BP_DEFAULT_CACHES when
+ * none were asked for.
+ */
+#ifndef _BUFPOOL_LAYOUT_H
+#define _BUFPOOL_LAYOUT_H
+
+#ifdef __KERNEL__
+#include <linux/build_bug.h>
+#else
+#include <assert.h>
+#endif
+#include <linux/bufpool.h>
+#include <bufpool/atomic.h>
+#include <bufpool/freelist.h>
+
+/* The ABI's sizes and offsets, checked once for both sides. */
+static_assert(sizeof(struct bufpool_info) == BUFPOOL_INFO_SIZE_VER2,
+	      "struct bufpool_info is ABI");
+static_assert(sizeof(struct bufpool_audit) == BUFPOOL_AUDIT_SIZE_VER0,
+	      "struct bufpool_audit is ABI");
+static_assert(sizeof(struct bufpool_ctrl) == BUFPOOL_CTRL_SIZE_VER2,
+	      "struct bufpool_ctrl is ABI");
+static_assert(__builtin_offsetof(struct bufpool_ctrl, free_head) ==
+	      BUFPOOL_CACHELINE, "free_head has its own line");
+static_assert(__builtin_offsetof(struct bufpool_ctrl, full_head) ==
+	      2 * BUFPOOL_CACHELINE, "full_head has its own line");
+static_assert(__builtin_offsetof(struct bufpool_ctrl, empty_head) ==
+	      3 * BUFPOOL_CACHELINE, "empty_head has its own line");
+static_assert(sizeof(struct bufpool_mag) == 256, "a magazine is 256 bytes");
+static_assert(sizeof(struct bufpool_cache) == BUFPOOL_CACHELINE,
+	      "a cache is one line");
+static_assert(BUFPOOL_MAX_BUF_SIZE <= BUFPOOL_CHUNK_SIZE,
+	      "a buffer fits a chunk");
+
+#define BP_MIN_BUF_SHIFT	6	/* BUFPOOL_MIN_BUF_SIZE */
+#define BP_MAX_BUF_SHIFT	21	/* BUFPOOL_MAX_BUF_SIZE */
+static_assert((1u << BP_MIN_BUF_SHIFT) == BUFPOOL_MIN_BUF_SIZE &&
+	      (1u << BP_MAX_BUF_SHIFT) == BUFPOOL_MAX_BUF_SIZE,
+	      "buffer size limits");
+
+#define BP_DEFAULT_CACHES	64
+
+/* Geometry a pool may have; every side checks what it is given. */
+static inline int bp_buf_size_ok(__u64 size)
+{
+	return size >= BUFPOOL_MIN_BUF_SIZE && size <= BUFPOOL_MAX_BUF_SIZE &&
+	       !(size & (size - 1));
+}
+
+static inline int bp_buf_count_ok(__u64 count)
+{
+	return count && count <= BUFPOOL_MAX_BUFS;
+}
+
+static inline int bp_nr_caches_ok(__u64 nr_caches)
+{
+	return nr_caches <= BUFPOOL_MAX_CACHES;
+}
+
+static inline int bp_geometry_ok(__u32 buf_shift, __u32 buf_count,
+				 __u32 nr_caches)
+{
+	return buf_shift >= BP_MIN_BUF_SHIFT && buf_shift <= BP_MAX_BUF_SHIFT &&
+	       bp_buf_count_ok(buf_count) && bp_nr_caches_ok(nr_caches);
+}
+
+/* Whether a pool of this ABI version keeps ownership records (1.2). */
+static inline int bp_abi_usable(__u32 abi_version)
+{
+	return BUFPOOL_ABI_VERSION_MAJOR(abi_version) == BUFPOOL_ABI_MAJOR &&
+	       BUFPOOL_ABI_VERSION_MINOR(abi_version) >= 2;
+}
+
+struct bp_layout {
+	__u32 buf_count;
+	__u32 buf_shift;
+	__u32 nr_caches;
+	__u32 mag_fill;
+	__u32 nr_mags;
+	__u64 next_offset;	/* offsets within the control area */
+	__u64 own_offset;
+	__u64 mag_next_offset;
+	__u64 mags_offset;
+	__u64 caches_offset;
+	__u64 ctrl_size;
+	__u64 bufs_offset;	/* offsets within the mmap space */
+	__u64 bufs_size;
+};
+
+static inline __u64 bp_align(__u64 v, __u64 a)	/* a: a power of two */
+{
+	return (v + a - 1) & ~(a - 1);
+}
+
+static inline void bp_layout_compute(struct bp_layout *l, __u32 count,
+				     __u32 shift, __u32 nr_caches,
+				     __u64 page_size)
+{
+	__u64 end;
+
+	l->buf_count = count;
+	l->buf_shift = shift;
+	l->mag_fill = nr_caches ? count / (4 * nr_caches) : 0;
+	if (l->mag_fill > BUFPOOL_MAG_CAP)
+		l->mag_fill = BUFPOOL_MAG_CAP;
+	l->nr_caches = nr_caches ? nr_caches : BP_DEFAULT_CACHES;
+	/* Two per cache, enough to hold every buffer, and one spare. */
+	l->nr_mags = l->mag_fill ? 2 * l->nr_caches +
+			(count + l->mag_fill - 1) / l->mag_fill + 1 : 0;
+
+	l->next_offset = BUFPOOL_CTRL_NEXT_OFFSET;
+	l->own_offset = bp_align(l->next_offset + 4ULL * count,
+				 BUFPOOL_CACHELINE);
+	l->mag_next_offset = bp_align(l->own_offset + 4ULL * count,
+				      BUFPOOL_CACHELINE);
+	l->mags_offset = bp_align(l->mag_next_offset + 4ULL * l->nr_mags,
+				  BUFPOOL_CACHELINE);
+	l->caches_offset = bp_align(l->mags_offset + (__u64)l->nr_mags *
+				    sizeof(struct bufpool_mag),
+				    BUFPOOL_CACHELINE);
+	end = l->caches_offset + (__u64)l->nr_caches *
+	      sizeof(struct bufpool_cache);
+	l->ctrl_size = bp_align(end, page_size);
+	l->bufs_offset = bp_align(l->ctrl_size, BUFPOOL_CHUNK_SIZE);
+	l->bufs_size = bp_align((__u64)count << shift, BUFPOOL_CHUNK_SIZE);
+}
+
+/*
+ * The layout as struct bufpool_info says it, and back: the only copies
+ * of its fields.  bp_layout_to_info() fills the geometry and leaves the
+ * other fields (size, flags, numa_node, generation, client_id) alone.
+ */
+static inline void bp_layout_to_info(struct bufpool_info *in,
+				     const struct bp_layout *l)
+{
+	in->abi_version = BUFPOOL_ABI_VERSION;
+	in->buf_shift = l->buf_shift;
+	in->buf_size = 1u << l->buf_shift;
+	in->buf_count = l->buf_count;
+	in->pool_bytes = l->bufs_size;
+	in->ctrl_offset = 0;
+	in->ctrl_size = l->ctrl_size;
+	in->next_offset = l->next_offset;
+	in->own_offset = l->own_offset;
+	in->bufs_offset = l->bufs_offset;
+	in->bufs_size = l->bufs_size;
+	in->mag_fill = l->mag_fill;
+	in->nr_mags = l->nr_mags;
+	in->nr_caches = l->nr_caches;
+	in->mag_next_offset = l->mag_next_offset;
+	in->mags_offset = l->mags_offset;
+	in->caches_offset = l->caches_offset;
+}
+
+static inline void bp_layout_from_info(struct bp_layout *l,
+				       const struct bufpool_info *in)
+{
+	l->buf_count = in->buf_count;
+	l->buf_shift = in->buf_shift;
+	l->nr_caches = in->nr_caches;
+	l->mag_fill = in->mag_fill;
+	l->nr_mags = in->nr_mags;
+	l->next_offset = in->next_offset;
+	l->own_offset = in->own_offset;
+	l->mag_next_offset = in->mag_next_offset;
+	l->mags_offset = in->mags_offset;
+	l->caches_offset = in->caches_offset;
+	l->ctrl_size = in->ctrl_size;
+	l->bufs_offset = in->bufs_offset;
+	l->bufs_size = in->bufs_size;
+}
+
+/*
+ * Whether an info (from a kernel, or read back) describes a usable pool
+ * whose every area fits: geometry in range, areas inside the control
+ * area and aligned, a client id.
+ */
+static inline int bp_info_ok(const struct bufpool_info *in)
+{
+	__u64 c = in->ctrl_size;
+
+	if (in->size < BUFPOOL_INFO_SIZE_VER2 ||
+	    !bp_abi_usable(in->abi_version) ||
+	    !bp_geometry_ok(in->buf_shift, in->buf_count, in->nr_caches) ||
+	    in->buf_size != 1u << in->buf_shift ||
+	    in->mag_fill > BUFPOOL_MAG_CAP || in->nr_mags >= BUFPOOL_IDX_NIL ||
+	    (in->mag_fill && !in->nr_mags))
+		return 0;
+	if (c < sizeof(struct bufpool_ctrl) ||
+	    in->bufs_size < (__u64)in->buf_count << in->buf_shift)
+		return 0;
+	if (in->next_offset < sizeof(struct bufpool_ctrl) ||
+	    in->next_offset + 4ULL * in->buf_count > c ||
+	    in->own_offset < sizeof(struct bufpool_ctrl) ||
+	    in->own_offset + 4ULL * in->buf_count > c ||
+	    in->mag_next_offset + 4ULL * in->nr_mags > c ||
+	    in->mags_offset + (__u64)in->nr_mags *
+	    sizeof(struct bufpool_mag) > c ||
+	    in->caches_offset + (__u64)in->nr_caches *
+	    sizeof(struct bufpool_cache) > c ||
+	    (in->own_offset | in->mags_offset | in->caches_offset |
+	     in->mag_next_offset | in->next_offset) % 4)
+		return 0;
+	return in->client_id && in->client_id <= BUFPOOL_CLIENT_MAX;
+}
+
+/* The geometry copy a control area carries (self-describing memory). */
+static inline void bp_layout_to_ctrl(struct bufpool_ctrl *c,
+				     const struct bp_layout *l,
+				     __u64 generation)
+{
+	c->magic = BUFPOOL_CTRL_MAGIC;
+	c->abi_version = BUFPOOL_ABI_VERSION;
+	c->buf_shift = l->buf_shift;
+	c->buf_count = l->buf_count;
+	c->next_offset = l->next_offset;
+	c->own_offset = l->own_offset;
+	c->generation = generation;
+	c->mag_fill = l->mag_fill;
+	c->nr_mags = l->nr_mags;
+	c->nr_caches = l->nr_caches;
+	c->mag_next_offset = l->mag_next_offset;
+	c->mags_offset = l->mags_offset;
+	c->caches_offset = l->caches_offset;
+}
+
+/*
+ * bp_layout_from_ctrl - the layout a control area's header describes, if
+ * it is a pool's and is exactly what bp_layout_compute() makes of its
+ * geometry.  hdr is a private copy (it may have been garbage).
+ */
+static inline int bp_layout_from_ctrl(struct bp_layout *l,
+				      const struct bufpool_ctrl *hdr,
+				      __u64 page_size)
+{
+	struct bufpool_ctrl want = { 0 };
+
+	if (hdr->magic != BUFPOOL_CTRL_MAGIC ||
+	    !bp_abi_usable(hdr->abi_version) ||
+	    !bp_geometry_ok(hdr->buf_shift, hdr->buf_count, hdr->nr_caches))
+		return 0;
+	bp_layout_compute(l, hdr->buf_count, hdr->buf_shift, hdr->nr_caches,
+			  page_size);
+	bp_layout_to_ctrl(&want, l, hdr->generation);
+	return want.mag_fill == hdr->mag_fill &&
+	       want.nr_mags == hdr->nr_mags &&
+	       want.nr_caches == hdr->nr_caches &&
+	       want.next_offset == hdr->next_offset &&
+	       want.own_offset == hdr->own_offset &&
+	       want.mag_next_offset == hdr->mag_next_offset &&
+	       want.mags_offset == hdr->mags_offset &&
+	       want.caches_offset == hdr->caches_offset;
+}
+
+/* Pointers into one mapping of a control area, and its geometry. */
+struct bp_shm {
+	__u64 *free_head;
+	__u64 *full_head;
+	__u64 *empty_head;
+	__u32 *next;
+	__u32 *own;
+	__u32 *mag_next;
+	struct bufpool_mag *mags;
+	struct bufpool_cache *caches;
+	__u32 buf_count;
+	__u32 nr_mags;
+	__u32 nr_caches;
+	__u32 mag_fill;
+};
+
+static inline void bp_shm_bind(struct bp_shm *s, void *ctrl,
+			       const struct bp_layout *l)
+{
+	struct bufpool_ctrl *c = (struct bufpool_ctrl *)ctrl;
+
+	s->free_head = &c->free_head;
+	s->full_head = &c->full_head;
+	s->empty_head = &c->empty_head;
+	s->next = (__u32 *)((char *)ctrl + l->next_offset);
+	s->own = (__u32 *)((char *)ctrl + l->own_offset);
+	s->mag_next = (__u32 *)((char *)ctrl + l->mag_next_offset);
+	s->mags = (struct bufpool_mag *)((char *)ctrl + l->mags_offset);
+	s->caches = (struct bufpool_cache *)((char *)ctrl + l->caches_offset);
+	s->buf_count = l->buf_count;
+	s->nr_mags = l->nr_mags;
+	s->nr_caches = l->nr_caches;
+	s->mag_fill = l->mag_fill;
+}
+
+/* bp_cache_reset - a cache that names nothing and announces nothing. */
+static inline void bp_cache_reset(struct bufpool_cache *c)
+{
+	bp_store_relaxed_u32(&c->loaded, BUFPOOL_IDX_NIL);
+	bp_store_relaxed_u32(&c->prev, BUFPOOL_IDX_NIL);
+	bp_store_relaxed_u32(&c->pending, BUFPOOL_IDX_NIL);
+	bp_store_relaxed_u32(&c->pend_buf, BUFPOOL_IDX_NIL);
+}
+
+/*
+ * bp_shm_init - build a pool's control area in zeroed memory nobody else
+ * sees yet: every buffer on the free list (so that an ABI 1.0 client,
+ * which knows only that list, finds them all), every magazine empty in
+ * the depot, every cache free.
+ */
+static inline void bp_shm_init(void *ctrl, const struct bp_layout *l,
+			       __u64 generation)
+{
+	struct bp_shm s;
+	__u32 i;
+
+	bp_layout_to_ctrl((struct bufpool_ctrl *)ctrl, l, generation);
+	bp_shm_bind(&s, ctrl, l);
+	bp_fl_init(s.free_head, s.next, l->buf_count);
+	bp_store_relaxed_u64(s.full_head, bp_fl_pack(BUFPOOL_IDX_NIL, 0));
+	if (l->nr_mags)
+		bp_fl_init(s.empty_head, s.mag_next, l->nr_mags);
+	else
+		bp_store_relaxed_u64(s.empty_head,
+				     bp_fl_pack(BUFPOOL_IDX_NIL, 0));
+	for (i = 0; i < l->nr_caches; i++)
+		bp_cache_reset(&s.caches[i]);
+}
+
+#endif /* _BUFPOOL_LAYOUT_H */

@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT */
+/*
+ * bufpool: reconciliation, for the module (and its host unit test) only.
+ * The library never reconciles: it cannot stop the other clients.
+ */
+#ifndef _BUFPOOL_RECONCILE_H
+#define _BUFPOOL_RECONCILE_H
+
+#if !defined(__KERNEL__) && !defined(BP_HOST_TEST)
+#error "<bufpool/reconcile.h> is the kernel's; host tests define BP_HOST_TEST"
+#endif
+
+#include <bufpool/magazine.h>
+
+/*
+ * Reconciliation: what the kernel runs when a client is gone, with every
+ * mapping of the control area stopped (no client can store meanwhile;
+ * see docs/DESIGN.md, "Ownership and recovery").  It trusts nothing it
+ * reads: every index is bounds-checked, every walk is bounded by the
+ * number of entries and stops at the first entry seen twice, so that a
+ * cycle cannot hang it.
+ *
+ * The rules that make it exact for correct clients, at every instruction:
+ *  - A buffer is free when it is on the free list or in a magazine on
+ *    the full stack; held when own[] names a live client (perhaps in its
+ *    debug quarantine) or a handoff,
+ *    when it is in a magazine a live cache names, or when a live cache's
+ *    pend_buf announces it.  A buffer that is both is free ("the list
+ *    wins"): a client names what it gives until the give's CAS is done,
+ *    and announces what it takes before the take's CAS.
+ *  - What no live record names and no list holds is lost (its holder
+ *    died) and goes back to the free list.  Magazines likewise, to the
+ *    empty stack.
+ *  - Records of clients that are gone are cleared.  Heads get a new tag,
+ *    so that a CAS prepared before the stop fails and is retried.
+ *  - What no correct client could have written (an index out of range, a
+ *    link to an entry already seen, a magazine count above its fill) is
+ *    cut or dropped and counted in ->repaired.
+ *
+ * The caller provides zeroed bitmaps: free and held, buf_count bits
+ * each; mfree and mheld, nr_mags bits each; and live, the client ids
+ * (1..BUFPOOL_CLIENT_MAX) whose records stand.
+ */
+struct bp_recon {
+	__u64 *free_bm;
+	__u64 *held_bm;
+	__u64 *mfree_bm;
+	__u64 *mheld_bm;
+	const __u64 *live;
+	__u32 free;
+	__u32 cached;
+	__u32 held;
+	__u32 transit;
+	__u32 reclaimed;
+	__u32 repaired;
+	__u32 dropped;		/* own[] records of gone clients dropped */
+};
+
+static inline int bp_bm_test(const __u64 *bm, __u32 i)
+{
+	return (int)((bm[i >> 6] >> (i & 63)) & 1);
+}
+
+static inline int bp_bm_test_set(__u64 *bm, __u32 i)
+{
+	__u64 m = 1ULL << (i & 63);
+	int was = (bm[i >> 6] & m) != 0;
+
+	bm[i >> 6] |= m;
+	return was;
+}
+
+static inline int bp_recon_live(const struct bp_recon *r, __u32 id)
+{
+	return id && id <= BUFPOOL_CLIENT_MAX && bp_bm_test(r->live, id);
+}
+
+/*
+ * Walk one list from *head through link[], marking what is on it in bm;
+ * cut it at the first entry out of range or seen before.  Returns the
+ * number of entries on the list, at most n.
+ */
+static inline __u32 bp_recon_walk(struct bp_recon *r, __u64 *head,
+				  __u32 *link, __u32 n, __u64 *bm)
+{
+	__u64 h = bp_load_relaxed_u64(head);
+	__u64 cut = bp_fl_pack(BUFPOOL_IDX_NIL, bp_fl_next_tag(h));
+	__u32 idx = bp_fl_idx(h), prev = BUFPOOL_IDX_NIL, len = 0;
+
+	while (idx != BUFPOOL_IDX_NIL) {
+		if (idx >= n || bp_bm_test_set(bm, idx)) {
+			if (prev == BUFPOOL_IDX_NIL)
+				bp_store_relaxed_u64(head, cut);
+			else
+				bp_store_relaxed_u32(&link[prev],
+						     BUFPOOL_IDX_NIL);
+			r->repaired++;
+			break;
+		}
+		len++;
+		prev = idx;
+		idx = bp_load_relaxed_u32(&link[idx]);
+	}
+	return len;
+}
+
+/*
+ * Keep the valid entries of a free magazine not seen free yet; entries
+ * past a bad count are dropped (and reclaimed if nobody holds them).
+ */
+static inline __u32 bp_recon_free_mag(struct bp_shm *s, struct bp_recon *r,
+				      struct bufpool_mag *m)
+{
+	__u32 n = bp_load_relaxed_u32(&m->count), i, idx, kept = 0;
+
+	if (n > s->mag_fill) {
+		n = s->mag_fill;
+		r->repaired++;
+	}
+	for (i = 0; i < n; i++) {
+		idx = bp_load_relaxed_u32(&m->idx[i]);
+		if (idx >= s->buf_count || bp_bm_test_set(r->free_bm, idx)) {
+			r->repaired++;
+			continue;
+		}
+		bp_store_relaxed_u32(&m->idx[kept++], idx);
+	}
+	bp_store_relaxed_u32(&m->count, kept);
+	return kept;
+}
+
+/* A magazine id a live cache names: hold it and what it holds. */
+static inline void bp_recon_live_mag(struct bp_shm *s, struct bp_recon *r,
+				     __u32 *field)
+{
+	__u32 id = bp_load_relaxed_u32(field), n, i, idx;
+	struct bufpool_mag *m;
+
+	if (id == BUFPOOL_IDX_NIL)
+		return;
+	if (id >= s->nr_mags) {
+		bp_store_relaxed_u32(field, BUFPOOL_IDX_NIL);
+		r->repaired++;
+		return;
+	}
+	/* On a depot stack: a give or take in flight; the list wins. */
+	if (bp_bm_test(r->mfree_bm, id) || bp_bm_test_set(r->mheld_bm, id))
+		return;
+	m = &s->mags[id];
+	n = bp_load_relaxed_u32(&m->count);
+	if (n > BUFPOOL_MAG_CAP)
+		n = BUFPOOL_MAG_CAP;	/* its thread resets a bad count */
+	for (i = 0; i < n; i++) {
+		idx = bp_load_relaxed_u32(&m->idx[i]);
+		/* Free as well: a drain in flight; the list wins. */
+		if (idx < s->buf_count && !bp_bm_test(r->free_bm, idx) &&
+		    !bp_bm_test_set(r->held_bm, idx))
+			r->cached++;
+	}
+}
+
+static inline void bp_reconcile(struct bp_shm *s, struct bp_recon *r)
+{
+	__u32 i, id, o, idx, first = BUFPOOL_IDX_NIL, last = BUFPOOL_IDX_NIL;
+	struct bufpool_cache *c;
+	__u64 h;
+
+	/* 1. What the lists hold is free. */
+	r->free = bp_recon_walk(r, s->free_head, s->next, s->buf_count,
+				r->free_bm);
+	if (s->nr_mags) {
+		bp_recon_walk(r, s->full_head, s->mag_next, s->nr_mags,
+			      r->mfree_bm);
+		for (id = bp_fl_idx(bp_load_relaxed_u64(s->full_head));
+		     id < s->nr_mags;
+		     id = bp_load_relaxed_u32(&s->mag_next[id]))
+			r->free += bp_recon_free_mag(s, r, &s->mags[id]);
+		bp_recon_walk(r, s->empty_head, s->mag_next, s->nr_mags,
+			      r->mfree_bm);
+		for (id = bp_fl_idx(bp_load_relaxed_u64(s->empty_head));
+		     id < s->nr_mags;
+		     id = bp_load_relaxed_u32(&s->mag_next[id]))
+			bp_store_relaxed_u32(&s->mags[id].count, 0);
+	}
+
+	/* 2. Caches: a live client's hold, the rest are cleared. */
+	for (i = 0; i < s->nr_caches; i++) {
+		c = &s->caches[i];
+		o = bp_load_relaxed_u32(&c->owner);
+		if (!bp_recon_live(r, o)) {
+			bp_cache_reset(c);
+			bp_store_relaxed_u32(&c->owner, 0);
+			continue;
+		}
+		bp_recon_live_mag(s, r, &c->loaded);
+		bp_recon_live_mag(s, r, &c->prev);
+		bp_recon_live_mag(s, r, &c->pending);
+		idx = bp_load_relaxed_u32(&c->pend_buf);
+		if (idx == BUFPOOL_IDX_NIL)
+			continue;
+		if (idx >= s->buf_count) {
+			bp_store_relaxed_u32(&c->pend_buf, BUFPOOL_IDX_NIL);
+			r->repaired++;
+		} else if (!bp_bm_test(r->free_bm, idx) &&
+			   !bp_bm_test_set(r->held_bm, idx)) {
+			r->held++;
+		}
+	}
+
+	/* 3. Per-buffer ownership. */
+	for (idx = 0; idx < s->buf_count; idx++) {
+		o = bp_load_relaxed_u32(&s->own[idx]);
+		if (o == BUFPOOL_OWN_FREE)
+			continue;
+		if (bp_bm_test(r->free_bm, idx)) {
+			/* A give in flight; the list wins. */
+			bp_store_relaxed_u32(&s->own[idx], BUFPOOL_OWN_FREE);
+		} else if (o & BUFPOOL_OWN_TRANSIT) {
+			/* A handoff outlives its giver. */
+			if ((o & ~BUFPOOL_OWN_TRANSIT) - 1 >= BUFPOOL_CLIENT_MAX) {
+				bp_store_relaxed_u32(&s->own[idx],
+						     BUFPOOL_OWN_FREE);
+				r->repaired++;
+			} else if (!bp_bm_test_set(r->held_bm, idx)) {
+				r->transit++;
+			}
+		} else if (bp_recon_live(r, o & ~BUFPOOL_OWN_QUARANTINE)) {
+			if (!bp_bm_test_set(r->held_bm, idx))
+				r->held++;
+		} else {
+			/* Taken by a client now gone: its release, for stats. */
+			if (!bp_bm_test(r->held_bm, idx))
+				r->dropped++;
+			bp_store_relaxed_u32(&s->own[idx], BUFPOOL_OWN_FREE);
+		}
+	}
+
+	/* 4. What nobody holds goes back, in one chain. */
+	for (idx = 0; idx < s->buf_count; idx++) {
+		if (bp_bm_test(r->free_bm, idx) || bp_bm_test(r->held_bm, idx))
+			continue;
+		bp_fl_chain_add(s->next, &first, &last, idx);
+		r->reclaimed++;
+	}
+	if (first != BUFPOOL_IDX_NIL)
+		bp_fl_push_chain(s->free_head, s->next, first, last);
+	r->free += r->reclaimed;
+	for (id = 0; id < s->nr_mags; id++) {
+		if (bp_bm_test(r->mfree_bm, id) || bp_bm_test(r->mheld_bm, id))
+			continue;
+		bp_store_relaxed_u32(&s->mags[id].count, 0);
+		bp_fl_push(s->empty_head, s->mag_next, id);
+	}
+
+	/* 5. New tags: a CAS prepared before the stop must fail. */
+	h = bp_load_relaxed_u64(s->free_head);
+	bp_store_relaxed_u64(s->free_head,
+			     bp_fl_pack(bp_fl_idx(h), bp_fl_next_tag(h)));
+	h = bp_load_relaxed_u64(s->full_head);
+	bp_store_relaxed_u64(s->full_head,
+			     bp_fl_pack(bp_fl_idx(h), bp_fl_next_tag(h)));
+	h = bp_load_relaxed_u64(s->empty_head);
+	bp_store_relaxed_u64(s->empty_head,
+			     bp_fl_pack(bp_fl_idx(h), bp_fl_next_tag(h)));
+}
+
+#endif /* _BUFPOOL_RECONCILE_H */
