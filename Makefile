@@ -63,7 +63,7 @@ MANDIR ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 
 EXAMPLES := userlib/examples/bufpool-pipeline
-TOOLS := scripts/bufpool-sizes
+TOOLS := scripts/tools/bufpool-sizes
 TOOL_FUZZ_SECS ?= 20
 BENCHES := bench/freelist_bench bench/pagesize_bench
 
@@ -119,14 +119,14 @@ check-dkms:
 # The VM boots as a production machine would: bufpool-sizes turns
 # message definitions into a modprobe.d line; modules-load.d names the
 # module; init loads it with modprobe; the pools must be there.
-BOOT_DEFS ?= scripts/fuzz/corpus/trading.txt
+BOOT_DEFS ?= scripts/tools/fuzz/corpus/trading.txt
 check-boot: all kernel-image
 	@mkdir -p build/boot
-	scripts/bufpool-sizes $(BOOT_DEFS) | grep '^options bufpool ' \
+	scripts/tools/bufpool-sizes $(BOOT_DEFS) | grep '^options bufpool ' \
 		> build/boot/bufpool.conf
 	scripts/boot-expect.sh build/boot/bufpool.conf > build/boot/expect.sh
 	$(VM_RUN) -o $(VM_OUT)/boot -B build/boot/bufpool.conf \
-		-f scripts/bufpoolctl:/usr/bin/bufpoolctl \
+		-f scripts/tools/bufpoolctl:/usr/bin/bufpoolctl \
 		-f build/boot/expect.sh:/usr/bin/boot-expect \
 		-c "sh /usr/bin/boot-expect"
 
@@ -184,12 +184,12 @@ userlib/examples/bufpool-pipeline: userlib/examples/bufpool_pipeline.c $(LIB_SO)
 # bufpool-sizes: pool sizes from message definitions.  Its parser is
 # fuzzed with libFuzzer (clang, ASan, UBSan) for TOOL_FUZZ_SECS.
 tools: $(TOOLS)
-scripts/bufpool-sizes: scripts/bufpool-sizes.c
+scripts/tools/bufpool-sizes: scripts/tools/bufpool-sizes.c
 	$(CC) $(BP_CFLAGS) -o $@ $<
-scripts/fuzz/bufpool_sizes_fuzz: scripts/fuzz/bufpool_sizes_fuzz.c scripts/bufpool-sizes.c
+scripts/tools/fuzz/bufpool_sizes_fuzz: scripts/tools/fuzz/bufpool_sizes_fuzz.c scripts/tools/bufpool-sizes.c
 	clang -g -O1 -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=all -o $@ $<
-fuzz-tool: scripts/fuzz/bufpool_sizes_fuzz
+fuzz-tool: scripts/tools/fuzz/bufpool_sizes_fuzz
 	scripts/fuzz-tool.sh $< $(TOOL_FUZZ_SECS)
 
 # The comparison matrix (bench/matrix.c), built once per allocator that
@@ -345,7 +345,7 @@ bench: benches bench/matrix-vm module kernel-image
 install: lib tools
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/linux \
 		$(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(BINDIR)
-	install -m 0755 $(TOOLS) scripts/bufpoolctl $(DESTDIR)$(BINDIR)/
+	install -m 0755 $(TOOLS) scripts/tools/bufpoolctl $(DESTDIR)$(BINDIR)/
 	install -D -m 0644 docs/man/bufpool.7 $(DESTDIR)$(MANDIR)/man7/bufpool.7
 	install -D -m 0644 docs/man/bufpool_open.3 $(DESTDIR)$(MANDIR)/man3/bufpool_open.3
 	install -D -m 0644 docs/man/bufpool_acquire.3 $(DESTDIR)$(MANDIR)/man3/bufpool_acquire.3

@@ -3,7 +3,7 @@
 #
 # libFuzzer on bufpool-sizes' parser, for a bounded time, with ASan and
 # UBSan (make fuzz-tool; part of make check).  Starts from the seed
-# corpus in scripts/fuzz/corpus; a crash, a sanitizer report or a broken
+# corpus in scripts/tools/fuzz/corpus; a crash, a sanitizer report or a broken
 # invariant (see the harness) fails.  Prints KTAP.
 #   usage: fuzz-tool.sh FUZZER SECONDS
 set -u
@@ -12,7 +12,7 @@ secs=$2
 work=build/fuzz-tool
 rm -rf "$work"
 mkdir -p "$work/corpus"
-cp scripts/fuzz/corpus/* "$work/corpus/"
+cp scripts/tools/fuzz/corpus/* "$work/corpus/"
 echo "TAP version 13"
 echo "1..1"
 if "$fuzzer" -max_total_time="$secs" -timeout=10 -rss_limit_mb=1024 \

@@ -52,7 +52,7 @@ if out=$(cppcheck --quiet --enable=warning,portability,performance \
 	-I"$ksft_inc" --suppress=missingIncludeSystem \
 	--suppress="*:$ksft_inc/*" --error-exitcode=1 \
 	userlib/*.c userlib/examples/*.c userlib/tests/*.c bench/*.c \
-	scripts/*.c scripts/fuzz/*.c \
+	scripts/tools/*.c scripts/tools/fuzz/*.c \
 	selftests/*.c 2>&1); then
 	echo "ok 3 lint: cppcheck on userspace code"
 else

@@ -6,7 +6,7 @@
 set -u
 dir=$(cd "$(dirname "$0")" && pwd)
 ctl=
-for c in "$dir/bufpoolctl" "$dir/../scripts/bufpoolctl"; do
+for c in "$dir/bufpoolctl" "$dir/../scripts/tools/bufpoolctl"; do
 	[ -x "$c" ] && ctl=$c && break
 done
 if [ -z "$ctl" ] || [ ! -d /sys/class/bufpool/bufpool ]; then

@@ -10,11 +10,11 @@ set -u
 tool=${BUFPOOL_SIZES:-}
 dir=$(cd "$(dirname "$0")" && pwd)
 while [ -z "$tool" ] && [ "$dir" != / ]; do
-	[ -x "$dir/scripts/bufpool-sizes" ] && tool=$dir/scripts/bufpool-sizes
+	[ -x "$dir/scripts/tools/bufpool-sizes" ] && tool=$dir/scripts/tools/bufpool-sizes
 	dir=$(dirname "$dir")
 done
 if [ -z "$tool" ]; then
-	echo "1..0 # SKIP scripts/bufpool-sizes not built"
+	echo "1..0 # SKIP scripts/tools/bufpool-sizes not built"
 	exit 4
 fi
 n=0
