@@ -36,11 +36,19 @@ for name in "$@"; do
 		line not-ok "module for $name"
 		continue
 	fi
-	KREL= KCHROOT=
+	KREL='' KCHROOT=''
 	eval "$kenv"
 	root=${KCHROOT:-}
 	run() { # command... (in the kernel's build environment)
-		if [ -n "$root" ]; then chroot "$root" "$@"; else "$@"; fi
+		if [ -z "$root" ]; then
+			"$@"
+			return
+		fi
+		# /proc mounted in a mount namespace of the command's own:
+		# objtool reads it, and nothing stays mounted in the chroot.
+		# shellcheck disable=SC2016
+		unshare -m sh -c 'mount -t proc proc "$1/proc" && exec chroot "$@"' \
+			sh "$root" "$@"
 	}
 	cleanup() {
 		run dkms remove "bufpool/$ver" --all >/dev/null 2>&1

@@ -16,18 +16,28 @@ out=$3
 work=$(mktemp -d "${TMPDIR:-/tmp}/bufpool-kcompat.XXXXXX")
 trap 'rm -rf "$work"' EXIT INT TERM
 
+# A test that must compile wherever a module can be built: if it does
+# not, the build environment is broken (no /proc for objtool, a wrong
+# compiler...), and a header saying "nothing is there" would be a lie.
+printf '#include <linux/module.h>\nMODULE_LICENSE("GPL");\n' \
+	> "$work/kcompat_baseline.c"
 objs=
 for t in "$testdir"/*.c; do
 	name=$(basename "$t" .c)
 	cp "$t" "$work/$name.c"
 	objs="$objs $name.o"
 done
-printf 'obj-m :=%s\n' "$objs" > "$work/Kbuild"
+printf 'obj-m := kcompat_baseline.o%s\n' "$objs" > "$work/Kbuild"
 
 # -k: a test that fails to compile must not stop the others.
 # Only the objects matter; modpost of these stubs is irrelevant.
 make -k -C "$kdir" M="$work" KBUILD_MODPOST_WARN=1 modules \
 	> "$work/build.log" 2>&1 || true
+if [ ! -f "$work/kcompat_baseline.o" ]; then
+	echo "kcompat.sh: an empty module does not build against $kdir:" >&2
+	tail -n 15 "$work/build.log" >&2
+	exit 1
+fi
 
 {
 	echo "/* SPDX-License-Identifier: GPL-2.0 */"
