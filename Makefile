@@ -281,35 +281,35 @@ run: all kernel-image
 # One stage of make check for one kernel: scripts/kernel-check.sh.
 # check-vm-local runs the suite under any kernel: KDIR= its build tree,
 # BUFPOOL_KERNEL= its image (BUFPOOL_KROOT= a tree with its modules).
-KCHECK = VM_PARAMS='$(VM_PARAMS)' FUZZ_SECS='$(FUZZ_SECS)' \
+KCHECK = env VM_PARAMS='$(VM_PARAMS)' FUZZ_SECS='$(FUZZ_SECS)' \
 	STORM_SECS='$(STORM_SECS)' KSFT_ARGS='$(KSFT_ARGS)' \
 	KDIR='$(KDIR)' BUFPOOL_KERNEL='$(BUFPOOL_KERNEL)' scripts/kernel-check.sh
 
+STAGE = scripts/stage.sh
 check: all build/ksft
 	@mkdir -p build/check
-	@rm -f build/check/*.tap
-	@echo "=== host unit tests"
-	@$(MAKE) -s --no-print-directory check-host 2>&1 | tee build/check/host.tap
-	@echo "=== lint"
-	@scripts/lint.sh $(KDIR) 2>&1 | tee build/check/lint.tap
-	@echo "=== model check (Spin)"
-	@scripts/model-check.sh 2>&1 | tee build/check/model.tap
-	@echo "=== libFuzzer on the configuration tool's parser"
-	@$(MAKE) -s --no-print-directory fuzz-tool 2>&1 | tee build/check/fuzz.tap
+	@rm -f build/check/*.tap build/check/times
+	@$(STAGE) "host unit tests" build/check/host.tap \
+		$(MAKE) -s --no-print-directory check-host
+	@$(STAGE) "lint" build/check/lint.tap scripts/lint.sh $(KDIR)
+	@$(STAGE) "model check (Spin)" build/check/model.tap scripts/model-check.sh
+	@$(STAGE) "libFuzzer on the configuration tool's parser" build/check/fuzz.tap \
+		$(MAKE) -s --no-print-directory fuzz-tool
 	@for k in $(KERNELS); do \
-		echo "=== VM selftests under $$k (kselftests in QEMU, module built against its headers)"; \
-		$(KCHECK) vm $$k 2>&1 | tee build/check/vm-$$k.tap; \
+		$(STAGE) "VM selftests under $$k (kselftests in QEMU, module built against its headers)" \
+			build/check/vm-$$k.tap $(KCHECK) vm $$k; \
 	done
 	@for k in $(DEBUG_KERNELS); do \
-		echo "=== the same under a debug kernel from linux-source-$$k (KASAN, lockdep, kmemleak, DEBUG_VM, UBSAN)"; \
-		$(KCHECK) debug $$k 2>&1 | tee build/check/debug-$$k.tap; \
+		$(STAGE) "the same under a debug kernel from linux-source-$$k (KASAN, lockdep, kmemleak, DEBUG_VM, UBSAN)" \
+			build/check/debug-$$k.tap $(KCHECK) debug $$k; \
 	done
-	@echo "=== boot: modprobe.d from bufpool-sizes, modules-load.d, modprobe at init"
-	@$(MAKE) -s --no-print-directory check-boot 2>&1 | tee build/check/boot.tap
-	@echo "=== dkms builds of the module against each kernel's headers"
-	@$(MAKE) -s --no-print-directory check-dkms 2>&1 | tee build/check/dkms.tap
-	@echo "=== benchmark smoke (make bench QUICK=1: every peer, CSV, plots; numbers not judged)"
-	@scripts/bench-smoke.sh 2>&1 | tee build/check/bench.tap
+	@$(STAGE) "boot: modprobe.d from bufpool-sizes, modules-load.d, modprobe at init" \
+		build/check/boot.tap $(MAKE) -s --no-print-directory check-boot
+	@$(STAGE) "dkms builds of the module against each kernel's headers" \
+		build/check/dkms.tap $(MAKE) -s --no-print-directory check-dkms
+	@$(STAGE) "benchmark smoke (make bench QUICK=1: every peer, CSV, plots; numbers not judged)" \
+		build/check/bench.tap scripts/bench-smoke.sh
+	@echo "=== time per stage (wall clock)"; cat build/check/times
 	@scripts/ktap-summary.sh build/check/host.tap build/check/lint.tap \
 		build/check/model.tap build/check/fuzz.tap \
 		$(foreach k,$(KERNELS),build/check/vm-$(k).tap) \
