@@ -26,7 +26,7 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 
-#include "bufpool.h"
+#include "bufpool-private.h"
 
 /* Stop every mapping of the control area: see the top of this file. */
 static void bufpool_freeze(struct bufpool_pool *pool)

@@ -23,7 +23,7 @@
 #include <linux/sysfs.h>
 #include <linux/uaccess.h>
 
-#include "bufpool.h"
+#include "bufpool-private.h"
 
 static unsigned int param_buf_size = 2048;
 module_param_named(buf_size, param_buf_size, uint, 0444);

@@ -26,7 +26,7 @@
 #include <linux/mm.h>
 #include <linux/mman.h>
 
-#include "bufpool.h"
+#include "bufpool-private.h"
 
 /*
  * Does the core map this fault with one PMD?  The handler returns a page

@@ -29,7 +29,7 @@
 #include <linux/string.h>
 #include <linux/vmalloc.h>
 
-#include "bufpool.h"
+#include "bufpool-private.h"
 
 static_assert(BUFPOOL_ORDER_FITS(BUFPOOL_CHUNK_ORDER));
 static_assert((PAGE_SIZE << BUFPOOL_CHUNK_ORDER) == BUFPOOL_CHUNK_SIZE);

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * bufpool: internal definitions of the kernel module.
+ * bufpool: the kernel module's private definitions, shared by its files
+ * and by nothing else (the ABI is uapi/linux/bufpool.h).
  */
-#ifndef BUFPOOL_H
-#define BUFPOOL_H
+#ifndef BUFPOOL_PRIVATE_H
+#define BUFPOOL_PRIVATE_H
 
 #include <linux/bits.h>
 #include <linux/cdev.h>
@@ -158,4 +159,4 @@ unsigned long bufpool_get_unmapped_area(struct file *file, unsigned long addr,
 					unsigned long len, unsigned long pgoff,
 					unsigned long flags);
 
-#endif /* BUFPOOL_H */
+#endif /* BUFPOOL_PRIVATE_H */
