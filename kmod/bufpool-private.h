@@ -30,7 +30,7 @@
 #define BUFPOOL_NAME_MAX	24
 #define BUFPOOL_DEV_NAME_MAX	(sizeof("bufpool-") + BUFPOOL_NAME_MAX)
 
-struct bufpool_params {
+struct bufpool_pool_spec {
 	char name[BUFPOOL_DEV_NAME_MAX];	/* device name */
 	u32 buf_size;
 	u32 buf_count;
@@ -134,24 +134,25 @@ static inline u64 bufpool_bufs_size(const struct bufpool_pool *pool)
 }
 
 /* pool.c */
-int bufpool_check_params(const struct bufpool_params *p);
-struct bufpool_pool *bufpool_pool_create(const struct bufpool_params *p);
+int bufpool_pool_spec_check(const struct bufpool_pool_spec *p);
+struct bufpool_pool *bufpool_pool_create(const struct bufpool_pool_spec *p);
 void bufpool_pool_get(struct bufpool_pool *pool);
 void bufpool_pool_put(struct bufpool_pool *pool);
 struct page *bufpool_pool_page(struct bufpool_pool *pool, pgoff_t pgoff);
 
 /* client.c */
-struct bufpool_stats_k {
+struct bufpool_pool_stats {
 	struct bp_stats sum;
 	u64 high_watermark;
 };
 
-void bufpool_stats(struct bufpool_pool *pool, struct bufpool_stats_k *st);
+void bufpool_pool_stats(struct bufpool_pool *pool,
+			struct bufpool_pool_stats *st);
 struct bufpool_client *bufpool_client_open(struct bufpool_pool *pool);
 void bufpool_client_close(struct bufpool_client *client);
 void bufpool_client_mapped(struct bufpool_client *client);
 int bufpool_client_attach(struct bufpool_client *client, u32 abi);
-int bufpool_audit(struct bufpool_pool *pool, struct bufpool_audit *out);
+int bufpool_pool_audit(struct bufpool_pool *pool, struct bufpool_audit *out);
 
 /* mmap.c */
 int bufpool_mmap(struct file *file, struct vm_area_struct *vma);

@@ -69,13 +69,13 @@ static void bufpool_reconcile(struct bufpool_pool *pool)
 	WRITE_ONCE(pool->ctrl->kernel_released,
 		   READ_ONCE(pool->ctrl->kernel_released) + r->dropped);
 	bufpool_thaw(pool);
-	bufpool_stats(pool, NULL);	/* samples the high watermark */
+	bufpool_pool_stats(pool, NULL);	/* samples the high watermark */
 	atomic_long_add(r->reclaimed, &pool->reclaimed);
 	atomic_long_add(r->repaired, &pool->repaired);
 }
 
 /**
- * bufpool_stats - the pool's statistics, summed over the thread slots
+ * bufpool_pool_stats - the pool's statistics, summed over the thread slots
  * @pool: the pool
  * @st: filled in, or NULL just to sample the high watermark
  *
@@ -83,7 +83,8 @@ static void bufpool_reconcile(struct bufpool_pool *pool)
  * is monotonic, so the sums are a recent view.  The high watermark is
  * the most in use any reader has seen.
  */
-void bufpool_stats(struct bufpool_pool *pool, struct bufpool_stats_k *st)
+void bufpool_pool_stats(struct bufpool_pool *pool,
+			struct bufpool_pool_stats *st)
 {
 	struct bufpool_ctrl *c = pool->ctrl;
 	struct bp_stats sum;
@@ -204,13 +205,13 @@ int bufpool_client_attach(struct bufpool_client *client, u32 abi)
 }
 
 /**
- * bufpool_audit - reconcile @pool now and say what it holds
+ * bufpool_pool_audit - reconcile @pool now and say what it holds
  * @pool: the pool
  * @out: filled in; ->size is left to the caller
  *
  * Return: 0, or -EBUSY while a client maps the pool without ATTACH.
  */
-int bufpool_audit(struct bufpool_pool *pool, struct bufpool_audit *out)
+int bufpool_pool_audit(struct bufpool_pool *pool, struct bufpool_audit *out)
 {
 	struct bp_recon *r = &pool->recon;
 

@@ -68,7 +68,7 @@ static struct class *bufpool_class;
 static struct bufpool_pool *bufpool_pools[BUFPOOL_MAX_POOLS + 1];
 static unsigned int bufpool_nr_pools;
 
-static int bufpool_open(struct inode *inode, struct file *file)
+static int bufpool_fop_open(struct inode *inode, struct file *file)
 {
 	struct bufpool_pool *pool = container_of(inode->i_cdev,
 						 struct bufpool_pool, cdev);
@@ -83,7 +83,7 @@ static int bufpool_open(struct inode *inode, struct file *file)
 	return 0;
 }
 
-static int bufpool_release(struct inode *inode, struct file *file)
+static int bufpool_fop_release(struct inode *inode, struct file *file)
 {
 	bufpool_client_close(file->private_data);
 	return 0;
@@ -129,7 +129,7 @@ static long bufpool_ioctl_audit(struct bufpool_client *client,
 
 	if (usize < BUFPOOL_AUDIT_SIZE_VER0)
 		return -EINVAL;
-	err = bufpool_audit(client->pool, &audit);
+	err = bufpool_pool_audit(client->pool, &audit);
 	if (err)
 		return err;
 	return bufpool_copy_out(uarg, usize, &audit, sizeof(audit),
@@ -166,8 +166,8 @@ static long bufpool_ioctl_wait(struct bufpool_client *client,
 	return ret == -ERESTARTSYS ? -EINTR : ret;
 }
 
-static long bufpool_ioctl(struct file *file, unsigned int cmd,
-			  unsigned long arg)
+static long bufpool_fop_ioctl(struct file *file, unsigned int cmd,
+			      unsigned long arg)
 {
 	struct bufpool_client *client = file->private_data;
 	void __user *uarg = (void __user *)arg;
@@ -208,9 +208,9 @@ static long bufpool_ioctl(struct file *file, unsigned int cmd,
 
 static const struct file_operations bufpool_fops = {
 	.owner = THIS_MODULE,
-	.open = bufpool_open,
-	.release = bufpool_release,
-	.unlocked_ioctl = bufpool_ioctl,
+	.open = bufpool_fop_open,
+	.release = bufpool_fop_release,
+	.unlocked_ioctl = bufpool_fop_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 	.mmap = bufpool_mmap,
 	.get_unmapped_area = bufpool_get_unmapped_area,
@@ -246,11 +246,11 @@ static ssize_t bufpool_attr_show(struct device *dev,
 	enum bufpool_number what =
 		container_of(attr, struct bufpool_attr, attr)->what;
 	struct bufpool_pool *pool = bufpool_from_dev(dev);
-	struct bufpool_stats_k st;
+	struct bufpool_pool_stats st;
 	s64 v;
 
 	if (what >= BP_TOTAL)	/* summed over the thread slots */
-		bufpool_stats(pool, &st);
+		bufpool_pool_stats(pool, &st);
 	switch (what) {
 	case BP_BUF_SIZE:
 		v = 1U << pool->buf_shift;
@@ -452,9 +452,9 @@ static void bufpool_unregister(struct bufpool_pool *pool)
 }
 
 /* The default pool's parameters, which named pools start from. */
-static void bufpool_default_params(struct bufpool_params *p)
+static void bufpool_default_spec(struct bufpool_pool_spec *p)
 {
-	*p = (struct bufpool_params){
+	*p = (struct bufpool_pool_spec){
 		.name = "bufpool",
 		.buf_size = param_buf_size,
 		.buf_count = param_buf_count,
@@ -479,7 +479,7 @@ static bool bufpool_name_ok(const char *name)
 }
 
 /* One "key=value" of a pool spec into p; a clear error otherwise. */
-static int bufpool_parse_kv(struct bufpool_params *p, char *kv)
+static int bufpool_parse_kv(struct bufpool_pool_spec *p, char *kv)
 {
 	char *val = strchr(kv, '=');
 	int err;
@@ -518,8 +518,8 @@ static int bufpool_parse_kv(struct bufpool_params *p, char *kv)
  * each starting from the default pool's parameters.  Returns how many,
  * or a negative errno with the reason logged.
  */
-static int bufpool_parse_pools(const char *spec, struct bufpool_params *ps,
-			       int max)
+static int bufpool_parse_pools(const char *spec,
+			       struct bufpool_pool_spec *ps, int max)
 {
 	char *buf, *cur, *one, *kv, *name;
 	int n = 0, i, err = 0;
@@ -545,7 +545,7 @@ static int bufpool_parse_pools(const char *spec, struct bufpool_params *ps,
 			err = -EINVAL;
 			break;
 		}
-		bufpool_default_params(&ps[n]);
+		bufpool_default_spec(&ps[n]);
 		snprintf(ps[n].name, sizeof(ps[n].name), "bufpool-%s", name);
 		for (i = 0; i < n; i++)
 			if (!strcmp(ps[i].name, ps[n].name)) {
@@ -556,7 +556,7 @@ static int bufpool_parse_pools(const char *spec, struct bufpool_params *ps,
 			if (*kv)
 				err = bufpool_parse_kv(&ps[n], kv);
 		if (!err)
-			err = bufpool_check_params(&ps[n]);
+			err = bufpool_pool_spec_check(&ps[n]);
 		n++;
 	}
 	kfree(buf);
@@ -579,7 +579,7 @@ static void bufpool_destroy_all(void)
 
 static int __init bufpool_init(void)
 {
-	struct bufpool_params *ps;
+	struct bufpool_pool_spec *ps;
 	struct bufpool_pool *pool;
 	int n, i, err;
 
@@ -587,8 +587,8 @@ static int __init bufpool_init(void)
 	if (!ps)
 		return -ENOMEM;
 	/* Check every pool's parameters before taking any memory. */
-	bufpool_default_params(&ps[0]);
-	err = bufpool_check_params(&ps[0]);
+	bufpool_default_spec(&ps[0]);
+	err = bufpool_pool_spec_check(&ps[0]);
 	n = err ? err : bufpool_parse_pools(param_pools, ps + 1,
 					    BUFPOOL_MAX_POOLS);
 	if (n < 0) {

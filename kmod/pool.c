@@ -35,13 +35,13 @@ static_assert(BUFPOOL_ORDER_FITS(BUFPOOL_CHUNK_ORDER));
 static_assert((PAGE_SIZE << BUFPOOL_CHUNK_ORDER) == BUFPOOL_CHUNK_SIZE);
 
 /**
- * bufpool_check_params - refuse a geometry the module cannot honour
+ * bufpool_pool_spec_check - refuse a geometry the module cannot honour
  * @p: the requested geometry
  *
  * Return: 0, -EINVAL for a malformed request or -ENOMEM for one larger
  * than the machine; the reason is logged.
  */
-int bufpool_check_params(const struct bufpool_params *p)
+int bufpool_pool_spec_check(const struct bufpool_pool_spec *p)
 {
 	u64 bytes, ram;
 
@@ -237,12 +237,12 @@ static void bufpool_pool_free(struct bufpool_pool *pool)
 
 /**
  * bufpool_pool_create - reserve and carve a pool
- * @p: name and geometry, already checked by bufpool_check_params()
+ * @p: name and geometry, already checked by bufpool_pool_spec_check()
  *
  * Return: the pool with one reference, or an ERR_PTR.  Nothing is left
  * allocated on failure.
  */
-struct bufpool_pool *bufpool_pool_create(const struct bufpool_params *p)
+struct bufpool_pool *bufpool_pool_create(const struct bufpool_pool_spec *p)
 {
 	struct bufpool_pool *pool;
 	u64 bytes;
