@@ -27,6 +27,7 @@
 
 /* Pools named at load: /dev/bufpool-NAME, NAME of [a-z0-9_]. */
 #define BUFPOOL_MAX_POOLS	16
+#define BUFPOOL_NR_MINORS	(BUFPOOL_MAX_POOLS + 1)	/* and /dev/bufpool */
 #define BUFPOOL_NAME_MAX	24
 #define BUFPOOL_DEV_NAME_MAX	(sizeof("bufpool-") + BUFPOOL_NAME_MAX)
 
@@ -133,6 +134,11 @@ static inline u64 bufpool_bufs_size(const struct bufpool_pool *pool)
 	return (u64)pool->nr_chunks << (BUFPOOL_CHUNK_ORDER + PAGE_SHIFT);
 }
 
+static inline struct bufpool_pool *bufpool_dev_to_pool(struct device *dev)
+{
+	return container_of(dev, struct bufpool_pool, dev);
+}
+
 /* pool.c */
 int bufpool_pool_spec_check(const struct bufpool_pool_spec *p);
 struct bufpool_pool *bufpool_pool_create(const struct bufpool_pool_spec *p);
@@ -155,9 +161,20 @@ int bufpool_client_attach(struct bufpool_client *client, u32 abi);
 int bufpool_pool_audit(struct bufpool_pool *pool, struct bufpool_audit *out);
 
 /* mmap.c */
-int bufpool_mmap(struct file *file, struct vm_area_struct *vma);
-unsigned long bufpool_get_unmapped_area(struct file *file, unsigned long addr,
-					unsigned long len, unsigned long pgoff,
-					unsigned long flags);
+int bufpool_mmap_setup(struct bufpool_client *client,
+		       struct vm_area_struct *vma);
+unsigned long bufpool_mmap_unmapped_area(struct file *file,
+					 struct bufpool_pool *pool,
+					 unsigned long addr, unsigned long len,
+					 unsigned long pgoff, unsigned long flags);
+
+/* device.c */
+int bufpool_devices_init(void);
+void bufpool_devices_exit(void);
+int bufpool_device_add(struct bufpool_pool *pool, unsigned int minor);
+void bufpool_device_del(struct bufpool_pool *pool);
+
+/* sysfs.c */
+extern const struct attribute_group *bufpool_sysfs_groups[];
 
 #endif /* BUFPOOL_PRIVATE_H */

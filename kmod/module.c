@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * bufpool: pinned hugepage buffer pools shared between processes.
+ *
+ * At load the module reserves zeroed, unmovable 2 MiB compound pages,
+ * carves them into fixed-size buffers, links every buffer into a
+ * lock-free free list in a shared control area, and registers
+ * /dev/bufpool, and /dev/bufpool-NAME for each pool named in the pools
+ * parameter.  Userspace maps a device and takes and gives buffers
+ * through the free list without system calls (libbufpool-user).
+ *
+ * This file: the module parameters, the pools= parser, and load and
+ * unload, which create and remove the pools (pool.c) and their devices
+ * (device.c).
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/ctype.h>
+#include <linux/kstrtox.h>
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/numa.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+
+#include "bufpool-private.h"
+
+static unsigned int param_buf_size = 2048;
+module_param_named(buf_size, param_buf_size, uint, 0444);
+MODULE_PARM_DESC(buf_size,
+		 "Bytes per buffer: a power of two from 64 to 2097152 (default 2048)");
+
+static unsigned int param_buf_count = 4096;
+module_param_named(buf_count, param_buf_count, uint, 0444);
+MODULE_PARM_DESC(buf_count,
+		 "Number of buffers, 1 to 16777215 (default 4096)");
+
+static int param_numa_node = NUMA_NO_NODE;
+module_param_named(numa_node, param_numa_node, int, 0444);
+MODULE_PARM_DESC(numa_node,
+		 "NUMA node to take the memory from, -1 for any (default -1)");
+
+static unsigned int param_caches = 64;
+module_param_named(caches, param_caches, uint, 0444);
+MODULE_PARM_DESC(caches,
+		 "Per-thread cache slots, 0 to 4096; 0 disables caching (default 64)");
+
+static unsigned int param_mode = 0600;
+module_param_named(mode, param_mode, uint, 0444);
+MODULE_PARM_DESC(mode,
+		 "Permission bits of the device node (default 0600)");
+
+static unsigned int param_uid;
+module_param_named(uid, param_uid, uint, 0444);
+MODULE_PARM_DESC(uid, "Owner of the device node (default 0)");
+
+static unsigned int param_gid;
+module_param_named(gid, param_gid, uint, 0444);
+MODULE_PARM_DESC(gid, "Group of the device node (default 0)");
+
+static char *param_pools;
+module_param_named(pools, param_pools, charp, 0444);
+MODULE_PARM_DESC(pools,
+		 "More pools, /dev/bufpool-NAME each: NAME:key=value,...;NAME:... with keys buf_size, buf_count, numa_node, caches, mode, uid, gid (defaults: those of the default pool)");
+
+static struct bufpool_pool *bufpool_pools[BUFPOOL_NR_MINORS];
+static unsigned int bufpool_nr_pools;
+
+/* The default pool's parameters, which named pools start from. */
+static void bufpool_default_spec(struct bufpool_pool_spec *p)
+{
+	*p = (struct bufpool_pool_spec){
+		.name = "bufpool",
+		.buf_size = param_buf_size,
+		.buf_count = param_buf_count,
+		.numa_node = param_numa_node,
+		.mode = param_mode,
+		.caches = param_caches,
+		.uid = param_uid,
+		.gid = param_gid,
+	};
+}
+
+static bool bufpool_name_ok(const char *name)
+{
+	size_t i, len = strlen(name);
+
+	if (!len || len > BUFPOOL_NAME_MAX)
+		return false;
+	for (i = 0; i < len; i++)
+		if (!islower(name[i]) && !isdigit(name[i]) && name[i] != '_')
+			return false;
+	return true;
+}
+
+/* One "key=value" of a pool spec into p; a clear error otherwise. */
+static int bufpool_parse_kv(struct bufpool_pool_spec *p, char *kv)
+{
+	char *val = strchr(kv, '=');
+	int err;
+
+	if (!val) {
+		pr_err("pools: %s: \"%s\" is not key=value\n", p->name, kv);
+		return -EINVAL;
+	}
+	*val++ = '\0';
+	if (!strcmp(kv, "buf_size"))
+		err = kstrtou32(val, 0, &p->buf_size);
+	else if (!strcmp(kv, "buf_count"))
+		err = kstrtou32(val, 0, &p->buf_count);
+	else if (!strcmp(kv, "numa_node"))
+		err = kstrtoint(val, 0, &p->numa_node);
+	else if (!strcmp(kv, "caches"))
+		err = kstrtou32(val, 0, &p->caches);
+	else if (!strcmp(kv, "mode"))
+		err = kstrtouint(val, 8, &p->mode);
+	else if (!strcmp(kv, "uid"))
+		err = kstrtou32(val, 0, &p->uid);
+	else if (!strcmp(kv, "gid"))
+		err = kstrtou32(val, 0, &p->gid);
+	else
+		err = -ENOENT;
+	if (err == -ENOENT)
+		pr_err("pools: %s: unknown key \"%s\"\n", p->name, kv);
+	else if (err)
+		pr_err("pools: %s: %s=\"%s\" is not a number\n", p->name, kv,
+		       val);
+	return err ? -EINVAL : 0;
+}
+
+/*
+ * Parse the pools parameter: "NAME:key=value,...;NAME:..." into ps[],
+ * each starting from the default pool's parameters.  Returns how many,
+ * or a negative errno with the reason logged.
+ */
+static int bufpool_parse_pools(const char *spec,
+			       struct bufpool_pool_spec *ps, int max)
+{
+	char *buf, *cur, *one, *kv, *name;
+	int n = 0, i, err = 0;
+
+	if (!spec || !*spec)
+		return 0;
+	buf = kstrdup(spec, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	cur = buf;
+	while (!err && (one = strsep(&cur, ";")) != NULL) {
+		if (!*one)
+			continue;
+		name = strsep(&one, ":");
+		if (!bufpool_name_ok(name)) {
+			pr_err("pools: \"%s\": a name is 1 to %d of a-z, 0-9, _\n",
+			       name, BUFPOOL_NAME_MAX);
+			err = -EINVAL;
+			break;
+		}
+		if (n == max) {
+			pr_err("pools: more than %d pools\n", max);
+			err = -EINVAL;
+			break;
+		}
+		bufpool_default_spec(&ps[n]);
+		snprintf(ps[n].name, sizeof(ps[n].name), "bufpool-%s", name);
+		for (i = 0; i < n; i++)
+			if (!strcmp(ps[i].name, ps[n].name)) {
+				pr_err("pools: \"%s\" named twice\n", name);
+				err = -EINVAL;
+			}
+		while (!err && one && (kv = strsep(&one, ",")) != NULL)
+			if (*kv)
+				err = bufpool_parse_kv(&ps[n], kv);
+		if (!err)
+			err = bufpool_pool_spec_check(&ps[n]);
+		n++;
+	}
+	kfree(buf);
+	return err ? err : n;
+}
+
+/* Create a pool and its device, /dev/NAME at minor @minor. */
+static int bufpool_add(const struct bufpool_pool_spec *spec,
+		       unsigned int minor)
+{
+	struct bufpool_pool *pool;
+	int err;
+
+	pool = bufpool_pool_create(spec);
+	if (IS_ERR(pool))
+		return PTR_ERR(pool);
+	err = bufpool_device_add(pool, minor);
+	if (err) {
+		bufpool_pool_put(pool);
+		return err;
+	}
+	bufpool_pools[bufpool_nr_pools++] = pool;
+	pr_info("/dev/%s: %u buffers of %u B in %u x 2 MiB chunks, node %d\n",
+		pool->name, pool->buf_count, 1U << pool->buf_shift,
+		pool->nr_chunks, pool->numa_node);
+	return 0;
+}
+
+/*
+ * Remove every pool's device and drop the module's reference on each,
+ * then give back the class and the device numbers: the one teardown, on
+ * a failed load and at unload.
+ */
+static void bufpool_remove_all(void)
+{
+	while (bufpool_nr_pools) {
+		struct bufpool_pool *pool = bufpool_pools[--bufpool_nr_pools];
+
+		bufpool_device_del(pool);
+		bufpool_pool_put(pool);
+	}
+	bufpool_devices_exit();
+}
+
+static int __init bufpool_init(void)
+{
+	struct bufpool_pool_spec *ps;
+	int n, i, err;
+
+	ps = kcalloc(BUFPOOL_NR_MINORS, sizeof(*ps), GFP_KERNEL);
+	if (!ps)
+		return -ENOMEM;
+	/* Check every pool's parameters before taking any memory. */
+	bufpool_default_spec(&ps[0]);
+	err = bufpool_pool_spec_check(&ps[0]);
+	n = err ? err : bufpool_parse_pools(param_pools, ps + 1,
+					    BUFPOOL_MAX_POOLS);
+	if (n < 0) {
+		kfree(ps);
+		return n;
+	}
+
+	err = bufpool_devices_init();
+	if (err)
+		goto out;
+	for (i = 0; i <= n; i++) {
+		err = bufpool_add(&ps[i], i);
+		if (err) {
+			bufpool_remove_all();
+			goto out;
+		}
+	}
+out:
+	kfree(ps);
+	return err;
+}
+
+static void __exit bufpool_exit(void)
+{
+	/*
+	 * Every open file and every mapping holds a module reference
+	 * (fops.owner), so none is left here: these puts free the pools.
+	 */
+	bufpool_remove_all();
+}
+
+module_init(bufpool_init);
+module_exit(bufpool_exit);
+
+MODULE_DESCRIPTION("Pinned hugepage buffer pools shared with userspace");
+MODULE_AUTHOR("bufpool developers");
+MODULE_LICENSE("GPL");
