@@ -118,7 +118,7 @@ struct bufpool_pool {
 /**
  * struct bufpool_client - one open file of a pool
  * @pool:	the pool
- * @id:		client id in own[] and thread slots
+ * @id:		client id, as own[] and the caches record it
  * @attached:	said BUFPOOL_IOC_ATTACH: keeps ABI 1.2 ownership records
  * @legacy:	mapped the pool without attaching (counted in nr_legacy)
  */

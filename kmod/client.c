@@ -3,7 +3,7 @@
  * bufpool: clients, ownership and recovery.
  *
  * Every open file of a pool is a client with an id.  Clients record in
- * the shared control area what they hold (own[], thread slots), by the
+ * the shared control area what they hold (own[], caches), by the
  * rules in uapi/linux/bufpool_freelist.h.  When a client's file is
  * released, its process is gone or done with the pool, and whatever
  * only its records name goes back to the pool; when the last client
@@ -75,7 +75,7 @@ static void bufpool_reconcile(struct bufpool_pool *pool)
 }
 
 /**
- * bufpool_pool_stats - the pool's statistics, summed over the thread slots
+ * bufpool_pool_stats - the pool's statistics, summed over the caches
  * @pool: the pool
  * @st: filled in, or NULL just to sample the high watermark
  *

@@ -43,7 +43,7 @@ MODULE_PARM_DESC(numa_node,
 static unsigned int param_caches = 64;
 module_param_named(caches, param_caches, uint, 0444);
 MODULE_PARM_DESC(caches,
-		 "Per-thread cache slots, 0 to 4096; 0 disables caching (default 64)");
+		 "Per-thread caches, 0 to 4096; 0 disables caching (default 64)");
 
 static unsigned int param_mode = 0600;
 module_param_named(mode, param_mode, uint, 0444);

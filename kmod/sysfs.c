@@ -12,7 +12,7 @@
 #include "bufpool-private.h"
 
 enum bufpool_number {
-	BP_BUF_SIZE, BP_BUF_COUNT, BP_NUMA_NODE, BP_THREAD_SLOTS, BP_MAG_FILL,
+	BP_BUF_SIZE, BP_BUF_COUNT, BP_NUMA_NODE, BP_CACHES, BP_MAG_FILL,
 	BP_GENERATION, BP_PMD_FAULTS, BP_PTE_FAULTS, BP_RECLAIMS,
 	BP_RECLAIMED, BP_REPAIRED, BP_REBUILDS, BP_DEFERRED, BP_CLIENTS,
 	BP_TOTAL, BP_IN_USE, BP_FREE, BP_HIGH_WATERMARK, BP_ACQUIRES,
@@ -33,7 +33,7 @@ static ssize_t bufpool_attr_show(struct device *dev,
 	struct bufpool_pool_stats st;
 	s64 v;
 
-	if (what >= BP_TOTAL)	/* summed over the thread slots */
+	if (what >= BP_TOTAL)	/* summed over the caches */
 		bufpool_pool_stats(pool, &st);
 	switch (what) {
 	case BP_BUF_SIZE:
@@ -46,7 +46,7 @@ static ssize_t bufpool_attr_show(struct device *dev,
 	case BP_NUMA_NODE:
 		v = pool->numa_node;
 		break;
-	case BP_THREAD_SLOTS:
+	case BP_CACHES:
 		v = pool->layout.nr_caches;
 		break;
 	case BP_MAG_FILL:
@@ -110,7 +110,7 @@ static ssize_t bufpool_attr_show(struct device *dev,
 BUFPOOL_ATTR(buf_size, BP_BUF_SIZE);
 BUFPOOL_ATTR(buf_count, BP_BUF_COUNT);
 BUFPOOL_ATTR(numa_node, BP_NUMA_NODE);
-BUFPOOL_ATTR(thread_slots, BP_THREAD_SLOTS);
+BUFPOOL_ATTR(caches, BP_CACHES);
 BUFPOOL_ATTR(mag_fill, BP_MAG_FILL);
 BUFPOOL_ATTR(generation, BP_GENERATION);
 BUFPOOL_ATTR(pmd_faults, BP_PMD_FAULTS);
@@ -133,7 +133,7 @@ static struct attribute *bufpool_info_attrs[] = {
 	&bufpool_attr_buf_size.attr.attr,
 	&bufpool_attr_buf_count.attr.attr,
 	&bufpool_attr_numa_node.attr.attr,
-	&bufpool_attr_thread_slots.attr.attr,
+	&bufpool_attr_caches.attr.attr,
 	&bufpool_attr_mag_fill.attr.attr,
 	&bufpool_attr_generation.attr.attr,
 	NULL,
