@@ -25,37 +25,43 @@
 
 #include "bufpool-private.h"
 
-static unsigned int param_buf_size = 2048;
-module_param_named(buf_size, param_buf_size, uint, 0444);
+/*
+ * The default pool, /dev/bufpool.  The module parameters are its spec,
+ * and each pool named in pools= starts from a copy of it.
+ */
+static struct bufpool_pool_spec bufpool_default_spec = {
+	.name = "bufpool",
+	.buf_size = 2048,
+	.buf_count = 4096,
+	.numa_node = NUMA_NO_NODE,
+	.caches = 64,
+	.mode = 0600,
+};
+
+module_param_named(buf_size, bufpool_default_spec.buf_size, uint, 0444);
 MODULE_PARM_DESC(buf_size,
 		 "Bytes per buffer: a power of two from 64 to 2097152 (default 2048)");
 
-static unsigned int param_buf_count = 4096;
-module_param_named(buf_count, param_buf_count, uint, 0444);
+module_param_named(buf_count, bufpool_default_spec.buf_count, uint, 0444);
 MODULE_PARM_DESC(buf_count,
 		 "Number of buffers, 1 to 16777215 (default 4096)");
 
-static int param_numa_node = NUMA_NO_NODE;
-module_param_named(numa_node, param_numa_node, int, 0444);
+module_param_named(numa_node, bufpool_default_spec.numa_node, int, 0444);
 MODULE_PARM_DESC(numa_node,
 		 "NUMA node to take the memory from, -1 for any (default -1)");
 
-static unsigned int param_caches = 64;
-module_param_named(caches, param_caches, uint, 0444);
+module_param_named(caches, bufpool_default_spec.caches, uint, 0444);
 MODULE_PARM_DESC(caches,
 		 "Per-thread caches, 0 to 4096; 0 disables caching (default 64)");
 
-static unsigned int param_mode = 0600;
-module_param_named(mode, param_mode, uint, 0444);
+module_param_named(mode, bufpool_default_spec.mode, uint, 0444);
 MODULE_PARM_DESC(mode,
 		 "Permission bits of the device node (default 0600)");
 
-static unsigned int param_uid;
-module_param_named(uid, param_uid, uint, 0444);
+module_param_named(uid, bufpool_default_spec.uid, uint, 0444);
 MODULE_PARM_DESC(uid, "Owner of the device node (default 0)");
 
-static unsigned int param_gid;
-module_param_named(gid, param_gid, uint, 0444);
+module_param_named(gid, bufpool_default_spec.gid, uint, 0444);
 MODULE_PARM_DESC(gid, "Group of the device node (default 0)");
 
 static char *param_pools;
@@ -65,21 +71,6 @@ MODULE_PARM_DESC(pools,
 
 static struct bufpool_pool *bufpool_pools[BUFPOOL_NR_MINORS];
 static unsigned int bufpool_nr_pools;
-
-/* The default pool's parameters, which named pools start from. */
-static void bufpool_default_spec(struct bufpool_pool_spec *p)
-{
-	*p = (struct bufpool_pool_spec){
-		.name = "bufpool",
-		.buf_size = param_buf_size,
-		.buf_count = param_buf_count,
-		.numa_node = param_numa_node,
-		.mode = param_mode,
-		.caches = param_caches,
-		.uid = param_uid,
-		.gid = param_gid,
-	};
-}
 
 static bool bufpool_name_ok(const char *name)
 {
@@ -160,7 +151,7 @@ static int bufpool_parse_pools(const char *spec,
 			err = -EINVAL;
 			break;
 		}
-		bufpool_default_spec(&ps[n]);
+		ps[n] = bufpool_default_spec;
 		snprintf(ps[n].name, sizeof(ps[n].name), "bufpool-%s", name);
 		for (i = 0; i < n; i++)
 			if (!strcmp(ps[i].name, ps[n].name)) {
@@ -225,7 +216,7 @@ static int __init bufpool_init(void)
 	if (!ps)
 		return -ENOMEM;
 	/* Check every pool's parameters before taking any memory. */
-	bufpool_default_spec(&ps[0]);
+	ps[0] = bufpool_default_spec;
 	err = bufpool_pool_spec_check(&ps[0]);
 	n = err ? err : bufpool_parse_pools(param_pools, ps + 1,
 					    BUFPOOL_MAX_POOLS);
