@@ -6,6 +6,7 @@
 #ifndef BUFPOOL_PRIVATE_H
 #define BUFPOOL_PRIVATE_H
 
+#include <linux/bitops.h>
 #include <linux/bits.h>
 #include <linux/cdev.h>
 #include <linux/device.h>
@@ -52,14 +53,13 @@ struct bufpool_pool_spec {
  * @uid:	owner of the node
  * @gid:	group of the node
  * @name:	device name
- * @buf_shift:	log2 of the buffer size
- * @buf_count:	number of buffers
  * @numa_node:	node the chunks were taken from, or NUMA_NO_NODE
  * @nr_chunks:	number of PMD-sized compound pages backing the buffers
  * @chunks:	their head pages; the pool holds one reference on each
  * @ctrl:	the shared control area (vmalloc_user memory)
- * @ctrl_size:	its size in bytes, page-aligned
- * @layout:	where everything is, as bp_layout_compute() placed it
+ * @layout:	the geometry (buf_shift, buf_count, nr_caches...) and where
+ *		everything is, as bp_layout_compute() placed it: the one
+ *		copy of each size and offset
  * @bufs_pgoff:	page offset of the buffer area in the mmap space
  * @generation:	reported to userspace; changes when the pool is rebuilt
  * @pmd_faults:	faults in the buffer area mapped with one PMD (2 MiB)
@@ -88,13 +88,10 @@ struct bufpool_pool {
 	kuid_t uid;
 	kgid_t gid;
 	char name[BUFPOOL_DEV_NAME_MAX];
-	u32 buf_shift;
-	u32 buf_count;
 	int numa_node;
 	unsigned int nr_chunks;
 	struct page **chunks;
 	struct bufpool_ctrl *ctrl;
-	size_t ctrl_size;
 	struct bp_layout layout;
 	pgoff_t bufs_pgoff;
 	u64 generation;
@@ -129,9 +126,23 @@ struct bufpool_client {
 	bool legacy;
 };
 
-static inline u64 bufpool_bufs_size(const struct bufpool_pool *pool)
+/* Pages of the control area, from page offset 0 of the mmap space. */
+static inline pgoff_t bufpool_ctrl_pages(const struct bufpool_pool *pool)
 {
-	return (u64)pool->nr_chunks << (BUFPOOL_CHUNK_ORDER + PAGE_SHIFT);
+	return pool->layout.ctrl_size >> PAGE_SHIFT;
+}
+
+/* Pages of the buffer area, from page offset bufs_pgoff. */
+static inline pgoff_t bufpool_bufs_pages(const struct bufpool_pool *pool)
+{
+	return (pgoff_t)pool->nr_chunks << BUFPOOL_CHUNK_ORDER;
+}
+
+/* Words of the reconciliation bitmaps, all in one allocation. */
+static inline size_t bufpool_recon_words(const struct bufpool_pool *pool)
+{
+	return 2 * (BITS_TO_U64(pool->layout.buf_count) +
+		    BITS_TO_U64(pool->layout.nr_mags)) + 1;
 }
 
 static inline struct bufpool_pool *bufpool_dev_to_pool(struct device *dev)

@@ -31,17 +31,18 @@
 /* Stop every mapping of the control area: see the top of this file. */
 static void bufpool_freeze(struct bufpool_pool *pool)
 {
-	pgoff_t i, n = pool->ctrl_size >> PAGE_SHIFT;
+	pgoff_t i, n = bufpool_ctrl_pages(pool);
 
 	lockdep_assert_held(&pool->lock);
 	for (i = 0; i < n; i++)
 		lock_page(bufpool_pool_page(pool, i));
-	unmap_mapping_range(pool->inode->i_mapping, 0, pool->ctrl_size, 1);
+	unmap_mapping_range(pool->inode->i_mapping, 0,
+			    pool->layout.ctrl_size, 1);
 }
 
 static void bufpool_thaw(struct bufpool_pool *pool)
 {
-	pgoff_t i, n = pool->ctrl_size >> PAGE_SHIFT;
+	pgoff_t i, n = bufpool_ctrl_pages(pool);
 
 	for (i = 0; i < n; i++)
 		unlock_page(bufpool_pool_page(pool, i));
@@ -50,11 +51,9 @@ static void bufpool_thaw(struct bufpool_pool *pool)
 static void bufpool_reconcile(struct bufpool_pool *pool)
 {
 	struct bp_recon *r = &pool->recon;
-	size_t bufs = BITS_TO_U64(pool->buf_count);
-	size_t mags = BITS_TO_U64(pool->layout.nr_mags);
 	struct bp_shm s;
 
-	memset(r->free_bm, 0, (2 * (bufs + mags) + 1) * sizeof(u64));
+	memset(r->free_bm, 0, bufpool_recon_words(pool) * sizeof(u64));
 	r->free = 0;
 	r->cached = 0;
 	r->held = 0;
@@ -103,7 +102,7 @@ void bufpool_pool_stats(struct bufpool_pool *pool,
 /* Nobody has the pool open, so nobody maps it: start it afresh. */
 static void bufpool_rebuild(struct bufpool_pool *pool)
 {
-	memset(pool->ctrl, 0, pool->ctrl_size);
+	memset(pool->ctrl, 0, pool->layout.ctrl_size);
 	pool->generation++;
 	bp_shm_init(pool->ctrl, &pool->layout, pool->generation);
 	atomic_long_inc(&pool->rebuilds);
@@ -223,7 +222,7 @@ int bufpool_pool_audit(struct bufpool_pool *pool, struct bufpool_audit *out)
 	bufpool_reconcile(pool);
 	out->clients = pool->nr_clients;
 	out->legacy = pool->nr_legacy;
-	out->buf_count = pool->buf_count;
+	out->buf_count = pool->layout.buf_count;
 	out->free = r->free;
 	out->cached = r->cached;
 	out->held = r->held;

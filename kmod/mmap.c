@@ -124,8 +124,7 @@ int bufpool_mmap_setup(struct bufpool_client *client,
 		       struct vm_area_struct *vma)
 {
 	struct bufpool_pool *pool = client->pool;
-	pgoff_t ctrl_pages = pool->ctrl_size >> PAGE_SHIFT;
-	pgoff_t bufs_pages = (pgoff_t)pool->nr_chunks << BUFPOOL_CHUNK_ORDER;
+	pgoff_t ctrl_pages = bufpool_ctrl_pages(pool);
 	unsigned long pages = vma_pages(vma);
 
 	/*
@@ -138,7 +137,7 @@ int bufpool_mmap_setup(struct bufpool_client *client,
 		return -EPERM;
 	if (!bufpool_range_in(vma->vm_pgoff, pages, 0, ctrl_pages) &&
 	    !bufpool_range_in(vma->vm_pgoff, pages, pool->bufs_pgoff,
-			      bufs_pages))
+			      bufpool_bufs_pages(pool)))
 		return -EINVAL;
 
 	/*

@@ -186,7 +186,8 @@ static int bufpool_add(const struct bufpool_pool_spec *spec,
 	}
 	bufpool_pools[bufpool_nr_pools++] = pool;
 	pr_info("/dev/%s: %u buffers of %u B in %u x 2 MiB chunks, node %d\n",
-		pool->name, pool->buf_count, 1U << pool->buf_shift,
+		pool->name, pool->layout.buf_count,
+		1U << pool->layout.buf_shift,
 		pool->nr_chunks, pool->numa_node);
 	return 0;
 }

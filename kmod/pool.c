@@ -147,8 +147,7 @@ static int bufpool_alloc_ctrl(struct bufpool_pool *pool)
 {
 	void *ctrl;
 
-	pool->ctrl_size = pool->layout.ctrl_size;
-	ctrl = vmalloc_user(pool->ctrl_size);	/* zeroed */
+	ctrl = vmalloc_user(pool->layout.ctrl_size);	/* zeroed */
 	if (!ctrl)
 		return -ENOMEM;
 	bp_shm_init(ctrl, &pool->layout, pool->generation);
@@ -197,19 +196,19 @@ static int bufpool_alloc_inode(struct bufpool_pool *pool)
 	}
 	/* The mmap space is the file: both areas lie below i_size. */
 	i_size_write(inode, ((loff_t)pool->bufs_pgoff << PAGE_SHIFT) +
-			    bufpool_bufs_size(pool));
+			    pool->layout.bufs_size);
 	pool->inode = inode;
 	return 0;
 }
 
 static int bufpool_alloc_recon(struct bufpool_pool *pool)
 {
-	size_t bufs = BITS_TO_U64(pool->buf_count);
+	size_t bufs = BITS_TO_U64(pool->layout.buf_count);
 	size_t mags = BITS_TO_U64(pool->layout.nr_mags);
 
 	pool->live = kvcalloc(BITS_TO_U64(BUFPOOL_CLIENT_MAX + 1), sizeof(u64),
 			      GFP_KERNEL);
-	pool->recon.free_bm = kvcalloc(2 * (bufs + mags) + 1, sizeof(u64),
+	pool->recon.free_bm = kvcalloc(bufpool_recon_words(pool), sizeof(u64),
 				       GFP_KERNEL);
 	if (!pool->live || !pool->recon.free_bm)
 		return -ENOMEM;
@@ -245,7 +244,6 @@ static void bufpool_pool_free(struct bufpool_pool *pool)
 struct bufpool_pool *bufpool_pool_create(const struct bufpool_pool_spec *p)
 {
 	struct bufpool_pool *pool;
-	u64 bytes;
 	int err;
 
 	pool = kzalloc(sizeof(*pool), GFP_KERNEL);
@@ -259,14 +257,12 @@ struct bufpool_pool *bufpool_pool_create(const struct bufpool_pool_spec *p)
 	pool->mode = p->mode;
 	pool->uid = make_kuid(&init_user_ns, p->uid);
 	pool->gid = make_kgid(&init_user_ns, p->gid);
-	pool->buf_shift = ilog2(p->buf_size);
-	pool->buf_count = p->buf_count;
 	pool->numa_node = p->numa_node;
 	pool->generation = 1;
-	bp_layout_compute(&pool->layout, p->buf_count, pool->buf_shift,
+	bp_layout_compute(&pool->layout, p->buf_count, ilog2(p->buf_size),
 			  p->caches, PAGE_SIZE);
-	bytes = pool->layout.bufs_size;
-	pool->nr_chunks = bytes >> (BUFPOOL_CHUNK_ORDER + PAGE_SHIFT);
+	pool->nr_chunks = pool->layout.bufs_size >>
+			  (BUFPOOL_CHUNK_ORDER + PAGE_SHIFT);
 	/* The buffer area starts on a chunk boundary of the mmap space. */
 	pool->bufs_pgoff = pool->layout.bufs_offset >> PAGE_SHIFT;
 
@@ -309,13 +305,11 @@ void bufpool_pool_put(struct bufpool_pool *pool)
  */
 struct page *bufpool_pool_page(struct bufpool_pool *pool, pgoff_t pgoff)
 {
-	pgoff_t ctrl_pages = pool->ctrl_size >> PAGE_SHIFT;
-	pgoff_t bufs_pages = (pgoff_t)pool->nr_chunks << BUFPOOL_CHUNK_ORDER;
-
-	if (pgoff < ctrl_pages)
+	if (pgoff < bufpool_ctrl_pages(pool))
 		return vmalloc_to_page((char *)pool->ctrl +
 				       (pgoff << PAGE_SHIFT));
-	if (pgoff >= pool->bufs_pgoff && pgoff - pool->bufs_pgoff < bufs_pages) {
+	if (pgoff >= pool->bufs_pgoff &&
+	    pgoff - pool->bufs_pgoff < bufpool_bufs_pages(pool)) {
 		pgoff -= pool->bufs_pgoff;
 		/*
 		 * folio_page(), not nth_page() (gone in 6.18): a PMD-order

@@ -37,11 +37,11 @@ static ssize_t bufpool_attr_show(struct device *dev,
 		bufpool_pool_stats(pool, &st);
 	switch (what) {
 	case BP_BUF_SIZE:
-		v = 1U << pool->buf_shift;
+		v = 1U << pool->layout.buf_shift;
 		break;
 	case BP_BUF_COUNT:
 	case BP_TOTAL:
-		v = pool->buf_count;
+		v = pool->layout.buf_count;
 		break;
 	case BP_NUMA_NODE:
 		v = pool->numa_node;
@@ -83,7 +83,7 @@ static ssize_t bufpool_attr_show(struct device *dev,
 		v = st.sum.in_use;
 		break;
 	case BP_FREE:
-		v = pool->buf_count - st.sum.in_use;
+		v = pool->layout.buf_count - st.sum.in_use;
 		break;
 	case BP_HIGH_WATERMARK:
 		v = st.high_watermark;
