@@ -151,8 +151,8 @@ static inline struct bufpool_pool *bufpool_dev_to_pool(struct device *dev)
 }
 
 /* pool.c */
-int bufpool_pool_spec_check(const struct bufpool_pool_spec *p);
-struct bufpool_pool *bufpool_pool_create(const struct bufpool_pool_spec *p);
+int bufpool_pool_spec_check(const struct bufpool_pool_spec *spec);
+struct bufpool_pool *bufpool_pool_create(const struct bufpool_pool_spec *spec);
 void bufpool_pool_get(struct bufpool_pool *pool);
 void bufpool_pool_put(struct bufpool_pool *pool);
 struct page *bufpool_pool_page(struct bufpool_pool *pool, pgoff_t pgoff);
@@ -164,7 +164,7 @@ struct bufpool_pool_stats {
 };
 
 void bufpool_pool_stats(struct bufpool_pool *pool,
-			struct bufpool_pool_stats *st);
+			struct bufpool_pool_stats *stats);
 struct bufpool_client *bufpool_client_open(struct bufpool_pool *pool);
 void bufpool_client_close(struct bufpool_client *client);
 void bufpool_client_mapped(struct bufpool_client *client);

@@ -29,7 +29,7 @@
 #include "bufpool-private.h"
 
 /* Stop every mapping of the control area: see the top of this file. */
-static void bufpool_freeze(struct bufpool_pool *pool)
+static void bufpool_stop_mappings(struct bufpool_pool *pool)
 {
 	pgoff_t i, n = bufpool_ctrl_pages(pool);
 
@@ -40,7 +40,8 @@ static void bufpool_freeze(struct bufpool_pool *pool)
 			    pool->layout.ctrl_size, 1);
 }
 
-static void bufpool_thaw(struct bufpool_pool *pool)
+/* Let the faults that bufpool_stop_mappings() held map the pages again. */
+static void bufpool_resume_mappings(struct bufpool_pool *pool)
 {
 	pgoff_t i, n = bufpool_ctrl_pages(pool);
 
@@ -50,53 +51,53 @@ static void bufpool_thaw(struct bufpool_pool *pool)
 
 static void bufpool_reconcile(struct bufpool_pool *pool)
 {
-	struct bp_recon *r = &pool->recon;
-	struct bp_shm s;
+	struct bp_recon *recon = &pool->recon;
+	struct bp_shm shm;
 
-	memset(r->free_bm, 0, bufpool_recon_words(pool) * sizeof(u64));
-	r->free = 0;
-	r->cached = 0;
-	r->held = 0;
-	r->transit = 0;
-	r->reclaimed = 0;
-	r->repaired = 0;
-	r->dropped = 0;
-	bp_shm_bind(&s, pool->ctrl, &pool->layout);
-	bufpool_freeze(pool);
-	bp_reconcile(&s, r);
+	memset(recon->free_bm, 0, bufpool_recon_words(pool) * sizeof(u64));
+	recon->free = 0;
+	recon->cached = 0;
+	recon->held = 0;
+	recon->transit = 0;
+	recon->reclaimed = 0;
+	recon->repaired = 0;
+	recon->dropped = 0;
+	bp_shm_bind(&shm, pool->ctrl, &pool->layout);
+	bufpool_stop_mappings(pool);
+	bp_reconcile(&shm, recon);
 	/* What the gone held counts as released, for the statistics. */
 	WRITE_ONCE(pool->ctrl->kernel_released,
-		   READ_ONCE(pool->ctrl->kernel_released) + r->dropped);
-	bufpool_thaw(pool);
+		   READ_ONCE(pool->ctrl->kernel_released) + recon->dropped);
+	bufpool_resume_mappings(pool);
 	bufpool_pool_stats(pool, NULL);	/* samples the high watermark */
-	atomic_long_add(r->reclaimed, &pool->reclaimed);
-	atomic_long_add(r->repaired, &pool->repaired);
+	atomic_long_add(recon->reclaimed, &pool->reclaimed);
+	atomic_long_add(recon->repaired, &pool->repaired);
 }
 
 /**
  * bufpool_pool_stats - the pool's statistics, summed over the caches
  * @pool: the pool
- * @st: filled in, or NULL just to sample the high watermark
+ * @stats: filled in, or NULL just to sample the high watermark
  *
  * The counters are read without stopping anyone: each is read once and
  * is monotonic, so the sums are a recent view.  The high watermark is
  * the most in use any reader has seen.
  */
 void bufpool_pool_stats(struct bufpool_pool *pool,
-			struct bufpool_pool_stats *st)
+			struct bufpool_pool_stats *stats)
 {
-	struct bufpool_ctrl *c = pool->ctrl;
+	struct bufpool_ctrl *ctrl = pool->ctrl;
 	struct bp_stats sum;
-	struct bp_shm s;
-	u64 hwm;
+	struct bp_shm shm;
+	u64 high_watermark;
 
-	bp_shm_bind(&s, c, &pool->layout);
-	bp_stats_sum(&s, c, &sum);
-	hwm = bp_stats_high_watermark(c, sum.in_use);
-	if (!st)
+	bp_shm_bind(&shm, ctrl, &pool->layout);
+	bp_stats_sum(&shm, ctrl, &sum);
+	high_watermark = bp_stats_high_watermark(ctrl, sum.in_use);
+	if (!stats)
 		return;
-	st->sum = sum;
-	st->high_watermark = hwm;
+	stats->sum = sum;
+	stats->high_watermark = high_watermark;
 }
 
 /* Nobody has the pool open, so nobody maps it: start it afresh. */
@@ -212,7 +213,7 @@ int bufpool_client_attach(struct bufpool_client *client, u32 abi)
  */
 int bufpool_pool_audit(struct bufpool_pool *pool, struct bufpool_audit *out)
 {
-	struct bp_recon *r = &pool->recon;
+	struct bp_recon *recon = &pool->recon;
 
 	mutex_lock(&pool->lock);
 	if (pool->nr_legacy) {
@@ -223,12 +224,12 @@ int bufpool_pool_audit(struct bufpool_pool *pool, struct bufpool_audit *out)
 	out->clients = pool->nr_clients;
 	out->legacy = pool->nr_legacy;
 	out->buf_count = pool->layout.buf_count;
-	out->free = r->free;
-	out->cached = r->cached;
-	out->held = r->held;
-	out->transit = r->transit;
-	out->reclaimed = r->reclaimed;
-	out->repaired = r->repaired;
+	out->free = recon->free;
+	out->cached = recon->cached;
+	out->held = recon->held;
+	out->transit = recon->transit;
+	out->reclaimed = recon->reclaimed;
+	out->repaired = recon->repaired;
 	out->generation = pool->generation;
 	mutex_unlock(&pool->lock);
 	return 0;

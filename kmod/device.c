@@ -32,7 +32,7 @@ static int bufpool_fop_open(struct inode *inode, struct file *file)
 	if (IS_ERR(client))
 		return PTR_ERR(client);
 	file->private_data = client;
-	/* Every mapping of the pool in one place: see bufpool_freeze(). */
+	/* Every mapping of the pool in one place: bufpool_stop_mappings(). */
 	file->f_mapping = pool->inode->i_mapping;
 	return 0;
 }
@@ -60,19 +60,25 @@ static unsigned long bufpool_fop_get_unmapped_area(struct file *file,
 					  pgoff, flags);
 }
 
-/* Extensible struct out: fill what both sides know, zero the rest. */
-static long bufpool_copy_out(void __user *uarg, size_t usize, void *kbuf,
-			     size_t ksize, size_t min_size)
+/*
+ * An extensible struct out, as the ioctl's size says the caller knows
+ * it: fill what both sides know, zero the rest; ->size, which comes
+ * first, says how much was filled.
+ */
+static long bufpool_copy_struct_to_user(void __user *uarg, size_t user_size,
+					void *kbuf, size_t kernel_size,
+					size_t min_size)
 {
 	u32 filled;
 
-	if (usize < min_size)
+	if (user_size < min_size)
 		return -EINVAL;
-	filled = min(usize, ksize);
-	memcpy(kbuf, &filled, sizeof(filled));	/* ->size comes first */
+	filled = min(user_size, kernel_size);
+	memcpy(kbuf, &filled, sizeof(filled));
 	if (copy_to_user(uarg, kbuf, filled))
 		return -EFAULT;
-	if (usize > ksize && clear_user(uarg + ksize, usize - ksize))
+	if (user_size > kernel_size &&
+	    clear_user(uarg + kernel_size, user_size - kernel_size))
 		return -EFAULT;
 	return 0;
 }
@@ -88,8 +94,8 @@ static long bufpool_ioctl_info(struct bufpool_client *client,
 	};
 
 	bp_layout_to_info(&info, &pool->layout);
-	return bufpool_copy_out(uarg, usize, &info, sizeof(info),
-				BUFPOOL_INFO_SIZE_VER0);
+	return bufpool_copy_struct_to_user(uarg, usize, &info, sizeof(info),
+					   BUFPOOL_INFO_SIZE_VER0);
 }
 
 static long bufpool_ioctl_audit(struct bufpool_client *client,
@@ -103,8 +109,8 @@ static long bufpool_ioctl_audit(struct bufpool_client *client,
 	err = bufpool_pool_audit(client->pool, &audit);
 	if (err)
 		return err;
-	return bufpool_copy_out(uarg, usize, &audit, sizeof(audit),
-				BUFPOOL_AUDIT_SIZE_VER0);
+	return bufpool_copy_struct_to_user(uarg, usize, &audit, sizeof(audit),
+					   BUFPOOL_AUDIT_SIZE_VER0);
 }
 
 /*
@@ -116,21 +122,21 @@ static long bufpool_ioctl_wait(struct bufpool_client *client,
 {
 	struct bufpool_pool *pool = client->pool;
 	u32 *seq = &pool->ctrl->wake_seq;
-	struct bufpool_wait w;
+	struct bufpool_wait req;
 	ktime_t timeout;
 	long ret;
 
-	if (copy_from_user(&w, uarg, sizeof(w)))
+	if (copy_from_user(&req, uarg, sizeof(req)))
 		return -EFAULT;
-	if (w.__pad)
+	if (req.__pad)
 		return -EINVAL;
-	timeout = ns_to_ktime(w.timeout_ns);
-	if (w.timeout_ns < 0)
+	timeout = ns_to_ktime(req.timeout_ns);
+	if (req.timeout_ns < 0)
 		ret = wait_event_interruptible(pool->waitq,
-					       READ_ONCE(*seq) != w.seq);
+					       READ_ONCE(*seq) != req.seq);
 	else
 		ret = wait_event_interruptible_hrtimeout(pool->waitq,
-							 READ_ONCE(*seq) != w.seq,
+							 READ_ONCE(*seq) != req.seq,
 							 timeout);
 	if (ret == -ETIME)
 		return -ETIMEDOUT;

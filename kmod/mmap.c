@@ -104,8 +104,8 @@ static const struct vm_operations_struct bufpool_vm_ops = {
 };
 
 /* Is [pgoff, pgoff + pages) inside [start, start + len)? No overflow. */
-static bool bufpool_range_in(pgoff_t pgoff, unsigned long pages,
-			     pgoff_t start, pgoff_t len)
+static bool bufpool_range_within(pgoff_t pgoff, unsigned long pages,
+				 pgoff_t start, pgoff_t len)
 {
 	return pgoff >= start && pgoff - start < len &&
 	       pages <= len - (pgoff - start);
@@ -135,9 +135,9 @@ int bufpool_mmap_setup(struct bufpool_client *client,
 		return -EINVAL;
 	if (vma->vm_flags & VM_EXEC)
 		return -EPERM;
-	if (!bufpool_range_in(vma->vm_pgoff, pages, 0, ctrl_pages) &&
-	    !bufpool_range_in(vma->vm_pgoff, pages, pool->bufs_pgoff,
-			      bufpool_bufs_pages(pool)))
+	if (!bufpool_range_within(vma->vm_pgoff, pages, 0, ctrl_pages) &&
+	    !bufpool_range_within(vma->vm_pgoff, pages, pool->bufs_pgoff,
+				  bufpool_bufs_pages(pool)))
 		return -EINVAL;
 
 	/*

@@ -72,7 +72,8 @@ MODULE_PARM_DESC(pools,
 static struct bufpool_pool *bufpool_pools[BUFPOOL_NR_MINORS];
 static unsigned int bufpool_nr_pools;
 
-static bool bufpool_name_ok(const char *name)
+/* A pool's name in pools=: 1 to BUFPOOL_NAME_MAX of [a-z0-9_]. */
+static bool bufpool_pool_name_ok(const char *name)
 {
 	size_t i, len = strlen(name);
 
@@ -84,94 +85,98 @@ static bool bufpool_name_ok(const char *name)
 	return true;
 }
 
-/* One "key=value" of a pool spec into p; a clear error otherwise. */
-static int bufpool_parse_kv(struct bufpool_pool_spec *p, char *kv)
+/* One "key=value" of a pool in pools= into @spec; a clear error if not. */
+static int bufpool_parse_key_value(struct bufpool_pool_spec *spec,
+				   char *pair)
 {
-	char *val = strchr(kv, '=');
+	char *key = pair, *val = strchr(pair, '=');
 	int err;
 
 	if (!val) {
-		pr_err("pools: %s: \"%s\" is not key=value\n", p->name, kv);
+		pr_err("pools: %s: \"%s\" is not key=value\n", spec->name,
+		       pair);
 		return -EINVAL;
 	}
 	*val++ = '\0';
-	if (!strcmp(kv, "buf_size"))
-		err = kstrtou32(val, 0, &p->buf_size);
-	else if (!strcmp(kv, "buf_count"))
-		err = kstrtou32(val, 0, &p->buf_count);
-	else if (!strcmp(kv, "numa_node"))
-		err = kstrtoint(val, 0, &p->numa_node);
-	else if (!strcmp(kv, "caches"))
-		err = kstrtou32(val, 0, &p->caches);
-	else if (!strcmp(kv, "mode"))
-		err = kstrtouint(val, 8, &p->mode);
-	else if (!strcmp(kv, "uid"))
-		err = kstrtou32(val, 0, &p->uid);
-	else if (!strcmp(kv, "gid"))
-		err = kstrtou32(val, 0, &p->gid);
+	if (!strcmp(key, "buf_size"))
+		err = kstrtou32(val, 0, &spec->buf_size);
+	else if (!strcmp(key, "buf_count"))
+		err = kstrtou32(val, 0, &spec->buf_count);
+	else if (!strcmp(key, "numa_node"))
+		err = kstrtoint(val, 0, &spec->numa_node);
+	else if (!strcmp(key, "caches"))
+		err = kstrtou32(val, 0, &spec->caches);
+	else if (!strcmp(key, "mode"))
+		err = kstrtouint(val, 8, &spec->mode);
+	else if (!strcmp(key, "uid"))
+		err = kstrtou32(val, 0, &spec->uid);
+	else if (!strcmp(key, "gid"))
+		err = kstrtou32(val, 0, &spec->gid);
 	else
 		err = -ENOENT;
 	if (err == -ENOENT)
-		pr_err("pools: %s: unknown key \"%s\"\n", p->name, kv);
+		pr_err("pools: %s: unknown key \"%s\"\n", spec->name, key);
 	else if (err)
-		pr_err("pools: %s: %s=\"%s\" is not a number\n", p->name, kv,
-		       val);
+		pr_err("pools: %s: %s=\"%s\" is not a number\n", spec->name,
+		       key, val);
 	return err ? -EINVAL : 0;
 }
 
 /*
- * Parse the pools parameter: "NAME:key=value,...;NAME:..." into ps[],
- * each starting from the default pool's parameters.  Returns how many,
- * or a negative errno with the reason logged.
+ * Parse the pools parameter, "NAME:key=value,...;NAME:...", into
+ * specs[], each starting from the default pool's spec and checked.
+ * Returns how many, or a negative errno with the reason logged.
  */
-static int bufpool_parse_pools(const char *spec,
-			       struct bufpool_pool_spec *ps, int max)
+static int bufpool_parse_pools(const char *param,
+			       struct bufpool_pool_spec *specs, int max)
 {
-	char *buf, *cur, *one, *kv, *name;
-	int n = 0, i, err = 0;
+	struct bufpool_pool_spec *spec;
+	char *buf, *rest, *entry, *pair, *name;
+	int nr = 0, i, err = 0;
 
-	if (!spec || !*spec)
+	if (!param || !*param)
 		return 0;
-	buf = kstrdup(spec, GFP_KERNEL);
+	buf = kstrdup(param, GFP_KERNEL);
 	if (!buf)
 		return -ENOMEM;
-	cur = buf;
-	while (!err && (one = strsep(&cur, ";")) != NULL) {
-		if (!*one)
+	rest = buf;
+	while (!err && (entry = strsep(&rest, ";")) != NULL) {
+		if (!*entry)
 			continue;
-		name = strsep(&one, ":");
-		if (!bufpool_name_ok(name)) {
+		name = strsep(&entry, ":");
+		if (!bufpool_pool_name_ok(name)) {
 			pr_err("pools: \"%s\": a name is 1 to %d of a-z, 0-9, _\n",
 			       name, BUFPOOL_NAME_MAX);
 			err = -EINVAL;
 			break;
 		}
-		if (n == max) {
+		if (nr == max) {
 			pr_err("pools: more than %d pools\n", max);
 			err = -EINVAL;
 			break;
 		}
-		ps[n] = bufpool_default_spec;
-		snprintf(ps[n].name, sizeof(ps[n].name), "bufpool-%s", name);
-		for (i = 0; i < n; i++)
-			if (!strcmp(ps[i].name, ps[n].name)) {
+		spec = &specs[nr];
+		*spec = bufpool_default_spec;
+		snprintf(spec->name, sizeof(spec->name), "bufpool-%s", name);
+		for (i = 0; i < nr; i++)
+			if (!strcmp(specs[i].name, spec->name)) {
 				pr_err("pools: \"%s\" named twice\n", name);
 				err = -EINVAL;
 			}
-		while (!err && one && (kv = strsep(&one, ",")) != NULL)
-			if (*kv)
-				err = bufpool_parse_kv(&ps[n], kv);
+		while (!err && entry && (pair = strsep(&entry, ",")) != NULL)
+			if (*pair)
+				err = bufpool_parse_key_value(spec, pair);
 		if (!err)
-			err = bufpool_pool_spec_check(&ps[n]);
-		n++;
+			err = bufpool_pool_spec_check(spec);
+		nr++;
 	}
 	kfree(buf);
-	return err ? err : n;
+	return err ? err : nr;
 }
 
 /* Create a pool and its device, /dev/NAME at minor @minor. */
-static int bufpool_add(const struct bufpool_pool_spec *spec,
-		       unsigned int minor)
+static int bufpool_add_pool(const struct bufpool_pool_spec *spec,
+			    unsigned int minor)
 {
 	struct bufpool_pool *pool;
 	int err;
@@ -187,8 +192,7 @@ static int bufpool_add(const struct bufpool_pool_spec *spec,
 	bufpool_pools[bufpool_nr_pools++] = pool;
 	pr_info("/dev/%s: %u buffers of %u B in %u x 2 MiB chunks, node %d\n",
 		pool->name, pool->layout.buf_count,
-		1U << pool->layout.buf_shift,
-		pool->nr_chunks, pool->numa_node);
+		1U << pool->layout.buf_shift, pool->nr_chunks, pool->numa_node);
 	return 0;
 }
 
@@ -197,7 +201,7 @@ static int bufpool_add(const struct bufpool_pool_spec *spec,
  * then give back the class and the device numbers: the one teardown, on
  * a failed load and at unload.
  */
-static void bufpool_remove_all(void)
+static void bufpool_remove_pools(void)
 {
 	while (bufpool_nr_pools) {
 		struct bufpool_pool *pool = bufpool_pools[--bufpool_nr_pools];
@@ -210,34 +214,35 @@ static void bufpool_remove_all(void)
 
 static int __init bufpool_init(void)
 {
-	struct bufpool_pool_spec *ps;
-	int n, i, err;
+	struct bufpool_pool_spec *specs;
+	int nr_named, i, err;
 
-	ps = kcalloc(BUFPOOL_NR_MINORS, sizeof(*ps), GFP_KERNEL);
-	if (!ps)
+	/* The default pool first, then those of pools=, by minor. */
+	specs = kcalloc(BUFPOOL_NR_MINORS, sizeof(*specs), GFP_KERNEL);
+	if (!specs)
 		return -ENOMEM;
-	/* Check every pool's parameters before taking any memory. */
-	ps[0] = bufpool_default_spec;
-	err = bufpool_pool_spec_check(&ps[0]);
-	n = err ? err : bufpool_parse_pools(param_pools, ps + 1,
-					    BUFPOOL_MAX_POOLS);
-	if (n < 0) {
-		kfree(ps);
-		return n;
+	/* Check every pool's spec before taking any memory. */
+	specs[0] = bufpool_default_spec;
+	err = bufpool_pool_spec_check(&specs[0]);
+	nr_named = err ? err : bufpool_parse_pools(param_pools, specs + 1,
+						   BUFPOOL_MAX_POOLS);
+	if (nr_named < 0) {
+		kfree(specs);
+		return nr_named;
 	}
 
 	err = bufpool_devices_init();
 	if (err)
 		goto out;
-	for (i = 0; i <= n; i++) {
-		err = bufpool_add(&ps[i], i);
+	for (i = 0; i <= nr_named; i++) {
+		err = bufpool_add_pool(&specs[i], i);
 		if (err) {
-			bufpool_remove_all();
+			bufpool_remove_pools();
 			goto out;
 		}
 	}
 out:
-	kfree(ps);
+	kfree(specs);
 	return err;
 }
 
@@ -247,7 +252,7 @@ static void __exit bufpool_exit(void)
 	 * Every open file and every mapping holds a module reference
 	 * (fops.owner), so none is left here: these puts free the pools.
 	 */
-	bufpool_remove_all();
+	bufpool_remove_pools();
 }
 
 module_init(bufpool_init);

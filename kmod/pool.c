@@ -36,60 +36,60 @@ static_assert((PAGE_SIZE << BUFPOOL_CHUNK_ORDER) == BUFPOOL_CHUNK_SIZE);
 
 /**
  * bufpool_pool_spec_check - refuse a geometry the module cannot honour
- * @p: the requested geometry
+ * @spec: the requested geometry
  *
  * Return: 0, -EINVAL for a malformed request or -ENOMEM for one larger
  * than the machine; the reason is logged.
  */
-int bufpool_pool_spec_check(const struct bufpool_pool_spec *p)
+int bufpool_pool_spec_check(const struct bufpool_pool_spec *spec)
 {
 	u64 bytes, ram;
 
-	if (!bp_buf_size_ok(p->buf_size)) {
+	if (!bp_buf_size_ok(spec->buf_size)) {
 		pr_err("%s: buf_size=%u: must be a power of two from %u to %u\n",
-		       p->name, p->buf_size, BUFPOOL_MIN_BUF_SIZE,
+		       spec->name, spec->buf_size, BUFPOOL_MIN_BUF_SIZE,
 		       BUFPOOL_MAX_BUF_SIZE);
 		return -EINVAL;
 	}
-	if (!bp_buf_count_ok(p->buf_count)) {
+	if (!bp_buf_count_ok(spec->buf_count)) {
 		pr_err("%s: buf_count=%u: must be from 1 to %u\n",
-		       p->name, p->buf_count, BUFPOOL_MAX_BUFS);
+		       spec->name, spec->buf_count, BUFPOOL_MAX_BUFS);
 		return -EINVAL;
 	}
-	if (p->numa_node != NUMA_NO_NODE &&
-	    (p->numa_node < 0 || p->numa_node >= MAX_NUMNODES ||
-	     !node_online(p->numa_node))) {
+	if (spec->numa_node != NUMA_NO_NODE &&
+	    (spec->numa_node < 0 || spec->numa_node >= MAX_NUMNODES ||
+	     !node_online(spec->numa_node))) {
 		pr_err("%s: numa_node=%d: not an online node (-1 for any)\n",
-		       p->name, p->numa_node);
+		       spec->name, spec->numa_node);
 		return -EINVAL;
 	}
-	if (!bp_nr_caches_ok(p->caches)) {
-		pr_err("%s: caches=%u: must be from 0 to %u\n", p->name,
-		       p->caches, BUFPOOL_MAX_CACHES);
+	if (!bp_nr_caches_ok(spec->caches)) {
+		pr_err("%s: caches=%u: must be from 0 to %u\n", spec->name,
+		       spec->caches, BUFPOOL_MAX_CACHES);
 		return -EINVAL;
 	}
-	if (p->mode & ~0777) {
+	if (spec->mode & ~0777) {
 		pr_err("%s: mode=%#o: only permission bits (0 to 0777) allowed\n",
-		       p->name, p->mode);
+		       spec->name, spec->mode);
 		return -EINVAL;
 	}
-	if (!uid_valid(make_kuid(&init_user_ns, p->uid)) ||
-	    !gid_valid(make_kgid(&init_user_ns, p->gid))) {
-		pr_err("%s: uid=%u gid=%u: not a valid owner\n", p->name,
-		       p->uid, p->gid);
+	if (!uid_valid(make_kuid(&init_user_ns, spec->uid)) ||
+	    !gid_valid(make_kgid(&init_user_ns, spec->gid))) {
+		pr_err("%s: uid=%u gid=%u: not a valid owner\n", spec->name,
+		       spec->uid, spec->gid);
 		return -EINVAL;
 	}
 
 	/* Fail fast what can never fit: no reclaim can help. */
-	bytes = round_up((u64)p->buf_size * p->buf_count, BUFPOOL_CHUNK_SIZE);
-	if (p->numa_node == NUMA_NO_NODE)
+	bytes = round_up((u64)spec->buf_size * spec->buf_count, BUFPOOL_CHUNK_SIZE);
+	if (spec->numa_node == NUMA_NO_NODE)
 		ram = (u64)totalram_pages() << PAGE_SHIFT;
 	else
-		ram = (u64)node_present_pages(p->numa_node) << PAGE_SHIFT;
+		ram = (u64)node_present_pages(spec->numa_node) << PAGE_SHIFT;
 	if (bytes > ram) {
 		pr_err("%s: %u x %u B needs %llu MiB, %s has %llu MiB\n",
-		       p->name, p->buf_count, p->buf_size, bytes >> 20,
-		       p->numa_node == NUMA_NO_NODE ? "the machine" : "the node",
+		       spec->name, spec->buf_count, spec->buf_size, bytes >> 20,
+		       spec->numa_node == NUMA_NO_NODE ? "the machine" : "the node",
 		       ram >> 20);
 		return -ENOMEM;
 	}
@@ -236,12 +236,12 @@ static void bufpool_pool_free(struct bufpool_pool *pool)
 
 /**
  * bufpool_pool_create - reserve and carve a pool
- * @p: name and geometry, already checked by bufpool_pool_spec_check()
+ * @spec: name and geometry, already checked by bufpool_pool_spec_check()
  *
  * Return: the pool with one reference, or an ERR_PTR.  Nothing is left
  * allocated on failure.
  */
-struct bufpool_pool *bufpool_pool_create(const struct bufpool_pool_spec *p)
+struct bufpool_pool *bufpool_pool_create(const struct bufpool_pool_spec *spec)
 {
 	struct bufpool_pool *pool;
 	int err;
@@ -253,14 +253,14 @@ struct bufpool_pool *bufpool_pool_create(const struct bufpool_pool_spec *p)
 	refcount_set(&pool->ref, 1);
 	mutex_init(&pool->lock);
 	init_waitqueue_head(&pool->waitq);
-	strscpy(pool->name, p->name, sizeof(pool->name));
-	pool->mode = p->mode;
-	pool->uid = make_kuid(&init_user_ns, p->uid);
-	pool->gid = make_kgid(&init_user_ns, p->gid);
-	pool->numa_node = p->numa_node;
+	strscpy(pool->name, spec->name, sizeof(pool->name));
+	pool->mode = spec->mode;
+	pool->uid = make_kuid(&init_user_ns, spec->uid);
+	pool->gid = make_kgid(&init_user_ns, spec->gid);
+	pool->numa_node = spec->numa_node;
 	pool->generation = 1;
-	bp_layout_compute(&pool->layout, p->buf_count, ilog2(p->buf_size),
-			  p->caches, PAGE_SIZE);
+	bp_layout_compute(&pool->layout, spec->buf_count, ilog2(spec->buf_size),
+			  spec->caches, PAGE_SIZE);
 	pool->nr_chunks = pool->layout.bufs_size >>
 			  (BUFPOOL_CHUNK_ORDER + PAGE_SHIFT);
 	/* The buffer area starts on a chunk boundary of the mmap space. */

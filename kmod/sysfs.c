@@ -11,131 +11,150 @@
 
 #include "bufpool-private.h"
 
-enum bufpool_number {
-	BP_BUF_SIZE, BP_BUF_COUNT, BP_NUMA_NODE, BP_CACHES, BP_MAG_FILL,
-	BP_GENERATION, BP_PMD_FAULTS, BP_PTE_FAULTS, BP_RECLAIMS,
-	BP_RECLAIMED, BP_REPAIRED, BP_REBUILDS, BP_DEFERRED, BP_CLIENTS,
-	BP_TOTAL, BP_IN_USE, BP_FREE, BP_HIGH_WATERMARK, BP_ACQUIRES,
-	BP_RELEASES, BP_EXHAUSTED,
+/* Every number shown; those from BUFPOOL_SYSFS_TOTAL on need a sum. */
+enum bufpool_sysfs_number {
+	BUFPOOL_SYSFS_BUF_SIZE,
+	BUFPOOL_SYSFS_BUF_COUNT,
+	BUFPOOL_SYSFS_NUMA_NODE,
+	BUFPOOL_SYSFS_CACHES,
+	BUFPOOL_SYSFS_MAG_FILL,
+	BUFPOOL_SYSFS_GENERATION,
+	BUFPOOL_SYSFS_PMD_FAULTS,
+	BUFPOOL_SYSFS_PTE_FAULTS,
+	BUFPOOL_SYSFS_RECLAIMS,
+	BUFPOOL_SYSFS_RECLAIMED,
+	BUFPOOL_SYSFS_REPAIRED,
+	BUFPOOL_SYSFS_REBUILDS,
+	BUFPOOL_SYSFS_DEFERRED,
+	BUFPOOL_SYSFS_CLIENTS,
+	BUFPOOL_SYSFS_TOTAL,
+	BUFPOOL_SYSFS_IN_USE,
+	BUFPOOL_SYSFS_FREE,
+	BUFPOOL_SYSFS_HIGH_WATERMARK,
+	BUFPOOL_SYSFS_ACQUIRES,
+	BUFPOOL_SYSFS_RELEASES,
+	BUFPOOL_SYSFS_EXHAUSTED,
 };
 
-struct bufpool_attr {
+/* An attribute of either group, and which number it shows. */
+struct bufpool_sysfs_attr {
 	struct device_attribute attr;
-	enum bufpool_number what;
+	enum bufpool_sysfs_number number;
 };
 
-static ssize_t bufpool_attr_show(struct device *dev,
-				 struct device_attribute *attr, char *buf)
+static ssize_t bufpool_sysfs_show(struct device *dev,
+				  struct device_attribute *attr, char *buf)
 {
-	enum bufpool_number what =
-		container_of(attr, struct bufpool_attr, attr)->what;
+	enum bufpool_sysfs_number number =
+		container_of(attr, struct bufpool_sysfs_attr, attr)->number;
 	struct bufpool_pool *pool = bufpool_dev_to_pool(dev);
-	struct bufpool_pool_stats st;
-	s64 v;
+	struct bufpool_pool_stats stats;
+	s64 value;
 
-	if (what >= BP_TOTAL)	/* summed over the caches */
-		bufpool_pool_stats(pool, &st);
-	switch (what) {
-	case BP_BUF_SIZE:
-		v = 1U << pool->layout.buf_shift;
+	if (number >= BUFPOOL_SYSFS_TOTAL)	/* summed over the caches */
+		bufpool_pool_stats(pool, &stats);
+	switch (number) {
+	case BUFPOOL_SYSFS_BUF_SIZE:
+		value = 1U << pool->layout.buf_shift;
 		break;
-	case BP_BUF_COUNT:
-	case BP_TOTAL:
-		v = pool->layout.buf_count;
+	case BUFPOOL_SYSFS_BUF_COUNT:
+	case BUFPOOL_SYSFS_TOTAL:
+		value = pool->layout.buf_count;
 		break;
-	case BP_NUMA_NODE:
-		v = pool->numa_node;
+	case BUFPOOL_SYSFS_NUMA_NODE:
+		value = pool->numa_node;
 		break;
-	case BP_CACHES:
-		v = pool->layout.nr_caches;
+	case BUFPOOL_SYSFS_CACHES:
+		value = pool->layout.nr_caches;
 		break;
-	case BP_MAG_FILL:
-		v = pool->layout.mag_fill;
+	case BUFPOOL_SYSFS_MAG_FILL:
+		value = pool->layout.mag_fill;
 		break;
-	case BP_GENERATION:
-		v = READ_ONCE(pool->generation);
+	case BUFPOOL_SYSFS_GENERATION:
+		value = READ_ONCE(pool->generation);
 		break;
-	case BP_PMD_FAULTS:
-		v = atomic_long_read(&pool->pmd_faults);
+	case BUFPOOL_SYSFS_PMD_FAULTS:
+		value = atomic_long_read(&pool->pmd_faults);
 		break;
-	case BP_PTE_FAULTS:
-		v = atomic_long_read(&pool->pte_faults);
+	case BUFPOOL_SYSFS_PTE_FAULTS:
+		value = atomic_long_read(&pool->pte_faults);
 		break;
-	case BP_RECLAIMS:
-		v = atomic_long_read(&pool->reclaims);
+	case BUFPOOL_SYSFS_RECLAIMS:
+		value = atomic_long_read(&pool->reclaims);
 		break;
-	case BP_RECLAIMED:
-		v = atomic_long_read(&pool->reclaimed);
+	case BUFPOOL_SYSFS_RECLAIMED:
+		value = atomic_long_read(&pool->reclaimed);
 		break;
-	case BP_REPAIRED:
-		v = atomic_long_read(&pool->repaired);
+	case BUFPOOL_SYSFS_REPAIRED:
+		value = atomic_long_read(&pool->repaired);
 		break;
-	case BP_REBUILDS:
-		v = atomic_long_read(&pool->rebuilds);
+	case BUFPOOL_SYSFS_REBUILDS:
+		value = atomic_long_read(&pool->rebuilds);
 		break;
-	case BP_DEFERRED:
-		v = atomic_long_read(&pool->deferred);
+	case BUFPOOL_SYSFS_DEFERRED:
+		value = atomic_long_read(&pool->deferred);
 		break;
-	case BP_CLIENTS:
-		v = READ_ONCE(pool->nr_clients);
+	case BUFPOOL_SYSFS_CLIENTS:
+		value = READ_ONCE(pool->nr_clients);
 		break;
-	case BP_IN_USE:
-		v = st.sum.in_use;
+	case BUFPOOL_SYSFS_IN_USE:
+		value = stats.sum.in_use;
 		break;
-	case BP_FREE:
-		v = pool->layout.buf_count - st.sum.in_use;
+	case BUFPOOL_SYSFS_FREE:
+		value = pool->layout.buf_count - stats.sum.in_use;
 		break;
-	case BP_HIGH_WATERMARK:
-		v = st.high_watermark;
+	case BUFPOOL_SYSFS_HIGH_WATERMARK:
+		value = stats.high_watermark;
 		break;
-	case BP_ACQUIRES:
-		v = st.sum.acquires;
+	case BUFPOOL_SYSFS_ACQUIRES:
+		value = stats.sum.acquires;
 		break;
-	case BP_RELEASES:
-		v = st.sum.releases;
+	case BUFPOOL_SYSFS_RELEASES:
+		value = stats.sum.releases;
 		break;
+	case BUFPOOL_SYSFS_EXHAUSTED:
 	default:
-		v = st.sum.exhausted;
+		value = stats.sum.exhausted;
 		break;
 	}
-	return sysfs_emit(buf, "%lld\n", v);
+	return sysfs_emit(buf, "%lld\n", value);
 }
 
-#define BUFPOOL_ATTR(_name, _what)					\
-	static struct bufpool_attr bufpool_attr_##_name = {		\
-		.attr = __ATTR(_name, 0444, bufpool_attr_show, NULL),	\
-		.what = (_what),					\
+#define BUFPOOL_SYSFS_ATTR(_name, _number)				\
+	static struct bufpool_sysfs_attr bufpool_sysfs_attr_##_name = {	\
+		.attr = __ATTR(_name, 0444, bufpool_sysfs_show, NULL),	\
+		.number = (_number),					\
 	}
 
-BUFPOOL_ATTR(buf_size, BP_BUF_SIZE);
-BUFPOOL_ATTR(buf_count, BP_BUF_COUNT);
-BUFPOOL_ATTR(numa_node, BP_NUMA_NODE);
-BUFPOOL_ATTR(caches, BP_CACHES);
-BUFPOOL_ATTR(mag_fill, BP_MAG_FILL);
-BUFPOOL_ATTR(generation, BP_GENERATION);
-BUFPOOL_ATTR(pmd_faults, BP_PMD_FAULTS);
-BUFPOOL_ATTR(pte_faults, BP_PTE_FAULTS);
-BUFPOOL_ATTR(reclaims, BP_RECLAIMS);
-BUFPOOL_ATTR(reclaimed, BP_RECLAIMED);
-BUFPOOL_ATTR(repaired, BP_REPAIRED);
-BUFPOOL_ATTR(rebuilds, BP_REBUILDS);
-BUFPOOL_ATTR(deferred, BP_DEFERRED);
-BUFPOOL_ATTR(clients, BP_CLIENTS);
-BUFPOOL_ATTR(total, BP_TOTAL);
-BUFPOOL_ATTR(in_use, BP_IN_USE);
-BUFPOOL_ATTR(free, BP_FREE);
-BUFPOOL_ATTR(high_watermark, BP_HIGH_WATERMARK);
-BUFPOOL_ATTR(acquires, BP_ACQUIRES);
-BUFPOOL_ATTR(releases, BP_RELEASES);
-BUFPOOL_ATTR(exhausted, BP_EXHAUSTED);
+BUFPOOL_SYSFS_ATTR(buf_size, BUFPOOL_SYSFS_BUF_SIZE);
+BUFPOOL_SYSFS_ATTR(buf_count, BUFPOOL_SYSFS_BUF_COUNT);
+BUFPOOL_SYSFS_ATTR(numa_node, BUFPOOL_SYSFS_NUMA_NODE);
+BUFPOOL_SYSFS_ATTR(caches, BUFPOOL_SYSFS_CACHES);
+BUFPOOL_SYSFS_ATTR(mag_fill, BUFPOOL_SYSFS_MAG_FILL);
+BUFPOOL_SYSFS_ATTR(generation, BUFPOOL_SYSFS_GENERATION);
+BUFPOOL_SYSFS_ATTR(pmd_faults, BUFPOOL_SYSFS_PMD_FAULTS);
+BUFPOOL_SYSFS_ATTR(pte_faults, BUFPOOL_SYSFS_PTE_FAULTS);
+BUFPOOL_SYSFS_ATTR(reclaims, BUFPOOL_SYSFS_RECLAIMS);
+BUFPOOL_SYSFS_ATTR(reclaimed, BUFPOOL_SYSFS_RECLAIMED);
+BUFPOOL_SYSFS_ATTR(repaired, BUFPOOL_SYSFS_REPAIRED);
+BUFPOOL_SYSFS_ATTR(rebuilds, BUFPOOL_SYSFS_REBUILDS);
+BUFPOOL_SYSFS_ATTR(deferred, BUFPOOL_SYSFS_DEFERRED);
+BUFPOOL_SYSFS_ATTR(clients, BUFPOOL_SYSFS_CLIENTS);
+BUFPOOL_SYSFS_ATTR(total, BUFPOOL_SYSFS_TOTAL);
+BUFPOOL_SYSFS_ATTR(in_use, BUFPOOL_SYSFS_IN_USE);
+BUFPOOL_SYSFS_ATTR(free, BUFPOOL_SYSFS_FREE);
+BUFPOOL_SYSFS_ATTR(high_watermark, BUFPOOL_SYSFS_HIGH_WATERMARK);
+BUFPOOL_SYSFS_ATTR(acquires, BUFPOOL_SYSFS_ACQUIRES);
+BUFPOOL_SYSFS_ATTR(releases, BUFPOOL_SYSFS_RELEASES);
+BUFPOOL_SYSFS_ATTR(exhausted, BUFPOOL_SYSFS_EXHAUSTED);
 
 static struct attribute *bufpool_info_attrs[] = {
-	&bufpool_attr_buf_size.attr.attr,
-	&bufpool_attr_buf_count.attr.attr,
-	&bufpool_attr_numa_node.attr.attr,
-	&bufpool_attr_caches.attr.attr,
-	&bufpool_attr_mag_fill.attr.attr,
-	&bufpool_attr_generation.attr.attr,
+	&bufpool_sysfs_attr_buf_size.attr.attr,
+	&bufpool_sysfs_attr_buf_count.attr.attr,
+	&bufpool_sysfs_attr_numa_node.attr.attr,
+	&bufpool_sysfs_attr_caches.attr.attr,
+	&bufpool_sysfs_attr_mag_fill.attr.attr,
+	&bufpool_sysfs_attr_generation.attr.attr,
 	NULL,
 };
 
@@ -145,21 +164,21 @@ static const struct attribute_group bufpool_info_group = {
 };
 
 static struct attribute *bufpool_stats_attrs[] = {
-	&bufpool_attr_pmd_faults.attr.attr,
-	&bufpool_attr_pte_faults.attr.attr,
-	&bufpool_attr_reclaims.attr.attr,
-	&bufpool_attr_reclaimed.attr.attr,
-	&bufpool_attr_repaired.attr.attr,
-	&bufpool_attr_rebuilds.attr.attr,
-	&bufpool_attr_deferred.attr.attr,
-	&bufpool_attr_clients.attr.attr,
-	&bufpool_attr_total.attr.attr,
-	&bufpool_attr_in_use.attr.attr,
-	&bufpool_attr_free.attr.attr,
-	&bufpool_attr_high_watermark.attr.attr,
-	&bufpool_attr_acquires.attr.attr,
-	&bufpool_attr_releases.attr.attr,
-	&bufpool_attr_exhausted.attr.attr,
+	&bufpool_sysfs_attr_pmd_faults.attr.attr,
+	&bufpool_sysfs_attr_pte_faults.attr.attr,
+	&bufpool_sysfs_attr_reclaims.attr.attr,
+	&bufpool_sysfs_attr_reclaimed.attr.attr,
+	&bufpool_sysfs_attr_repaired.attr.attr,
+	&bufpool_sysfs_attr_rebuilds.attr.attr,
+	&bufpool_sysfs_attr_deferred.attr.attr,
+	&bufpool_sysfs_attr_clients.attr.attr,
+	&bufpool_sysfs_attr_total.attr.attr,
+	&bufpool_sysfs_attr_in_use.attr.attr,
+	&bufpool_sysfs_attr_free.attr.attr,
+	&bufpool_sysfs_attr_high_watermark.attr.attr,
+	&bufpool_sysfs_attr_acquires.attr.attr,
+	&bufpool_sysfs_attr_releases.attr.attr,
+	&bufpool_sysfs_attr_exhausted.attr.attr,
 	NULL,
 };
 
