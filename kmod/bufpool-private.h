@@ -6,22 +6,23 @@
 #ifndef BUFPOOL_PRIVATE_H
 #define BUFPOOL_PRIVATE_H
 
+#include <linux/atomic.h>
 #include <linux/bitops.h>
 #include <linux/bits.h>
 #include <linux/cdev.h>
 #include <linux/device.h>
-#include <linux/uidgid.h>
-#include <linux/wait.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
-#include <linux/atomic.h>
 #include <linux/refcount.h>
 #include <linux/types.h>
-#include <linux/bufpool.h>
+#include <linux/uidgid.h>
+#include <linux/wait.h>
 
-#include "compat.h"
+#include <linux/bufpool.h>
 #include <bufpool/reconcile.h>
 #include <bufpool/stats.h>
+
+#include "compat.h"
 
 #define BUFPOOL_CHUNK_ORDER	(PMD_SHIFT - PAGE_SHIFT)
 #define BUFPOOL_CHUNK_PAGES	BIT(BUFPOOL_CHUNK_ORDER)
@@ -32,6 +33,10 @@
 #define BUFPOOL_NAME_MAX	24
 #define BUFPOOL_DEV_NAME_MAX	(sizeof("bufpool-") + BUFPOOL_NAME_MAX)
 
+/*
+ * What a pool is asked to be at load: the module parameters for
+ * /dev/bufpool, an entry of pools= for the others.
+ */
 struct bufpool_pool_spec {
 	char name[BUFPOOL_DEV_NAME_MAX];	/* device name */
 	u32 buf_size;
@@ -145,10 +150,20 @@ static inline size_t bufpool_recon_words(const struct bufpool_pool *pool)
 		    BITS_TO_U64(pool->layout.nr_mags)) + 1;
 }
 
+/* The pool whose device @dev is. */
 static inline struct bufpool_pool *bufpool_dev_to_pool(struct device *dev)
 {
 	return container_of(dev, struct bufpool_pool, dev);
 }
+
+/* device.c */
+int bufpool_devices_init(void);
+void bufpool_devices_exit(void);
+int bufpool_device_add(struct bufpool_pool *pool, unsigned int minor);
+void bufpool_device_del(struct bufpool_pool *pool);
+
+/* sysfs.c */
+extern const struct attribute_group *bufpool_sysfs_groups[];
 
 /* pool.c */
 int bufpool_pool_spec_check(const struct bufpool_pool_spec *spec);
@@ -158,6 +173,7 @@ void bufpool_pool_put(struct bufpool_pool *pool);
 struct page *bufpool_pool_page(struct bufpool_pool *pool, pgoff_t pgoff);
 
 /* client.c */
+/* What bufpool_pool_stats() reads: sums over the caches, and the peak. */
 struct bufpool_pool_stats {
 	struct bp_stats sum;
 	u64 high_watermark;
@@ -178,14 +194,5 @@ unsigned long bufpool_mmap_unmapped_area(struct file *file,
 					 struct bufpool_pool *pool,
 					 unsigned long addr, unsigned long len,
 					 unsigned long pgoff, unsigned long flags);
-
-/* device.c */
-int bufpool_devices_init(void);
-void bufpool_devices_exit(void);
-int bufpool_device_add(struct bufpool_pool *pool, unsigned int minor);
-void bufpool_device_del(struct bufpool_pool *pool);
-
-/* sysfs.c */
-extern const struct attribute_group *bufpool_sysfs_groups[];
 
 #endif /* BUFPOOL_PRIVATE_H */

@@ -4,7 +4,7 @@
  *
  * Every open file of a pool is a client with an id.  Clients record in
  * the shared control area what they hold (own[], caches), by the
- * rules in uapi/linux/bufpool_freelist.h.  When a client's file is
+ * rules in uapi/bufpool/reconcile.h.  When a client's file is
  * released, its process is gone or done with the pool, and whatever
  * only its records name goes back to the pool; when the last client
  * goes, the control area is rebuilt from scratch.
@@ -175,7 +175,14 @@ void bufpool_client_close(struct bufpool_client *client)
 	kfree(client);
 }
 
-/* The client mapped the pool: without ATTACH its records are unknown. */
+/**
+ * bufpool_client_mapped - a client mapped the control area
+ * @client: the client
+ *
+ * Without BUFPOOL_IOC_ATTACH first, its records cannot be trusted: it
+ * counts as a legacy client, and reconciliation waits for the last
+ * client to go.
+ */
 void bufpool_client_mapped(struct bufpool_client *client)
 {
 	struct bufpool_pool *pool = client->pool;
@@ -188,6 +195,13 @@ void bufpool_client_mapped(struct bufpool_client *client)
 	mutex_unlock(&pool->lock);
 }
 
+/**
+ * bufpool_client_attach - a client says it keeps ABI 1.2 records
+ * @client: the client
+ * @abi: the ABI version the client speaks
+ *
+ * Return: the client's id, or -EPROTO for an ABI without the records.
+ */
 int bufpool_client_attach(struct bufpool_client *client, u32 abi)
 {
 	struct bufpool_pool *pool = client->pool;

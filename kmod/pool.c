@@ -285,11 +285,19 @@ fail:
 	return ERR_PTR(err);
 }
 
+/**
+ * bufpool_pool_get - take a reference on a pool
+ * @pool: the pool
+ */
 void bufpool_pool_get(struct bufpool_pool *pool)
 {
 	refcount_inc(&pool->ref);
 }
 
+/**
+ * bufpool_pool_put - drop a reference on a pool; the last frees it
+ * @pool: the pool
+ */
 void bufpool_pool_put(struct bufpool_pool *pool)
 {
 	if (refcount_dec_and_test(&pool->ref))
