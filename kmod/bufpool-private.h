@@ -193,6 +193,7 @@ int bufpool_mmap_setup(struct bufpool_client *client,
 unsigned long bufpool_mmap_unmapped_area(struct file *file,
 					 struct bufpool_pool *pool,
 					 unsigned long addr, unsigned long len,
-					 unsigned long pgoff, unsigned long flags);
+					 unsigned long pgoff,
+					 unsigned long flags);
 
 #endif /* BUFPOOL_PRIVATE_H */

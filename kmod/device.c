@@ -124,19 +124,21 @@ static long bufpool_ioctl_wait(struct bufpool_client *client,
 	u32 *seq = &pool->ctrl->wake_seq;
 	struct bufpool_wait req;
 	ktime_t timeout;
+	u32 old;
 	long ret;
 
 	if (copy_from_user(&req, uarg, sizeof(req)))
 		return -EFAULT;
 	if (req.__pad)
 		return -EINVAL;
+	old = req.seq;		/* the value the caller last read */
 	timeout = ns_to_ktime(req.timeout_ns);
 	if (req.timeout_ns < 0)
 		ret = wait_event_interruptible(pool->waitq,
-					       READ_ONCE(*seq) != req.seq);
+					       READ_ONCE(*seq) != old);
 	else
 		ret = wait_event_interruptible_hrtimeout(pool->waitq,
-							 READ_ONCE(*seq) != req.seq,
+							 READ_ONCE(*seq) != old,
 							 timeout);
 	if (ret == -ETIME)
 		return -ETIMEDOUT;

@@ -172,7 +172,8 @@ int bufpool_mmap_setup(struct bufpool_client *client,
 unsigned long bufpool_mmap_unmapped_area(struct file *file,
 					 struct bufpool_pool *pool,
 					 unsigned long addr, unsigned long len,
-					 unsigned long pgoff, unsigned long flags)
+					 unsigned long pgoff,
+					 unsigned long flags)
 {
 #ifdef BUFPOOL_OWN_PMD_ALIGNMENT
 	unsigned long off = pgoff << PAGE_SHIFT;

@@ -81,7 +81,8 @@ int bufpool_pool_spec_check(const struct bufpool_pool_spec *spec)
 	}
 
 	/* Fail fast what can never fit: no reclaim can help. */
-	bytes = round_up((u64)spec->buf_size * spec->buf_count, BUFPOOL_CHUNK_SIZE);
+	bytes = round_up((u64)spec->buf_size * spec->buf_count,
+			 BUFPOOL_CHUNK_SIZE);
 	if (spec->numa_node == NUMA_NO_NODE)
 		ram = (u64)totalram_pages() << PAGE_SHIFT;
 	else
@@ -89,7 +90,8 @@ int bufpool_pool_spec_check(const struct bufpool_pool_spec *spec)
 	if (bytes > ram) {
 		pr_err("%s: %u x %u B needs %llu MiB, %s has %llu MiB\n",
 		       spec->name, spec->buf_count, spec->buf_size, bytes >> 20,
-		       spec->numa_node == NUMA_NO_NODE ? "the machine" : "the node",
+		       spec->numa_node == NUMA_NO_NODE ? "the machine" :
+							 "the node",
 		       ram >> 20);
 		return -ENOMEM;
 	}
