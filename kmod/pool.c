@@ -34,6 +34,14 @@
 static_assert(BUFPOOL_ORDER_FITS(BUFPOOL_CHUNK_ORDER));
 static_assert((PAGE_SIZE << BUFPOOL_CHUNK_ORDER) == BUFPOOL_CHUNK_SIZE);
 
+/* The layout of a pool of @spec: its geometry, sizes and offsets. */
+static void bufpool_spec_layout(const struct bufpool_pool_spec *spec,
+				struct bp_layout *layout)
+{
+	bp_layout_compute(layout, spec->buf_count, ilog2(spec->buf_size),
+			  spec->caches, PAGE_SIZE);
+}
+
 /**
  * bufpool_pool_spec_check - refuse a geometry the module cannot honour
  * @spec: the requested geometry
@@ -43,6 +51,7 @@ static_assert((PAGE_SIZE << BUFPOOL_CHUNK_ORDER) == BUFPOOL_CHUNK_SIZE);
  */
 int bufpool_pool_spec_check(const struct bufpool_pool_spec *spec)
 {
+	struct bp_layout layout;
 	u64 bytes, ram;
 
 	if (!bp_buf_size_ok(spec->buf_size)) {
@@ -81,8 +90,8 @@ int bufpool_pool_spec_check(const struct bufpool_pool_spec *spec)
 	}
 
 	/* Fail fast what can never fit: no reclaim can help. */
-	bytes = round_up((u64)spec->buf_size * spec->buf_count,
-			 BUFPOOL_CHUNK_SIZE);
+	bufpool_spec_layout(spec, &layout);
+	bytes = layout.bufs_size;
 	if (spec->numa_node == NUMA_NO_NODE)
 		ram = (u64)totalram_pages() << PAGE_SHIFT;
 	else
@@ -261,8 +270,7 @@ struct bufpool_pool *bufpool_pool_create(const struct bufpool_pool_spec *spec)
 	pool->gid = make_kgid(&init_user_ns, spec->gid);
 	pool->numa_node = spec->numa_node;
 	pool->generation = 1;
-	bp_layout_compute(&pool->layout, spec->buf_count, ilog2(spec->buf_size),
-			  spec->caches, PAGE_SIZE);
+	bufpool_spec_layout(spec, &pool->layout);
 	pool->nr_chunks = pool->layout.bufs_size >>
 			  (BUFPOOL_CHUNK_ORDER + PAGE_SHIFT);
 	/* The buffer area starts on a chunk boundary of the mmap space. */
