@@ -3,8 +3,8 @@
  * bufpool: clients, ownership and recovery.
  *
  * Every open file of a pool is a client with an id.  Clients record in
- * the shared control area what they hold (own[], thread slots), by the
- * rules in uapi/linux/bufpool_freelist.h.  When a client's file is
+ * the shared control area what they hold (own[], caches), by the
+ * rules in uapi/bufpool/reconcile.h.  When a client's file is
  * released, its process is gone or done with the pool, and whatever
  * only its records name goes back to the pool; when the last client
  * goes, the control area is rebuilt from scratch.
@@ -26,22 +26,24 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 
-#include "bufpool.h"
+#include "bufpool-private.h"
 
 /* Stop every mapping of the control area: see the top of this file. */
-static void bufpool_freeze(struct bufpool_pool *pool)
+static void bufpool_stop_mappings(struct bufpool_pool *pool)
 {
-	pgoff_t i, n = pool->ctrl_size >> PAGE_SHIFT;
+	pgoff_t i, n = bufpool_ctrl_pages(pool);
 
 	lockdep_assert_held(&pool->lock);
 	for (i = 0; i < n; i++)
 		lock_page(bufpool_pool_page(pool, i));
-	unmap_mapping_range(pool->inode->i_mapping, 0, pool->ctrl_size, 1);
+	unmap_mapping_range(pool->inode->i_mapping, 0,
+			    pool->layout.ctrl_size, 1);
 }
 
-static void bufpool_thaw(struct bufpool_pool *pool)
+/* Let the faults that bufpool_stop_mappings() held map the pages again. */
+static void bufpool_resume_mappings(struct bufpool_pool *pool)
 {
-	pgoff_t i, n = pool->ctrl_size >> PAGE_SHIFT;
+	pgoff_t i, n = bufpool_ctrl_pages(pool);
 
 	for (i = 0; i < n; i++)
 		unlock_page(bufpool_pool_page(pool, i));
@@ -49,60 +51,59 @@ static void bufpool_thaw(struct bufpool_pool *pool)
 
 static void bufpool_reconcile(struct bufpool_pool *pool)
 {
-	struct bp_recon *r = &pool->recon;
-	size_t bufs = BITS_TO_U64(pool->buf_count);
-	size_t mags = BITS_TO_U64(pool->layout.nr_mags);
-	struct bp_shm s;
+	struct bp_recon *recon = &pool->recon;
+	struct bp_shm shm;
 
-	memset(r->free_bm, 0, (2 * (bufs + mags) + 1) * sizeof(u64));
-	r->free = 0;
-	r->cached = 0;
-	r->held = 0;
-	r->transit = 0;
-	r->reclaimed = 0;
-	r->repaired = 0;
-	r->dropped = 0;
-	bp_shm_bind(&s, pool->ctrl, &pool->layout);
-	bufpool_freeze(pool);
-	bp_reconcile(&s, r);
+	memset(recon->free_bm, 0, bufpool_recon_words(pool) * sizeof(u64));
+	recon->free = 0;
+	recon->cached = 0;
+	recon->held = 0;
+	recon->transit = 0;
+	recon->reclaimed = 0;
+	recon->repaired = 0;
+	recon->dropped = 0;
+	bp_shm_bind(&shm, pool->ctrl, &pool->layout);
+	bufpool_stop_mappings(pool);
+	bp_reconcile(&shm, recon);
 	/* What the gone held counts as released, for the statistics. */
 	WRITE_ONCE(pool->ctrl->kernel_released,
-		   READ_ONCE(pool->ctrl->kernel_released) + r->dropped);
-	bufpool_thaw(pool);
-	bufpool_stats(pool, NULL);	/* samples the high watermark */
-	atomic_long_add(r->reclaimed, &pool->reclaimed);
-	atomic_long_add(r->repaired, &pool->repaired);
+		   READ_ONCE(pool->ctrl->kernel_released) + recon->dropped);
+	bufpool_resume_mappings(pool);
+	bufpool_pool_stats(pool, NULL);	/* samples the high watermark */
+	atomic_long_add(recon->reclaimed, &pool->reclaimed);
+	atomic_long_add(recon->repaired, &pool->repaired);
 }
 
 /**
- * bufpool_stats - the pool's statistics, summed over the thread slots
+ * bufpool_pool_stats - the pool's statistics, summed over the caches
  * @pool: the pool
- * @st: filled in, or NULL just to sample the high watermark
+ * @stats: filled in, or NULL just to sample the high watermark
  *
  * The counters are read without stopping anyone: each is read once and
  * is monotonic, so the sums are a recent view.  The high watermark is
  * the most in use any reader has seen.
  */
-void bufpool_stats(struct bufpool_pool *pool, struct bufpool_stats_k *st)
+void bufpool_pool_stats(struct bufpool_pool *pool,
+			struct bufpool_pool_stats *stats)
 {
-	struct bufpool_ctrl *c = pool->ctrl;
+	struct bufpool_ctrl *ctrl = pool->ctrl;
 	struct bp_stats sum;
-	struct bp_shm s;
-	u64 hwm;
+	struct bp_shm shm;
+	u64 high_watermark;
 
-	bp_shm_bind(&s, c, &pool->layout);
-	bp_stats_sum(&s, c, &sum);
-	hwm = bp_stats_high_watermark(c, sum.in_use);
-	if (!st)
+	bp_shm_bind(&shm, ctrl, &pool->layout);
+	bp_stats_sum(&shm, ctrl, &sum);
+	high_watermark = bp_stats_high_watermark(ctrl, sum.in_use);
+	if (!stats)
 		return;
-	st->sum = sum;
-	st->high_watermark = hwm;
+	stats->sum = sum;
+	stats->high_watermark = high_watermark;
 }
 
 /* Nobody has the pool open, so nobody maps it: start it afresh. */
 static void bufpool_rebuild(struct bufpool_pool *pool)
 {
-	memset(pool->ctrl, 0, pool->ctrl_size);
+	memset(pool->ctrl, 0, pool->layout.ctrl_size);
 	pool->generation++;
 	bp_shm_init(pool->ctrl, &pool->layout, pool->generation);
 	atomic_long_inc(&pool->rebuilds);
@@ -174,7 +175,14 @@ void bufpool_client_close(struct bufpool_client *client)
 	kfree(client);
 }
 
-/* The client mapped the pool: without ATTACH its records are unknown. */
+/**
+ * bufpool_client_mapped - a client mapped the control area
+ * @client: the client
+ *
+ * Without BUFPOOL_IOC_ATTACH first, its records cannot be trusted: it
+ * counts as a legacy client, and reconciliation waits for the last
+ * client to go.
+ */
 void bufpool_client_mapped(struct bufpool_client *client)
 {
 	struct bufpool_pool *pool = client->pool;
@@ -187,6 +195,13 @@ void bufpool_client_mapped(struct bufpool_client *client)
 	mutex_unlock(&pool->lock);
 }
 
+/**
+ * bufpool_client_attach - a client says it keeps ABI 1.2 records
+ * @client: the client
+ * @abi: the ABI version the client speaks
+ *
+ * Return: the client's id, or -EPROTO for an ABI without the records.
+ */
 int bufpool_client_attach(struct bufpool_client *client, u32 abi)
 {
 	struct bufpool_pool *pool = client->pool;
@@ -204,15 +219,15 @@ int bufpool_client_attach(struct bufpool_client *client, u32 abi)
 }
 
 /**
- * bufpool_audit - reconcile @pool now and say what it holds
+ * bufpool_pool_audit - reconcile @pool now and say what it holds
  * @pool: the pool
  * @out: filled in; ->size is left to the caller
  *
  * Return: 0, or -EBUSY while a client maps the pool without ATTACH.
  */
-int bufpool_audit(struct bufpool_pool *pool, struct bufpool_audit *out)
+int bufpool_pool_audit(struct bufpool_pool *pool, struct bufpool_audit *out)
 {
-	struct bp_recon *r = &pool->recon;
+	struct bp_recon *recon = &pool->recon;
 
 	mutex_lock(&pool->lock);
 	if (pool->nr_legacy) {
@@ -222,13 +237,13 @@ int bufpool_audit(struct bufpool_pool *pool, struct bufpool_audit *out)
 	bufpool_reconcile(pool);
 	out->clients = pool->nr_clients;
 	out->legacy = pool->nr_legacy;
-	out->buf_count = pool->buf_count;
-	out->free = r->free;
-	out->cached = r->cached;
-	out->held = r->held;
-	out->transit = r->transit;
-	out->reclaimed = r->reclaimed;
-	out->repaired = r->repaired;
+	out->buf_count = pool->layout.buf_count;
+	out->free = recon->free;
+	out->cached = recon->cached;
+	out->held = recon->held;
+	out->transit = recon->transit;
+	out->reclaimed = recon->reclaimed;
+	out->repaired = recon->repaired;
 	out->generation = pool->generation;
 	mutex_unlock(&pool->lock);
 	return 0;

@@ -9,7 +9,7 @@
  * Pages are handed to the core on fault as ordinary refcounted pages.
  * A buffer-area page is a subpage of a PMD-order compound page, so when
  * the faulting range is 2 MiB-aligned in both address and file offset
- * (bufpool_get_unmapped_area arranges it) and the chunk lies within the
+ * (bufpool_mmap_unmapped_area arranges it) and the chunk lies within the
  * pool inode's i_size (pool.c), the core maps the whole chunk with one
  * PMD entry (finish_fault -> do_set_pmd), taking a reference and an rmap
  * count as for any file THP; elsewhere, and for ranges split by a
@@ -26,7 +26,7 @@
 #include <linux/mm.h>
 #include <linux/mman.h>
 
-#include "bufpool.h"
+#include "bufpool-private.h"
 
 /*
  * Does the core map this fault with one PMD?  The handler returns a page
@@ -104,19 +104,27 @@ static const struct vm_operations_struct bufpool_vm_ops = {
 };
 
 /* Is [pgoff, pgoff + pages) inside [start, start + len)? No overflow. */
-static bool bufpool_range_in(pgoff_t pgoff, unsigned long pages,
-			     pgoff_t start, pgoff_t len)
+static bool bufpool_range_within(pgoff_t pgoff, unsigned long pages,
+				 pgoff_t start, pgoff_t len)
 {
 	return pgoff >= start && pgoff - start < len &&
 	       pages <= len - (pgoff - start);
 }
 
-int bufpool_mmap(struct file *file, struct vm_area_struct *vma)
+/**
+ * bufpool_mmap_setup - check and set up a new mapping of a pool
+ * @client: the client whose file is mapped
+ * @vma: the new mapping
+ *
+ * A mapping is shared, not executable, and lies within one area.
+ *
+ * Return: 0, or -EINVAL or -EPERM for a mapping the pool refuses.
+ */
+int bufpool_mmap_setup(struct bufpool_client *client,
+		       struct vm_area_struct *vma)
 {
-	struct bufpool_client *client = file->private_data;
 	struct bufpool_pool *pool = client->pool;
-	pgoff_t ctrl_pages = pool->ctrl_size >> PAGE_SHIFT;
-	pgoff_t bufs_pages = (pgoff_t)pool->nr_chunks << BUFPOOL_CHUNK_ORDER;
+	pgoff_t ctrl_pages = bufpool_ctrl_pages(pool);
 	unsigned long pages = vma_pages(vma);
 
 	/*
@@ -127,9 +135,9 @@ int bufpool_mmap(struct file *file, struct vm_area_struct *vma)
 		return -EINVAL;
 	if (vma->vm_flags & VM_EXEC)
 		return -EPERM;
-	if (!bufpool_range_in(vma->vm_pgoff, pages, 0, ctrl_pages) &&
-	    !bufpool_range_in(vma->vm_pgoff, pages, pool->bufs_pgoff,
-			      bufs_pages))
+	if (!bufpool_range_within(vma->vm_pgoff, pages, 0, ctrl_pages) &&
+	    !bufpool_range_within(vma->vm_pgoff, pages, pool->bufs_pgoff,
+				  bufpool_bufs_pages(pool)))
 		return -EINVAL;
 
 	/*
@@ -145,8 +153,9 @@ int bufpool_mmap(struct file *file, struct vm_area_struct *vma)
 }
 
 /**
- * bufpool_get_unmapped_area - place buffer-area mappings 2 MiB-aligned
+ * bufpool_mmap_unmapped_area - place buffer-area mappings 2 MiB-aligned
  * @file: the pool's file
+ * @pool: its pool
  * @addr: hint, or the address for MAP_FIXED
  * @len: length
  * @pgoff: page offset in the mmap space
@@ -160,13 +169,13 @@ int bufpool_mmap(struct file *file, struct vm_area_struct *vma)
  *
  * Return: the address, or a negative errno.
  */
-unsigned long bufpool_get_unmapped_area(struct file *file, unsigned long addr,
-					unsigned long len, unsigned long pgoff,
-					unsigned long flags)
+unsigned long bufpool_mmap_unmapped_area(struct file *file,
+					 struct bufpool_pool *pool,
+					 unsigned long addr, unsigned long len,
+					 unsigned long pgoff,
+					 unsigned long flags)
 {
 #ifdef BUFPOOL_OWN_PMD_ALIGNMENT
-	struct bufpool_client *client = file->private_data;
-	struct bufpool_pool *pool = client->pool;
 	unsigned long off = pgoff << PAGE_SHIFT;
 	unsigned long padded = len + PMD_SIZE;
 	unsigned long ret;

@@ -29,67 +29,78 @@
 #include <linux/string.h>
 #include <linux/vmalloc.h>
 
-#include "bufpool.h"
+#include "bufpool-private.h"
 
 static_assert(BUFPOOL_ORDER_FITS(BUFPOOL_CHUNK_ORDER));
 static_assert((PAGE_SIZE << BUFPOOL_CHUNK_ORDER) == BUFPOOL_CHUNK_SIZE);
 
+/* The layout of a pool of @spec: its geometry, sizes and offsets. */
+static void bufpool_spec_layout(const struct bufpool_pool_spec *spec,
+				struct bp_layout *layout)
+{
+	bp_layout_compute(layout, spec->buf_count, ilog2(spec->buf_size),
+			  spec->caches, PAGE_SIZE);
+}
+
 /**
- * bufpool_check_params - refuse a geometry the module cannot honour
- * @p: the requested geometry
+ * bufpool_pool_spec_check - refuse a geometry the module cannot honour
+ * @spec: the requested geometry
  *
  * Return: 0, -EINVAL for a malformed request or -ENOMEM for one larger
  * than the machine; the reason is logged.
  */
-int bufpool_check_params(const struct bufpool_params *p)
+int bufpool_pool_spec_check(const struct bufpool_pool_spec *spec)
 {
+	struct bp_layout layout;
 	u64 bytes, ram;
 
-	if (!bp_buf_size_ok(p->buf_size)) {
+	if (!bp_buf_size_ok(spec->buf_size)) {
 		pr_err("%s: buf_size=%u: must be a power of two from %u to %u\n",
-		       p->name, p->buf_size, BUFPOOL_MIN_BUF_SIZE,
+		       spec->name, spec->buf_size, BUFPOOL_MIN_BUF_SIZE,
 		       BUFPOOL_MAX_BUF_SIZE);
 		return -EINVAL;
 	}
-	if (!bp_buf_count_ok(p->buf_count)) {
+	if (!bp_buf_count_ok(spec->buf_count)) {
 		pr_err("%s: buf_count=%u: must be from 1 to %u\n",
-		       p->name, p->buf_count, BUFPOOL_MAX_BUFS);
+		       spec->name, spec->buf_count, BUFPOOL_MAX_BUFS);
 		return -EINVAL;
 	}
-	if (p->numa_node != NUMA_NO_NODE &&
-	    (p->numa_node < 0 || p->numa_node >= MAX_NUMNODES ||
-	     !node_online(p->numa_node))) {
+	if (spec->numa_node != NUMA_NO_NODE &&
+	    (spec->numa_node < 0 || spec->numa_node >= MAX_NUMNODES ||
+	     !node_online(spec->numa_node))) {
 		pr_err("%s: numa_node=%d: not an online node (-1 for any)\n",
-		       p->name, p->numa_node);
+		       spec->name, spec->numa_node);
 		return -EINVAL;
 	}
-	if (!bp_nr_caches_ok(p->caches)) {
-		pr_err("%s: caches=%u: must be from 0 to %u\n", p->name,
-		       p->caches, BUFPOOL_MAX_CACHES);
+	if (!bp_nr_caches_ok(spec->caches)) {
+		pr_err("%s: caches=%u: must be from 0 to %u\n", spec->name,
+		       spec->caches, BUFPOOL_MAX_CACHES);
 		return -EINVAL;
 	}
-	if (p->mode & ~0777) {
+	if (spec->mode & ~0777) {
 		pr_err("%s: mode=%#o: only permission bits (0 to 0777) allowed\n",
-		       p->name, p->mode);
+		       spec->name, spec->mode);
 		return -EINVAL;
 	}
-	if (!uid_valid(make_kuid(&init_user_ns, p->uid)) ||
-	    !gid_valid(make_kgid(&init_user_ns, p->gid))) {
-		pr_err("%s: uid=%u gid=%u: not a valid owner\n", p->name,
-		       p->uid, p->gid);
+	if (!uid_valid(make_kuid(&init_user_ns, spec->uid)) ||
+	    !gid_valid(make_kgid(&init_user_ns, spec->gid))) {
+		pr_err("%s: uid=%u gid=%u: not a valid owner\n", spec->name,
+		       spec->uid, spec->gid);
 		return -EINVAL;
 	}
 
 	/* Fail fast what can never fit: no reclaim can help. */
-	bytes = round_up((u64)p->buf_size * p->buf_count, BUFPOOL_CHUNK_SIZE);
-	if (p->numa_node == NUMA_NO_NODE)
+	bufpool_spec_layout(spec, &layout);
+	bytes = layout.bufs_size;
+	if (spec->numa_node == NUMA_NO_NODE)
 		ram = (u64)totalram_pages() << PAGE_SHIFT;
 	else
-		ram = (u64)node_present_pages(p->numa_node) << PAGE_SHIFT;
+		ram = (u64)node_present_pages(spec->numa_node) << PAGE_SHIFT;
 	if (bytes > ram) {
 		pr_err("%s: %u x %u B needs %llu MiB, %s has %llu MiB\n",
-		       p->name, p->buf_count, p->buf_size, bytes >> 20,
-		       p->numa_node == NUMA_NO_NODE ? "the machine" : "the node",
+		       spec->name, spec->buf_count, spec->buf_size, bytes >> 20,
+		       spec->numa_node == NUMA_NO_NODE ? "the machine" :
+							 "the node",
 		       ram >> 20);
 		return -ENOMEM;
 	}
@@ -147,8 +158,7 @@ static int bufpool_alloc_ctrl(struct bufpool_pool *pool)
 {
 	void *ctrl;
 
-	pool->ctrl_size = pool->layout.ctrl_size;
-	ctrl = vmalloc_user(pool->ctrl_size);	/* zeroed */
+	ctrl = vmalloc_user(pool->layout.ctrl_size);	/* zeroed */
 	if (!ctrl)
 		return -ENOMEM;
 	bp_shm_init(ctrl, &pool->layout, pool->generation);
@@ -197,19 +207,19 @@ static int bufpool_alloc_inode(struct bufpool_pool *pool)
 	}
 	/* The mmap space is the file: both areas lie below i_size. */
 	i_size_write(inode, ((loff_t)pool->bufs_pgoff << PAGE_SHIFT) +
-			    bufpool_bufs_size(pool));
+			    pool->layout.bufs_size);
 	pool->inode = inode;
 	return 0;
 }
 
 static int bufpool_alloc_recon(struct bufpool_pool *pool)
 {
-	size_t bufs = BITS_TO_U64(pool->buf_count);
+	size_t bufs = BITS_TO_U64(pool->layout.buf_count);
 	size_t mags = BITS_TO_U64(pool->layout.nr_mags);
 
 	pool->live = kvcalloc(BITS_TO_U64(BUFPOOL_CLIENT_MAX + 1), sizeof(u64),
 			      GFP_KERNEL);
-	pool->recon.free_bm = kvcalloc(2 * (bufs + mags) + 1, sizeof(u64),
+	pool->recon.free_bm = kvcalloc(bufpool_recon_words(pool), sizeof(u64),
 				       GFP_KERNEL);
 	if (!pool->live || !pool->recon.free_bm)
 		return -ENOMEM;
@@ -237,15 +247,14 @@ static void bufpool_pool_free(struct bufpool_pool *pool)
 
 /**
  * bufpool_pool_create - reserve and carve a pool
- * @p: name and geometry, already checked by bufpool_check_params()
+ * @spec: name and geometry, already checked by bufpool_pool_spec_check()
  *
  * Return: the pool with one reference, or an ERR_PTR.  Nothing is left
  * allocated on failure.
  */
-struct bufpool_pool *bufpool_pool_create(const struct bufpool_params *p)
+struct bufpool_pool *bufpool_pool_create(const struct bufpool_pool_spec *spec)
 {
 	struct bufpool_pool *pool;
-	u64 bytes;
 	int err;
 
 	pool = kzalloc(sizeof(*pool), GFP_KERNEL);
@@ -255,18 +264,15 @@ struct bufpool_pool *bufpool_pool_create(const struct bufpool_params *p)
 	refcount_set(&pool->ref, 1);
 	mutex_init(&pool->lock);
 	init_waitqueue_head(&pool->waitq);
-	strscpy(pool->name, p->name, sizeof(pool->name));
-	pool->mode = p->mode;
-	pool->uid = make_kuid(&init_user_ns, p->uid);
-	pool->gid = make_kgid(&init_user_ns, p->gid);
-	pool->buf_shift = ilog2(p->buf_size);
-	pool->buf_count = p->buf_count;
-	pool->numa_node = p->numa_node;
+	strscpy(pool->name, spec->name, sizeof(pool->name));
+	pool->mode = spec->mode;
+	pool->uid = make_kuid(&init_user_ns, spec->uid);
+	pool->gid = make_kgid(&init_user_ns, spec->gid);
+	pool->numa_node = spec->numa_node;
 	pool->generation = 1;
-	bp_layout_compute(&pool->layout, p->buf_count, pool->buf_shift,
-			  p->caches, PAGE_SIZE);
-	bytes = pool->layout.bufs_size;
-	pool->nr_chunks = bytes >> (BUFPOOL_CHUNK_ORDER + PAGE_SHIFT);
+	bufpool_spec_layout(spec, &pool->layout);
+	pool->nr_chunks = pool->layout.bufs_size >>
+			  (BUFPOOL_CHUNK_ORDER + PAGE_SHIFT);
 	/* The buffer area starts on a chunk boundary of the mmap space. */
 	pool->bufs_pgoff = pool->layout.bufs_offset >> PAGE_SHIFT;
 
@@ -289,11 +295,19 @@ fail:
 	return ERR_PTR(err);
 }
 
+/**
+ * bufpool_pool_get - take a reference on a pool
+ * @pool: the pool
+ */
 void bufpool_pool_get(struct bufpool_pool *pool)
 {
 	refcount_inc(&pool->ref);
 }
 
+/**
+ * bufpool_pool_put - drop a reference on a pool; the last frees it
+ * @pool: the pool
+ */
 void bufpool_pool_put(struct bufpool_pool *pool)
 {
 	if (refcount_dec_and_test(&pool->ref))
@@ -309,13 +323,11 @@ void bufpool_pool_put(struct bufpool_pool *pool)
  */
 struct page *bufpool_pool_page(struct bufpool_pool *pool, pgoff_t pgoff)
 {
-	pgoff_t ctrl_pages = pool->ctrl_size >> PAGE_SHIFT;
-	pgoff_t bufs_pages = (pgoff_t)pool->nr_chunks << BUFPOOL_CHUNK_ORDER;
-
-	if (pgoff < ctrl_pages)
+	if (pgoff < bufpool_ctrl_pages(pool))
 		return vmalloc_to_page((char *)pool->ctrl +
 				       (pgoff << PAGE_SHIFT));
-	if (pgoff >= pool->bufs_pgoff && pgoff - pool->bufs_pgoff < bufs_pages) {
+	if (pgoff >= pool->bufs_pgoff &&
+	    pgoff - pool->bufs_pgoff < bufpool_bufs_pages(pool)) {
 		pgoff -= pool->bufs_pgoff;
 		/*
 		 * folio_page(), not nth_page() (gone in 6.18): a PMD-order

@@ -1,35 +1,43 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * bufpool: internal definitions of the kernel module.
+ * bufpool: the kernel module's private definitions, shared by its files
+ * and by nothing else (the ABI is uapi/linux/bufpool.h).
  */
-#ifndef BUFPOOL_H
-#define BUFPOOL_H
+#ifndef BUFPOOL_PRIVATE_H
+#define BUFPOOL_PRIVATE_H
 
+#include <linux/atomic.h>
+#include <linux/bitops.h>
 #include <linux/bits.h>
 #include <linux/cdev.h>
 #include <linux/device.h>
-#include <linux/uidgid.h>
-#include <linux/wait.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
-#include <linux/atomic.h>
 #include <linux/refcount.h>
 #include <linux/types.h>
-#include <linux/bufpool.h>
+#include <linux/uidgid.h>
+#include <linux/wait.h>
 
-#include "compat.h"
+#include <linux/bufpool.h>
 #include <bufpool/reconcile.h>
 #include <bufpool/stats.h>
+
+#include "compat.h"
 
 #define BUFPOOL_CHUNK_ORDER	(PMD_SHIFT - PAGE_SHIFT)
 #define BUFPOOL_CHUNK_PAGES	BIT(BUFPOOL_CHUNK_ORDER)
 
 /* Pools named at load: /dev/bufpool-NAME, NAME of [a-z0-9_]. */
 #define BUFPOOL_MAX_POOLS	16
+#define BUFPOOL_NR_MINORS	(BUFPOOL_MAX_POOLS + 1)	/* and /dev/bufpool */
 #define BUFPOOL_NAME_MAX	24
 #define BUFPOOL_DEV_NAME_MAX	(sizeof("bufpool-") + BUFPOOL_NAME_MAX)
 
-struct bufpool_params {
+/*
+ * What a pool is asked to be at load: the module parameters for
+ * /dev/bufpool, an entry of pools= for the others.
+ */
+struct bufpool_pool_spec {
 	char name[BUFPOOL_DEV_NAME_MAX];	/* device name */
 	u32 buf_size;
 	u32 buf_count;
@@ -50,14 +58,13 @@ struct bufpool_params {
  * @uid:	owner of the node
  * @gid:	group of the node
  * @name:	device name
- * @buf_shift:	log2 of the buffer size
- * @buf_count:	number of buffers
  * @numa_node:	node the chunks were taken from, or NUMA_NO_NODE
  * @nr_chunks:	number of PMD-sized compound pages backing the buffers
  * @chunks:	their head pages; the pool holds one reference on each
  * @ctrl:	the shared control area (vmalloc_user memory)
- * @ctrl_size:	its size in bytes, page-aligned
- * @layout:	where everything is, as bp_layout_compute() placed it
+ * @layout:	the geometry (buf_shift, buf_count, nr_caches...) and where
+ *		everything is, as bp_layout_compute() placed it: the one
+ *		copy of each size and offset
  * @bufs_pgoff:	page offset of the buffer area in the mmap space
  * @generation:	reported to userspace; changes when the pool is rebuilt
  * @pmd_faults:	faults in the buffer area mapped with one PMD (2 MiB)
@@ -86,13 +93,10 @@ struct bufpool_pool {
 	kuid_t uid;
 	kgid_t gid;
 	char name[BUFPOOL_DEV_NAME_MAX];
-	u32 buf_shift;
-	u32 buf_count;
 	int numa_node;
 	unsigned int nr_chunks;
 	struct page **chunks;
 	struct bufpool_ctrl *ctrl;
-	size_t ctrl_size;
 	struct bp_layout layout;
 	pgoff_t bufs_pgoff;
 	u64 generation;
@@ -116,7 +120,7 @@ struct bufpool_pool {
 /**
  * struct bufpool_client - one open file of a pool
  * @pool:	the pool
- * @id:		client id in own[] and thread slots
+ * @id:		client id, as own[] and the caches record it
  * @attached:	said BUFPOOL_IOC_ATTACH: keeps ABI 1.2 ownership records
  * @legacy:	mapped the pool without attaching (counted in nr_legacy)
  */
@@ -127,35 +131,69 @@ struct bufpool_client {
 	bool legacy;
 };
 
-static inline u64 bufpool_bufs_size(const struct bufpool_pool *pool)
+/* Pages of the control area, from page offset 0 of the mmap space. */
+static inline pgoff_t bufpool_ctrl_pages(const struct bufpool_pool *pool)
 {
-	return (u64)pool->nr_chunks << (BUFPOOL_CHUNK_ORDER + PAGE_SHIFT);
+	return pool->layout.ctrl_size >> PAGE_SHIFT;
 }
 
+/* Pages of the buffer area, from page offset bufs_pgoff. */
+static inline pgoff_t bufpool_bufs_pages(const struct bufpool_pool *pool)
+{
+	return (pgoff_t)pool->nr_chunks << BUFPOOL_CHUNK_ORDER;
+}
+
+/* Words of the reconciliation bitmaps, all in one allocation. */
+static inline size_t bufpool_recon_words(const struct bufpool_pool *pool)
+{
+	return 2 * (BITS_TO_U64(pool->layout.buf_count) +
+		    BITS_TO_U64(pool->layout.nr_mags)) + 1;
+}
+
+/* The pool whose device @dev is. */
+static inline struct bufpool_pool *bufpool_dev_to_pool(struct device *dev)
+{
+	return container_of(dev, struct bufpool_pool, dev);
+}
+
+/* device.c */
+int bufpool_devices_init(void);
+void bufpool_devices_exit(void);
+int bufpool_device_add(struct bufpool_pool *pool, unsigned int minor);
+void bufpool_device_del(struct bufpool_pool *pool);
+
+/* sysfs.c */
+extern const struct attribute_group *bufpool_sysfs_groups[];
+
 /* pool.c */
-int bufpool_check_params(const struct bufpool_params *p);
-struct bufpool_pool *bufpool_pool_create(const struct bufpool_params *p);
+int bufpool_pool_spec_check(const struct bufpool_pool_spec *spec);
+struct bufpool_pool *bufpool_pool_create(const struct bufpool_pool_spec *spec);
 void bufpool_pool_get(struct bufpool_pool *pool);
 void bufpool_pool_put(struct bufpool_pool *pool);
 struct page *bufpool_pool_page(struct bufpool_pool *pool, pgoff_t pgoff);
 
 /* client.c */
-struct bufpool_stats_k {
+/* What bufpool_pool_stats() reads: sums over the caches, and the peak. */
+struct bufpool_pool_stats {
 	struct bp_stats sum;
 	u64 high_watermark;
 };
 
-void bufpool_stats(struct bufpool_pool *pool, struct bufpool_stats_k *st);
+void bufpool_pool_stats(struct bufpool_pool *pool,
+			struct bufpool_pool_stats *stats);
 struct bufpool_client *bufpool_client_open(struct bufpool_pool *pool);
 void bufpool_client_close(struct bufpool_client *client);
 void bufpool_client_mapped(struct bufpool_client *client);
 int bufpool_client_attach(struct bufpool_client *client, u32 abi);
-int bufpool_audit(struct bufpool_pool *pool, struct bufpool_audit *out);
+int bufpool_pool_audit(struct bufpool_pool *pool, struct bufpool_audit *out);
 
 /* mmap.c */
-int bufpool_mmap(struct file *file, struct vm_area_struct *vma);
-unsigned long bufpool_get_unmapped_area(struct file *file, unsigned long addr,
-					unsigned long len, unsigned long pgoff,
-					unsigned long flags);
+int bufpool_mmap_setup(struct bufpool_client *client,
+		       struct vm_area_struct *vma);
+unsigned long bufpool_mmap_unmapped_area(struct file *file,
+					 struct bufpool_pool *pool,
+					 unsigned long addr, unsigned long len,
+					 unsigned long pgoff,
+					 unsigned long flags);
 
-#endif /* BUFPOOL_H */
+#endif /* BUFPOOL_PRIVATE_H */

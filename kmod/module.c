@@ -1,0 +1,263 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * bufpool: pinned hugepage buffer pools shared between processes.
+ *
+ * At load the module reserves zeroed, unmovable 2 MiB compound pages,
+ * carves them into fixed-size buffers, links every buffer into a
+ * lock-free free list in a shared control area, and registers
+ * /dev/bufpool, and /dev/bufpool-NAME for each pool named in the pools
+ * parameter.  Userspace maps a device and takes and gives buffers
+ * through the free list without system calls (libbufpool-user).
+ *
+ * This file: the module parameters, the pools= parser, and load and
+ * unload, which create and remove the pools (pool.c) and their devices
+ * (device.c).
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/ctype.h>
+#include <linux/kstrtox.h>
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/numa.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+
+#include "bufpool-private.h"
+
+/*
+ * The default pool, /dev/bufpool.  The module parameters are its spec,
+ * and each pool named in pools= starts from a copy of it.
+ */
+static struct bufpool_pool_spec bufpool_default_spec = {
+	.name = "bufpool",
+	.buf_size = 2048,
+	.buf_count = 4096,
+	.numa_node = NUMA_NO_NODE,
+	.caches = 64,
+	.mode = 0600,
+};
+
+module_param_named(buf_size, bufpool_default_spec.buf_size, uint, 0444);
+MODULE_PARM_DESC(buf_size,
+		 "Bytes per buffer: a power of two from 64 to 2097152 (default 2048)");
+
+module_param_named(buf_count, bufpool_default_spec.buf_count, uint, 0444);
+MODULE_PARM_DESC(buf_count,
+		 "Number of buffers, 1 to 16777215 (default 4096)");
+
+module_param_named(numa_node, bufpool_default_spec.numa_node, int, 0444);
+MODULE_PARM_DESC(numa_node,
+		 "NUMA node to take the memory from, -1 for any (default -1)");
+
+module_param_named(caches, bufpool_default_spec.caches, uint, 0444);
+MODULE_PARM_DESC(caches,
+		 "Per-thread caches, 0 to 4096; 0 disables caching (default 64)");
+
+module_param_named(mode, bufpool_default_spec.mode, uint, 0444);
+MODULE_PARM_DESC(mode,
+		 "Permission bits of the device node (default 0600)");
+
+module_param_named(uid, bufpool_default_spec.uid, uint, 0444);
+MODULE_PARM_DESC(uid, "Owner of the device node (default 0)");
+
+module_param_named(gid, bufpool_default_spec.gid, uint, 0444);
+MODULE_PARM_DESC(gid, "Group of the device node (default 0)");
+
+static char *param_pools;
+module_param_named(pools, param_pools, charp, 0444);
+MODULE_PARM_DESC(pools,
+		 "More pools, /dev/bufpool-NAME each: NAME:key=value,...;NAME:... with keys buf_size, buf_count, numa_node, caches, mode, uid, gid (defaults: those of the default pool)");
+
+static struct bufpool_pool *bufpool_pools[BUFPOOL_NR_MINORS];
+static unsigned int bufpool_nr_pools;
+
+/* A pool's name in pools=: 1 to BUFPOOL_NAME_MAX of [a-z0-9_]. */
+static bool bufpool_pool_name_ok(const char *name)
+{
+	size_t i, len = strlen(name);
+
+	if (!len || len > BUFPOOL_NAME_MAX)
+		return false;
+	for (i = 0; i < len; i++)
+		if (!islower(name[i]) && !isdigit(name[i]) && name[i] != '_')
+			return false;
+	return true;
+}
+
+/* One "key=value" of a pool in pools= into @spec; a clear error if not. */
+static int bufpool_parse_key_value(struct bufpool_pool_spec *spec,
+				   char *pair)
+{
+	char *key = pair, *val = strchr(pair, '=');
+	int err;
+
+	if (!val) {
+		pr_err("pools: %s: \"%s\" is not key=value\n", spec->name,
+		       pair);
+		return -EINVAL;
+	}
+	*val++ = '\0';
+	if (!strcmp(key, "buf_size"))
+		err = kstrtou32(val, 0, &spec->buf_size);
+	else if (!strcmp(key, "buf_count"))
+		err = kstrtou32(val, 0, &spec->buf_count);
+	else if (!strcmp(key, "numa_node"))
+		err = kstrtoint(val, 0, &spec->numa_node);
+	else if (!strcmp(key, "caches"))
+		err = kstrtou32(val, 0, &spec->caches);
+	else if (!strcmp(key, "mode"))
+		err = kstrtouint(val, 8, &spec->mode);
+	else if (!strcmp(key, "uid"))
+		err = kstrtou32(val, 0, &spec->uid);
+	else if (!strcmp(key, "gid"))
+		err = kstrtou32(val, 0, &spec->gid);
+	else
+		err = -ENOENT;
+	if (err == -ENOENT)
+		pr_err("pools: %s: unknown key \"%s\"\n", spec->name, key);
+	else if (err)
+		pr_err("pools: %s: %s=\"%s\" is not a number\n", spec->name,
+		       key, val);
+	return err ? -EINVAL : 0;
+}
+
+/*
+ * Parse the pools parameter, "NAME:key=value,...;NAME:...", into
+ * specs[], each starting from the default pool's spec and checked.
+ * Returns how many, or a negative errno with the reason logged.
+ */
+static int bufpool_parse_pools(const char *param,
+			       struct bufpool_pool_spec *specs, int max)
+{
+	struct bufpool_pool_spec *spec;
+	char *buf, *rest, *entry, *pair, *name;
+	int nr = 0, i, err = 0;
+
+	if (!param || !*param)
+		return 0;
+	buf = kstrdup(param, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	rest = buf;
+	while (!err && (entry = strsep(&rest, ";")) != NULL) {
+		if (!*entry)
+			continue;
+		name = strsep(&entry, ":");
+		if (!bufpool_pool_name_ok(name)) {
+			pr_err("pools: \"%s\": a name is 1 to %d of a-z, 0-9, _\n",
+			       name, BUFPOOL_NAME_MAX);
+			err = -EINVAL;
+			break;
+		}
+		if (nr == max) {
+			pr_err("pools: more than %d pools\n", max);
+			err = -EINVAL;
+			break;
+		}
+		spec = &specs[nr];
+		*spec = bufpool_default_spec;
+		snprintf(spec->name, sizeof(spec->name), "bufpool-%s", name);
+		for (i = 0; i < nr; i++)
+			if (!strcmp(specs[i].name, spec->name)) {
+				pr_err("pools: \"%s\" named twice\n", name);
+				err = -EINVAL;
+			}
+		while (!err && entry && (pair = strsep(&entry, ",")) != NULL)
+			if (*pair)
+				err = bufpool_parse_key_value(spec, pair);
+		if (!err)
+			err = bufpool_pool_spec_check(spec);
+		nr++;
+	}
+	kfree(buf);
+	return err ? err : nr;
+}
+
+/* Create a pool and its device, /dev/NAME at minor @minor. */
+static int bufpool_add_pool(const struct bufpool_pool_spec *spec,
+			    unsigned int minor)
+{
+	struct bufpool_pool *pool;
+	int err;
+
+	pool = bufpool_pool_create(spec);
+	if (IS_ERR(pool))
+		return PTR_ERR(pool);
+	err = bufpool_device_add(pool, minor);
+	if (err) {
+		bufpool_pool_put(pool);
+		return err;
+	}
+	bufpool_pools[bufpool_nr_pools++] = pool;
+	pr_info("/dev/%s: %u buffers of %u B in %u x 2 MiB chunks, node %d\n",
+		pool->name, pool->layout.buf_count,
+		1U << pool->layout.buf_shift, pool->nr_chunks, pool->numa_node);
+	return 0;
+}
+
+/*
+ * Remove every pool's device and drop the module's reference on each,
+ * then give back the class and the device numbers: the one teardown, on
+ * a failed load and at unload.
+ */
+static void bufpool_remove_pools(void)
+{
+	while (bufpool_nr_pools) {
+		struct bufpool_pool *pool = bufpool_pools[--bufpool_nr_pools];
+
+		bufpool_device_del(pool);
+		bufpool_pool_put(pool);
+	}
+	bufpool_devices_exit();
+}
+
+static int __init bufpool_init(void)
+{
+	struct bufpool_pool_spec *specs;
+	int nr_named, i, err;
+
+	/* The default pool first, then those of pools=, by minor. */
+	specs = kcalloc(BUFPOOL_NR_MINORS, sizeof(*specs), GFP_KERNEL);
+	if (!specs)
+		return -ENOMEM;
+	/* Check every pool's spec before taking any memory. */
+	specs[0] = bufpool_default_spec;
+	err = bufpool_pool_spec_check(&specs[0]);
+	nr_named = err ? err : bufpool_parse_pools(param_pools, specs + 1,
+						   BUFPOOL_MAX_POOLS);
+	if (nr_named < 0) {
+		kfree(specs);
+		return nr_named;
+	}
+
+	err = bufpool_devices_init();
+	if (err)
+		goto out;
+	for (i = 0; i <= nr_named; i++) {
+		err = bufpool_add_pool(&specs[i], i);
+		if (err) {
+			bufpool_remove_pools();
+			goto out;
+		}
+	}
+out:
+	kfree(specs);
+	return err;
+}
+
+static void __exit bufpool_exit(void)
+{
+	/*
+	 * Every open file and every mapping holds a module reference
+	 * (fops.owner), so none is left here: these puts free the pools.
+	 */
+	bufpool_remove_pools();
+}
+
+module_init(bufpool_init);
+module_exit(bufpool_exit);
+
+MODULE_DESCRIPTION("Pinned hugepage buffer pools shared with userspace");
+MODULE_AUTHOR("bufpool developers");
+MODULE_LICENSE("GPL");
