@@ -241,7 +241,7 @@ selftests: $(LIB_SO)
 # against that kernel's own headers; DEBUG_KERNELS get a second stage
 # under a KASAN/lockdep/kmemleak/UBSAN kernel built from their source.
 KERNELS ?= 6.1 6.12 sid
-DEBUG_KERNELS ?= $(filter 6.1,$(KERNELS))
+DEBUG_KERNELS ?= $(filter 6.1 6.12,$(KERNELS))
 VM_PARAMS ?= buf_size=2048 buf_count=4096
 # Seconds of fuzzing (selftests/bufpool_fuzz.c) in each VM run.
 FUZZ_SECS ?= 30
