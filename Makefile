@@ -167,6 +167,24 @@ $(LIB_SO): $(LIB_SO_REAL)
 	ln -sf $(notdir $<) userlib/$(LIB_SONAME)
 	ln -sf $(LIB_SONAME) $@
 
+# The library once more for the tests, as archives that test programs
+# link instead of compiling library sources: with the shared free list's
+# test hook (-DBP_TEST_HOOK: the test defines bp_test_hook()), under
+# ThreadSanitizer, or both.
+TESTLIB := build/testlib
+TESTLIBS := $(foreach v,hook tsan hook-tsan,$(TESTLIB)/libbufpool-user-$(v).a)
+define testlib_variant
+$(TESTLIB)/$(1)/%.o: userlib/%.c $$(LIB_HDRS)
+	@mkdir -p $$(@D)
+	$$(CC) $$(BP_CFLAGS) -fPIC $(2) -c -o $$@ $$<
+$(TESTLIB)/libbufpool-user-$(1).a: $$(patsubst userlib/%,$(TESTLIB)/$(1)/%,$$(LIB_OBJS))
+	rm -f $$@
+	$$(AR) rcs $$@ $$^
+endef
+$(eval $(call testlib_variant,hook,-DBP_TEST_HOOK))
+$(eval $(call testlib_variant,tsan,-fsanitize=thread))
+$(eval $(call testlib_variant,hook-tsan,-DBP_TEST_HOOK -fsanitize=thread))
+
 PC_SUBST = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 	-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(LIB_VERSION)|'
 
@@ -230,7 +248,7 @@ bench/matrix-mimalloc: bench/matrix.c
 KSFT_MAKE = $(MAKE) -C selftests KSFT_DIR=$(KSFT_DIR)
 HOSTTEST_MAKE = $(MAKE) -C userlib/tests KSFT_DIR=$(KSFT_DIR)
 
-selftests: $(LIB_SO)
+selftests: $(LIB_SO) $(TESTLIBS)
 	$(KSFT_MAKE)
 	$(HOSTTEST_MAKE)
 

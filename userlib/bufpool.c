@@ -34,6 +34,17 @@
 #include <urcu/futex.h>	/* futex_async(): the futex of module-free pools */
 
 #include "bufpool.h"
+
+/*
+ * The test build of the library (-DBP_TEST_HOOK, linked only into
+ * bufpool_lockfree_test): the shared free list calls bp_test_hook(),
+ * which the test defines, between its read of a head and its CAS.
+ */
+#ifdef BP_TEST_HOOK
+void bp_test_hook(__u64 *head);
+#define BP_FL_TEST_HOOK(head)	bp_test_hook(head)
+#endif
+
 #include <bufpool/magazine.h>
 #include <bufpool/stats.h>
 
