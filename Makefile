@@ -51,8 +51,13 @@ LIB_SO := userlib/libbufpool-user.so
 LIB_SONAME := libbufpool-user.so.$(LIB_MAJOR)
 LIB_SO_REAL := userlib/libbufpool-user.so.$(LIB_VERSION)
 LIB_PC := userlib/libbufpool-user.pc
-LIB_OBJS := userlib/bufpool.o
+# The library's sources, the fast path's first (userlib/internal.h says
+# what each holds); its public and shared headers, then its own.
+LIB_SRCS := userlib/buffer.c userlib/cache.c userlib/wait.c userlib/debug.c \
+	userlib/backend.c userlib/setup.c userlib/info.c userlib/classes.c
+LIB_OBJS := $(LIB_SRCS:.c=.o)
 LIB_HDRS := userlib/bufpool.h uapi/linux/bufpool.h $(wildcard uapi/bufpool/*.h)
+LIB_INTERNAL_HDRS := userlib/internal.h userlib/fastpath.h
 
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
@@ -138,7 +143,7 @@ lint: kmod/compat_gen.h
 # --------------------------------------------------------------- library
 lib: $(LIB_A) $(LIB_SO) $(LIB_PC)
 
-userlib/%.o: userlib/%.c $(LIB_HDRS)
+userlib/%.o: userlib/%.c $(LIB_HDRS) $(LIB_INTERNAL_HDRS)
 	$(CC) $(BP_CFLAGS) -fPIC -c -o $@ $<
 
 # Built with GCC, the static library carries GCC's intermediate code
@@ -151,7 +156,7 @@ CC_IS_GCC := $(shell $(CC) --version 2>/dev/null | grep -qi clang || echo y)
 LIB_LTO_CFLAGS := $(if $(CC_IS_GCC),-flto -ffat-lto-objects)
 LIB_AR := $(if $(CC_IS_GCC),$(GCC_AR),$(AR))
 
-userlib/%.lto.o: userlib/%.c $(LIB_HDRS)
+userlib/%.lto.o: userlib/%.c $(LIB_HDRS) $(LIB_INTERNAL_HDRS)
 	$(CC) $(BP_CFLAGS) -fPIC $(LIB_LTO_CFLAGS) -c -o $@ $<
 
 $(LIB_A): $(LIB_OBJS:.o=.lto.o)
@@ -174,7 +179,7 @@ $(LIB_SO): $(LIB_SO_REAL)
 TESTLIB := build/testlib
 TESTLIBS := $(foreach v,hook tsan hook-tsan,$(TESTLIB)/libbufpool-user-$(v).a)
 define testlib_variant
-$(TESTLIB)/$(1)/%.o: userlib/%.c $$(LIB_HDRS)
+$(TESTLIB)/$(1)/%.o: userlib/%.c $$(LIB_HDRS) $$(LIB_INTERNAL_HDRS)
 	@mkdir -p $$(@D)
 	$$(CC) $$(BP_CFLAGS) -fPIC $(2) -c -o $$@ $$<
 $(TESTLIB)/libbufpool-user-$(1).a: $$(patsubst userlib/%,$(TESTLIB)/$(1)/%,$$(LIB_OBJS))
