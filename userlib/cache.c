@@ -161,7 +161,7 @@ static void bp_thread_cache_bind(struct bp_thread_cache *cache,
 				 struct bufpool_cache *shared)
 {
 	struct bp_shm *s = &pool->shm;
-	uint32_t a, b;
+	uint32_t loaded, prev;
 
 	cache->pool = pool;
 	cache->shared = shared;
@@ -170,18 +170,19 @@ static void bp_thread_cache_bind(struct bp_thread_cache *cache,
 	cache->loaded_word = &shared->loaded;
 	cache->prev_word = &shared->prev;
 	if (pool->mag_fill) {
-		a = bp_take_empty_mag(s, shared, &shared->loaded);
-		b = a < s->nr_mags ? bp_take_empty_mag(s, shared, &shared->prev) :
-				     BUFPOOL_IDX_NIL;
-		if (b < s->nr_mags) {
+		loaded = bp_take_empty_mag(s, shared, &shared->loaded);
+		prev = loaded < s->nr_mags ?
+		       bp_take_empty_mag(s, shared, &shared->prev) :
+		       BUFPOOL_IDX_NIL;
+		if (prev < s->nr_mags) {
 			cache->mag_fill = pool->mag_fill;
-			cache->loaded_id = a;
-			cache->prev_id = b;
-			cache->loaded = &s->mags[a];
-			cache->prev = &s->mags[b];
-		} else if (a < s->nr_mags) {
+			cache->loaded_id = loaded;
+			cache->prev_id = prev;
+			cache->loaded = &s->mags[loaded];
+			cache->prev = &s->mags[prev];
+		} else if (loaded < s->nr_mags) {
 			/* The depot is short (corrupted): go without. */
-			bp_fl_push(s->empty_head, s->mag_next, a);
+			bp_fl_push(s->empty_head, s->mag_next, loaded);
 			bp_unannounce(&shared->loaded);
 		}
 	}

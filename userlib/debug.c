@@ -53,7 +53,7 @@ static int bp_quarantine_give_back(struct bufpool *pool, uint32_t idx)
 int bp_quarantine_release(struct bufpool *pool, uint32_t idx)
 {
 	struct bp_quarantine *q = &pool->quarantine;
-	uint32_t out = BUFPOOL_IDX_NIL;
+	uint32_t oldest = BUFPOOL_IDX_NIL;
 
 	pthread_mutex_lock(&q->lock);
 	if (bp_load_relaxed_u32(&pool->own[idx]) != pool->client_id) {
@@ -64,16 +64,16 @@ int bp_quarantine_release(struct bufpool *pool, uint32_t idx)
 	bp_store_release_u32(&pool->own[idx],
 			     BUFPOOL_OWN_QUARANTINE | pool->client_id);
 	if (q->len == q->cap) {
-		out = q->ring[q->head];
+		oldest = q->ring[q->head];
 		q->ring[q->head] = idx;
 		q->head = (q->head + 1) % q->cap;
 	} else {
 		q->ring[(q->head + q->len++) % q->cap] = idx;
 	}
 	pthread_mutex_unlock(&q->lock);
-	if (out == BUFPOOL_IDX_NIL)
+	if (oldest == BUFPOOL_IDX_NIL)
 		return 0;
-	return bp_quarantine_give_back(pool, out);
+	return bp_quarantine_give_back(pool, oldest);
 }
 
 /* At close: what waits in the quarantine goes back now. */

@@ -19,7 +19,8 @@
 /* bufpool_create's defaults (and bufpool_open's without the module). */
 #define BP_DEFAULT_BUF_SIZE	2048
 #define BP_DEFAULT_BUF_COUNT	4096
-#define BP_HUGE			(2UL << 20)
+
+#define BP_HUGE_PAGE		(2UL << 20)	/* what hugetlbfs maps in */
 
 static _Atomic uint64_t bp_serial_next = 2;
 
@@ -50,7 +51,7 @@ static struct bufpool *bp_handle_new(int fd)
 /* Map both areas of pool->fd as l describes; huge: hugetlbfs lengths. */
 int bp_map(struct bufpool *pool, const struct bp_layout *l, int huge)
 {
-	pool->ctrl_map_len = huge ? bp_align(l->ctrl_size, BP_HUGE) :
+	pool->ctrl_map_len = huge ? bp_align(l->ctrl_size, BP_HUGE_PAGE) :
 				    l->ctrl_size;
 	pool->ctrl = mmap(NULL, pool->ctrl_map_len, PROT_READ | PROT_WRITE,
 			  MAP_SHARED | MAP_POPULATE, pool->fd, 0);
