@@ -124,7 +124,8 @@ int bufpool_release_bulk(struct bufpool *pool, void *const *bufs,
 			struct bufpool_mag *m = cache->loaded;
 
 			c = m->count;
-			for (k = 0; c < cache->mag_fill && i < n; k++, i++, c++) {
+			for (k = 0; c < cache->mag_fill && i < n;
+			     k++, i++, c++) {
 				if (bp_ptr_to_idx(pool, bufs[i], &idx) ||
 				    bp_load_relaxed_u32(&pool->own[idx]) !=
 				    pool->client_id)

@@ -174,13 +174,13 @@ int bufpool_audit(struct bufpool *pool, struct bufpool_audit *audit);
 /*
  * bufpool_stats - the pool's statistics, summed over the caches of
  * every client's threads (no system call; each thread counts in its own
- * cache, so counting writes no shared cache line).  Counted since the pool was
- * last rebuilt (its last client closed).  in_use: taken and not given
- * back (buffers in thread caches are not in use); free = total - in_use;
- * high_watermark: the most in use any reader of the statistics
- * (this function, the sysfs files, bufpoolctl) or the kernel's reclaim
- * has seen; reclaimed: buffers clients held when they died, given back
- * by the kernel.
+ * cache, so counting writes no shared cache line).  Counted since the
+ * pool was last rebuilt (its last client closed).  in_use: taken and
+ * not given back (buffers in thread caches are not in use); free =
+ * total - in_use; high_watermark: the most in use any reader of the
+ * statistics (this function, the sysfs files, bufpoolctl) or the
+ * kernel's reclaim has seen; reclaimed: buffers clients held when they
+ * died, given back by the kernel.
  */
 struct bufpool_stats {
 	uint64_t total;

@@ -102,7 +102,7 @@ static struct bp_thread_cache *bp_thread_cache_take(void)
 				&expect, &bp_thread_marker,
 				memory_order_acquire, memory_order_relaxed)) {
 			bp_thread_caches[mine] = cache;
-			/* The first cache of a thread arms its exit destructor. */
+			/* A thread's first cache arms its exit destructor. */
 			if (pthread_getspecific(bp_exit_key) == NULL)
 				pthread_setspecific(bp_exit_key, &bp_thread_marker);
 			return cache;
