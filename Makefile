@@ -51,8 +51,13 @@ LIB_SO := userlib/libbufpool-user.so
 LIB_SONAME := libbufpool-user.so.$(LIB_MAJOR)
 LIB_SO_REAL := userlib/libbufpool-user.so.$(LIB_VERSION)
 LIB_PC := userlib/libbufpool-user.pc
-LIB_OBJS := userlib/bufpool.o
+# The library's sources, the fast path's first (userlib/internal.h says
+# what each holds); its public and shared headers, then its own.
+LIB_SRCS := userlib/buffer.c userlib/cache.c userlib/wait.c userlib/debug.c \
+	userlib/backend.c userlib/setup.c userlib/info.c userlib/classes.c
+LIB_OBJS := $(LIB_SRCS:.c=.o)
 LIB_HDRS := userlib/bufpool.h uapi/linux/bufpool.h $(wildcard uapi/bufpool/*.h)
+LIB_INTERNAL_HDRS := userlib/internal.h userlib/fastpath.h
 
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
@@ -138,7 +143,7 @@ lint: kmod/compat_gen.h
 # --------------------------------------------------------------- library
 lib: $(LIB_A) $(LIB_SO) $(LIB_PC)
 
-userlib/%.o: userlib/%.c $(LIB_HDRS)
+userlib/%.o: userlib/%.c $(LIB_HDRS) $(LIB_INTERNAL_HDRS)
 	$(CC) $(BP_CFLAGS) -fPIC -c -o $@ $<
 
 # Built with GCC, the static library carries GCC's intermediate code
@@ -151,7 +156,7 @@ CC_IS_GCC := $(shell $(CC) --version 2>/dev/null | grep -qi clang || echo y)
 LIB_LTO_CFLAGS := $(if $(CC_IS_GCC),-flto -ffat-lto-objects)
 LIB_AR := $(if $(CC_IS_GCC),$(GCC_AR),$(AR))
 
-userlib/%.lto.o: userlib/%.c $(LIB_HDRS)
+userlib/%.lto.o: userlib/%.c $(LIB_HDRS) $(LIB_INTERNAL_HDRS)
 	$(CC) $(BP_CFLAGS) -fPIC $(LIB_LTO_CFLAGS) -c -o $@ $<
 
 $(LIB_A): $(LIB_OBJS:.o=.lto.o)
@@ -166,6 +171,24 @@ $(LIB_SO_REAL): $(LIB_OBJS) userlib/libbufpool-user.map
 $(LIB_SO): $(LIB_SO_REAL)
 	ln -sf $(notdir $<) userlib/$(LIB_SONAME)
 	ln -sf $(LIB_SONAME) $@
+
+# The library once more for the tests, as archives that test programs
+# link instead of compiling library sources: with the shared free list's
+# test hook (-DBP_TEST_HOOK: the test defines bp_test_hook()), under
+# ThreadSanitizer, or both.
+TESTLIB := build/testlib
+TESTLIBS := $(foreach v,hook tsan hook-tsan,$(TESTLIB)/libbufpool-user-$(v).a)
+define testlib_variant
+$(TESTLIB)/$(1)/%.o: userlib/%.c $$(LIB_HDRS) $$(LIB_INTERNAL_HDRS)
+	@mkdir -p $$(@D)
+	$$(CC) $$(BP_CFLAGS) -fPIC $(2) -c -o $$@ $$<
+$(TESTLIB)/libbufpool-user-$(1).a: $$(patsubst userlib/%,$(TESTLIB)/$(1)/%,$$(LIB_OBJS))
+	rm -f $$@
+	$$(AR) rcs $$@ $$^
+endef
+$(eval $(call testlib_variant,hook,-DBP_TEST_HOOK))
+$(eval $(call testlib_variant,tsan,-fsanitize=thread))
+$(eval $(call testlib_variant,hook-tsan,-DBP_TEST_HOOK -fsanitize=thread))
 
 PC_SUBST = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 	-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(LIB_VERSION)|'
@@ -230,7 +253,7 @@ bench/matrix-mimalloc: bench/matrix.c
 KSFT_MAKE = $(MAKE) -C selftests KSFT_DIR=$(KSFT_DIR)
 HOSTTEST_MAKE = $(MAKE) -C userlib/tests KSFT_DIR=$(KSFT_DIR)
 
-selftests: $(LIB_SO)
+selftests: $(LIB_SO) $(TESTLIBS)
 	$(KSFT_MAKE)
 	$(HOSTTEST_MAKE)
 

@@ -8,7 +8,10 @@
  *   misses and depot traffic included (seccomp, malloc interposer);
  * - a thread's cache comes back when it exits or flushes;
  * - exhaustion is ENOBUFS at once; idle caches hold at most half a pool;
- * - bulk calls; several threads with per-buffer owner markers.
+ * - bulk calls; several threads with per-buffer owner markers;
+ * - statistics; a pool shared with another process through its fd.
+ *
+ * Timed waits are bufpool_wait_test's, debug mode bufpool_debug_test's.
  */
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -17,11 +20,11 @@
 #include <stdint.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
-#include <time.h>
 
 #include <bufpool.h>
 #include <kselftest_harness.h>
 
+#include "bufpool_pool_helpers.h"
 #include "bufpool_selftest.h"
 
 /*
@@ -97,12 +100,8 @@ FIXTURE(cache) {
 
 FIXTURE_SETUP(cache)
 {
-	self->pool = bufpool_open(NULL);
-	ASSERT_NE(NULL, self->pool);
-	ASSERT_EQ(0, bufpool_get_info(self->pool, &self->info));
-	self->held = calloc(self->info.buf_count, sizeof(void *));
-	ASSERT_NE(NULL, self->held);
-	TH_LOG("%s pool: %u x %u B, %u cache slots, magazines of %u",
+	ASSERT_EQ(0, bp_pool_open(&self->pool, &self->info, &self->held));
+	TH_LOG("%s pool: %u x %u B, %u caches, magazines of %u",
 	       self->info.flags & BUFPOOL_INFO_F_MEMFD ? "memfd" : "device",
 	       self->info.buf_count, self->info.buf_size,
 	       self->info.nr_caches, self->info.mag_fill);
@@ -110,38 +109,7 @@ FIXTURE_SETUP(cache)
 
 FIXTURE_TEARDOWN(cache)
 {
-	free(self->held);
-	if (self->pool)
-		bufpool_close(self->pool);
-}
-
-/* Take every buffer, check each came once; returns how many. */
-static uint32_t drain(FIXTURE_DATA(cache) *self, int *dup)
-{
-	unsigned char *seen = calloc(self->info.buf_count, 1);
-	uint32_t n = 0;
-	int64_t idx;
-
-	*dup = !seen;
-	while (seen && n < self->info.buf_count) {
-		self->held[n] = bufpool_acquire(self->pool);
-		if (!self->held[n])
-			break;
-		idx = bufpool_index(self->pool, self->held[n]);
-		if (idx < 0 || seen[idx])
-			*dup = 1;
-		else
-			seen[idx] = 1;
-		n++;
-	}
-	free(seen);
-	return n;
-}
-
-static void give_back(FIXTURE_DATA(cache) *self, uint32_t n)
-{
-	while (n--)
-		bufpool_release(self->pool, self->held[n]);
+	bp_pool_close(self->pool, self->held);
 }
 
 /* A round of traffic that misses the cache and crosses the depot. */
@@ -277,13 +245,13 @@ static void *fill_then_park(void *arg)
 }
 
 /*
- * Idle threads' caches hold at most half the pool: with every cache slot
- * full and parked, the rest can still be taken.  After the threads flush
- * their caches, all of it can.
+ * Idle threads' caches hold at most half the pool: with every cache
+ * taken, full and parked, the rest can still be taken.  After the
+ * threads flush their caches, all of it can.
  */
 TEST_F(cache, idle_caches_hold_at_most_half)
 {
-	/* Every slot but this thread's own. */
+	/* Every cache but this thread's own. */
 	uint32_t nthreads = self->info.nr_caches - 1 < 64 ?
 			    self->info.nr_caches - 1 : 64;
 	pthread_barrier_t filled, go;
@@ -297,10 +265,10 @@ TEST_F(cache, idle_caches_hold_at_most_half)
 	/*
 	 * The hard case: the free buffers sit in full magazines in the
 	 * depot (everything taken and given back through this thread's
-	 * cache), and every other slot is taken by an idle thread.
+	 * cache), and every other cache is taken by an idle thread.
 	 */
-	got = drain(self, &dup);
-	give_back(self, got);
+	got = bp_take_all(self->pool, self->held, &dup);
+	bp_give_back(self->pool, self->held, got);
 	bufpool_flush_cache(self->pool);
 	ASSERT_EQ(0, pthread_barrier_init(&filled, NULL, nthreads + 1));
 	ASSERT_EQ(0, pthread_barrier_init(&go, NULL, nthreads + 1));
@@ -311,21 +279,21 @@ TEST_F(cache, idle_caches_hold_at_most_half)
 	pthread_barrier_wait(&filled);
 
 	cached_max = nthreads * 2 * self->info.mag_fill;
-	got = drain(self, &dup);
+	got = bp_take_all(self->pool, self->held, &dup);
 	TH_LOG("%u threads caching up to %u; took %u of %u", nthreads,
 	       cached_max, got, self->info.buf_count);
 	EXPECT_FALSE(dup);
 	EXPECT_LE(self->info.buf_count - cached_max, got);
 	EXPECT_LE(self->info.buf_count / 2, got);
 	EXPECT_EQ(ENOBUFS, errno);
-	give_back(self, got);
+	bp_give_back(self->pool, self->held, got);
 
 	pthread_barrier_wait(&go);	/* they flush */
 	pthread_barrier_wait(&filled);
-	got = drain(self, &dup);
+	got = bp_take_all(self->pool, self->held, &dup);
 	EXPECT_FALSE(dup);
 	EXPECT_EQ(self->info.buf_count, got);
-	give_back(self, got);
+	bp_give_back(self->pool, self->held, got);
 	for (i = 0; i < nthreads; i++)
 		pthread_join(t[i], NULL);
 }
@@ -354,10 +322,10 @@ TEST_F(cache, thread_exit_returns_cache)
 		ASSERT_EQ(0, pthread_create(&t[i], NULL, cache_and_exit, self));
 	for (i = 0; i < 8; i++)
 		ASSERT_EQ(0, pthread_join(t[i], NULL));
-	got = drain(self, &dup);
+	got = bp_take_all(self->pool, self->held, &dup);
 	EXPECT_FALSE(dup);
 	EXPECT_EQ(self->info.buf_count, got);
-	give_back(self, got);
+	bp_give_back(self->pool, self->held, got);
 }
 
 TEST_F(cache, exhaustion_is_enobufs)
@@ -365,14 +333,14 @@ TEST_F(cache, exhaustion_is_enobufs)
 	uint32_t got;
 	int dup;
 
-	got = drain(self, &dup);
+	got = bp_take_all(self->pool, self->held, &dup);
 	EXPECT_EQ(self->info.buf_count, got);
 	errno = 0;
 	EXPECT_EQ(NULL, bufpool_acquire(self->pool));
 	EXPECT_EQ(ENOBUFS, errno);
 	EXPECT_EQ(0, bufpool_acquire_bulk(self->pool, self->held + got, 4));
 	EXPECT_EQ(ENOBUFS, errno);
-	give_back(self, got);
+	bp_give_back(self->pool, self->held, got);
 }
 
 TEST_F(cache, bulk_calls)
@@ -501,10 +469,10 @@ TEST_F_TIMEOUT(cache, threads_never_share_a_buffer, 240)
 
 	if (burst > 5 * BUFPOOL_MAG_CAP)
 		burst = 5 * BUFPOOL_MAG_CAP;
-	got = drain(self, &dup);
+	got = bp_take_all(self->pool, self->held, &dup);
 	for (i = 0; i < got; i++)
 		*(_Atomic uint32_t *)self->held[i] = 0;
-	give_back(self, got);
+	bp_give_back(self->pool, self->held, got);
 	for (i = 0; i < 4; i++) {
 		w[i] = (struct marker_worker){ self->pool, i + 1, burst, 0, 0 };
 		ASSERT_EQ(0, pthread_create(&t[i], NULL, marker_fn, &w[i]));
@@ -514,10 +482,10 @@ TEST_F_TIMEOUT(cache, threads_never_share_a_buffer, 240)
 		EXPECT_EQ(0, w[i].double_held);
 		EXPECT_EQ(0, w[i].errors);
 	}
-	got = drain(self, &dup);
+	got = bp_take_all(self->pool, self->held, &dup);
 	EXPECT_FALSE(dup);
 	EXPECT_EQ(self->info.buf_count, got);
-	give_back(self, got);
+	bp_give_back(self->pool, self->held, got);
 }
 
 /* Statistics: exact once the threads are done, whatever they raced. */
@@ -574,7 +542,7 @@ TEST_F(cache, statistics_add_up)
 	EXPECT_EQ(a.in_use, b.in_use);
 
 	/* Empty the pool: in use is all of it, one exhaustion counted. */
-	got = drain(self, &dup);
+	got = bp_take_all(self->pool, self->held, &dup);
 	ASSERT_EQ(self->info.buf_count, got);
 	EXPECT_EQ(NULL, bufpool_acquire(self->pool));
 	ASSERT_EQ(0, bufpool_stats(self->pool, &b));
@@ -582,132 +550,12 @@ TEST_F(cache, statistics_add_up)
 	EXPECT_EQ(0, b.free);
 	EXPECT_EQ(a.exhausted + 1, b.exhausted);
 	EXPECT_EQ(self->info.buf_count, b.high_watermark);
-	give_back(self, got);
+	bp_give_back(self->pool, self->held, got);
 	ASSERT_EQ(0, bufpool_stats(self->pool, &b));
 	EXPECT_EQ(0, b.in_use);
 	EXPECT_EQ(self->info.buf_count, b.high_watermark);
 	TH_LOG("%ld pairs by 4 threads counted exactly; %llu acquires in all",
 	       pairs, (unsigned long long)b.acquires);
-}
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/*
- * Blocking acquire across processes: with the pool empty, a process
- * sleeps in bufpool_acquire_timeout until another releases a buffer,
- * and gets it; with nobody releasing, it times out.
- */
-TEST_F(cache, blocking_acquire_across_processes)
-{
-	struct bufpool_stats st;
-	uint32_t got, i;
-	int dup, status;
-	pid_t pid;
-
-	got = drain(self, &dup);
-	ASSERT_EQ(self->info.buf_count, got);
-	pid = fork();
-	ASSERT_LE(0, pid);
-	if (pid == 0) {
-		struct bufpool *other = bufpool_open_fd(bufpool_fd(self->pool));
-		int64_t t0;
-		void *b;
-
-		if (!other)
-			_exit(1);
-		t0 = mono_ns();
-		b = bufpool_acquire_timeout(other, 10000000000ll);
-		if (!b)
-			_exit(2);
-		if (mono_ns() - t0 < 50000000)
-			_exit(3);		/* it did not sleep */
-		t0 = mono_ns();
-		errno = 0;
-		if (bufpool_acquire_timeout(other, 200000000) ||
-		    errno != ETIMEDOUT)
-			_exit(4);
-		if (mono_ns() - t0 < 190000000)
-			_exit(5);
-		if (bufpool_release(other, b))
-			_exit(6);
-		bufpool_close(other);
-		_exit(0);
-	}
-	/* Once it sleeps, give one buffer back. */
-	for (i = 0; i < 10000; i++) {
-		ASSERT_EQ(0, bufpool_stats(self->pool, &st));
-		if (st.waiters)
-			break;
-		usleep(1000);
-	}
-	EXPECT_EQ(1, st.waiters);
-	usleep(100000);
-	EXPECT_EQ(0, bufpool_release(self->pool, self->held[got - 1]));
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	EXPECT_EQ(0, WIFEXITED(status) ? WEXITSTATUS(status) : 128);
-	ASSERT_EQ(0, bufpool_stats(self->pool, &st));
-	EXPECT_EQ(0, st.waiters);
-	give_back(self, got - 1);
-}
-
-/*
- * A release through a stale pointer, after the same handle got the
- * buffer back: LIFO reuse makes it pass the ownership check in normal
- * mode; debug mode's quarantine catches it.
- */
-TEST_F(cache, debug_mode_catches_double_release)
-{
-	struct bufpool *dbg;
-	void *x, *y;
-	int i;
-
-	x = bufpool_acquire(self->pool);
-	ASSERT_NE(NULL, x);
-	ASSERT_EQ(0, bufpool_release(self->pool, x));
-	y = bufpool_acquire(self->pool);
-	ASSERT_EQ(x, y);		/* LIFO: the same buffer */
-	EXPECT_EQ(0, bufpool_release(self->pool, x));	/* missed */
-	EXPECT_EQ(-1, bufpool_release(self->pool, y));	/* too late */
-
-	ASSERT_EQ(0, setenv("BUFPOOL_DEBUG", "1", 1));
-	dbg = bufpool_open_fd(bufpool_fd(self->pool));
-	unsetenv("BUFPOOL_DEBUG");
-	ASSERT_NE(NULL, dbg);
-	x = bufpool_acquire(dbg);
-	ASSERT_NE(NULL, x);
-	ASSERT_EQ(0, bufpool_release(dbg, x));
-	y = bufpool_acquire(dbg);
-	ASSERT_NE(NULL, y);
-	EXPECT_NE(x, y);		/* x waits in quarantine */
-	errno = 0;
-	EXPECT_EQ(-1, bufpool_release(dbg, x));		/* caught */
-	EXPECT_EQ(EINVAL, errno);
-	EXPECT_EQ(-1, bufpool_handoff(dbg, bufpool_index(dbg, x)));
-	EXPECT_EQ(0, bufpool_release(dbg, y));
-	/* Enough releases push x out of quarantine: it is free again. */
-	for (i = 0; i < (int)self->info.buf_count; i++) {
-		y = bufpool_acquire(dbg);
-		ASSERT_NE(NULL, y);
-		ASSERT_EQ(0, bufpool_release(dbg, y));
-	}
-	EXPECT_EQ(-1, bufpool_release(dbg, x));		/* free: still no */
-	bufpool_close(dbg);		/* gives the quarantine back */
-
-	/* Nothing lost, nothing twice. */
-	{
-		int dup;
-		uint32_t got = drain(self, &dup);
-
-		EXPECT_FALSE(dup);
-		EXPECT_EQ(self->info.buf_count, got);
-		give_back(self, got);
-	}
 }
 
 /*

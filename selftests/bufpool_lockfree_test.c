@@ -6,28 +6,37 @@
  * traffic included.  When the stopped thread resumes, its CAS fails (the
  * head's tag moved), it retries, and the pool is whole.
  *
- * The library is compiled into this program with the shared algorithm's
- * test hook defined; nothing else differs from libbufpool-user.
+ * The program links the library's test build (-DBP_TEST_HOOK), whose
+ * shared free list calls bp_test_hook() below between its read of a
+ * head and its CAS; nothing else differs from libbufpool-user.
  */
 #include <pthread.h>
 #include <sched.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <unistd.h>
 #include <stdatomic.h>
 #include <linux/types.h>
 
-static void bp_test_hook(__u64 *head);
-#define BP_FL_TEST_HOOK(head)	bp_test_hook(head)
-#include "../userlib/bufpool.c"
-
+#include <bufpool.h>
 #include <kselftest_harness.h>
 
-static __u64 *stop_at;			/* the head to stop on */
+void bp_test_hook(__u64 *head);
+
+/*
+ * The head to stop on, as its offset in struct bufpool_ctrl: the control
+ * area is mapped at a page boundary with its header first, so a head's
+ * offset within its page says which head it is.
+ */
+static uintptr_t stop_at, page_size;
 static __thread int is_victim;
 static _Atomic int armed, inside, resume;
 
-static void bp_test_hook(__u64 *head)
+void bp_test_hook(__u64 *head)
 {
-	if (!is_victim || head != stop_at || !atomic_load(&armed))
+	if (!is_victim || (uintptr_t)head % page_size != stop_at ||
+	    !atomic_load(&armed))
 		return;
 	atomic_store(&armed, 0);
 	atomic_store(&inside, 1);
@@ -92,28 +101,30 @@ FIXTURE(lockfree) {
 };
 
 FIXTURE_VARIANT(lockfree) {
-	int loose;	/* stop on the loose list, not the depot */
+	int free_list;	/* stop on the free list, not the depot */
 };
 
-FIXTURE_VARIANT_ADD(lockfree, depot) { .loose = 0 };
-FIXTURE_VARIANT_ADD(lockfree, loose_list) { .loose = 1 };
+FIXTURE_VARIANT_ADD(lockfree, depot) { .free_list = 0 };
+FIXTURE_VARIANT_ADD(lockfree, free_list) { .free_list = 1 };
 
 FIXTURE_SETUP(lockfree)
 {
 	/*
-	 * On the loose list: a pool without caches, where every operation
-	 * is a loose-list operation.  On the depot: the default pool.
+	 * On the free list: a pool without caches, where every operation
+	 * is a free-list operation.  On the depot: the default pool.
 	 */
 	struct bufpool_params no_cache = { .flags = BUFPOOL_F_NO_CACHE };
 
-	self->pool = variant->loose ? bufpool_create(&no_cache) :
-				      bufpool_open(NULL);
+	self->pool = variant->free_list ? bufpool_create(&no_cache) :
+					  bufpool_open(NULL);
 	ASSERT_NE(NULL, self->pool);
 	ASSERT_EQ(0, bufpool_get_info(self->pool, &self->info));
-	if (!variant->loose && !self->info.mag_fill)
+	if (!variant->free_list && !self->info.mag_fill)
 		SKIP(return, "this pool has no depot (no caches)");
-	stop_at = variant->loose ? self->pool->shm.free_head :
-				   self->pool->shm.full_head;
+	page_size = (uintptr_t)sysconf(_SC_PAGESIZE);
+	stop_at = variant->free_list ?
+		  offsetof(struct bufpool_ctrl, free_head) :
+		  offsetof(struct bufpool_ctrl, full_head);
 }
 
 FIXTURE_TEARDOWN(lockfree)

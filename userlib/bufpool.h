@@ -5,11 +5,23 @@
  *
  * A pool is opened once per process (bufpool_open), which maps the
  * device's control and buffer areas.  After that, acquire and release
- * are a few instructions on a lock-free list in shared memory: no system
- * call, no lock, no allocation.  A thread preempted or killed in the
- * middle of one blocks nobody.  Any thread may call any function below
- * on an open pool concurrently, except bufpool_close, which needs every
- * other thread of the process to be done with the pool.
+ * (and their index and bulk forms, handoff and adopt) are a few
+ * instructions on lock-free lists in shared memory: no system call, no
+ * lock, no allocation.  A thread preempted or killed in the middle of
+ * one blocks nobody.  Two exceptions: while a thread sleeps in
+ * bufpool_acquire_timeout, a release makes one system call to wake it
+ * (an ioctl on a device pool, a futex wake on a module-free pool); in
+ * debug mode (BUFPOOL_DEBUG), a release takes a mutex.
+ *
+ * Memory is allocated only when a pool is opened (bufpool_open,
+ * bufpool_open_fd, bufpool_create: the handle, and debug mode's
+ * quarantine) and by bufpool_classes_open.  System calls are made by
+ * those, by bufpool_close, by bufpool_audit, and by a timed acquire that
+ * sleeps.
+ *
+ * Any thread may call any function below on an open pool concurrently,
+ * except bufpool_close, which needs every other thread of the process
+ * to be done with the pool.
  *
  * Each thread keeps a small cache of buffers (two magazines); a cache
  * miss moves a whole magazine to or from the pool's shared depot with
@@ -50,7 +62,7 @@ struct bufpool *bufpool_open(const char *path);
 struct bufpool_params {
 	size_t buf_size;	/* a power of two, 64 to 2 MiB; 0: 2048 */
 	uint32_t buf_count;	/* 0: 4096 */
-	uint32_t caches;	/* per-thread cache slots; 0: 64 */
+	uint32_t caches;	/* per-thread caches; 0: 64 */
 	unsigned int flags;	/* BUFPOOL_F_* */
 };
 
@@ -78,8 +90,8 @@ int bufpool_close(struct bufpool *pool);
 /*
  * bufpool_acquire - take a free buffer.
  * Returns its address, or NULL with errno ENOBUFS when none is free,
- * EUSERS when every thread slot of the pool is taken (a pool serves as
- * many threads at once as it has slots: the caches module parameter),
+ * EUSERS when every cache of the pool is taken (a pool serves as many
+ * threads at once as it has caches: the caches module parameter),
  * or EUCLEAN when the shared free list was found corrupted.
  */
 void *bufpool_acquire(struct bufpool *pool);
@@ -160,15 +172,15 @@ int bufpool_adopt(struct bufpool *pool, uint32_t idx);
 int bufpool_audit(struct bufpool *pool, struct bufpool_audit *audit);
 
 /*
- * bufpool_stats - the pool's statistics, summed over every client's
- * thread slots (no system call; each thread counts in its own slot, so
- * counting writes no shared cache line).  Counted since the pool was
- * last rebuilt (its last client closed).  in_use: taken and not given
- * back (buffers in thread caches are not in use); free = total - in_use;
- * high_watermark: the most in use any reader of the statistics
- * (this function, the sysfs files, bufpoolctl) or the kernel's reclaim
- * has seen; reclaimed: buffers clients held when they died, given back
- * by the kernel.
+ * bufpool_stats - the pool's statistics, summed over the caches of
+ * every client's threads (no system call; each thread counts in its own
+ * cache, so counting writes no shared cache line).  Counted since the
+ * pool was last rebuilt (its last client closed).  in_use: taken and
+ * not given back (buffers in thread caches are not in use); free =
+ * total - in_use; high_watermark: the most in use any reader of the
+ * statistics (this function, the sysfs files, bufpoolctl) or the
+ * kernel's reclaim has seen; reclaimed: buffers clients held when they
+ * died, given back by the kernel.
  */
 struct bufpool_stats {
 	uint64_t total;

@@ -2,8 +2,8 @@
  * SPDX-License-Identifier: GPL-2.0
  *
  * Promela model of bufpool's shared free list (bp_fl_pop/bp_fl_push in
- * uapi/linux/bufpool_freelist.h), the algorithm under the loose list and
- * under both depot stacks.  Each shared access of the C code is one
+ * uapi/bufpool/freelist.h), the algorithm under the free list and under
+ * both depot stacks.  Each shared access of the C code is one
  * step here; a process may stop forever between any two steps (killed).
  *
  * Checked, over every interleaving and every death:

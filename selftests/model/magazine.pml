@@ -1,8 +1,9 @@
 /*
  * SPDX-License-Identifier: GPL-2.0
  *
- * Promela model of bufpool's magazine protocol (userlib/bufpool.c over
- * uapi/linux/bufpool_freelist.h) with its ownership records, a client
+ * Promela model of bufpool's magazine protocol (userlib/cache.c and
+ * userlib/fastpath.h over uapi/bufpool/freelist.h; a thread's shared
+ * cache is a "slot" here) with its ownership records, a client
  * killed at any step, and the kernel's reconciliation (docs/DESIGN.md,
  * sections 2a and 2c).
  *

@@ -182,7 +182,7 @@ int main(int argc, char **argv)
 	       !(info.flags & BUFPOOL_INFO_F_MEMFD) ? "pinned by bufpool.ko" :
 	       info.flags & BUFPOOL_INFO_F_HUGETLB ?
 	       "no module: memfd in hugetlb pages" : "no module: memfd");
-	printf("per-thread caches: %u slots, magazines of %u buffers\n",
+	printf("per-thread caches: %u, magazines of %u buffers\n",
 	       info.nr_caches, info.mag_fill);
 	printf("producer (pid %d) -> %d consumer processes, %" PRIu64 " messages\n",
 	       (int)getpid(), nconsumers, messages);

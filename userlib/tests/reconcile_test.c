@@ -81,7 +81,7 @@ TEST_F(rc, fresh_pool_is_whole)
 }
 
 /*
- * A client's records, as the library leaves them mid-flight: a slot
+ * A client's records, as the library leaves them mid-flight: a cache
  * with two magazines (one part full), buffers named by own[], one
  * announced in pend_buf, one handed off.  Live, they are counted exactly;
  * gone, all but the handoff come back.
@@ -172,7 +172,7 @@ TEST_F(rc, cycles_and_duplicates_are_cut)
 
 /*
  * A state correct clients could leave: full magazines in the depot,
- * slots of clients 1..16 holding magazines, buffers named in own[].
+ * caches of clients 1..16 holding magazines, buffers named in own[].
  */
 static void populate(FIXTURE_DATA(rc) *self, unsigned int *seed)
 {

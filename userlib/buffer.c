@@ -1,0 +1,211 @@
+// SPDX-License-Identifier: MIT
+/*
+ * libbufpool-user: the per-buffer calls.  Acquire and release, by
+ * pointer and by index, are the fast path of fastpath.h; the bulk forms
+ * run it over the loaded magazine a run at a time; a release diverted
+ * from the fast path goes to debug mode's quarantine or to a sleeper;
+ * handoff and adopt pass a buffer between processes; the rest converts
+ * between indices and addresses.
+ */
+#include <errno.h>
+
+#include "fastpath.h"
+
+void *bufpool_acquire(struct bufpool *pool)
+{
+	uint32_t idx = bp_acquire(pool);
+
+	if (idx == BP_NONE)
+		return NULL;
+	return bp_buf_addr(pool, idx);
+}
+
+int bufpool_release(struct bufpool *pool, void *buf)
+{
+	uint32_t idx;
+
+	if (bp_ptr_to_idx(pool, buf, &idx)) {
+		errno = EINVAL;
+		return -1;
+	}
+	return bp_release_if_ours(pool, idx);
+}
+
+int bufpool_acquire_index(struct bufpool *pool, uint32_t *idx)
+{
+	return bp_acquire_index(pool, idx);
+}
+
+int bufpool_release_index(struct bufpool *pool, uint32_t idx)
+{
+	if (__builtin_expect(idx >= pool->buf_count, 0)) {
+		errno = EINVAL;
+		return -1;
+	}
+	return bp_release_if_ours(pool, idx);
+}
+
+/*
+ * A release that pool->divert_releases sent off the fast path: to debug
+ * mode's quarantine, else to a sleeper if one still sleeps.
+ */
+int bp_release_diverted(struct bufpool *pool, uint32_t idx)
+{
+	if (pool->debug)
+		return bp_quarantine_release(pool, idx);
+	return bp_release_to_sleeper_or_cache(pool, idx);
+}
+
+/*
+ * Give back idx, which the caller holds: to the sleepers (through the
+ * free list, with a wake-up) when someone sleeps, else to this thread's
+ * cache.
+ */
+int bp_release_to_sleeper_or_cache(struct bufpool *pool, uint32_t idx)
+{
+	if (atomic_load_explicit(bp_waiters(pool), memory_order_relaxed))
+		return bp_release_to_sleeper(pool, idx);
+	return bp_release_to_cache(pool, idx);
+}
+
+/*
+ * The bulk forms work on the loaded magazine directly: the count stays
+ * in a register between buffers (it is still stored after each one, so
+ * that the magazine and own[] follow the same order as for one buffer
+ * and a crash between two buffers leaves nothing unnamed), and the
+ * thread's cache is looked up and the statistics counted once per
+ * magazine rather than per buffer.  The single-buffer paths take over
+ * for refills, spills, garbage, sleepers and debug mode.
+ */
+unsigned int bufpool_acquire_bulk(struct bufpool *pool, void **bufs,
+				  unsigned int n)
+{
+	struct bp_thread_cache *cache;
+	unsigned int i = 0, k;
+	uint32_t c, idx;
+
+	while (i < n) {
+		cache = bp_thread_cache_current(pool);
+		if (cache && cache->loaded->count - 1 < cache->mag_fill) {
+			struct bufpool_mag *m = cache->loaded;
+
+			c = m->count;
+			for (k = 0; c && i < n; k++, i++) {
+				idx = bp_mag_take(pool, m, c);
+				if (idx == BP_NONE)
+					break;
+				c--;
+				bufs[i] = bp_buf_addr(pool, idx);
+			}
+			bp_count_n(&cache->shared->acquires, k);
+			if (i == n)
+				break;
+		}
+		idx = bp_acquire(pool);	/* refill, garbage, no cache */
+		if (idx == BP_NONE)
+			break;
+		bufs[i++] = bp_buf_addr(pool, idx);
+	}
+	return i;
+}
+
+int bufpool_release_bulk(struct bufpool *pool, void *const *bufs,
+			 unsigned int n)
+{
+	struct bp_thread_cache *cache;
+	unsigned int i = 0, k;
+	uint32_t c, idx;
+
+	while (i < n) {
+		cache = bp_thread_cache_current(pool);
+		if (cache && cache->loaded->count < cache->mag_fill &&
+		    !atomic_load_explicit(pool->divert_releases,
+					  memory_order_relaxed)) {
+			struct bufpool_mag *m = cache->loaded;
+
+			c = m->count;
+			for (k = 0; c < cache->mag_fill && i < n;
+			     k++, i++, c++) {
+				if (bp_ptr_to_idx(pool, bufs[i], &idx) ||
+				    bp_load_relaxed_u32(&pool->own[idx]) !=
+				    pool->client_id)
+					break;
+				bp_mag_put(pool, m, c, idx);
+			}
+			bp_count_n(&cache->shared->releases, k);
+			if (i == n)
+				break;
+		}
+		/* A spill, a sleeper, debug mode, or a bad pointer. */
+		if (bp_ptr_to_idx(pool, bufs[i], &idx)) {
+			errno = EINVAL;
+			return -1;
+		}
+		if (bp_release_if_ours(pool, idx))
+			return -1;
+		i++;
+	}
+	return 0;
+}
+
+int bufpool_handoff(struct bufpool *pool, uint32_t idx)
+{
+	if (idx >= pool->buf_count ||
+	    bp_load_relaxed_u32(&pool->own[idx]) != pool->client_id) {
+		errno = EINVAL;
+		return -1;
+	}
+	bp_store_release_u32(&pool->own[idx],
+			     BUFPOOL_OWN_TRANSIT | pool->client_id);
+	return 0;
+}
+
+int bufpool_adopt(struct bufpool *pool, uint32_t idx)
+{
+	__u32 o;
+
+	if (idx >= pool->buf_count) {
+		errno = EINVAL;
+		return -1;
+	}
+	o = bp_load_relaxed_u32(&pool->own[idx]);
+	/* One adopter wins; any other finds it no longer in transit. */
+	if (!(o & BUFPOOL_OWN_TRANSIT) ||
+	    !atomic_compare_exchange_strong_explicit(
+			(_Atomic __u32 *)&pool->own[idx], &o, pool->client_id,
+			memory_order_acquire, memory_order_relaxed)) {
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
+void *bufpool_addr(const struct bufpool *pool, uint32_t idx)
+{
+	if (idx >= pool->buf_count) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return bp_buf_addr(pool, idx);
+}
+
+int64_t bufpool_index(const struct bufpool *pool, const void *ptr)
+{
+	uint64_t off = (uintptr_t)ptr - (uintptr_t)pool->bufs;
+
+	if (off >= pool->bufs_len) {
+		errno = EINVAL;
+		return -1;
+	}
+	return (int64_t)(off >> pool->buf_shift);
+}
+
+size_t bufpool_buf_size(const struct bufpool *pool)
+{
+	return (size_t)1 << pool->buf_shift;
+}
+
+uint32_t bufpool_buf_count(const struct bufpool *pool)
+{
+	return pool->buf_count;
+}

@@ -1,0 +1,579 @@
+// SPDX-License-Identifier: MIT
+/*
+ * libbufpool-user: thread caches, and what the fast path does when the
+ * cache misses.
+ *
+ * A thread's cache for one pool is a struct bp_thread_cache, taken from
+ * a static arena (so that a stale pointer to one is never a pointer to
+ * freed memory) and bound to a shared cache (struct bufpool_cache) in
+ * the pool's control area, where the kernel can see which magazines the
+ * thread holds.  A cache serves the pool whose open-serial it carries;
+ * other threads change that serial only with a CAS (bufpool_close, the
+ * thread-exit destructor), so that exactly one of them flushes a cache.
+ *
+ * Here, in order: claiming a cache on a thread's first use of a pool;
+ * the misses (refill: swap in the second magazine, else trade the empty
+ * one for a full one from the depot, else fill it from the free list;
+ * spill: the mirror image; a thread without magazines takes from and
+ * gives to the free list); flushing a cache back to the depot
+ * (bufpool_flush_cache, thread exit, bufpool_close); thread exit and
+ * fork.  Nothing here takes a lock, makes a system call or allocates,
+ * except the first cache of a thread, which arms its exit destructor
+ * (pthread_setspecific; no allocation for the library's one key).
+ *
+ * The ownership rules (docs/DESIGN.md, section 2c): what a thread takes
+ * from a shared stack is announced in its shared cache before the CAS
+ * (pending for a magazine, pend_buf for a buffer) and stays there until
+ * the thread has recorded it for good; what it gives stays named until
+ * the give's CAS is done.  So when the kernel stops the pool after a
+ * client died, every buffer is on a list or named by a live record, or
+ * was the dead one's.
+ */
+#include <errno.h>
+#include <pthread.h>
+
+#include "fastpath.h"
+
+#define BP_CACHE_ARENA		1024	/* thread caches in the process */
+#define BP_CACHES_PER_THREAD	8	/* pools one thread caches at once */
+
+static struct bp_thread_cache bp_cache_arena[BP_CACHE_ARENA];
+BP_TLS struct bp_thread_cache *bp_cache_last;
+/* This thread's caches, one per pool it uses; NULL past the last. */
+static BP_TLS struct bp_thread_cache *bp_thread_caches[BP_CACHES_PER_THREAD];
+static BP_TLS char bp_thread_marker;
+static pthread_key_t bp_exit_key;
+static int bp_exit_key_ok;
+static pthread_once_t bp_once = PTHREAD_ONCE_INIT;
+/* What a cache without magazines points at: never written. */
+static struct bufpool_mag bp_no_mag;
+
+static inline void bp_unannounce(__u32 *word)
+{
+	bp_store_release_u32(word, BUFPOOL_IDX_NIL);
+}
+
+/* ------------------------------------------------------------------ */
+/* Claiming a cache                                                   */
+
+/* This thread's cache for pool, or NULL if it has none yet. */
+static struct bp_thread_cache *bp_thread_cache_mine(const struct bufpool *pool)
+{
+	struct bp_thread_cache *cache;
+	int i;
+
+	for (i = 0; i < BP_CACHES_PER_THREAD; i++) {
+		cache = bp_thread_caches[i];
+		if (cache && atomic_load_explicit(&cache->serial,
+				memory_order_relaxed) == pool->serial)
+			return cache;
+	}
+	return NULL;
+}
+
+/*
+ * A cache this thread owns and may bind to a pool: one of its own whose
+ * pool was closed, else a free one of the arena.  NULL when the thread
+ * has as many caches as it may, or the arena is used up.
+ */
+static struct bp_thread_cache *bp_thread_cache_take(void)
+{
+	struct bp_thread_cache *cache;
+	void *expect;
+	int i, mine;
+
+	for (i = 0; i < BP_CACHES_PER_THREAD; i++) {
+		cache = bp_thread_caches[i];
+		if (cache && atomic_load_explicit(&cache->serial,
+				memory_order_relaxed) == BP_SERIAL_NONE)
+			return cache;	/* ours, its pool was closed */
+	}
+	for (mine = 0; mine < BP_CACHES_PER_THREAD && bp_thread_caches[mine];
+	     mine++)
+		;
+	if (mine == BP_CACHES_PER_THREAD)
+		return NULL;
+	for (i = 0; i < BP_CACHE_ARENA; i++) {
+		cache = &bp_cache_arena[i];
+		expect = NULL;
+		if (atomic_load_explicit(&cache->thread,
+					 memory_order_relaxed) == NULL &&
+		    atomic_compare_exchange_strong_explicit(&cache->thread,
+				&expect, &bp_thread_marker,
+				memory_order_acquire, memory_order_relaxed)) {
+			bp_thread_caches[mine] = cache;
+			/* A thread's first cache arms its exit destructor. */
+			if (pthread_getspecific(bp_exit_key) == NULL)
+				pthread_setspecific(bp_exit_key, &bp_thread_marker);
+			return cache;
+		}
+	}
+	return NULL;
+}
+
+/* A free shared cache of pool, claimed for this handle, or NULL. */
+static struct bufpool_cache *bp_shared_cache_claim(struct bufpool *pool)
+{
+	struct bp_shm *s = &pool->shm;
+	uint32_t i;
+
+	for (i = 0; i < s->nr_caches; i++) {
+		_Atomic __u32 *owner = (_Atomic __u32 *)&s->caches[i].owner;
+		__u32 expect = 0;
+
+		/*
+		 * Look before the CAS: a failed CAS still takes the shared
+		 * cache's line exclusive, and a thread that finds none free
+		 * scans again on every operation.
+		 */
+		if (atomic_load_explicit(owner, memory_order_relaxed) == 0 &&
+		    atomic_compare_exchange_strong_explicit(owner, &expect,
+				pool->client_id, memory_order_acquire,
+				memory_order_relaxed))
+			return &s->caches[i];
+	}
+	return NULL;
+}
+
+/* Take an empty magazine from the depot for a shared cache's word. */
+static uint32_t bp_take_empty_mag(struct bp_shm *s,
+				  struct bufpool_cache *shared, __u32 *word)
+{
+	uint32_t id = bp_fl_pop_rec(s->empty_head, s->mag_next, s->nr_mags,
+				    &shared->pending);
+
+	if (id >= s->nr_mags) {
+		bp_unannounce(&shared->pending);
+		return BUFPOOL_IDX_NIL;
+	}
+	bp_store_relaxed_u32(&s->mags[id].count, 0);
+	bp_store_release_u32(word, id);
+	bp_unannounce(&shared->pending);
+	return id;
+}
+
+/*
+ * Bind cache to pool through its shared cache, with two empty magazines
+ * from the depot, or none (then the thread works on the free list).
+ */
+static void bp_thread_cache_bind(struct bp_thread_cache *cache,
+				 struct bufpool *pool,
+				 struct bufpool_cache *shared)
+{
+	struct bp_shm *s = &pool->shm;
+	uint32_t loaded, prev;
+
+	cache->pool = pool;
+	cache->shared = shared;
+	cache->mag_fill = 0;
+	cache->loaded = cache->prev = &bp_no_mag;
+	cache->loaded_word = &shared->loaded;
+	cache->prev_word = &shared->prev;
+	if (pool->mag_fill) {
+		loaded = bp_take_empty_mag(s, shared, &shared->loaded);
+		prev = loaded < s->nr_mags ?
+		       bp_take_empty_mag(s, shared, &shared->prev) :
+		       BUFPOOL_IDX_NIL;
+		if (prev < s->nr_mags) {
+			cache->mag_fill = pool->mag_fill;
+			cache->loaded_id = loaded;
+			cache->prev_id = prev;
+			cache->loaded = &s->mags[loaded];
+			cache->prev = &s->mags[prev];
+		} else if (loaded < s->nr_mags) {
+			/* The depot is short (corrupted): go without. */
+			bp_fl_push(s->empty_head, s->mag_next, loaded);
+			bp_unannounce(&shared->loaded);
+		}
+	}
+	atomic_store_explicit(&cache->serial, pool->serial,
+			      memory_order_release);
+}
+
+/*
+ * bp_thread_cache_get - this thread's cache for pool, claimed on first
+ * use.  Every thread that takes buffers needs a shared cache, where it
+ * announces what it takes: NULL with errno EUSERS when the pool's caches
+ * (or this process's) are all taken.
+ */
+struct bp_thread_cache *bp_thread_cache_get(struct bufpool *pool)
+{
+	struct bp_thread_cache *cache = bp_thread_cache_mine(pool);
+	struct bufpool_cache *shared;
+
+	if (cache) {
+		bp_cache_last = cache;
+		return cache;
+	}
+	/* No cache without a way to give it back at thread exit. */
+	cache = bp_exit_key_ok ? bp_thread_cache_take() : NULL;
+	shared = cache ? bp_shared_cache_claim(pool) : NULL;
+	if (!shared) {
+		errno = EUSERS;
+		return NULL;
+	}
+	bp_thread_cache_bind(cache, pool, shared);
+	bp_cache_last = cache;
+	return cache;
+}
+
+/* ------------------------------------------------------------------ */
+/* Misses                                                             */
+
+/* A magazine's count, or 0 if it is not one a correct client wrote. */
+static uint32_t bp_mag_count(const struct bp_thread_cache *cache,
+			     const struct bufpool_mag *m)
+{
+	uint32_t c = m->count;
+
+	return c <= cache->mag_fill ? c : 0;
+}
+
+static void bp_thread_cache_swap(struct bp_thread_cache *cache)
+{
+	struct bufpool_mag *m = cache->loaded;
+	uint32_t id = cache->loaded_id;
+	__u32 *word = cache->loaded_word;
+
+	cache->loaded = cache->prev;
+	cache->loaded_id = cache->prev_id;
+	cache->loaded_word = cache->prev_word;
+	cache->prev = m;
+	cache->prev_id = id;
+	cache->prev_word = word;
+}
+
+/* The prev word names id now, in place of a magazine given away. */
+static void bp_thread_cache_set_prev(struct bp_thread_cache *cache,
+				     uint32_t id)
+{
+	cache->prev_id = id;
+	cache->prev = &cache->pool->shm.mags[id];
+	bp_store_release_u32(cache->prev_word, id);
+	bp_unannounce(&cache->shared->pending);
+}
+
+/*
+ * Make the loaded magazine non-empty: swap in the previous one, or trade
+ * the empty previous one for a full magazine from the depot, or fill it
+ * from the free list.  Returns 0, or -1 when nothing is free.
+ */
+static int bp_thread_cache_refill(struct bufpool *pool,
+				  struct bp_thread_cache *cache)
+{
+	struct bufpool_cache *shared = cache->shared;
+	struct bp_shm *s = &pool->shm;
+	struct bufpool_mag *m;
+	uint32_t full, n, idx;
+	int tries;
+
+	if (bp_mag_count(cache, cache->prev)) {
+		bp_thread_cache_swap(cache);
+		return 0;
+	}
+	for (tries = 0; tries < 4; tries++) {
+		full = bp_fl_pop_rec(s->full_head, s->mag_next, s->nr_mags,
+				     &shared->pending);
+		if (full >= s->nr_mags)
+			break;
+		if (!bp_mag_count(cache, &s->mags[full])) {
+			/* An empty or corrupted magazine on the full stack. */
+			bp_mag_stash(s, full);
+			bp_unannounce(&shared->pending);
+			continue;
+		}
+		bp_store_relaxed_u32(&cache->prev->count, 0);
+		bp_fl_push(s->empty_head, s->mag_next, cache->prev_id);
+		bp_thread_cache_set_prev(cache, full);
+		bp_thread_cache_swap(cache);
+		return 0;
+	}
+	bp_unannounce(&shared->pending);
+	m = cache->loaded;
+	for (n = 0; n < cache->mag_fill; n++) {
+		idx = bp_fl_pop_rec(s->free_head, s->next, s->buf_count,
+				    &shared->pend_buf);
+		if (idx >= s->buf_count)
+			break;
+		m->idx[n] = idx;
+		bp_store_release_u32(&m->count, n + 1);
+	}
+	bp_unannounce(&shared->pend_buf);
+	return n ? 0 : -1;
+}
+
+/*
+ * Make room in the loaded magazine: swap in the empty previous one, or
+ * send the full previous one to the depot for an empty magazine, or give
+ * the loaded magazine's buffers to the free list.
+ */
+static void bp_thread_cache_spill(struct bufpool *pool,
+				  struct bp_thread_cache *cache)
+{
+	struct bp_shm *s = &pool->shm;
+	uint32_t empty;
+
+	if (!bp_mag_count(cache, cache->prev)) {
+		bp_store_relaxed_u32(&cache->prev->count, 0);
+		bp_thread_cache_swap(cache);
+		return;
+	}
+	empty = bp_fl_pop_rec(s->empty_head, s->mag_next, s->nr_mags,
+			      &cache->shared->pending);
+	if (empty < s->nr_mags) {
+		bp_fl_push(s->full_head, s->mag_next, cache->prev_id);
+		bp_store_relaxed_u32(&s->mags[empty].count, 0);
+		bp_thread_cache_set_prev(cache, empty);
+		bp_thread_cache_swap(cache);
+		return;
+	}
+	bp_unannounce(&cache->shared->pending);
+	bp_mag_drain(s, cache->loaded);
+}
+
+/*
+ * A thread without magazines takes buffers from the free list; when
+ * there are none, it breaks up a magazine from the depot into the free
+ * list, so that what caches gave back is never out of its reach.
+ */
+static uint32_t bp_acquire_from_free_list(struct bufpool *pool,
+					  struct bp_thread_cache *cache)
+{
+	struct bufpool_cache *shared = cache->shared;
+	struct bp_shm *s = &pool->shm;
+	uint32_t idx, full;
+	int tries;
+
+	for (tries = 0; tries < 8; tries++) {
+		idx = bp_fl_pop_rec(s->free_head, s->next, s->buf_count,
+				    &shared->pend_buf);
+		if (idx < pool->buf_count) {
+			bp_store_relaxed_u32(&pool->own[idx], pool->client_id);
+			bp_unannounce(&shared->pend_buf);
+			return idx;
+		}
+		bp_unannounce(&shared->pend_buf);
+		if (idx != BUFPOOL_IDX_NIL) {
+			errno = EUCLEAN;
+			return BP_NONE;
+		}
+		full = s->nr_mags ? bp_fl_pop_rec(s->full_head, s->mag_next,
+						  s->nr_mags,
+						  &shared->pending) :
+				    BUFPOOL_IDX_NIL;
+		if (full >= s->nr_mags) {
+			bp_unannounce(&shared->pending);
+			break;
+		}
+		bp_mag_drain(s, &s->mags[full]);
+		bp_fl_push(s->empty_head, s->mag_next, full);
+		bp_unannounce(&shared->pending);
+	}
+	errno = ENOBUFS;
+	return BP_NONE;
+}
+
+/*
+ * Give idx to the free list.  Once pushed, it is someone else's to take
+ * and record: own[] must be cleared before, so the shared cache's
+ * pend_buf names it instead until the push is done.
+ */
+void bp_release_to_free_list(struct bufpool *pool,
+			     struct bp_thread_cache *cache, uint32_t idx)
+{
+	bp_store_relaxed_u32(&cache->shared->pend_buf, idx);
+	bp_store_release_u32(&pool->own[idx], BUFPOOL_OWN_FREE);
+	bp_fl_push(pool->shm.free_head, pool->shm.next, idx);
+	bp_unannounce(&cache->shared->pend_buf);
+}
+
+/*
+ * The fast path's acquire missed: no cache for this pool yet (or not
+ * the last one used), no magazines, or an empty (or garbage) loaded
+ * magazine.
+ */
+uint32_t bp_acquire_miss(struct bufpool *pool)
+{
+	struct bp_thread_cache *cache = bp_thread_cache_get(pool);
+	uint32_t c, idx;
+
+	if (!cache)
+		return BP_NONE;
+	if (!cache->mag_fill) {
+		idx = bp_acquire_from_free_list(pool, cache);
+		if (idx == BP_NONE)
+			goto failed;
+		bp_count(&cache->shared->acquires);
+		return idx;
+	}
+	c = bp_mag_count(cache, cache->loaded);
+	if (!c) {
+		bp_store_relaxed_u32(&cache->loaded->count, 0);
+		if (bp_thread_cache_refill(pool, cache)) {
+			errno = ENOBUFS;
+			goto failed;
+		}
+		c = cache->loaded->count;
+	}
+	idx = bp_mag_take(pool, cache->loaded, c);
+	if (idx != BP_NONE) {
+		bp_count(&cache->shared->acquires);
+		return idx;
+	}
+	bp_store_relaxed_u32(&cache->loaded->count, c - 1);
+	errno = EUCLEAN;	/* a magazine held garbage */
+	return BP_NONE;
+
+failed:
+	if (errno == ENOBUFS)
+		bp_store_relaxed_u32(&cache->shared->exhausted,
+			bp_load_relaxed_u32(&cache->shared->exhausted) + 1);
+	return BP_NONE;
+}
+
+/*
+ * The fast path's release missed: no cache for this pool yet (or not
+ * the last one used), no magazines, or a full (or garbage) loaded
+ * magazine.
+ */
+int bp_release_miss(struct bufpool *pool, uint32_t idx)
+{
+	struct bp_thread_cache *cache = bp_thread_cache_get(pool);
+
+	if (!cache)
+		return -1;
+	bp_count(&cache->shared->releases);
+	if (!cache->mag_fill) {
+		bp_release_to_free_list(pool, cache, idx);
+		return 0;
+	}
+	if (cache->loaded->count > cache->mag_fill)
+		bp_store_relaxed_u32(&cache->loaded->count, 0);	/* garbage */
+	if (cache->loaded->count == cache->mag_fill)
+		bp_thread_cache_spill(pool, cache);
+	bp_mag_put(pool, cache->loaded, cache->loaded->count, idx);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Flushing                                                           */
+
+/*
+ * Give a cache's magazines back to the depot and free its shared cache,
+ * unless another thread does (or did) it.
+ */
+static void bp_thread_cache_flush(struct bp_thread_cache *cache)
+{
+	uint64_t s = atomic_load_explicit(&cache->serial, memory_order_acquire);
+
+	if (s == BP_SERIAL_NONE || s == BP_SERIAL_BUSY)
+		return;
+	if (!atomic_compare_exchange_strong_explicit(&cache->serial, &s,
+			BP_SERIAL_BUSY, memory_order_acq_rel,
+			memory_order_relaxed))
+		return;		/* bufpool_close took it */
+	bp_cache_flush(&cache->pool->shm, cache->shared);
+	atomic_store_explicit((_Atomic __u32 *)&cache->shared->owner, 0,
+			      memory_order_release);
+	cache->shared = NULL;
+	cache->pool = NULL;
+	atomic_store_explicit(&cache->serial, BP_SERIAL_NONE,
+			      memory_order_release);
+}
+
+void bufpool_flush_cache(struct bufpool *pool)
+{
+	struct bp_thread_cache *cache;
+
+	if (!pool)
+		return;
+	cache = bp_thread_cache_mine(pool);
+	if (cache)
+		bp_thread_cache_flush(cache);
+}
+
+/*
+ * For bufpool_close: every cache of this process for pool goes back to
+ * the depot; one a thread is flushing at its exit right now is waited
+ * for (a bounded wait).
+ */
+void bp_thread_caches_flush_pool(struct bufpool *pool)
+{
+	struct bp_thread_cache *cache;
+	uint64_t s;
+	int i;
+
+	for (i = 0; i < BP_CACHE_ARENA; i++) {
+		cache = &bp_cache_arena[i];
+		for (;;) {
+			s = atomic_load_explicit(&cache->serial,
+						 memory_order_acquire);
+			if (s != BP_SERIAL_BUSY)
+				break;
+			bp_cpu_relax();
+		}
+		if (s == pool->serial && pool->serial != BP_SERIAL_NONE)
+			bp_thread_cache_flush(cache);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Thread exit and fork                                               */
+
+/* This thread forgets its caches: flushed, or its parent's. */
+static void bp_thread_caches_forget(void)
+{
+	int i;
+
+	for (i = 0; i < BP_CACHES_PER_THREAD; i++)
+		bp_thread_caches[i] = NULL;
+	bp_cache_last = NULL;
+}
+
+/* The exit destructor: the thread's caches go back, and to the arena. */
+static void bp_thread_exit(void *unused)
+{
+	struct bp_thread_cache *cache;
+	int i;
+
+	(void)unused;
+	for (i = 0; i < BP_CACHES_PER_THREAD; i++) {
+		cache = bp_thread_caches[i];
+		if (!cache)
+			continue;
+		bp_thread_cache_flush(cache);
+		atomic_store_explicit(&cache->thread, NULL,
+				      memory_order_release);
+	}
+	bp_thread_caches_forget();
+}
+
+/*
+ * In a child, every cache belongs to a thread of the parent, which goes
+ * on using the magazines they name: forget them all without flushing.
+ * The child shares the parent's open files, so it is the same client.
+ */
+static void bp_atfork_child(void)
+{
+	int i;
+
+	for (i = 0; i < BP_CACHE_ARENA; i++) {
+		atomic_store_explicit(&bp_cache_arena[i].serial, BP_SERIAL_NONE,
+				      memory_order_relaxed);
+		atomic_store_explicit(&bp_cache_arena[i].thread, NULL,
+				      memory_order_relaxed);
+	}
+	bp_thread_caches_forget();
+}
+
+static void bp_cache_init_once(void)
+{
+	bp_exit_key_ok = pthread_key_create(&bp_exit_key, bp_thread_exit) == 0;
+	pthread_atfork(NULL, NULL, bp_atfork_child);
+}
+
+/* Once per process, before the first pool opens. */
+void bp_cache_init(void)
+{
+	pthread_once(&bp_once, bp_cache_init_once);
+}

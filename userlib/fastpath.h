@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libbufpool-user's fast path, always inline: a thread takes from and
+ * gives to the loaded magazine of its own cache, a few plain loads and
+ * stores in memory no other thread touches, with no lock, no system
+ * call and no allocation.  Anything else leaves it through one call: a
+ * cache miss (bp_acquire_miss, bp_release_miss: cache.c), or a release
+ * diverted to a sleeper or to debug mode's quarantine
+ * (bp_release_diverted: buffer.c).
+ *
+ * Every value read from the magazine is checked (its count against the
+ * cache's mag_fill, an index against the pool), since it sits in
+ * writable shared memory.  The ownership record own[] follows each
+ * buffer: named ours before the magazine lets go of it on a take, and
+ * cleared only after the magazine names it on a give (docs/DESIGN.md,
+ * section 2c).
+ *
+ * Included by the files that take and give single buffers: buffer.c,
+ * cache.c (the misses finish the take or the give) and wait.c (a timed
+ * acquire tries the fast path first).
+ */
+#ifndef BUFPOOL_FASTPATH_H
+#define BUFPOOL_FASTPATH_H
+
+#include <errno.h>
+
+#include "internal.h"
+
+/* This thread's cache for pool, if it is the one it used last. */
+static BP_ALWAYS_INLINE struct bp_thread_cache *
+bp_thread_cache_current(const struct bufpool *pool)
+{
+	struct bp_thread_cache *cache = bp_cache_last;
+
+	if (__builtin_expect(cache != NULL &&
+			     atomic_load_explicit(&cache->serial,
+				memory_order_relaxed) == pool->serial, 1))
+		return cache;
+	return NULL;
+}
+
+/* The address of buffer idx (< buf_count). */
+static inline void *bp_buf_addr(const struct bufpool *pool, uint32_t idx)
+{
+	return pool->bufs + ((size_t)idx << pool->buf_shift);
+}
+
+/* A buffer's start to its index; its bounds check covers buf_count. */
+static BP_ALWAYS_INLINE int bp_ptr_to_idx(const struct bufpool *pool,
+					  const void *buf, uint32_t *idx)
+{
+	uint64_t off = (uintptr_t)buf - (uintptr_t)pool->bufs;
+
+	/* One unsigned compare catches pointers below and above the pool. */
+	if (__builtin_expect(off >= pool->bufs_len || (off & pool->buf_mask), 0))
+		return -1;
+	*idx = (uint32_t)(off >> pool->buf_shift);
+	return 0;
+}
+
+/*
+ * Take the last buffer of the loaded magazine m (c > 0 buffers),
+ * recording it as ours; BP_NONE when the magazine held garbage.
+ */
+static BP_ALWAYS_INLINE uint32_t bp_mag_take(struct bufpool *pool,
+					     struct bufpool_mag *m, uint32_t c)
+{
+	uint32_t idx = m->idx[c - 1];
+
+	if (__builtin_expect(idx >= pool->buf_count, 0))
+		return BP_NONE;
+	/* Named by own[] before the magazine lets go of it. */
+	bp_store_relaxed_u32(&pool->own[idx], pool->client_id);
+	bp_store_release_u32(&m->count, c - 1);
+	return idx;
+}
+
+/* Put idx into the loaded magazine m (c buffers), then clear own[idx]. */
+static BP_ALWAYS_INLINE void bp_mag_put(struct bufpool *pool,
+					struct bufpool_mag *m, uint32_t c,
+					uint32_t idx)
+{
+	m->idx[c] = idx;
+	bp_store_release_u32(&m->count, c + 1);
+	bp_store_release_u32(&pool->own[idx], BUFPOOL_OWN_FREE);
+}
+
+/* Take a buffer: its index, or BP_NONE with errno set. */
+static BP_ALWAYS_INLINE uint32_t bp_acquire(struct bufpool *pool)
+{
+	struct bp_thread_cache *cache = bp_thread_cache_current(pool);
+
+	if (__builtin_expect(cache != NULL, 1)) {
+		struct bufpool_mag *m = cache->loaded;
+		uint32_t c = m->count;
+
+		if (__builtin_expect(c - 1 < cache->mag_fill, 1)) {
+			uint32_t idx = bp_mag_take(pool, m, c);
+
+			if (__builtin_expect(idx != BP_NONE, 1)) {
+				bp_count(&cache->shared->acquires);
+				return idx;
+			}
+		}
+	}
+	return bp_acquire_miss(pool);
+}
+
+/* bp_acquire for the callers that want 0 or -1, the index in *idx. */
+static inline int bp_acquire_index(struct bufpool *pool, uint32_t *idx)
+{
+	uint32_t taken = bp_acquire(pool);
+
+	if (taken == BP_NONE)
+		return -1;
+	*idx = taken;
+	return 0;
+}
+
+/* Give back idx, which the caller holds, to this thread's cache. */
+static BP_ALWAYS_INLINE int bp_release_to_cache(struct bufpool *pool,
+						uint32_t idx)
+{
+	struct bp_thread_cache *cache = bp_thread_cache_current(pool);
+
+	if (__builtin_expect(cache != NULL, 1)) {
+		struct bufpool_mag *m = cache->loaded;
+		uint32_t c = m->count;
+
+		if (__builtin_expect(c < cache->mag_fill, 1)) {
+			bp_mag_put(pool, m, c, idx);
+			bp_count(&cache->shared->releases);
+			return 0;
+		}
+	}
+	return bp_release_miss(pool, idx);
+}
+
+/*
+ * Give idx (< buf_count) back if it is ours (own[] says so), which
+ * catches a double release, a buffer of another client and a buffer
+ * handed off: EINVAL otherwise.  One load decides between the cache and
+ * the rest (a sleeper to wake, debug mode).
+ */
+static BP_ALWAYS_INLINE int bp_release_if_ours(struct bufpool *pool,
+					       uint32_t idx)
+{
+	if (__builtin_expect(bp_load_relaxed_u32(&pool->own[idx]) !=
+			     pool->client_id, 0)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (__builtin_expect(atomic_load_explicit(pool->divert_releases,
+						  memory_order_relaxed) != 0, 0))
+		return bp_release_diverted(pool, idx);
+	return bp_release_to_cache(pool, idx);
+}
+
+#endif /* BUFPOOL_FASTPATH_H */
