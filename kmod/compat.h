@@ -5,7 +5,7 @@
  * compat_gen.h is written by scripts/kcompat.sh from the compile tests in
  * kmod/compat/, one per API.  Both sides of each wrapper are built and
  * run in the VM suite: Debian 12's 6.1, 6.12 from bookworm-backports and
- * the newest kernel in sid (docs/DESIGN.md, section 5).
+ * the newest kernel in sid (docs/DESIGN.md, section 11).
  */
 #ifndef BUFPOOL_COMPAT_H
 #define BUFPOOL_COMPAT_H

@@ -195,11 +195,19 @@ static void worker(unsigned int id)
 				mprotect(m->p, m->len, (int)(rnd() % 8));
 				break;
 			case 2: {
-				void *q = mremap(m->p, m->len, pick(lens, 8),
+				uint64_t len = pick(lens, 8);
+				void *q = mremap(m->p, m->len, len,
 						 MREMAP_MAYMOVE);
 
-				if (q != MAP_FAILED)
-					m->p = q;	/* len may be stale: fine */
+				/*
+				 * Keep the length true: scribbling past a
+				 * shrunk mapping would hit whatever lies
+				 * beyond, this worker's own stack included.
+				 */
+				if (q != MAP_FAILED) {
+					m->p = q;
+					m->len = len;
+				}
 				break;
 			}
 			case 3:

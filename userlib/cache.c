@@ -21,7 +21,7 @@
  * except the first cache of a thread, which arms its exit destructor
  * (pthread_setspecific; no allocation for the library's one key).
  *
- * The ownership rules (docs/DESIGN.md, section 2c): what a thread takes
+ * The ownership rules (docs/DESIGN.md, section 4): what a thread takes
  * from a shared stack is announced in its shared cache before the CAS
  * (pending for a magazine, pend_buf for a buffer) and stays there until
  * the thread has recorded it for good; what it gives stays named until

@@ -13,7 +13,7 @@
  * writable shared memory.  The ownership record own[] follows each
  * buffer: named ours before the magazine lets go of it on a take, and
  * cleared only after the magazine names it on a give (docs/DESIGN.md,
- * section 2c).
+ * section 4).
  *
  * Included by the files that take and give single buffers: buffer.c,
  * cache.c (the misses finish the take or the give) and wait.c (a timed

@@ -2,12 +2,11 @@
  * SPDX-License-Identifier: GPL-2.0
  *
  * Promela model of bufpool's magazine protocol (userlib/cache.c and
- * userlib/fastpath.h over uapi/bufpool/freelist.h; a thread's shared
- * cache is a "slot" here) with its ownership records, a client
- * killed at any step, and the kernel's reconciliation (docs/DESIGN.md,
- * sections 2a and 2c).
+ * userlib/fastpath.h over uapi/bufpool/magazine.h and freelist.h) with
+ * its ownership records, a client killed at any step, and the kernel's
+ * reconciliation (docs/DESIGN.md, sections 3 and 4).
  *
- * Two clients, each a thread with a slot naming two magazines (the slot
+ * Two clients, each a thread whose cache names two magazines (the cache
  * words A and B; which one is "loaded" is the thread's private business).
  * Magazines hold at most FILL buffers.  The depot is two Treiber stacks
  * of magazine ids (full, empty) with tags.  Modelled steps, as in C:
@@ -15,7 +14,7 @@
  *  - give to it: idx[count] = x, count + 1, then own[x] = 0;
  *  - refill when both are empty: announce the full stack's head in
  *    pending, CAS it off, push the empty one on the empty stack (CAS),
- *    name the new one in the slot word, clear pending;
+ *    name the new one in the cache word, clear pending;
  *  - spill when both are full: announce the empty stack's head, CAS it
  *    off, push the full one on the full stack (CAS), name the new one,
  *    clear pending.
@@ -43,7 +42,7 @@ byte mnext[NM];
 byte mcount[NM];
 byte midx[NM];		/* FILL == 1: the one entry */
 byte own[NB];		/* 0, or client + 1 */
-byte slotA[2], slotB[2], pending[2];
+byte cacheA[2], cacheB[2], pending[2];
 byte holder[NB];	/* ghost: 0 not held by a client's code, c + 1 held */
 bool gone[2];
 
@@ -84,7 +83,7 @@ bool gone[2];
 	od
 
 /*
- * Name the magazine just taken in the slot word that named the one given
+ * Name the magazine just taken in the cache word that named the one given
  * away, then clear the announcement.  -DLATE_RECORD does it the other
  * way round, the window the ordering rule closes: "make model" expects
  * the checker to find the kernel giving back a live client's magazine.
@@ -92,8 +91,8 @@ bool gone[2];
 #ifndef LATE_RECORD
 #define NAME_IT(m)							\
 	if								\
-	:: loadedA -> slotB[me] = m					\
-	:: else -> slotA[me] = m					\
+	:: loadedA -> cacheB[me] = m					\
+	:: else -> cacheA[me] = m					\
 	fi;								\
 	MAY_DIE;							\
 	pending[me] = NIL
@@ -102,8 +101,8 @@ bool gone[2];
 	pending[me] = NIL;						\
 	MAY_DIE;							\
 	if								\
-	:: loadedA -> slotB[me] = m					\
-	:: else -> slotA[me] = m					\
+	:: loadedA -> cacheB[me] = m					\
+	:: else -> cacheA[me] = m					\
 	fi
 #endif
 
@@ -113,8 +112,8 @@ proctype client(byte me)
 	byte mine[2];
 	bool loadedA = true;
 
-	loaded = slotA[me];
-	prev = slotB[me];
+	loaded = cacheA[me];
+	prev = cacheB[me];
 	mine[0] = NIL;
 	mine[1] = NIL;
 	for (ops : 1 .. OPS) {
@@ -225,13 +224,13 @@ inline reconcile()
 		:: else -> assert(!mfree[cur]); mfree[cur] = true;
 			mcount[cur] = 0; cur = mnext[cur]
 		od;
-		/* 2. Client 1's slot words and pending; the stacks win. */
+		/* 2. Client 1's cache words and pending; the stacks win. */
 		i = 0;
 		do
 		:: i < 3 ->
 			if
-			:: i == 0 -> cur = slotA[1]
-			:: i == 1 -> cur = slotB[1]
+			:: i == 0 -> cur = cacheA[1]
+			:: i == 1 -> cur = cacheB[1]
 			:: else -> cur = pending[1]
 			fi;
 			if
@@ -247,7 +246,7 @@ inline reconcile()
 			i++
 		:: else -> break
 		od;
-		slotA[0] = NIL; slotB[0] = NIL; pending[0] = NIL;
+		cacheA[0] = NIL; cacheB[0] = NIL; pending[0] = NIL;
 		/* 3. own[] */
 		i = 0;
 		do
@@ -323,8 +322,8 @@ init {
 		mnext[4] = 5; mnext[5] = NIL;
 		mcount[4] = 1; midx[4] = 0;
 		mcount[5] = 1; midx[5] = 1;
-		slotA[0] = 0; slotB[0] = 1; pending[0] = NIL;
-		slotA[1] = 2; slotB[1] = 3; pending[1] = NIL;
+		cacheA[0] = 0; cacheB[0] = 1; pending[0] = NIL;
+		cacheA[1] = 2; cacheB[1] = 3; pending[1] = NIL;
 		run client(0);
 		run client(1)
 	}

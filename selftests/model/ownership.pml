@@ -2,7 +2,7 @@
  * SPDX-License-Identifier: GPL-2.0
  *
  * Promela model of bufpool's ownership records and the kernel's
- * reconciliation (docs/DESIGN.md, section 2c): the free list's take
+ * reconciliation (docs/DESIGN.md, section 4): the free list's take
  * (bp_fl_pop_rec: announce in the cache's pend_buf, CAS, record own[],
  * clear the announcement) and give (name it in pend_buf, clear own[],
  * push, clear pend_buf), as the library does for a thread without

@@ -44,8 +44,9 @@
 
 /*
  * Buffer indices are 24 bits wide so that an index and a 40-bit ABA tag
- * fit one 64-bit word (see docs/DESIGN.md, "The free list").  The all-ones index is
- * the list terminator, so a pool holds at most 2^24 - 1 buffers.
+ * fit one 64-bit word (see docs/DESIGN.md, "The free list").  The
+ * all-ones index is the list terminator, so a pool holds at most
+ * 2^24 - 1 buffers.
  */
 #define BUFPOOL_IDX_BITS	24
 #define BUFPOOL_IDX_MASK	((1u << BUFPOOL_IDX_BITS) - 1)
