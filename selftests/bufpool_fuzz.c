@@ -187,10 +187,21 @@ static void worker(unsigned int id)
 			if (!m->p || !m->len)
 				break;
 			switch (rnd() % 6) {
-			case 0:
-				munmap(m->p + (rnd() % (m->len / 4096 + 1)) * 4096,
-				       4096 * (1 + rnd() % 4));
+			case 0: {
+				/*
+				 * Punch a hole inside the mapping only: past
+				 * its end lie this worker's other mappings
+				 * (its TLS and stack canary among them).
+				 */
+				uint64_t pages = (m->len + 4095) / 4096;
+				uint64_t at = rnd() % pages;
+				uint64_t n = 1 + rnd() % 4;
+
+				if (n > pages - at)
+					n = pages - at;
+				munmap(m->p + at * 4096, n * 4096);
 				break;
+			}
 			case 1:
 				mprotect(m->p, m->len, (int)(rnd() % 8));
 				break;
