@@ -86,10 +86,14 @@ unsigned int bufpool_acquire_bulk(struct bufpool *pool, void **bufs,
 
 	while (i < n) {
 		cache = bp_thread_cache_current(pool);
-		if (cache && cache->loaded->count - 1 < cache->mag_fill) {
+		/*
+		 * The count is read once: another client can write it, and
+		 * only the value checked may index the magazine.
+		 */
+		c = cache ? bp_load_relaxed_u32(&cache->loaded->count) : 0;
+		if (cache && c - 1 < cache->mag_fill) {
 			struct bufpool_mag *m = cache->loaded;
 
-			c = m->count;
 			for (k = 0; c && i < n; k++, i++) {
 				idx = bp_mag_take(pool, m, c);
 				if (idx == BP_NONE)
@@ -118,12 +122,12 @@ int bufpool_release_bulk(struct bufpool *pool, void *const *bufs,
 
 	while (i < n) {
 		cache = bp_thread_cache_current(pool);
-		if (cache && cache->loaded->count < cache->mag_fill &&
+		c = cache ? bp_load_relaxed_u32(&cache->loaded->count) : 0;
+		if (cache && c < cache->mag_fill &&
 		    !atomic_load_explicit(pool->divert_releases,
 					  memory_order_relaxed)) {
 			struct bufpool_mag *m = cache->loaded;
 
-			c = m->count;
 			for (k = 0; c < cache->mag_fill && i < n;
 			     k++, i++, c++) {
 				if (bp_ptr_to_idx(pool, bufs[i], &idx) ||

@@ -224,7 +224,7 @@ struct bp_thread_cache *bp_thread_cache_get(struct bufpool *pool)
 static uint32_t bp_mag_count(const struct bp_thread_cache *cache,
 			     const struct bufpool_mag *m)
 {
-	uint32_t c = m->count;
+	uint32_t c = bp_load_relaxed_u32((__u32 *)&m->count);
 
 	return c <= cache->mag_fill ? c : 0;
 }
@@ -413,7 +413,11 @@ uint32_t bp_acquire_miss(struct bufpool *pool)
 			errno = ENOBUFS;
 			goto failed;
 		}
-		c = cache->loaded->count;
+		c = bp_mag_count(cache, cache->loaded);
+		if (!c) {
+			errno = EUCLEAN;	/* the depot held garbage */
+			return BP_NONE;
+		}
 	}
 	idx = bp_mag_take(pool, cache->loaded, c);
 	if (idx != BP_NONE) {
@@ -438,6 +442,7 @@ failed:
  */
 int bp_release_miss(struct bufpool *pool, uint32_t idx)
 {
+	uint32_t c;
 	struct bp_thread_cache *cache = bp_thread_cache_get(pool);
 
 	if (!cache)
@@ -447,11 +452,24 @@ int bp_release_miss(struct bufpool *pool, uint32_t idx)
 		bp_release_to_free_list(pool, cache, idx);
 		return 0;
 	}
-	if (cache->loaded->count > cache->mag_fill)
+	/*
+	 * The count is read once and checked before it indexes the
+	 * magazine: another client may write it at any time.
+	 */
+	c = bp_load_relaxed_u32(&cache->loaded->count);
+	if (c > cache->mag_fill) {
+		c = 0;
 		bp_store_relaxed_u32(&cache->loaded->count, 0);	/* garbage */
-	if (cache->loaded->count == cache->mag_fill)
+	}
+	if (c == cache->mag_fill) {
 		bp_thread_cache_spill(pool, cache);
-	bp_mag_put(pool, cache->loaded, cache->loaded->count, idx);
+		c = bp_mag_count(cache, cache->loaded);
+		if (c == cache->mag_fill) {	/* written full meanwhile */
+			bp_release_to_free_list(pool, cache, idx);
+			return 0;
+		}
+	}
+	bp_mag_put(pool, cache->loaded, c, idx);
 	return 0;
 }
 

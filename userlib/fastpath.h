@@ -65,7 +65,7 @@ static BP_ALWAYS_INLINE int bp_ptr_to_idx(const struct bufpool *pool,
 static BP_ALWAYS_INLINE uint32_t bp_mag_take(struct bufpool *pool,
 					     struct bufpool_mag *m, uint32_t c)
 {
-	uint32_t idx = m->idx[c - 1];
+	uint32_t idx = bp_load_relaxed_u32(&m->idx[c - 1]);
 
 	if (__builtin_expect(idx >= pool->buf_count, 0))
 		return BP_NONE;
@@ -80,7 +80,7 @@ static BP_ALWAYS_INLINE void bp_mag_put(struct bufpool *pool,
 					struct bufpool_mag *m, uint32_t c,
 					uint32_t idx)
 {
-	m->idx[c] = idx;
+	bp_store_relaxed_u32(&m->idx[c], idx);
 	bp_store_release_u32(&m->count, c + 1);
 	bp_store_release_u32(&pool->own[idx], BUFPOOL_OWN_FREE);
 }
@@ -92,7 +92,8 @@ static BP_ALWAYS_INLINE uint32_t bp_acquire(struct bufpool *pool)
 
 	if (__builtin_expect(cache != NULL, 1)) {
 		struct bufpool_mag *m = cache->loaded;
-		uint32_t c = m->count;
+		/* Read once: only the value checked indexes the magazine. */
+		uint32_t c = bp_load_relaxed_u32(&m->count);
 
 		if (__builtin_expect(c - 1 < cache->mag_fill, 1)) {
 			uint32_t idx = bp_mag_take(pool, m, c);
@@ -125,7 +126,7 @@ static BP_ALWAYS_INLINE int bp_release_to_cache(struct bufpool *pool,
 
 	if (__builtin_expect(cache != NULL, 1)) {
 		struct bufpool_mag *m = cache->loaded;
-		uint32_t c = m->count;
+		uint32_t c = bp_load_relaxed_u32(&m->count);
 
 		if (__builtin_expect(c < cache->mag_fill, 1)) {
 			bp_mag_put(pool, m, c, idx);
