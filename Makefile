@@ -320,8 +320,11 @@ define ksft_install
 		emit_tests COLLECTION=$(2) > $(3)/kselftest-list.txt
 endef
 
-build/ksft: selftests FORCE
+# With the Python module built, a Python for its test in the VM.
+build/ksft: selftests $(PY_EXT) FORCE
 	$(call ksft_install,selftests,bufpool,$@)
+	$(if $(PY_EXT),scripts/python-vm.sh $(PYTHON) $(PY_EXT) \
+		selftests/bufpool_python_test.py $@/bufpool/python)
 
 build/ksft-host: selftests $(PY_EXT) FORCE
 	$(call ksft_install,userlib/tests,bufpool-host,$@)
