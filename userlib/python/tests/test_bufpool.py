@@ -246,6 +246,16 @@ def test_buffer_keeps_pool_alive():
     buf.release()
 
 
+def test_dropped_pool_is_closed():
+    fds = len(os.listdir("/proc/self/fd"))
+    p = bufpool.Pool.create(buf_size=SIZE, buf_count=COUNT, hugetlb=False)
+    b = p.acquire()
+    del p
+    assert len(os.listdir("/proc/self/fd")) == fds + 1   # b holds it
+    del b
+    assert len(os.listdir("/proc/self/fd")) == fds
+
+
 def test_repr(pool):
     buf = pool.acquire()
     assert repr(buf) == f"<bufpool.Buffer index={buf.index} size={SIZE} held>"
