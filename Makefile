@@ -226,9 +226,10 @@ PY_BUILD = $(CC) $(BP_CFLAGS) $(PY_INCLUDES) -fPIC -shared \
 	-DBUFPOOL_VERSION='"$(LIB_VERSION)"' -o $@ $< -Luserlib -lbufpool-user
 $(PY_EXT): userlib/python/bufpoolmodule.c $(LIB_SO) $(LIB_HDRS)
 	$(PY_BUILD) -Wl,-rpath,$(CURDIR)/userlib $(BP_LDFLAGS)
+PY_INSTALL_RPATH = -Wl,-rpath,$(LIBDIR)
 build/python/bufpool$(PY_EXT_SUFFIX): userlib/python/bufpoolmodule.c $(LIB_SO) $(LIB_HDRS) FORCE
 	@mkdir -p $(@D)
-	$(PY_BUILD) $(if $(filter-out /usr/lib /lib,$(LIBDIR)),-Wl,-rpath,$(LIBDIR)) $(BP_LDFLAGS)
+	$(PY_BUILD) $(if $(filter-out /usr/lib /lib,$(LIBDIR)),$(PY_INSTALL_RPATH)) $(BP_LDFLAGS)
 install-python: build/python/bufpool$(PY_EXT_SUFFIX)
 	install -D -m 0644 $< $(DESTDIR)$(PY_SITEDIR)/bufpool$(PY_EXT_SUFFIX)
 endif
