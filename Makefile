@@ -72,16 +72,29 @@ TOOLS := scripts/tools/bufpool-sizes
 TOOL_FUZZ_SECS ?= 20
 BENCHES := bench/freelist_bench bench/pagesize_bench
 
+# The Python module (userlib/python/; README.md, section Python): a
+# CPython extension over the shared library, for Debian's python3 (not
+# whatever python3 comes first in PATH), built when its headers
+# (python3-dev) are there; import it with PYTHONPATH=userlib/python.
+PYTHON ?= /usr/bin/python3
+PYTHON_CONFIG ?= $(PYTHON)-config
+PY_INCLUDES := $(shell $(PYTHON_CONFIG) --includes 2>/dev/null)
+PY_EXT_SUFFIX := $(shell $(PYTHON_CONFIG) --extension-suffix 2>/dev/null)
+PY_EXT := $(if $(PY_EXT_SUFFIX),userlib/python/bufpool$(PY_EXT_SUFFIX))
+# Installed for that python: Debian's dist-packages under PREFIX.
+PY_VERSION = $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+PY_SITEDIR ?= $(if $(filter /usr,$(PREFIX)),/usr/lib/python3/dist-packages,$(PREFIX)/lib/python$(PY_VERSION)/dist-packages)
+
 # kselftest headers, lib.mk and runner from Debian's linux-source-6.1.
 KSFT_DIR = $(shell BUFPOOL_CACHE=$(BUFPOOL_CACHE) scripts/ksft-fetch.sh)
 
-.PHONY: all module lib selftests examples benches tools fuzz-tool run check check-host \
+.PHONY: all module lib python python-missing install-python selftests examples benches tools fuzz-tool run check check-host \
 	dkms-install check-dkms check-boot \
 	check-vm check-debug model bench lint install modules_install clean \
 	kernel-image FORCE $(addprefix check-vm-,$(KERNELS)) \
 	$(addprefix check-debug-,$(DEBUG_KERNELS))
 
-all: module lib selftests examples benches tools
+all: module lib selftests examples benches tools $(PY_EXT)
 
 # ---------------------------------------------------------------- module
 kmod/compat_gen.h: $(wildcard kmod/compat/*.c) scripts/kcompat.sh
@@ -203,6 +216,24 @@ examples: $(EXAMPLES)
 userlib/examples/bufpool-pipeline: userlib/examples/bufpool_pipeline.c $(LIB_SO) $(LIB_HDRS)
 	$(CC) $(BP_CFLAGS) -o $@ $< $(LINK_LIB) $(BP_LDFLAGS)
 
+# The Python module: in the tree, it finds the tree's library; the
+# installed copy, the installed one.
+python: $(or $(PY_EXT),python-missing)
+python-missing:
+	@echo "make python: no $(PYTHON_CONFIG): install python3-dev (scripts/deps.sh)" >&2; exit 1
+ifneq ($(PY_EXT),)
+PY_BUILD = $(CC) $(BP_CFLAGS) $(PY_INCLUDES) -fPIC -shared \
+	-DBUFPOOL_VERSION='"$(LIB_VERSION)"' -o $@ $< -Luserlib -lbufpool-user
+$(PY_EXT): userlib/python/bufpoolmodule.c $(LIB_SO) $(LIB_HDRS)
+	$(PY_BUILD) -Wl,-rpath,$(CURDIR)/userlib $(BP_LDFLAGS)
+PY_INSTALL_RPATH = -Wl,-rpath,$(LIBDIR)
+build/python/bufpool$(PY_EXT_SUFFIX): userlib/python/bufpoolmodule.c $(LIB_SO) $(LIB_HDRS) FORCE
+	@mkdir -p $(@D)
+	$(PY_BUILD) $(if $(filter-out /usr/lib /lib,$(LIBDIR)),$(PY_INSTALL_RPATH)) $(BP_LDFLAGS)
+install-python: build/python/bufpool$(PY_EXT_SUFFIX)
+	install -D -m 0644 $< $(DESTDIR)$(PY_SITEDIR)/bufpool$(PY_EXT_SUFFIX)
+endif
+
 # bufpool-sizes: pool sizes from message definitions.  Its parser is
 # fuzzed with libFuzzer (clang, ASan, UBSan) for TOOL_FUZZ_SECS.
 tools: $(TOOLS)
@@ -290,10 +321,13 @@ define ksft_install
 		emit_tests COLLECTION=$(2) > $(3)/kselftest-list.txt
 endef
 
-build/ksft: selftests FORCE
+# With the Python module built, a Python for its test in the VM.
+build/ksft: selftests $(PY_EXT) FORCE
 	$(call ksft_install,selftests,bufpool,$@)
+	$(if $(PY_EXT),scripts/python-vm.sh $(PYTHON) $(PY_EXT) \
+		selftests/bufpool_python_test.py $@/bufpool/python)
 
-build/ksft-host: selftests FORCE
+build/ksft-host: selftests $(PY_EXT) FORCE
 	$(call ksft_install,userlib/tests,bufpool-host,$@)
 
 run: all kernel-image
@@ -364,7 +398,7 @@ bench: benches bench/matrix-vm module kernel-image
 	BENCH_VM='$(VM_RUN) -o $(VM_OUT)/bench' bench/run.sh $(if $(QUICK),--quick)
 
 # --------------------------------------------------------------- install
-install: lib tools
+install: lib tools $(if $(PY_EXT),install-python)
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/linux \
 		$(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(BINDIR)
 	install -m 0755 $(TOOLS) scripts/tools/bufpoolctl $(DESTDIR)$(BINDIR)/
@@ -390,7 +424,8 @@ install: lib tools
 clean:
 	-test -z "$(KDIR)" || $(KBUILD) clean
 	rm -f kmod/compat_gen.h userlib/*.o userlib/*.a userlib/*.so* \
-		$(LIB_PC) $(EXAMPLES) $(BENCHES)
+		$(LIB_PC) $(EXAMPLES) $(BENCHES) userlib/python/*.so
+	rm -rf userlib/python/__pycache__ userlib/python/tests/__pycache__
 	rm -rf build
 	-$(MAKE) -C selftests clean KSFT_DIR=$(KSFT_DIR)
 	-$(MAKE) -C userlib/tests clean KSFT_DIR=$(KSFT_DIR)

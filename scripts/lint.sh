@@ -44,7 +44,10 @@ else
 fi
 rm -f "$log"
 
-# Userspace: cppcheck over the library, examples, benches, tools and tests.
+# Userspace: cppcheck over the library, examples, benches, tools and
+# tests; and over the Python module with cppcheck's model of Python's C
+# API (--library=python: Python's own headers stop cppcheck's
+# preprocessor, which has no system headers).
 ksft_inc=$ksft
 # shellcheck disable=SC2046
 if out=$(cppcheck --quiet --enable=warning,portability,performance \
@@ -53,7 +56,11 @@ if out=$(cppcheck --quiet --enable=warning,portability,performance \
 	--suppress="*:$ksft_inc/*" --error-exitcode=1 \
 	userlib/*.c userlib/examples/*.c userlib/tests/*.c bench/*.c \
 	scripts/tools/*.c scripts/tools/fuzz/*.c \
-	selftests/*.c 2>&1); then
+	selftests/*.c 2>&1) &&
+   out=$(cppcheck --quiet --enable=warning,portability,performance \
+	--library=python --inline-suppr --std=c11 -D_GNU_SOURCE -Iuapi \
+	-Iuserlib --suppress=missingIncludeSystem --error-exitcode=1 \
+	userlib/python/*.c 2>&1); then
 	echo "ok 3 lint: cppcheck on userspace code"
 else
 	echo "not ok 3 lint: cppcheck on userspace code"
