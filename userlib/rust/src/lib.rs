@@ -413,32 +413,33 @@ impl Pool {
     where
         I: IntoIterator<Item = Buf<'a>>,
     {
-        let mut ptrs = [ptr::null_mut::<c_void>(); BULK_CHUNK];
+        let mut ptrs = MaybeUninit::<[*mut c_void; BULK_CHUNK]>::uninit();
+        let ptrs = ptrs.as_mut_ptr() as *mut *mut c_void;
         let mut n = 0;
         let mut result = Ok(());
         for buf in bufs {
-            if buf.pool.raw != self.raw {
+            if !ptr::eq(buf.pool, self) && buf.pool.raw != self.raw {
                 drop(buf);
                 continue;
             }
-            ptrs[n] = ManuallyDrop::new(buf).ptr.as_ptr() as *mut c_void;
+            // SAFETY: n < BULK_CHUNK.
+            unsafe { *ptrs.add(n) = ManuallyDrop::new(buf).ptr.as_ptr() as *mut c_void };
             n += 1;
             if n == BULK_CHUNK {
-                result = result.and(self.release_ptrs(&ptrs[..n]));
+                result = result.and(self.release_ptrs(ptrs, n));
                 n = 0;
             }
         }
-        result.and(self.release_ptrs(&ptrs[..n]))
+        result.and(self.release_ptrs(ptrs, n))
     }
 
-    fn release_ptrs(&self, ptrs: &[*mut c_void]) -> Result<()> {
-        if ptrs.is_empty() {
+    /// Gives back the n buffers at ptrs, whose guards are forgotten.
+    fn release_ptrs(&self, ptrs: *const *mut c_void, n: usize) -> Result<()> {
+        if n == 0 {
             return Ok(());
         }
-        // SAFETY: buffers this handle holds, their guards forgotten.
-        let rc = unsafe {
-            sys::bufpool_release_bulk(self.raw.as_ptr(), ptrs.as_ptr(), ptrs.len() as c_uint)
-        };
+        // SAFETY: n buffers this handle holds, their guards forgotten.
+        let rc = unsafe { sys::bufpool_release_bulk(self.raw.as_ptr(), ptrs, n as c_uint) };
         if rc == 0 {
             Ok(())
         } else {
