@@ -89,6 +89,7 @@ PY_SITEDIR ?= $(if $(filter /usr,$(PREFIX)),/usr/lib/python3/dist-packages,$(PRE
 KSFT_DIR = $(shell BUFPOOL_CACHE=$(BUFPOOL_CACHE) scripts/ksft-fetch.sh)
 
 .PHONY: all module lib python python-missing install-python selftests examples benches tools fuzz-tool run check check-host \
+	rust check-rust \
 	dkms-install check-dkms check-boot \
 	check-vm check-debug model bench lint install modules_install clean \
 	kernel-image FORCE $(addprefix check-vm-,$(KERNELS)) \
@@ -280,8 +281,27 @@ bench/matrix-tcmalloc: bench/matrix.c
 bench/matrix-mimalloc: bench/matrix.c
 	$(CC) $(MATRIX_CFLAGS) -DPEER_MIMALLOC -o $@ $< $(MIMALLOC_LIBS) $(BP_LDFLAGS)
 
+# ------------------------------------------------------------------ Rust
+# The Rust bindings (userlib/rust, crate bufpool), built with Debian's
+# cargo and rustc (1.63), not with a toolchain that comes first in PATH.
+# make selftests builds their tests (when cargo is installed); check-host
+# runs them through userlib/tests/rust_test.sh, the VM on /dev/bufpool.
+CARGO ?= /usr/bin/cargo
+RUSTC ?= /usr/bin/rustc
+RUSTDOC ?= /usr/bin/rustdoc
+RUST_ENV = CARGO=$(CARGO) RUSTC=$(RUSTC) RUSTDOC=$(RUSTDOC)
+
+rust: $(LIB_SO)
+	cd userlib/rust && $(RUST_ENV) CARGO_INCREMENTAL=0 $(CARGO) build --offline \
+		--release --examples
+
+check-rust: $(LIB_SO)
+	@mkdir -p build/check
+	$(RUST_ENV) userlib/tests/rust_test.sh | tee build/check/rust.tap; \
+	scripts/ktap-summary.sh build/check/rust.tap
+
 # ------------------------------------------------------------- selftests
-KSFT_MAKE = $(MAKE) -C selftests KSFT_DIR=$(KSFT_DIR)
+KSFT_MAKE = $(MAKE) -C selftests KSFT_DIR=$(KSFT_DIR) $(RUST_ENV)
 HOSTTEST_MAKE = $(MAKE) -C userlib/tests KSFT_DIR=$(KSFT_DIR)
 
 selftests: $(LIB_SO) $(TESTLIBS)
@@ -315,7 +335,7 @@ define ksft_install
 	mkdir -p $(3)
 	cp $(KSFT_DIR)/run_kselftest.sh $(3)/
 	cp -r $(KSFT_DIR)/kselftest $(3)/
-	$(MAKE) -C $(1) KSFT_DIR=$(KSFT_DIR) -s install \
+	$(MAKE) -C $(1) KSFT_DIR=$(KSFT_DIR) $(RUST_ENV) -s install \
 		INSTALL_PATH=$(CURDIR)/$(3)/$(2)
 	$(MAKE) -C $(1) KSFT_DIR=$(KSFT_DIR) -s --no-print-directory \
 		emit_tests COLLECTION=$(2) > $(3)/kselftest-list.txt
@@ -374,7 +394,7 @@ check: all build/ksft
 		build/check/boot.tap build/check/dkms.tap build/check/bench.tap
 
 check-host: build/ksft-host
-	cd build/ksft-host && ./run_kselftest.sh
+	cd build/ksft-host && $(RUST_ENV) ./run_kselftest.sh
 
 # The suite under every kernel of KERNELS, or under one (check-vm-6.12);
 # KSFT_ARGS="-t bufpool:bufpool_test" runs a part of it.
@@ -426,7 +446,7 @@ clean:
 	rm -f kmod/compat_gen.h userlib/*.o userlib/*.a userlib/*.so* \
 		$(LIB_PC) $(EXAMPLES) $(BENCHES) userlib/python/*.so
 	rm -rf userlib/python/__pycache__ userlib/python/tests/__pycache__
-	rm -rf build
+	rm -rf build userlib/rust/target
 	-$(MAKE) -C selftests clean KSFT_DIR=$(KSFT_DIR)
 	-$(MAKE) -C userlib/tests clean KSFT_DIR=$(KSFT_DIR)
 

@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: MIT
+//! The C API of `libbufpool-user`, as `userlib/bufpool.h` and
+//! `uapi/linux/bufpool.h` declare it: raw declarations for the safe
+//! wrappers of this crate, and for programs that want the C calls as
+//! they are (the benchmark compares both).
+//!
+//! Every function here is `unsafe`: a handle must be one that
+//! `bufpool_open`, `bufpool_open_fd` or `bufpool_create` returned and
+//! that is not closed (several of them dereference it without a NULL
+//! check), and pointers must be valid for what the C header says.
+#![allow(non_camel_case_types, missing_docs)]
+
+use std::os::raw::{c_char, c_int, c_uint, c_void};
+
+/// `struct bufpool`: opaque, private to the library.
+#[repr(C)]
+pub struct bufpool {
+    _private: [u8; 0],
+}
+
+/// `struct bufpool_classes`: opaque, private to the library.
+#[repr(C)]
+pub struct bufpool_classes {
+    _private: [u8; 0],
+}
+
+/// `struct bufpool_params`: the geometry of a module-free pool.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct bufpool_params {
+    pub buf_size: usize,
+    pub buf_count: u32,
+    pub caches: u32,
+    pub flags: c_uint,
+}
+
+pub const BUFPOOL_F_NO_HUGETLB: c_uint = 1 << 0;
+pub const BUFPOOL_F_NO_CACHE: c_uint = 1 << 1;
+
+/// `struct bufpool_stats`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct bufpool_stats {
+    pub total: u64,
+    pub free: u64,
+    pub in_use: u64,
+    pub high_watermark: u64,
+    pub acquires: u64,
+    pub releases: u64,
+    pub exhausted: u64,
+    pub reclaimed: u64,
+    pub waiters: u64,
+    pub __reserved: [u64; 7],
+}
+
+/// `struct bufpool_info` of ABI 1.2 (`BUFPOOL_INFO_SIZE_VER2`, 144
+/// bytes), what `bufpool_get_info@@BUFPOOL_1.2` fills.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct bufpool_info {
+    pub size: u32,
+    pub abi_version: u32,
+    pub flags: u32,
+    pub buf_shift: u32,
+    pub buf_size: u32,
+    pub buf_count: u32,
+    pub numa_node: i32,
+    pub __pad0: u32,
+    pub pool_bytes: u64,
+    pub ctrl_offset: u64,
+    pub ctrl_size: u64,
+    pub next_offset: u64,
+    pub bufs_offset: u64,
+    pub bufs_size: u64,
+    pub generation: u64,
+    pub mag_fill: u32,
+    pub nr_mags: u32,
+    pub nr_caches: u32,
+    pub __pad1: u32,
+    pub mag_next_offset: u64,
+    pub mags_offset: u64,
+    pub caches_offset: u64,
+    pub own_offset: u64,
+    pub client_id: u32,
+    pub __pad2: u32,
+}
+
+pub const BUFPOOL_INFO_F_MEMFD: u32 = 0x1;
+pub const BUFPOOL_INFO_F_HUGETLB: u32 = 0x2;
+pub const BUFPOOL_INFO_SIZE_VER2: usize = 144;
+
+/// `struct bufpool_audit` (`BUFPOOL_AUDIT_SIZE_VER0`, 48 bytes).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct bufpool_audit {
+    pub size: u32,
+    pub clients: u32,
+    pub buf_count: u32,
+    pub free: u32,
+    pub cached: u32,
+    pub held: u32,
+    pub transit: u32,
+    pub reclaimed: u32,
+    pub repaired: u32,
+    pub legacy: u32,
+    pub generation: u64,
+}
+
+pub const BUFPOOL_AUDIT_SIZE_VER0: usize = 48;
+
+/// `BUFPOOL_DEV_PATH`.
+pub const BUFPOOL_DEV_PATH: &str = "/dev/bufpool";
+
+// The layouts above are the ABI's: a mismatch fails the build.
+const _: () = assert!(std::mem::size_of::<bufpool_info>() == BUFPOOL_INFO_SIZE_VER2);
+const _: () = assert!(std::mem::size_of::<bufpool_audit>() == BUFPOOL_AUDIT_SIZE_VER0);
+const _: () = assert!(std::mem::size_of::<bufpool_stats>() == 16 * 8);
+
+extern "C" {
+    pub fn bufpool_open(path: *const c_char) -> *mut bufpool;
+    pub fn bufpool_create(params: *const bufpool_params) -> *mut bufpool;
+    pub fn bufpool_open_fd(fd: c_int) -> *mut bufpool;
+    pub fn bufpool_fd(pool: *const bufpool) -> c_int;
+    pub fn bufpool_close(pool: *mut bufpool) -> c_int;
+
+    pub fn bufpool_acquire(pool: *mut bufpool) -> *mut c_void;
+    pub fn bufpool_release(pool: *mut bufpool, buf: *mut c_void) -> c_int;
+    pub fn bufpool_acquire_timeout(pool: *mut bufpool, timeout_ns: i64) -> *mut c_void;
+    pub fn bufpool_acquire_index_timeout(
+        pool: *mut bufpool,
+        idx: *mut u32,
+        timeout_ns: i64,
+    ) -> c_int;
+    pub fn bufpool_acquire_bulk(pool: *mut bufpool, bufs: *mut *mut c_void, n: c_uint) -> c_uint;
+    pub fn bufpool_release_bulk(pool: *mut bufpool, bufs: *const *mut c_void, n: c_uint) -> c_int;
+    pub fn bufpool_flush_cache(pool: *mut bufpool);
+    pub fn bufpool_acquire_index(pool: *mut bufpool, idx: *mut u32) -> c_int;
+    pub fn bufpool_release_index(pool: *mut bufpool, idx: u32) -> c_int;
+
+    pub fn bufpool_handoff(pool: *mut bufpool, idx: u32) -> c_int;
+    pub fn bufpool_adopt(pool: *mut bufpool, idx: u32) -> c_int;
+
+    pub fn bufpool_audit(pool: *mut bufpool, audit: *mut bufpool_audit) -> c_int;
+    pub fn bufpool_stats(pool: *mut bufpool, st: *mut bufpool_stats) -> c_int;
+
+    pub fn bufpool_classes_open(paths: *const *const c_char, n: c_uint) -> *mut bufpool_classes;
+    pub fn bufpool_classes_acquire(cls: *mut bufpool_classes, size: usize) -> *mut c_void;
+    pub fn bufpool_classes_release(cls: *mut bufpool_classes, buf: *mut c_void) -> c_int;
+    pub fn bufpool_classes_pool(cls: *const bufpool_classes, i: c_uint) -> *mut bufpool;
+    pub fn bufpool_classes_close(cls: *mut bufpool_classes);
+
+    pub fn bufpool_client_id(pool: *const bufpool) -> u32;
+    pub fn bufpool_addr(pool: *const bufpool, idx: u32) -> *mut c_void;
+    pub fn bufpool_index(pool: *const bufpool, ptr: *const c_void) -> i64;
+    pub fn bufpool_buf_size(pool: *const bufpool) -> usize;
+    pub fn bufpool_buf_count(pool: *const bufpool) -> u32;
+    pub fn bufpool_get_info(pool: *const bufpool, info: *mut bufpool_info) -> c_int;
+}
