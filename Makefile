@@ -66,6 +66,10 @@ BINDIR ?= $(PREFIX)/bin
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 MANDIR ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
+# The manual: a page per function or family, a link page (.so) for each
+# other name of a family (scripts/man-check.sh checks them); install
+# puts each page in the directory of its section.
+MAN_PAGES := $(wildcard docs/man/*.[1-8])
 
 EXAMPLES := userlib/examples/bufpool-pipeline
 TOOLS := scripts/tools/bufpool-sizes
@@ -368,10 +372,9 @@ install: lib tools
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/linux \
 		$(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(BINDIR)
 	install -m 0755 $(TOOLS) scripts/tools/bufpoolctl $(DESTDIR)$(BINDIR)/
-	install -D -m 0644 docs/man/bufpool.7 $(DESTDIR)$(MANDIR)/man7/bufpool.7
-	install -D -m 0644 docs/man/bufpool_open.3 $(DESTDIR)$(MANDIR)/man3/bufpool_open.3
-	install -D -m 0644 docs/man/bufpool_acquire.3 $(DESTDIR)$(MANDIR)/man3/bufpool_acquire.3
-	install -D -m 0644 docs/man/bufpoolctl.8 $(DESTDIR)$(MANDIR)/man8/bufpoolctl.8
+	for p in $(MAN_PAGES); do \
+		install -D -m 0644 $$p $(DESTDIR)$(MANDIR)/man$${p##*.}/$${p##*/} || exit 1; \
+	done
 	install -D -m 0644 scripts/packaging/bufpool.modprobe.conf \
 		$(DESTDIR)$(SYSCONFDIR)/modprobe.d/bufpool.conf.example
 	install -D -m 0644 scripts/packaging/bufpool.modules-load.conf \
