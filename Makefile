@@ -141,7 +141,7 @@ check-boot: all kernel-image
 model:
 	scripts/model-check.sh | scripts/ktap-summary.sh /dev/stdin
 
-lint: kmod/compat_gen.h
+lint: kmod/compat_gen.h $(LIB_SO)
 	scripts/lint.sh $(KDIR) | scripts/ktap-summary.sh /dev/stdin
 
 # --------------------------------------------------------------- library
