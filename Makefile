@@ -72,7 +72,7 @@ SYSCONFDIR ?= /etc
 MAN_PAGES := $(wildcard docs/man/*.[1-8])
 
 EXAMPLES := userlib/examples/bufpool-pipeline
-TOOLS := scripts/tools/bufpool-sizes
+TOOLS := scripts/tools/bufpool-sizes scripts/tools/bufpoolctl
 TOOL_FUZZ_SECS ?= 20
 BENCHES := bench/freelist_bench bench/pagesize_bench
 
@@ -212,6 +212,11 @@ userlib/examples/bufpool-pipeline: userlib/examples/bufpool_pipeline.c $(LIB_SO)
 tools: $(TOOLS)
 scripts/tools/bufpool-sizes: scripts/tools/bufpool-sizes.c
 	$(CC) $(BP_CFLAGS) -o $@ $<
+# bufpoolctl (sh): its source with @VERSION@ replaced.
+scripts/tools/bufpoolctl: scripts/tools/bufpoolctl.in Makefile
+	sed 's/@VERSION@/$(LIB_VERSION)/' $< > $@.tmp
+	chmod 0755 $@.tmp
+	mv $@.tmp $@
 scripts/tools/fuzz/bufpool_sizes_fuzz: scripts/tools/fuzz/bufpool_sizes_fuzz.c scripts/tools/bufpool-sizes.c
 	clang -g -O1 -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=all -o $@ $<
@@ -257,7 +262,8 @@ bench/matrix-mimalloc: bench/matrix.c
 KSFT_MAKE = $(MAKE) -C selftests KSFT_DIR=$(KSFT_DIR)
 HOSTTEST_MAKE = $(MAKE) -C userlib/tests KSFT_DIR=$(KSFT_DIR)
 
-selftests: $(LIB_SO) $(TESTLIBS)
+# The tools too: bufpoolctl_test.sh and sizes_test.sh run them.
+selftests: $(LIB_SO) $(TESTLIBS) $(TOOLS)
 	$(KSFT_MAKE)
 	$(HOSTTEST_MAKE)
 
@@ -371,7 +377,7 @@ bench: benches bench/matrix-vm module kernel-image
 install: lib tools
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/linux \
 		$(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(BINDIR)
-	install -m 0755 $(TOOLS) scripts/tools/bufpoolctl $(DESTDIR)$(BINDIR)/
+	install -m 0755 $(TOOLS) $(DESTDIR)$(BINDIR)/
 	for p in $(MAN_PAGES); do \
 		install -D -m 0644 $$p $(DESTDIR)$(MANDIR)/man$${p##*.}/$${p##*/} || exit 1; \
 	done
