@@ -208,10 +208,11 @@ userlib/examples/bufpool-pipeline: userlib/examples/bufpool_pipeline.c $(LIB_SO)
 	$(CC) $(BP_CFLAGS) -o $@ $< $(LINK_LIB) $(BP_LDFLAGS)
 
 # bufpool-sizes: pool sizes from message definitions.  Its parser is
-# fuzzed with libFuzzer (clang, ASan, UBSan) for TOOL_FUZZ_SECS.
+# fuzzed with libFuzzer (clang, ASan, UBSan) for TOOL_FUZZ_SECS.  It
+# prints LIB_VERSION for --version.
 tools: $(TOOLS)
-scripts/tools/bufpool-sizes: scripts/tools/bufpool-sizes.c
-	$(CC) $(BP_CFLAGS) -o $@ $<
+scripts/tools/bufpool-sizes: scripts/tools/bufpool-sizes.c Makefile
+	$(CC) $(BP_CFLAGS) -DBPS_VERSION='"$(LIB_VERSION)"' -o $@ $<
 # bufpoolctl (sh): its source with @VERSION@ replaced.
 scripts/tools/bufpoolctl: scripts/tools/bufpoolctl.in Makefile
 	sed 's/@VERSION@/$(LIB_VERSION)/' $< > $@.tmp

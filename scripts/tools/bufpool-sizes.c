@@ -18,12 +18,18 @@
  * [A-Za-z0-9_], each once.  Errors name the file and line and exit 1.
  *
  * usage: bufpool-sizes FILE   (- for standard input)
+ *        bufpool-sizes --help | --version
  */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The library's version (the Makefile's LIB_VERSION), given by make. */
+#ifndef BPS_VERSION
+#define BPS_VERSION	"unknown"
+#endif
 
 #define BPS_MIN_CLASS	128u
 #define BPS_MAX_CLASS	(2u << 20)	/* BUFPOOL_MAX_BUF_SIZE */
@@ -293,19 +299,42 @@ static int bps_read(FILE *f, char **text, size_t *len)
 	return 0;
 }
 
+static void bps_usage(FILE *out, const char *prog, int full)
+{
+	fprintf(out, "usage: %s FILE   (- for standard input)\n"
+		"       %s --help | --version\n", prog, prog);
+	if (!full)
+		return;
+	fputs("Size bufpool's pools from message definitions: each message goes\n"
+	      "to the class of the next power of two at or above its size (128 B\n"
+	      "at least); prints the module's pools parameter and modprobe.d line.\n"
+	      "FILE: one message a line,\n"
+	      "  message NAME size=BYTES count=BUFFERS\n"
+	      "  message NAME size=BYTES rate=PER_SECOND [hold_us=MICROSECONDS]\n"
+	      "Exit status: 0 done, 1 bad definitions, 2 bad usage.\n", out);
+}
+
 int main(int argc, char **argv)
 {
 	static struct bps b;
-	const char *file;
+	const char *file, *prog = "bufpool-sizes";
 	unsigned int i, j;
 	uint64_t bytes;
 	size_t len;
 	char *text;
 	FILE *f;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: %s FILE   (- for standard input)\n",
-			argv[0]);
+	if (argc == 2 && (!strcmp(argv[1], "--help") ||
+			  !strcmp(argv[1], "-h"))) {
+		bps_usage(stdout, prog, 1);
+		return 0;
+	}
+	if (argc == 2 && !strcmp(argv[1], "--version")) {
+		printf("%s %s\n", prog, BPS_VERSION);
+		return 0;
+	}
+	if (argc != 2 || (argv[1][0] == '-' && argv[1][1])) {
+		bps_usage(stderr, prog, 0);
 		return 2;
 	}
 	file = strcmp(argv[1], "-") ? argv[1] : "<stdin>";
@@ -314,6 +343,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: %s\n", file, strerror(errno));
 		return 1;
 	}
+	if (f != stdin)
+		fclose(f);
 	if (bps_parse(&b, file, text, len)) {
 		fprintf(stderr, "%s\n", b.err);
 		free(text);

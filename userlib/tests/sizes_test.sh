@@ -3,14 +3,18 @@
 #
 # bufpool-sizes: good definitions give the expected classes and module
 # parameters; each kind of bad input is refused with exit 1 and an error
-# naming the line.  KTAP.
+# naming the line; --help, --version and usage errors.  KTAP.
 set -u
 # The tool of the tree this test was built in (run in place, or
 # installed under build/ by the kselftest runner): search upwards.
 tool=${BUFPOOL_SIZES:-}
+top=
 dir=$(cd "$(dirname "$0")" && pwd)
 while [ -z "$tool" ] && [ "$dir" != / ]; do
-	[ -x "$dir/scripts/tools/bufpool-sizes" ] && tool=$dir/scripts/tools/bufpool-sizes
+	if [ -x "$dir/scripts/tools/bufpool-sizes" ]; then
+		tool=$dir/scripts/tools/bufpool-sizes
+		top=$dir
+	fi
 	dir=$(dirname "$dir")
 done
 if [ -z "$tool" ]; then
@@ -36,7 +40,7 @@ expect_error() {
 }
 
 echo "TAP version 13"
-echo "1..16"
+echo "1..22"
 
 out=$(printf 'message swap_event size=84 rate=200000 hold_us=50 # comment\n\nmessage pool_state size=200 rate=10000\n  message book size=1500 count=4096\nmessage snap size=65536 count=32\nmessage tick size=128 count=100\n' |
 	"$tool" -)
@@ -89,4 +93,39 @@ expect_error "hold_us without rate" \
 	'message a size=64 count=3 hold_us=9\n'
 expect_error "a line too long" '<stdin>:2: line too long' \
 	"message a size=64 count=1\\n#$(printf '%01100d' 0)\\n"
+
+# --- usage ------------------------------------------------------------
+for h in --help -h; do
+	out=$("$tool" $h 2>/dev/null); st=$?
+	err=$("$tool" $h 2>&1 >/dev/null)
+	if [ $st = 0 ] && [ -z "$err" ] &&
+	   printf '%s\n' "$out" | grep -q '^usage: bufpool-sizes FILE' &&
+	   printf '%s\n' "$out" | grep -q 'count=BUFFERS'; then
+		ok "$h: the usage on stdout, exit 0"
+	else
+		nok "$h: the usage on stdout, exit 0 (exit $st)"
+	fi
+done
+# The version is the library's: LIB_VERSION in the Makefile (of the
+# tree the tool was found in; any version for BUFPOOL_SIZES=).
+want=$(sed -n 's/^LIB_VERSION := //p' "$top/Makefile" 2>/dev/null)
+out=$("$tool" --version); st=$?
+if [ $st = 0 ] && { [ "$out" = "bufpool-sizes $want" ] || { [ -z "$top" ] &&
+   printf '%s\n' "$out" | grep -Eqx 'bufpool-sizes [0-9]+\.[0-9]+\.[0-9]+'; }; }; then
+	ok "--version: the Makefile's LIB_VERSION ($want), exit 0"
+else
+	nok "--version: the Makefile's LIB_VERSION (exit $st: $out, want ${want:-?})"
+fi
+for args in "" "--bogus" "a b"; do
+	# shellcheck disable=SC2086
+	out=$("$tool" $args 2>/dev/null); st=$?
+	# shellcheck disable=SC2086
+	err=$("$tool" $args 2>&1 >/dev/null)
+	if [ $st = 2 ] && [ -z "$out" ] &&
+	   printf '%s\n' "$err" | grep -q '^usage: bufpool-sizes FILE'; then
+		ok "usage error \"$args\": the usage on stderr, exit 2"
+	else
+		nok "usage error \"$args\": the usage on stderr, exit 2 (exit $st)"
+	fi
+done
 exit $fail
