@@ -207,12 +207,13 @@ examples: $(EXAMPLES)
 userlib/examples/bufpool-pipeline: userlib/examples/bufpool_pipeline.c $(LIB_SO) $(LIB_HDRS)
 	$(CC) $(BP_CFLAGS) -o $@ $< $(LINK_LIB) $(BP_LDFLAGS)
 
-# bufpool-sizes: pool sizes from message definitions.  Its parser is
-# fuzzed with libFuzzer (clang, ASan, UBSan) for TOOL_FUZZ_SECS.  It
-# prints LIB_VERSION for --version.
+# bufpool-sizes: pool sizes from message definitions, in its line
+# format or in YAML (libyaml).  Its parsers are fuzzed with libFuzzer
+# (clang, ASan, UBSan) for TOOL_FUZZ_SECS.  It prints LIB_VERSION for
+# --version.
 tools: $(TOOLS)
 scripts/tools/bufpool-sizes: scripts/tools/bufpool-sizes.c Makefile
-	$(CC) $(BP_CFLAGS) -DBPS_VERSION='"$(LIB_VERSION)"' -o $@ $<
+	$(CC) $(BP_CFLAGS) -DBPS_VERSION='"$(LIB_VERSION)"' -o $@ $< -lyaml
 # bufpoolctl (sh): its source with @VERSION@ replaced.
 scripts/tools/bufpoolctl: scripts/tools/bufpoolctl.in Makefile
 	sed 's/@VERSION@/$(LIB_VERSION)/' $< > $@.tmp
@@ -220,7 +221,7 @@ scripts/tools/bufpoolctl: scripts/tools/bufpoolctl.in Makefile
 	mv $@.tmp $@
 scripts/tools/fuzz/bufpool_sizes_fuzz: scripts/tools/fuzz/bufpool_sizes_fuzz.c scripts/tools/bufpool-sizes.c
 	clang -g -O1 -fsanitize=fuzzer,address,undefined \
-		-fno-sanitize-recover=all -o $@ $<
+		-fno-sanitize-recover=all -o $@ $< -lyaml
 fuzz-tool: scripts/tools/fuzz/bufpool_sizes_fuzz
 	scripts/fuzz-tool.sh $< $(TOOL_FUZZ_SECS)
 
