@@ -66,9 +66,13 @@ BINDIR ?= $(PREFIX)/bin
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 MANDIR ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
+# The manual: a page per function or family, a link page (.so) for each
+# other name of a family (scripts/man-check.sh checks them); install
+# puts each page in the directory of its section.
+MAN_PAGES := $(wildcard docs/man/*.[1-8])
 
 EXAMPLES := userlib/examples/bufpool-pipeline
-TOOLS := scripts/tools/bufpool-sizes
+TOOLS := scripts/tools/bufpool-sizes scripts/tools/bufpoolctl
 TOOL_FUZZ_SECS ?= 20
 BENCHES := bench/freelist_bench bench/pagesize_bench
 
@@ -151,7 +155,7 @@ check-boot: all kernel-image
 model:
 	scripts/model-check.sh | scripts/ktap-summary.sh /dev/stdin
 
-lint: kmod/compat_gen.h
+lint: kmod/compat_gen.h $(LIB_SO)
 	scripts/lint.sh $(KDIR) | scripts/ktap-summary.sh /dev/stdin
 
 # --------------------------------------------------------------- library
@@ -235,14 +239,21 @@ install-python: build/python/bufpool$(PY_EXT_SUFFIX)
 	install -D -m 0644 $< $(DESTDIR)$(PY_SITEDIR)/bufpool$(PY_EXT_SUFFIX)
 endif
 
-# bufpool-sizes: pool sizes from message definitions.  Its parser is
-# fuzzed with libFuzzer (clang, ASan, UBSan) for TOOL_FUZZ_SECS.
+# bufpool-sizes: pool sizes from message definitions, in its line
+# format or in YAML (libyaml).  Its parsers are fuzzed with libFuzzer
+# (clang, ASan, UBSan) for TOOL_FUZZ_SECS.  It prints LIB_VERSION for
+# --version.
 tools: $(TOOLS)
-scripts/tools/bufpool-sizes: scripts/tools/bufpool-sizes.c
-	$(CC) $(BP_CFLAGS) -o $@ $<
+scripts/tools/bufpool-sizes: scripts/tools/bufpool-sizes.c Makefile
+	$(CC) $(BP_CFLAGS) -DBPS_VERSION='"$(LIB_VERSION)"' -o $@ $< -lyaml
+# bufpoolctl (sh): its source with @VERSION@ replaced.
+scripts/tools/bufpoolctl: scripts/tools/bufpoolctl.in Makefile
+	sed 's/@VERSION@/$(LIB_VERSION)/' $< > $@.tmp
+	chmod 0755 $@.tmp
+	mv $@.tmp $@
 scripts/tools/fuzz/bufpool_sizes_fuzz: scripts/tools/fuzz/bufpool_sizes_fuzz.c scripts/tools/bufpool-sizes.c
 	clang -g -O1 -fsanitize=fuzzer,address,undefined \
-		-fno-sanitize-recover=all -o $@ $<
+		-fno-sanitize-recover=all -o $@ $< -lyaml
 fuzz-tool: scripts/tools/fuzz/bufpool_sizes_fuzz
 	scripts/fuzz-tool.sh $< $(TOOL_FUZZ_SECS)
 
@@ -304,7 +315,8 @@ check-rust: $(LIB_SO)
 KSFT_MAKE = $(MAKE) -C selftests KSFT_DIR=$(KSFT_DIR) $(RUST_ENV)
 HOSTTEST_MAKE = $(MAKE) -C userlib/tests KSFT_DIR=$(KSFT_DIR)
 
-selftests: $(LIB_SO) $(TESTLIBS)
+# The tools too: bufpoolctl_test.sh and sizes_test.sh run them.
+selftests: $(LIB_SO) $(TESTLIBS) $(TOOLS)
 	$(KSFT_MAKE)
 	$(HOSTTEST_MAKE)
 
@@ -421,11 +433,10 @@ bench: benches bench/matrix-vm module kernel-image
 install: lib tools $(if $(PY_EXT),install-python)
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/linux \
 		$(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(BINDIR)
-	install -m 0755 $(TOOLS) scripts/tools/bufpoolctl $(DESTDIR)$(BINDIR)/
-	install -D -m 0644 docs/man/bufpool.7 $(DESTDIR)$(MANDIR)/man7/bufpool.7
-	install -D -m 0644 docs/man/bufpool_open.3 $(DESTDIR)$(MANDIR)/man3/bufpool_open.3
-	install -D -m 0644 docs/man/bufpool_acquire.3 $(DESTDIR)$(MANDIR)/man3/bufpool_acquire.3
-	install -D -m 0644 docs/man/bufpoolctl.8 $(DESTDIR)$(MANDIR)/man8/bufpoolctl.8
+	install -m 0755 $(TOOLS) $(DESTDIR)$(BINDIR)/
+	for p in $(MAN_PAGES); do \
+		install -D -m 0644 $$p $(DESTDIR)$(MANDIR)/man$${p##*.}/$${p##*/} || exit 1; \
+	done
 	install -D -m 0644 scripts/packaging/bufpool.modprobe.conf \
 		$(DESTDIR)$(SYSCONFDIR)/modprobe.d/bufpool.conf.example
 	install -D -m 0644 scripts/packaging/bufpool.modules-load.conf \

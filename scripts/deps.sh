@@ -9,7 +9,7 @@ pkgs="make gcc libc6-dev pkg-config xz-utils cpio gzip kmod perl file rsync
 	linux-headers-amd64 linux-source-6.1 sparse liburcu-dev liburing-dev
 	qemu-system-x86 busybox-static cppcheck spin
 	flex bison bc libelf-dev clang libclang-rt-14-dev dkms debootstrap
-	python3-dev python3-pytest cargo rustc"
+	python3-dev python3-pytest cargo rustc libyaml-dev"
 # usage: deps.sh [bench]: the benchmarks' peers on top
 case "${1:-}" in
 bench) pkgs="$pkgs libdpdk-dev libjemalloc-dev libgoogle-perftools-dev

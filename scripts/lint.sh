@@ -3,8 +3,9 @@
 #
 # usage: lint.sh KDIR
 # The kernel side must pass checkpatch --strict, sparse and a W=1 build,
-# and userspace cppcheck, with no finding at all.  Prints KTAP; exits 1
-# on any finding.
+# and userspace cppcheck, with no finding at all; the manual pages must
+# cover every exported function and format without a warning
+# (man-check.sh).  Prints KTAP; exits 1 on any finding.
 set -eu
 
 kdir=${1:?usage: lint.sh KDIR}
@@ -12,7 +13,7 @@ ksft=$(scripts/ksft-fetch.sh)
 fail=0
 
 echo "TAP version 13"
-echo "1..3"
+echo "1..5"
 
 files=$(ls kmod/*.c kmod/*.h kmod/compat/*.c uapi/linux/*.h uapi/bufpool/*.h |
 	grep -v -e compat_gen.h -e uapi/bufpool/atomic.h -e '\.mod\.c$')
@@ -67,4 +68,7 @@ else
 	printf '%s\n' "$out" | grep -E '(error|warning|portability|performance):' | sed 's/^/# /'
 	fail=1
 fi
+
+# The manual: tests 4 and 5.
+scripts/man-check.sh 4 || fail=1
 exit $fail

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # bufpoolctl against the loaded module: list, show, stats, JSON, watch,
-# and the exit statuses a script relies on.  KTAP.
+# the exit statuses a script relies on, --help and --version.  KTAP.
 set -u
 dir=$(cd "$(dirname "$0")" && pwd)
 ctl=
@@ -21,7 +21,7 @@ t() { # status description
 }
 
 echo "TAP version 13"
-echo "1..9"
+echo "1..12"
 out=$("$ctl" list); st=$?
 printf '%s\n' "$out" | grep -q '^bufpool  *2048 ' && [ $st = 0 ]
 t $? "list shows the default pool with its buffer size"
@@ -49,9 +49,10 @@ t $? "show: geometry and statistics"
 [ $? = 1 ]
 t $? "an unknown pool: exit 1"
 
-"$ctl" frobnicate > /dev/null 2>&1
-[ $? = 2 ]
-t $? "bad usage: exit 2"
+out=$("$ctl" frobnicate 2>/dev/null); st=$?
+err=$("$ctl" frobnicate 2>&1 >/dev/null)
+[ $st = 2 ] && [ -z "$out" ] && printf '%s\n' "$err" | grep -q '^usage: '
+t $? "bad usage: the usage on stderr, exit 2"
 
 BUFPOOL_SYSFS=/nonexistent "$ctl" list > /dev/null 2>&1
 [ $? = 3 ]
@@ -74,4 +75,17 @@ t $? "--watch repeats"
 "$ctl" --watch 0 stats bufpool > /dev/null 2>&1
 [ $? = 2 ]
 t $? "--watch 0 refused: exit 2"
+
+for h in --help -h; do
+	out=$("$ctl" $h 2>/tmp/bufpoolctl.err); st=$?
+	[ $st = 0 ] && [ ! -s /tmp/bufpoolctl.err ] &&
+		printf '%s\n' "$out" | grep -q '^usage: bufpoolctl ' &&
+		printf '%s\n' "$out" | grep -q -- '--watch SECS'
+	t $? "$h: the usage on stdout, exit 0"
+done
+
+# The library's version, put in when make builds the script.
+out=$("$ctl" --version); st=$?
+printf '%s\n' "$out" | grep -Eqx 'bufpoolctl [0-9]+\.[0-9]+\.[0-9]+' && [ $st = 0 ]
+t $? "--version: bufpoolctl and the library's version, exit 0 ($out)"
 exit $fail

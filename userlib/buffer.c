@@ -11,10 +11,22 @@
 
 #include "fastpath.h"
 
+/*
+ * Every call refuses a NULL handle with EINVAL.  On the fast path the
+ * test is one compare and a branch predicted not taken, which costs
+ * nothing measurable (bench/RESULTS.md, "A NULL handle").
+ */
+#define BP_NULL_POOL(pool)	__builtin_expect((pool) == NULL, 0)
+
 void *bufpool_acquire(struct bufpool *pool)
 {
-	uint32_t idx = bp_acquire(pool);
+	uint32_t idx;
 
+	if (BP_NULL_POOL(pool)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	idx = bp_acquire(pool);
 	if (idx == BP_NONE)
 		return NULL;
 	return bp_buf_addr(pool, idx);
@@ -24,7 +36,7 @@ int bufpool_release(struct bufpool *pool, void *buf)
 {
 	uint32_t idx;
 
-	if (bp_ptr_to_idx(pool, buf, &idx)) {
+	if (BP_NULL_POOL(pool) || bp_ptr_to_idx(pool, buf, &idx)) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -33,12 +45,16 @@ int bufpool_release(struct bufpool *pool, void *buf)
 
 int bufpool_acquire_index(struct bufpool *pool, uint32_t *idx)
 {
+	if (BP_NULL_POOL(pool) || __builtin_expect(idx == NULL, 0)) {
+		errno = EINVAL;
+		return -1;
+	}
 	return bp_acquire_index(pool, idx);
 }
 
 int bufpool_release_index(struct bufpool *pool, uint32_t idx)
 {
-	if (__builtin_expect(idx >= pool->buf_count, 0)) {
+	if (BP_NULL_POOL(pool) || __builtin_expect(idx >= pool->buf_count, 0)) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -84,6 +100,10 @@ unsigned int bufpool_acquire_bulk(struct bufpool *pool, void **bufs,
 	unsigned int i = 0, k;
 	uint32_t c, idx;
 
+	if (BP_NULL_POOL(pool) || __builtin_expect(bufs == NULL, 0)) {
+		errno = EINVAL;
+		return 0;
+	}
 	while (i < n) {
 		cache = bp_thread_cache_current(pool);
 		/*
@@ -120,6 +140,10 @@ int bufpool_release_bulk(struct bufpool *pool, void *const *bufs,
 	unsigned int i = 0, k;
 	uint32_t c, idx;
 
+	if (BP_NULL_POOL(pool) || __builtin_expect(bufs == NULL, 0)) {
+		errno = EINVAL;
+		return -1;
+	}
 	while (i < n) {
 		cache = bp_thread_cache_current(pool);
 		c = cache ? bp_load_relaxed_u32(&cache->loaded->count) : 0;
@@ -154,7 +178,7 @@ int bufpool_release_bulk(struct bufpool *pool, void *const *bufs,
 
 int bufpool_handoff(struct bufpool *pool, uint32_t idx)
 {
-	if (idx >= pool->buf_count ||
+	if (!pool || idx >= pool->buf_count ||
 	    bp_load_relaxed_u32(&pool->own[idx]) != pool->client_id) {
 		errno = EINVAL;
 		return -1;
@@ -168,7 +192,7 @@ int bufpool_adopt(struct bufpool *pool, uint32_t idx)
 {
 	__u32 o;
 
-	if (idx >= pool->buf_count) {
+	if (!pool || idx >= pool->buf_count) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -186,7 +210,7 @@ int bufpool_adopt(struct bufpool *pool, uint32_t idx)
 
 void *bufpool_addr(const struct bufpool *pool, uint32_t idx)
 {
-	if (idx >= pool->buf_count) {
+	if (!pool || idx >= pool->buf_count) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -195,8 +219,13 @@ void *bufpool_addr(const struct bufpool *pool, uint32_t idx)
 
 int64_t bufpool_index(const struct bufpool *pool, const void *ptr)
 {
-	uint64_t off = (uintptr_t)ptr - (uintptr_t)pool->bufs;
+	uint64_t off;
 
+	if (!pool) {
+		errno = EINVAL;
+		return -1;
+	}
+	off = (uintptr_t)ptr - (uintptr_t)pool->bufs;
 	if (off >= pool->bufs_len) {
 		errno = EINVAL;
 		return -1;
@@ -204,12 +233,21 @@ int64_t bufpool_index(const struct bufpool *pool, const void *ptr)
 	return (int64_t)(off >> pool->buf_shift);
 }
 
+/* 0, never a pool's buffer size or count, for a NULL handle. */
 size_t bufpool_buf_size(const struct bufpool *pool)
 {
+	if (!pool) {
+		errno = EINVAL;
+		return 0;
+	}
 	return (size_t)1 << pool->buf_shift;
 }
 
 uint32_t bufpool_buf_count(const struct bufpool *pool)
 {
+	if (!pool) {
+		errno = EINVAL;
+		return 0;
+	}
 	return pool->buf_count;
 }

@@ -32,7 +32,10 @@
  * the same buffer with bufpool_addr().
  *
  * Errors: functions return NULL or -1 and set errno; the library never
- * prints and never aborts.
+ * prints and never aborts.  Every function given a NULL handle fails
+ * with EINVAL (bufpool_acquire_bulk, bufpool_buf_size, bufpool_buf_count
+ * and bufpool_client_id return 0); bufpool_flush_cache and
+ * bufpool_classes_close then do nothing.
  */
 #ifndef BUFPOOL_USER_H
 #define BUFPOOL_USER_H

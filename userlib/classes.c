@@ -163,5 +163,9 @@ int bufpool_classes_release(struct bufpool_classes *set, void *buf)
 struct bufpool *bufpool_classes_pool(const struct bufpool_classes *set,
 				     unsigned int i)
 {
-	return set && i < set->n ? set->by_size[i].pool : NULL;
+	if (!set || i >= set->n) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return set->by_size[i].pool;
 }

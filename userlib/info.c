@@ -80,8 +80,13 @@ __attribute__((used)) int bp_get_info_v10(const struct bufpool *pool,
 	return bp_get_info(pool, info, BUFPOOL_INFO_SIZE_VER0);
 }
 
+/* 0 (BUFPOOL_OWN_FREE) is no client's id: the answer for NULL. */
 uint32_t bufpool_client_id(const struct bufpool *pool)
 {
+	if (!pool) {
+		errno = EINVAL;
+		return 0;
+	}
 	return pool->client_id;
 }
 

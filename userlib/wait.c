@@ -45,11 +45,15 @@ static int64_t bp_now_ns(void)
 int bufpool_acquire_index_timeout(struct bufpool *pool, uint32_t *idx,
 				  int64_t timeout_ns)
 {
-	int64_t deadline = bp_now_ns() + (timeout_ns > 0 ? timeout_ns : 0);
-	int64_t left = -1;
+	int64_t deadline, left = -1;
 	uint32_t seen;
 	int r, saved;
 
+	if (!pool || !idx) {
+		errno = EINVAL;
+		return -1;
+	}
+	deadline = bp_now_ns() + (timeout_ns > 0 ? timeout_ns : 0);
 	if (bp_acquire_index(pool, idx) == 0)
 		return 0;
 	if (errno != ENOBUFS || timeout_ns == 0)

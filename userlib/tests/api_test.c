@@ -47,6 +47,83 @@ TEST(null_arguments)
 	EXPECT_EQ(EINVAL, errno);
 }
 
+/*
+ * Every call of the library given a NULL handle: EINVAL and its failure
+ * value, never a crash.  (bufpool_open(NULL), bufpool_create(NULL) and
+ * bufpool_classes_open(NULL, 0) take NULL to mean a default, and
+ * bufpool_open_fd takes no handle: tested elsewhere.)
+ */
+#define EXPECT_EINVAL(want, call) do {		\
+		errno = 0;			\
+		EXPECT_EQ(want, call);		\
+		EXPECT_EQ(EINVAL, errno);	\
+	} while (0)
+
+TEST(null_handle_every_call)
+{
+	struct bufpool_stats st;
+	struct bufpool_audit audit;
+	struct bufpool_info info;
+	char byte = 0, *bufs[2] = { &byte, &byte };
+	uint32_t idx = 7;
+
+	EXPECT_EINVAL(-1, bufpool_fd(NULL));
+	EXPECT_EINVAL(-1, bufpool_close(NULL));
+	EXPECT_EINVAL(NULL, bufpool_acquire(NULL));
+	EXPECT_EINVAL(-1, bufpool_release(NULL, &byte));
+	EXPECT_EINVAL(-1, bufpool_release(NULL, NULL));
+	EXPECT_EINVAL(-1, bufpool_acquire_index(NULL, &idx));
+	EXPECT_EQ(7, idx);
+	EXPECT_EINVAL(-1, bufpool_release_index(NULL, 0));
+	EXPECT_EINVAL(NULL, bufpool_acquire_timeout(NULL, 0));
+	EXPECT_EINVAL(NULL, bufpool_acquire_timeout(NULL, 1000));
+	EXPECT_EINVAL(NULL, bufpool_acquire_timeout(NULL, -1));
+	EXPECT_EINVAL(-1, bufpool_acquire_index_timeout(NULL, &idx, 0));
+	EXPECT_EINVAL(-1, bufpool_acquire_index_timeout(NULL, &idx, -1));
+	EXPECT_EINVAL(0, bufpool_acquire_bulk(NULL, (void **)bufs, 2));
+	EXPECT_EINVAL(-1, bufpool_release_bulk(NULL, (void *const *)bufs, 2));
+	bufpool_flush_cache(NULL);		/* does nothing */
+	EXPECT_EINVAL(-1, bufpool_handoff(NULL, 0));
+	EXPECT_EINVAL(-1, bufpool_adopt(NULL, 0));
+	EXPECT_EINVAL(-1, bufpool_audit(NULL, &audit));
+	EXPECT_EINVAL(-1, bufpool_stats(NULL, &st));
+	EXPECT_EINVAL(0, bufpool_client_id(NULL));
+	EXPECT_EINVAL(NULL, bufpool_addr(NULL, 0));
+	EXPECT_EINVAL(-1, bufpool_index(NULL, &byte));
+	EXPECT_EINVAL(0, bufpool_buf_size(NULL));
+	EXPECT_EINVAL(0, bufpool_buf_count(NULL));
+	EXPECT_EINVAL(-1, bufpool_get_info(NULL, &info));
+	EXPECT_EINVAL(NULL, bufpool_classes_acquire(NULL, 64));
+	EXPECT_EINVAL(-1, bufpool_classes_release(NULL, &byte));
+	EXPECT_EINVAL(NULL, bufpool_classes_pool(NULL, 0));
+	bufpool_classes_close(NULL);		/* does nothing */
+}
+
+/* NULL where a call writes its answer: EINVAL, and nothing taken. */
+TEST(null_out_pointers)
+{
+	struct bufpool_params p = { .buf_count = 64,
+				    .flags = BUFPOOL_F_NO_HUGETLB };
+	struct bufpool_stats st;
+	struct bufpool *pool;
+
+	pool = bufpool_create(&p);
+	ASSERT_NE(NULL, pool);
+	EXPECT_EINVAL(-1, bufpool_acquire_index(pool, NULL));
+	EXPECT_EINVAL(-1, bufpool_acquire_index_timeout(pool, NULL, 0));
+	EXPECT_EINVAL(0, bufpool_acquire_bulk(pool, NULL, 2));
+	EXPECT_EINVAL(-1, bufpool_release_bulk(pool, NULL, 2));
+	EXPECT_EINVAL(-1, bufpool_release(pool, NULL));
+	EXPECT_EINVAL(-1, bufpool_stats(pool, NULL));
+	EXPECT_EINVAL(-1, bufpool_audit(pool, NULL));
+	EXPECT_EINVAL(-1, bufpool_get_info(pool, NULL));
+	EXPECT_EINVAL(0, bufpool_acquire_bulk(pool, NULL, 0));
+	EXPECT_EINVAL(-1, bufpool_release_bulk(pool, NULL, 0));
+	ASSERT_EQ(0, bufpool_stats(pool, &st));
+	EXPECT_EQ(0, st.in_use);
+	EXPECT_EQ(0, bufpool_close(pool));
+}
+
 TEST(create_refuses_bad_params)
 {
 	struct bufpool_params p;
