@@ -30,6 +30,7 @@
 #define WORKERS		4
 #define MAX_FDS		4
 #define MAX_MAPS	8
+#define FUZZ_GUARD	(32u << 10)	/* > the largest ioctl size below */
 
 static uint64_t rng;
 static sigjmp_buf recover;
@@ -103,10 +104,18 @@ static void worker(unsigned int id)
 	static int i;
 
 	rng = rng * 0x9e3779b97f4a7c15ull + id + 1;
-	page = mmap(NULL, 8192, PROT_READ | PROT_WRITE,
+	/*
+	 * One writable page, then a guard no other mapping can take: the
+	 * ioctls below pass sizes up to 16 KiB at pointers into the page,
+	 * and must fault on the guard.  An unmapped hole would not do: a
+	 * later mmap of this worker can land in it, and the kernel would
+	 * then write through it into whatever lies beyond (the worker's
+	 * TLS, its stack canary included).
+	 */
+	page = mmap(NULL, 4096 + FUZZ_GUARD, PROT_NONE,
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	mprotect(page, 4096, PROT_READ | PROT_WRITE);
 	ro = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	munmap(page + 4096, 4096);	/* page + 4096 is a hole */
 	signal(SIGSEGV, on_fault);
 	signal(SIGBUS, on_fault);
 	sigsetjmp(recover, 1);
