@@ -432,6 +432,17 @@ static const char *bps_y_what(const struct bps_yaml *y)
 	}
 }
 
+/* The current event's scalar text, or NULL if it holds a NUL byte. */
+static const char *bps_y_text(struct bps_yaml *y)
+{
+	if (strlen((const char *)y->ev.data.scalar.value) !=
+	    y->ev.data.scalar.length) {
+		bps_fail(y->b, y->file, bps_y_line(y), "%s", "a NUL byte");
+		return NULL;
+	}
+	return (const char *)y->ev.data.scalar.value;
+}
+
 /* The next event, which must be a scalar: its text, NUL-terminated. */
 static const char *bps_y_scalar(struct bps_yaml *y, const char *what)
 {
@@ -442,12 +453,7 @@ static const char *bps_y_scalar(struct bps_yaml *y, const char *what)
 			 "%s is a single value, not %s", what, bps_y_what(y));
 		return NULL;
 	}
-	if (strlen((const char *)y->ev.data.scalar.value) !=
-	    y->ev.data.scalar.length) {
-		bps_fail(y->b, y->file, bps_y_line(y), "%s", "a NUL byte");
-		return NULL;
-	}
-	return (const char *)y->ev.data.scalar.value;
+	return bps_y_text(y);
 }
 
 /*
@@ -468,12 +474,7 @@ static const char *bps_y_key(struct bps_yaml *y, int *end)
 			 "a key is a name, not %s", bps_y_what(y));
 		return NULL;
 	}
-	if (strlen((const char *)y->ev.data.scalar.value) !=
-	    y->ev.data.scalar.length) {
-		bps_fail(y->b, y->file, bps_y_line(y), "%s", "a NUL byte");
-		return NULL;
-	}
-	return (const char *)y->ev.data.scalar.value;
+	return bps_y_text(y);
 }
 
 /* The next event must start a mapping: 0, or -1 saying what it holds. */
