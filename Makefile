@@ -33,7 +33,7 @@ KREL = $(shell sed -n 's/.*UTS_RELEASE "\(.*\)"/\1/p' \
 BUFPOOL_CACHE ?= $(or $(XDG_CACHE_HOME),$(or $(HOME),/tmp)/.cache)/bufpool
 export BUFPOOL_CACHE
 
-KMOD_SRCS := $(wildcard kmod/*.c kmod/*.h uapi/linux/*.h) Kbuild
+KMOD_SRCS := $(wildcard kmod/*.c kmod/*.h uapi/linux/*.h uapi/bufpool/*.h) Kbuild
 KBUILD := $(MAKE) -C $(KDIR) M=$(CURDIR)
 
 # ------------------------------------------------------------- userspace

@@ -39,7 +39,8 @@ static void bufpool_spec_layout(const struct bufpool_pool_spec *spec,
 				struct bp_layout *layout)
 {
 	bp_layout_compute(layout, spec->buf_count, ilog2(spec->buf_size),
-			  spec->caches, PAGE_SIZE);
+			  spec->caches, BP_DEFAULT_QUEUES,
+			  bp_default_queue_len(spec->buf_count), PAGE_SIZE);
 }
 
 /**

@@ -168,6 +168,118 @@ int bufpool_handoff(struct bufpool *pool, uint32_t idx);
 int bufpool_adopt(struct bufpool *pool, uint32_t idx);
 
 /*
+ * bufpool_handoff_to - hand buffer idx to one receiver, the client whose
+ * bufpool_client_id() is receiver: only it can adopt the buffer, and if
+ * it is gone before it adopts (or goes while the buffer waits), the
+ * buffer goes back to the pool (within the kernel's reconciliation of
+ * its departure) instead of staying out until the pool's last close.
+ * Returns 0 when the buffer is handed (the giver may no longer release
+ * it; it is the receiver's to adopt, or the pool's if the receiver died
+ * meanwhile).  -1 with ESRCH when the receiver is not a live client of
+ * the pool: the caller still holds the buffer.  EINVAL as for
+ * bufpool_handoff, and for receiver 0, above BUFPOOL_CLIENT_MAX or the
+ * caller itself.  A receiver id reused by a new client after the
+ * receiver's death (ids cycle through 65535) names the new client.
+ */
+int bufpool_handoff_to(struct bufpool *pool, uint32_t idx, uint32_t receiver);
+
+/*
+ * Queues: named FIFOs of buffers in the pool's shared memory, through
+ * which processes pass buffers to each other with no system call, no
+ * lock and no other channel.  Enqueue moves a buffer this handle holds
+ * into the queue; dequeue moves the oldest one to the queue's consumer,
+ * which then holds it like one it acquired.  Nothing in a queue is lost
+ * when a process dies: what a queue holds stays there for the next
+ * consumer (a restarted consumer continues where the dead one stopped),
+ * a buffer being enqueued or dequeued by a process that dies ends up
+ * queued or back in the pool, and when the last user of a queue closes
+ * it (or dies), what it holds goes back to the pool.
+ *
+ * bufpool_queue_open - open the queue called name (1 to 31 of
+ * [A-Za-z0-9_.-]) in pool, with flags:
+ *   BUFPOOL_QUEUE_CREATE   create it if there is none, of capacity
+ *                          buffers (rounded up to a power of two, at
+ *                          most the pool's queue_len); otherwise
+ *                          capacity is ignored (0 is fine)
+ *   BUFPOOL_QUEUE_EXCL     with CREATE: fail with EEXIST if it exists
+ *   BUFPOOL_QUEUE_SINGLE_PRODUCER  when creating: one producer at a
+ *                          time (the role is taken at open, like the
+ *                          consumer's), so enqueue needs no CAS
+ *   BUFPOOL_QUEUE_PRODUCE  this handle enqueues
+ *   BUFPOOL_QUEUE_CONSUME  this handle is the queue's consumer: one
+ *                          client at a time (EBUSY while a live one is)
+ * A queue made by a client lives while some client has it open; one
+ * declared by the module's queue parameter lives with the pool.
+ * Errors: EINVAL (a bad name, flags or capacity: 0 or above queue_len),
+ * ENOENT (no such queue and no CREATE), EEXIST, ENOSPC (every queue of
+ * the pool in use), EBUSY (the consumer or single-producer role is
+ * taken), EALREADY (this handle has it open), EOPNOTSUPP (a pool
+ * without queues), ENOMEM.
+ * bufpool_queue_close - stop using it; drops this handle's roles.  Also
+ * done for every queue still open at bufpool_close.
+ */
+struct bufpool_queue;
+
+#define BUFPOOL_QUEUE_CREATE		0x01u
+#define BUFPOOL_QUEUE_EXCL		0x02u
+#define BUFPOOL_QUEUE_SINGLE_PRODUCER	0x04u
+#define BUFPOOL_QUEUE_PRODUCE		0x10u
+#define BUFPOOL_QUEUE_CONSUME		0x20u
+
+struct bufpool_queue *bufpool_queue_open(struct bufpool *pool,
+					 const char *name, unsigned int flags,
+					 uint32_t capacity);
+int bufpool_queue_close(struct bufpool_queue *q);
+
+/*
+ * bufpool_enqueue - move buffer buf, which this handle holds, to the
+ * queue's tail.  -1 with ENOBUFS when the queue is full, EINVAL when buf
+ * is not a buffer this handle holds (as bufpool_release), EPERM when the
+ * handle did not open the queue with BUFPOOL_QUEUE_PRODUCE, EAGAIN when
+ * it lost a race with other producers many times over (nothing moved:
+ * try again), EUCLEAN when the queue's shared words were corrupted,
+ * EUSERS as bufpool_acquire.  On every error the caller still holds buf.
+ * bufpool_dequeue - take the buffer at the queue's head: its address,
+ * or NULL with EAGAIN when the queue is empty, EPERM when the handle is
+ * not the consumer, EUCLEAN.
+ * Index forms as for acquire and release.  Bulk forms move up to n and
+ * return how many (0 with errno as above when none); enqueue_bulk stops
+ * at the first buffer that cannot go (full, not held).
+ * No system call, no lock, no allocation.  A handle may enqueue from
+ * any number of threads; dequeue from one thread at a time.
+ */
+int bufpool_enqueue(struct bufpool_queue *q, void *buf);
+void *bufpool_dequeue(struct bufpool_queue *q);
+int bufpool_enqueue_index(struct bufpool_queue *q, uint32_t idx);
+int bufpool_dequeue_index(struct bufpool_queue *q, uint32_t *idx);
+unsigned int bufpool_enqueue_bulk(struct bufpool_queue *q,
+				  void *const *bufs, unsigned int n);
+unsigned int bufpool_dequeue_bulk(struct bufpool_queue *q, void **bufs,
+				  unsigned int n);
+
+/*
+ * bufpool_queue_stats - a queue's statistics (no system call): capacity;
+ * depth, buffers in it now; enqueued and dequeued, positions filled and
+ * consumed since it was made; full, enqueues refused because it was
+ * full; high_watermark, the most buffers in it a producer saw;
+ * consumer, the client id holding the consumer role (0: none).
+ */
+struct bufpool_queue_stats {
+	uint64_t capacity;
+	uint64_t depth;
+	uint64_t enqueued;
+	uint64_t dequeued;
+	uint64_t full;
+	uint64_t high_watermark;
+	uint32_t consumer;
+	uint32_t __reserved0;
+	uint64_t __reserved[6];
+};
+
+int bufpool_queue_stats(struct bufpool_queue *q,
+			struct bufpool_queue_stats *st);
+
+/*
  * bufpool_audit - have the kernel reconcile the pool now and report (see
  * struct bufpool_audit).  ENOTTY for a module-free pool, EBUSY while a
  * client of an older ABI maps the pool.

@@ -174,6 +174,9 @@ struct bufpool *bufpool_create(const struct bufpool_params *params)
 	}
 	shift = (uint32_t)__builtin_ctzl(p.buf_size);
 	bp_layout_compute(&l, p.buf_count, shift, p.caches,
+			  p.buf_count <= BUFPOOL_QUEUE_SKIP ? BP_DEFAULT_QUEUES : 0,
+			  p.buf_count <= BUFPOOL_QUEUE_SKIP ?
+			  bp_default_queue_len(p.buf_count) : 0,
 			  (uint64_t)sysconf(_SC_PAGESIZE));
 
 	for (huge = !(p.flags & BUFPOOL_F_NO_HUGETLB); huge >= 0; huge--) {

@@ -54,6 +54,11 @@ static inline void bp_store_release_u32(__u32 *p, __u32 v)
 	smp_store_release(p, v);
 }
 
+static inline void bp_store_release_u64(__u64 *p, __u64 v)
+{
+	smp_store_release(p, v);
+}
+
 static inline bool bp_cas_acqrel_u64(__u64 *p, __u64 *old, __u64 new)
 {
 	return try_cmpxchg64(p, old, new);	/* fully ordered */
@@ -104,6 +109,11 @@ static inline void bp_store_relaxed_u64(__u64 *p, __u64 v)
 static inline void bp_store_release_u32(__u32 *p, __u32 v)
 {
 	atomic_store_explicit((_Atomic __u32 *)p, v, memory_order_release);
+}
+
+static inline void bp_store_release_u64(__u64 *p, __u64 v)
+{
+	atomic_store_explicit((_Atomic __u64 *)p, v, memory_order_release);
 }
 
 static inline bool bp_cas_acqrel_u64(__u64 *p, __u64 *old, __u64 new)

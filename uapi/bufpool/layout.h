@@ -4,7 +4,8 @@
  * place for the module and the library's module-free (memfd) backend.
  *
  * The mmap space of a pool is its control area (struct bufpool_ctrl, then
- * next[], own[], mag_next[], mags[] and caches[], each cache-line aligned),
+ * next[], own[], mag_next[], mags[], caches[], and from ABI 1.3 queues[],
+ * their slots and the live-client map, each cache-line aligned),
  * then, 2 MiB-aligned, the buffer area: buffer i at bufs_offset +
  * (i << buf_shift).
  *
@@ -28,14 +29,31 @@
 #include <linux/bufpool.h>
 #include <bufpool/atomic.h>
 #include <bufpool/freelist.h>
+#include <bufpool/queue.h>
 
 /* The ABI's sizes and offsets, checked once for both sides. */
-static_assert(sizeof(struct bufpool_info) == BUFPOOL_INFO_SIZE_VER2,
+static_assert(sizeof(struct bufpool_info) == BUFPOOL_INFO_SIZE_VER3,
 	      "struct bufpool_info is ABI");
-static_assert(sizeof(struct bufpool_audit) == BUFPOOL_AUDIT_SIZE_VER0,
+static_assert(__builtin_offsetof(struct bufpool_info, nr_queues) ==
+	      BUFPOOL_INFO_SIZE_VER2, "ABI 1.3 appends to bufpool_info");
+static_assert(sizeof(struct bufpool_audit) == BUFPOOL_AUDIT_SIZE_VER1,
 	      "struct bufpool_audit is ABI");
-static_assert(sizeof(struct bufpool_ctrl) == BUFPOOL_CTRL_SIZE_VER2,
+static_assert(__builtin_offsetof(struct bufpool_audit, queued) ==
+	      BUFPOOL_AUDIT_SIZE_VER0, "ABI 1.3 appends to bufpool_audit");
+static_assert(sizeof(struct bufpool_ctrl) == BUFPOOL_CTRL_SIZE_VER3,
 	      "struct bufpool_ctrl is ABI");
+static_assert(__builtin_offsetof(struct bufpool_ctrl, nr_queues) ==
+	      BUFPOOL_CTRL_SIZE_VER2, "ABI 1.3 appends to bufpool_ctrl");
+static_assert(sizeof(struct bufpool_queue) == BUFPOOL_QUEUE_DESC_SIZE,
+	      "struct bufpool_queue is ABI");
+static_assert(__builtin_offsetof(struct bufpool_queue, head) ==
+	      BUFPOOL_CACHELINE &&
+	      __builtin_offsetof(struct bufpool_queue, state) ==
+	      2 * BUFPOOL_CACHELINE, "a queue's sides have their own lines");
+static_assert(sizeof(struct bufpool_queue_req) ==
+	      BUFPOOL_QUEUE_REQ_SIZE_VER0, "struct bufpool_queue_req is ABI");
+static_assert(BUFPOOL_LIVE_WORDS * 64 == BUFPOOL_CLIENT_MAX + 1,
+	      "the live map has a bit for every client id");
 static_assert(__builtin_offsetof(struct bufpool_ctrl, free_head) ==
 	      BUFPOOL_CACHELINE, "free_head has its own line");
 static_assert(__builtin_offsetof(struct bufpool_ctrl, full_head) ==
@@ -55,6 +73,8 @@ static_assert((1u << BP_MIN_BUF_SHIFT) == BUFPOOL_MIN_BUF_SIZE &&
 	      "buffer size limits");
 
 #define BP_DEFAULT_CACHES	64
+#define BP_DEFAULT_QUEUES	8
+#define BP_DEFAULT_QUEUE_LEN_MAX	65536u
 
 /* Geometry a pool may have; every side checks what it is given. */
 static inline int bp_buf_size_ok(__u64 size)
@@ -80,11 +100,51 @@ static inline int bp_geometry_ok(__u32 buf_shift, __u32 buf_count,
 	       bp_buf_count_ok(buf_count) && bp_nr_caches_ok(nr_caches);
 }
 
-/* Whether a pool of this ABI version keeps ownership records (1.2). */
+/*
+ * Queue geometry: up to BUFPOOL_MAX_QUEUES queues of queue_len slots, a
+ * power of two up to BUFPOOL_MAX_QUEUE_LEN; none at all is fine.  A pool
+ * of BUFPOOL_MAX_BUFS buffers has none: its last index would read as
+ * BUFPOOL_QUEUE_SKIP.
+ */
+static inline int bp_queue_geometry_ok(__u32 buf_count, __u32 nr_queues,
+				       __u32 queue_len)
+{
+	if (!nr_queues)
+		return !queue_len;
+	return nr_queues <= BUFPOOL_MAX_QUEUES && queue_len &&
+	       queue_len <= BUFPOOL_MAX_QUEUE_LEN &&
+	       !(queue_len & (queue_len - 1)) &&
+	       buf_count <= BUFPOOL_QUEUE_SKIP;
+}
+
+/* The default queue length: the pool's count, rounded up, bounded. */
+static inline __u32 bp_default_queue_len(__u32 buf_count)
+{
+	__u32 n = 1;
+
+	while (n < buf_count && n < BP_DEFAULT_QUEUE_LEN_MAX)
+		n <<= 1;
+	return n;
+}
+
+/*
+ * Whether a pool of this ABI version keeps ownership records (1.2): the
+ * kernel serves clients of any such version.
+ */
 static inline int bp_abi_usable(__u32 abi_version)
 {
 	return BUFPOOL_ABI_VERSION_MAJOR(abi_version) == BUFPOOL_ABI_MAJOR &&
 	       BUFPOOL_ABI_VERSION_MINOR(abi_version) >= 2;
+}
+
+/*
+ * Whether a pool has everything this header describes (queues, the live
+ * map: 1.3): what the library needs of a module or a memfd pool.
+ */
+static inline int bp_abi_current(__u32 abi_version)
+{
+	return BUFPOOL_ABI_VERSION_MAJOR(abi_version) == BUFPOOL_ABI_MAJOR &&
+	       BUFPOOL_ABI_VERSION_MINOR(abi_version) >= BUFPOOL_ABI_MINOR;
 }
 
 struct bp_layout {
@@ -93,11 +153,16 @@ struct bp_layout {
 	__u32 nr_caches;
 	__u32 mag_fill;
 	__u32 nr_mags;
+	__u32 nr_queues;
+	__u32 queue_len;
 	__u64 next_offset;	/* offsets within the control area */
 	__u64 own_offset;
 	__u64 mag_next_offset;
 	__u64 mags_offset;
 	__u64 caches_offset;
+	__u64 queues_offset;
+	__u64 qslots_offset;
+	__u64 live_offset;
 	__u64 ctrl_size;
 	__u64 bufs_offset;	/* offsets within the mmap space */
 	__u64 bufs_size;
@@ -108,13 +173,20 @@ static inline __u64 bp_align(__u64 v, __u64 a)	/* a: a power of two */
 	return (v + a - 1) & ~(a - 1);
 }
 
+/*
+ * bp_layout_compute - place everything.  The geometry must have passed
+ * bp_geometry_ok() and bp_queue_geometry_ok().
+ */
 static inline void bp_layout_compute(struct bp_layout *l, __u32 count,
 				     __u32 shift, __u32 nr_caches,
+				     __u32 nr_queues, __u32 queue_len,
 				     __u64 page_size)
 {
 	__u64 end;
 
 	l->buf_count = count;
+	l->nr_queues = nr_queues;
+	l->queue_len = nr_queues ? queue_len : 0;
 	l->buf_shift = shift;
 	l->mag_fill = nr_caches ? count / (4 * nr_caches) : 0;
 	if (l->mag_fill > BUFPOOL_MAG_CAP)
@@ -134,8 +206,14 @@ static inline void bp_layout_compute(struct bp_layout *l, __u32 count,
 	l->caches_offset = bp_align(l->mags_offset + (__u64)l->nr_mags *
 				    sizeof(struct bufpool_mag),
 				    BUFPOOL_CACHELINE);
-	end = l->caches_offset + (__u64)l->nr_caches *
-	      sizeof(struct bufpool_cache);
+	l->queues_offset = bp_align(l->caches_offset + (__u64)l->nr_caches *
+				    sizeof(struct bufpool_cache),
+				    BUFPOOL_CACHELINE);
+	l->qslots_offset = l->queues_offset + (__u64)l->nr_queues *
+			   sizeof(struct bufpool_queue);
+	l->live_offset = bp_align(l->qslots_offset + 8ULL * l->nr_queues *
+				  l->queue_len, BUFPOOL_CACHELINE);
+	end = l->live_offset + 8ULL * BUFPOOL_LIVE_WORDS;
 	l->ctrl_size = bp_align(end, page_size);
 	l->bufs_offset = bp_align(l->ctrl_size, BUFPOOL_CHUNK_SIZE);
 	l->bufs_size = bp_align((__u64)count << shift, BUFPOOL_CHUNK_SIZE);
@@ -166,6 +244,11 @@ static inline void bp_layout_to_info(struct bufpool_info *in,
 	in->mag_next_offset = l->mag_next_offset;
 	in->mags_offset = l->mags_offset;
 	in->caches_offset = l->caches_offset;
+	in->nr_queues = l->nr_queues;
+	in->queue_len = l->queue_len;
+	in->queues_offset = l->queues_offset;
+	in->qslots_offset = l->qslots_offset;
+	in->live_offset = l->live_offset;
 }
 
 static inline void bp_layout_from_info(struct bp_layout *l,
@@ -181,22 +264,29 @@ static inline void bp_layout_from_info(struct bp_layout *l,
 	l->mag_next_offset = in->mag_next_offset;
 	l->mags_offset = in->mags_offset;
 	l->caches_offset = in->caches_offset;
+	l->nr_queues = in->nr_queues;
+	l->queue_len = in->queue_len;
+	l->queues_offset = in->queues_offset;
+	l->qslots_offset = in->qslots_offset;
+	l->live_offset = in->live_offset;
 	l->ctrl_size = in->ctrl_size;
 	l->bufs_offset = in->bufs_offset;
 	l->bufs_size = in->bufs_size;
 }
 
 /*
- * Whether an info (from a kernel, or read back) describes a usable pool
- * whose every area fits: geometry in range, areas inside the control
- * area and aligned, a client id.
+ * Whether an info (from a kernel, or read back) describes a pool of this
+ * ABI (bp_abi_current()) whose every area fits: geometry in range, areas
+ * inside the control area and aligned, a client id.
  */
 static inline int bp_info_ok(const struct bufpool_info *in)
 {
 	__u64 c = in->ctrl_size;
 
-	if (in->size < BUFPOOL_INFO_SIZE_VER2 ||
-	    !bp_abi_usable(in->abi_version) ||
+	if (in->size < BUFPOOL_INFO_SIZE_VER3 ||
+	    !bp_abi_current(in->abi_version) ||
+	    !bp_queue_geometry_ok(in->buf_count, in->nr_queues,
+				  in->queue_len) ||
 	    !bp_geometry_ok(in->buf_shift, in->buf_count, in->nr_caches) ||
 	    in->buf_size != 1u << in->buf_shift ||
 	    in->mag_fill > BUFPOOL_MAG_CAP || in->nr_mags >= BUFPOOL_IDX_NIL ||
@@ -214,8 +304,13 @@ static inline int bp_info_ok(const struct bufpool_info *in)
 	    sizeof(struct bufpool_mag) > c ||
 	    in->caches_offset + (__u64)in->nr_caches *
 	    sizeof(struct bufpool_cache) > c ||
+	    in->queues_offset + (__u64)in->nr_queues *
+	    sizeof(struct bufpool_queue) > c ||
+	    in->qslots_offset + 8ULL * in->nr_queues * in->queue_len > c ||
+	    in->live_offset + 8ULL * BUFPOOL_LIVE_WORDS > c ||
 	    (in->own_offset | in->mags_offset | in->caches_offset |
-	     in->mag_next_offset | in->next_offset) % 4)
+	     in->mag_next_offset | in->next_offset) % 4 ||
+	    (in->queues_offset | in->qslots_offset | in->live_offset) % 8)
 		return 0;
 	return in->client_id && in->client_id <= BUFPOOL_CLIENT_MAX;
 }
@@ -238,6 +333,11 @@ static inline void bp_layout_to_ctrl(struct bufpool_ctrl *c,
 	c->mag_next_offset = l->mag_next_offset;
 	c->mags_offset = l->mags_offset;
 	c->caches_offset = l->caches_offset;
+	c->nr_queues = l->nr_queues;
+	c->queue_len = l->queue_len;
+	c->queues_offset = l->queues_offset;
+	c->qslots_offset = l->qslots_offset;
+	c->live_offset = l->live_offset;
 }
 
 /*
@@ -252,11 +352,13 @@ static inline int bp_layout_from_ctrl(struct bp_layout *l,
 	struct bufpool_ctrl want = { 0 };
 
 	if (hdr->magic != BUFPOOL_CTRL_MAGIC ||
-	    !bp_abi_usable(hdr->abi_version) ||
-	    !bp_geometry_ok(hdr->buf_shift, hdr->buf_count, hdr->nr_caches))
+	    !bp_abi_current(hdr->abi_version) ||
+	    !bp_geometry_ok(hdr->buf_shift, hdr->buf_count, hdr->nr_caches) ||
+	    !bp_queue_geometry_ok(hdr->buf_count, hdr->nr_queues,
+				  hdr->queue_len))
 		return 0;
 	bp_layout_compute(l, hdr->buf_count, hdr->buf_shift, hdr->nr_caches,
-			  page_size);
+			  hdr->nr_queues, hdr->queue_len, page_size);
 	bp_layout_to_ctrl(&want, l, hdr->generation);
 	return want.mag_fill == hdr->mag_fill &&
 	       want.nr_mags == hdr->nr_mags &&
@@ -265,7 +367,10 @@ static inline int bp_layout_from_ctrl(struct bp_layout *l,
 	       want.own_offset == hdr->own_offset &&
 	       want.mag_next_offset == hdr->mag_next_offset &&
 	       want.mags_offset == hdr->mags_offset &&
-	       want.caches_offset == hdr->caches_offset;
+	       want.caches_offset == hdr->caches_offset &&
+	       want.queues_offset == hdr->queues_offset &&
+	       want.qslots_offset == hdr->qslots_offset &&
+	       want.live_offset == hdr->live_offset;
 }
 
 /* Pointers into one mapping of a control area, and its geometry. */
@@ -278,10 +383,15 @@ struct bp_shm {
 	__u32 *mag_next;
 	struct bufpool_mag *mags;
 	struct bufpool_cache *caches;
+	struct bufpool_queue *queues;
+	__u64 *qslots;
+	__u64 *live;
 	__u32 buf_count;
 	__u32 nr_mags;
 	__u32 nr_caches;
 	__u32 mag_fill;
+	__u32 nr_queues;
+	__u32 queue_len;
 };
 
 static inline void bp_shm_bind(struct bp_shm *s, void *ctrl,
@@ -297,10 +407,15 @@ static inline void bp_shm_bind(struct bp_shm *s, void *ctrl,
 	s->mag_next = (__u32 *)((char *)ctrl + l->mag_next_offset);
 	s->mags = (struct bufpool_mag *)((char *)ctrl + l->mags_offset);
 	s->caches = (struct bufpool_cache *)((char *)ctrl + l->caches_offset);
+	s->queues = (struct bufpool_queue *)((char *)ctrl + l->queues_offset);
+	s->qslots = (__u64 *)((char *)ctrl + l->qslots_offset);
+	s->live = (__u64 *)((char *)ctrl + l->live_offset);
 	s->buf_count = l->buf_count;
 	s->nr_mags = l->nr_mags;
 	s->nr_caches = l->nr_caches;
 	s->mag_fill = l->mag_fill;
+	s->nr_queues = l->nr_queues;
+	s->queue_len = l->queue_len;
 }
 
 /* bp_cache_reset - a cache that names nothing and announces nothing. */
@@ -316,7 +431,8 @@ static inline void bp_cache_reset(struct bufpool_cache *c)
  * bp_shm_init - build a pool's control area in zeroed memory nobody else
  * sees yet: every buffer on the free list (so that an ABI 1.0 client,
  * which knows only that list, finds them all), every magazine empty in
- * the depot, every cache free.
+ * the depot, every cache free, every queue descriptor free (zero) and
+ * every slot empty (bp_q_slots_init()), nobody live.
  */
 static inline void bp_shm_init(void *ctrl, const struct bp_layout *l,
 			       __u64 generation)
@@ -335,6 +451,9 @@ static inline void bp_shm_init(void *ctrl, const struct bp_layout *l,
 				     bp_fl_pack(BUFPOOL_IDX_NIL, 0));
 	for (i = 0; i < l->nr_caches; i++)
 		bp_cache_reset(&s.caches[i]);
+	for (i = 0; i < l->nr_queues; i++)
+		bp_q_slots_init(s.qslots + (__u64)i * l->queue_len,
+				l->queue_len);
 }
 
 #endif /* _BUFPOOL_LAYOUT_H */

@@ -29,7 +29,7 @@
 #include <linux/ioctl.h>
 
 #define BUFPOOL_ABI_MAJOR	1
-#define BUFPOOL_ABI_MINOR	2
+#define BUFPOOL_ABI_MINOR	3
 #define BUFPOOL_ABI_VERSION	((BUFPOOL_ABI_MAJOR << 16) | BUFPOOL_ABI_MINOR)
 #define BUFPOOL_ABI_VERSION_MAJOR(v)	((v) >> 16)
 #define BUFPOOL_ABI_VERSION_MINOR(v)	((v) & 0xffff)
@@ -88,6 +88,12 @@ struct bufpool_info {
 	__u64 own_offset;	/* __u32 own[buf_count], in the ctrl area */
 	__u32 client_id;	/* this open file's id in own[] and caches */
 	__u32 __pad2;
+	/* ABI 1.3: queues and the live-client map, in the control area */
+	__u32 nr_queues;	/* queue descriptors (0: no queues) */
+	__u32 queue_len;	/* slots per queue, a power of two */
+	__u64 queues_offset;	/* struct bufpool_queue queues[nr_queues] */
+	__u64 qslots_offset;	/* __u64 slots[nr_queues][queue_len] */
+	__u64 live_offset;	/* __u64 live[BUFPOOL_LIVE_WORDS] */
 };
 
 /* info.flags: what libbufpool-user reports of a module-free pool. */
@@ -97,6 +103,7 @@ struct bufpool_info {
 #define BUFPOOL_INFO_SIZE_VER0	88	/* ABI 1.0 */
 #define BUFPOOL_INFO_SIZE_VER1	128	/* ABI 1.1 */
 #define BUFPOOL_INFO_SIZE_VER2	144	/* ABI 1.2 */
+#define BUFPOOL_INFO_SIZE_VER3	176	/* ABI 1.3 */
 
 /* ioctl type 0xBA, unused in Documentation/userspace-api/ioctl. */
 #define BUFPOOL_IOC_MAGIC	0xBA
@@ -129,13 +136,18 @@ struct bufpool_audit {
 	__u32 cached;		/* in magazines of live threads' caches */
 	__u32 held;		/* held by live clients (own[], in flight) */
 	__u32 transit;		/* handed off, not adopted yet */
+				/* (ABI 1.3: and queued, see ->queued) */
 	__u32 reclaimed;	/* nobody held them: given back by this audit */
 	__u32 repaired;		/* corrupt links, entries or records fixed */
 	__u32 legacy;		/* clients mapping without ATTACH */
 	__u64 generation;
+	/* ABI 1.3 */
+	__u32 queued;		/* in queues (not counted in transit) */
+	__u32 queues;		/* live queues */
 };
 
 #define BUFPOOL_AUDIT_SIZE_VER0	48
+#define BUFPOOL_AUDIT_SIZE_VER1	56	/* ABI 1.3 */
 #define BUFPOOL_IOC_AUDIT	_IOR(BUFPOOL_IOC_MAGIC, 0x02, struct bufpool_audit)
 
 /*
@@ -210,11 +222,19 @@ struct bufpool_ctrl {
 	__u32 waiters;
 	__u32 wake_seq;
 	__u8 __pad8[BUFPOOL_CACHELINE - 8];
+	/* ABI 1.3: geometry copy of the queues and the live-client map. */
+	__u32 nr_queues;
+	__u32 queue_len;
+	__u64 queues_offset;
+	__u64 qslots_offset;
+	__u64 live_offset;
+	__u8 __pad9[BUFPOOL_CACHELINE - 32];
 };
 
 #define BUFPOOL_CTRL_SIZE_VER0	128	/* ABI 1.0 */
 #define BUFPOOL_CTRL_SIZE_VER1	320	/* ABI 1.1 */
 #define BUFPOOL_CTRL_SIZE_VER2	384	/* ABI 1.2 */
+#define BUFPOOL_CTRL_SIZE_VER3	448	/* ABI 1.3 */
 
 /*
  * A magazine (Bonwick): an array of buffer indices moved as a whole
@@ -266,5 +286,115 @@ struct bufpool_cache {
 #define BUFPOOL_OWN_TRANSIT	0x80000000u
 #define BUFPOOL_OWN_QUARANTINE	0x40000000u	/* released in debug mode */
 #define BUFPOOL_CLIENT_MAX	0xffffu		/* client ids 1..this */
+/*
+ * ABI 1.3: an addressed handoff, BUFPOOL_OWN_TO | receiver: only that
+ * client may adopt it, and it goes back to the pool when the receiver
+ * is gone (where an unaddressed handoff outlives everyone).
+ */
+#define BUFPOOL_OWN_TO		(BUFPOOL_OWN_TRANSIT | BUFPOOL_OWN_QUARANTINE)
+#define BUFPOOL_OWN_KIND	BUFPOOL_OWN_TO	/* the kind bits of own[i] */
+
+/*
+ * ABI 1.3: the live-client map, at info.live_offset: bit c of
+ * live[c / 64] is set while client c has the pool open.  The module
+ * sets a client's bit at open and clears it (followed by a full
+ * barrier) before it reconciles the pool for the client's departure;
+ * a module-free pool's library sets and clears its own.  It is a
+ * hint for clients (an addressed handoff checks that its receiver still
+ * lives); the module never reads it.
+ */
+#define BUFPOOL_LIVE_WORDS	((BUFPOOL_CLIENT_MAX + 1) / 64)
+
+/*
+ * ABI 1.3: queues.  A pool has nr_queues queue descriptors and, for
+ * each, queue_len slots; a queue is a bounded FIFO of buffer indices
+ * (docs/DESIGN.md, "Queues").  Enqueue moves a buffer from its holder to
+ * the queue, dequeue from the queue to the one consumer; the kernel's
+ * reconciliation counts what a queue holds as queued, neither free nor
+ * lost, and gives it back to the pool when the queue's last user goes.
+ *
+ * A slot is one 64-bit word {lap:40, idx:24}: position p of the queue
+ * lives in slot p % size with lap p / size (mod 2^40); idx is a buffer,
+ * BUFPOOL_QUEUE_EMPTY, or BUFPOOL_QUEUE_SKIP (a position the kernel
+ * voided while repairing; consumers pass over it).
+ */
+#define BUFPOOL_QUEUE_NAME_MAX	32	/* with the NUL: names of 1..31 */
+#define BUFPOOL_QUEUE_EMPTY	BUFPOOL_IDX_NIL
+#define BUFPOOL_QUEUE_SKIP	(BUFPOOL_IDX_NIL - 1)
+#define BUFPOOL_MAX_QUEUES	64
+#define BUFPOOL_MAX_QUEUE_LEN	(1u << 20)
+
+/* Descriptor states. */
+#define BUFPOOL_QSTATE_FREE	0u
+#define BUFPOOL_QSTATE_LIVE	1u
+#define BUFPOOL_QSTATE_BUSY	2u	/* module-free: being created */
+
+/* Queue flags, fixed at creation (and BUFPOOL_IOC_QUEUE's flags). */
+#define BUFPOOL_QUEUE_SP	0x1u	/* one producer at a time */
+#define BUFPOOL_QUEUE_DECLARED	0x2u	/* made by a module parameter */
+
+struct bufpool_queue {
+	/* Producers' line. */
+	__u64 tail;		/* positions taken by producers */
+	__u64 full;		/* enqueues refused: full */
+	__u64 high_watermark;	/* most buffers queued a producer saw */
+	__u8 __pad0[BUFPOOL_CACHELINE - 24];
+	/* The consumer's line. */
+	__u64 head;		/* positions consumed */
+	__u8 __pad1[BUFPOOL_CACHELINE - 8];
+	/* What it is, written when it is created; the kernel's copy rules. */
+	__u32 state;		/* BUFPOOL_QSTATE_* */
+	__u32 flags;		/* BUFPOOL_QUEUE_SP, _DECLARED */
+	__u32 capacity;		/* = size, a power of two <= queue_len */
+	__u32 consumer;		/* client holding the consumer role, 0 none */
+	__u32 producer;		/* SP: client holding the producer role */
+	__u32 users;		/* clients that have it open */
+	__u64 generation;	/* changes each time a queue is made here */
+	char name[BUFPOOL_QUEUE_NAME_MAX];
+	__u8 __pad2[BUFPOOL_CACHELINE];
+};
+
+#define BUFPOOL_QUEUE_DESC_SIZE	256
+
+/*
+ * ABI 1.3: BUFPOOL_IOC_QUEUE - open (and perhaps create) a queue by
+ * name, or close one.  op BUFPOOL_QOP_OPEN: in name, flags
+ * (BUFPOOL_QOPEN_*), capacity when creating; out id (the descriptor),
+ * capacity, generation.  The opener becomes one of the queue's users;
+ * with BUFPOOL_QOPEN_CONSUME it takes the consumer role (EBUSY while a
+ * live client has it), with BUFPOOL_QOPEN_PRODUCE on an SP queue the
+ * producer role (EBUSY likewise).  op BUFPOOL_QOP_CLOSE: in id; the
+ * caller stops being a user and drops its roles; when the last user
+ * goes, what the queue holds goes back to the pool and a queue a client
+ * made disappears (one declared by a module parameter stays, empty).
+ * Errors: ENOENT (no such queue, no CREATE), EEXIST (CREATE|EXCL and
+ * it exists), EINVAL (bad name, capacity 0 or above queue_len, unknown
+ * flags or op, an id this client has not open), ENOSPC (every
+ * descriptor in use), EBUSY (a role is taken), EALREADY (this client
+ * has it open already).  Extensible like BUFPOOL_IOC_INFO.
+ */
+#define BUFPOOL_QOP_OPEN	1u
+#define BUFPOOL_QOP_CLOSE	2u
+
+#define BUFPOOL_QOPEN_CREATE	0x01u	/* create it when missing */
+#define BUFPOOL_QOPEN_EXCL	0x02u	/* with CREATE: EEXIST if it exists */
+#define BUFPOOL_QOPEN_SP	0x04u	/* when creating: single producer */
+#define BUFPOOL_QOPEN_PRODUCE	0x10u	/* this client enqueues */
+#define BUFPOOL_QOPEN_CONSUME	0x20u	/* this client is the consumer */
+
+struct bufpool_queue_req {
+	__u32 size;		/* bytes of this struct the kernel filled */
+	__u32 op;		/* BUFPOOL_QOP_* */
+	__u32 flags;		/* BUFPOOL_QOPEN_* */
+	__u32 capacity;		/* in: when creating; out: the queue's */
+	__u32 id;		/* out (OPEN), in (CLOSE): descriptor index */
+	__u32 queue_flags;	/* out: BUFPOOL_QUEUE_* */
+	__u64 generation;	/* out */
+	char name[BUFPOOL_QUEUE_NAME_MAX];
+};
+
+#define BUFPOOL_QUEUE_REQ_SIZE_VER0	64
+#define BUFPOOL_IOC_QUEUE	_IOWR(BUFPOOL_IOC_MAGIC, 0x05, \
+				      struct bufpool_queue_req)
 
 #endif /* _UAPI_LINUX_BUFPOOL_H */

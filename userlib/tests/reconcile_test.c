@@ -41,7 +41,7 @@ static void recon_reset(FIXTURE_DATA(rc) *self)
 
 FIXTURE_SETUP(rc)
 {
-	bp_layout_compute(&self->l, COUNT, SHIFT, SLOTS, 4096);
+	bp_layout_compute(&self->l, COUNT, SHIFT, SLOTS, 0, 0, 4096);
 	self->ctrl = calloc(1, self->l.ctrl_size);
 	self->bits = calloc(2 * ((COUNT + 63) / 64 +
 				 (self->l.nr_mags + 63) / 64) + 1, 8);
