@@ -3,7 +3,9 @@
  * bufpool selftests of crash safety: what a client holds when it dies
  * goes back to the pool, whatever instruction it died at; a handoff
  * survives its giver; a client that writes garbage over the whole
- * control area hurts neither the kernel nor the pool after it is gone.
+ * control area hurts neither the kernel nor the pool after it is gone;
+ * buffers moving through a queue or an addressed handoff are never lost
+ * or doubled, whoever dies (the queue storm).
  *
  * Every check is the kernel's audit (BUFPOOL_IOC_AUDIT), which stops
  * the pool, reconciles it and counts: free + cached + held + transit
@@ -48,8 +50,8 @@ static int audit(struct __test_metadata *_metadata, struct bufpool *pool,
 
 /* The invariant of every audit, with nothing repaired. */
 #define EXPECT_WHOLE(a) do {						\
-	EXPECT_EQ((a).buf_count,					\
-		  (a).free + (a).cached + (a).held + (a).transit);	\
+	EXPECT_EQ((a).buf_count, (a).free + (a).cached + (a).held +	\
+		  (a).transit + (a).queued);				\
 	EXPECT_EQ(0, (a).repaired);					\
 } while (0)
 
@@ -378,8 +380,8 @@ TEST_F_TIMEOUT(crash, storm, 600)
 		kills++;
 		ASSERT_EQ(0, audit(_metadata, self->pool, &a));
 		EXPECT_WHOLE(a);
-		if (a.buf_count != a.free + a.cached + a.held + a.transit ||
-		    a.repaired || atomic_load(&st->errors))
+		if (a.buf_count != a.free + a.cached + a.held + a.transit +
+		    a.queued || a.repaired || atomic_load(&st->errors))
 			break;
 		pid[w] = storm_spawn(st, w, &inc);
 		ASSERT_LT(0, pid[w]);
@@ -414,6 +416,336 @@ TEST_F_TIMEOUT(crash, storm, 600)
 	       kills, secs, (unsigned long long)atomic_load(&st->ops),
 	       (unsigned long long)atomic_load(&st->handoffs), a.free,
 	       a.transit);
+	munmap(st, sizeof(*st));
+}
+
+/*
+ * The queue storm: producers take buffers, stamp them (incarnation and
+ * a sequence number) and move them to the consumer through a queue in
+ * the pool, or, one in four, by an addressed handoff announced in a
+ * mailbox; the consumer checks each buffer (never held by a live other,
+ * the queue's order per producer kept) and gives it back.  A driver
+ * kills the consumer or a producer, sometimes several at once, every
+ * 20-220 ms, and restarts them: the consumer reopens the queue and goes
+ * on where the dead one stopped.  After every kill the audit adds up
+ * with queued buffers counted and nothing repaired; at the end, with
+ * every worker dead, nothing is in transit (a buffer addressed to a dead
+ * consumer is back in the pool), the queue holds what the audit says,
+ * and closing the queue's last user gives all of it back: 0 stranded.
+ */
+#define QPRODUCERS	3
+#define QWORKERS	(1 + QPRODUCERS)	/* worker 0 consumes */
+#define QMBOX		64
+#define QRESV		(UINT32_MAX - 1)
+#define QNAME		"crash.storm"
+
+struct qstorm {
+	_Atomic uint64_t gen[QWORKERS];		/* live incarnation, 0: dead */
+	_Atomic uint32_t consumer;		/* the consumer's client id */
+	_Atomic uint32_t mbox[QMBOX];		/* addressed handoffs */
+	_Atomic uint64_t last_gen[QWORKERS];	/* per producer slot: the */
+	_Atomic uint64_t last_seq[QWORKERS];	/* last seen through the queue */
+	_Atomic uint64_t enqueued, dequeued, handed, adopted, restarts;
+	_Atomic int errors;
+	char why[160];
+};
+
+struct qmsg {
+	_Atomic uint64_t mark;	/* holder's incarnation, 0: none */
+	uint64_t gen;		/* producer's incarnation */
+	uint64_t seq;		/* producer's sequence number */
+};
+
+static void qfail(struct qstorm *st, const char *what, uint32_t idx)
+{
+	if (atomic_fetch_add(&st->errors, 1) == 0)
+		snprintf(st->why, sizeof(st->why), "%s (buffer %u, errno %d)",
+			 what, idx, errno);
+}
+
+static void qmark(struct qstorm *st, struct bufpool *p, uint32_t idx,
+		  uint64_t g)
+{
+	struct qmsg *m = bufpool_addr(p, idx);
+	uint64_t old = atomic_exchange(&m->mark, g);
+
+	if (old && old != g && atomic_load(&st->gen[old & 0xff]) == old)
+		qfail(st, "a buffer held by two live clients", idx);
+}
+
+static void qunmark(struct qstorm *st, struct bufpool *p, uint32_t idx,
+		    uint64_t g)
+{
+	struct qmsg *m = bufpool_addr(p, idx);
+	uint64_t old = g;
+
+	if (!atomic_compare_exchange_strong(&m->mark, &old, 0))
+		qfail(st, "a held buffer marked by another", idx);
+}
+
+/* The consumer's check of one buffer, then it goes back to the pool. */
+static void qconsume(struct qstorm *st, struct bufpool *p, uint32_t idx,
+		     uint64_t g, int queued)
+{
+	struct qmsg *m = bufpool_addr(p, idx);
+	unsigned int w;
+
+	qmark(st, p, idx, g);
+	w = m->gen & 0xff;
+	if (queued && w > 0 && w < QWORKERS) {
+		/* FIFO per producer: later incarnations, higher numbers. */
+		uint64_t lg = atomic_load(&st->last_gen[w]);
+
+		if (m->gen < lg || (m->gen == lg &&
+				    m->seq <= atomic_load(&st->last_seq[w])))
+			qfail(st, "out of order or twice through the queue",
+			      idx);
+		atomic_store(&st->last_gen[w], m->gen);
+		atomic_store(&st->last_seq[w], m->seq);
+	}
+	qunmark(st, p, idx, g);
+	if (bufpool_release_index(p, idx))
+		qfail(st, "release a consumed buffer", idx);
+}
+
+static void qconsumer(struct qstorm *st, uint64_t g, unsigned int seed)
+{
+	struct bufpool *p = bufpool_open(NULL);
+	struct bufpool_queue *q = NULL;
+	void *bufs[32];
+	unsigned int i, n, tries;
+	uint32_t v;
+
+	if (!p) {
+		qfail(st, "consumer open", 0);
+		_exit(1);
+	}
+	/* The dead consumer's role is dropped when its file is released. */
+	for (tries = 0; !q && tries < 1000; tries++) {
+		q = bufpool_queue_open(p, QNAME, BUFPOOL_QUEUE_CONSUME, 0);
+		if (!q && errno != EBUSY)
+			break;
+		if (!q)
+			usleep(1000);
+	}
+	if (!q) {
+		qfail(st, "consumer queue open", 0);
+		_exit(1);
+	}
+	atomic_store(&st->consumer, bufpool_client_id(p));
+	for (;;) {
+		n = bufpool_dequeue_bulk(q, bufs, 1 + rand_r(&seed) % 32);
+		if (!n && errno != EAGAIN)
+			qfail(st, "dequeue", 0);
+		for (i = 0; i < n; i++)
+			qconsume(st, p, (uint32_t)bufpool_index(p, bufs[i]), g,
+				 1);
+		atomic_fetch_add(&st->dequeued, n);
+		for (i = 0; i < 4; i++) {
+			unsigned int j = rand_r(&seed) % QMBOX;
+
+			v = atomic_load(&st->mbox[j]);
+			if (v >= QRESV)
+				continue;
+			if (bufpool_adopt(p, v) == 0) {
+				qconsume(st, p, v, g, 0);
+				atomic_fetch_add(&st->adopted, 1);
+			} else if (errno != EINVAL) {
+				qfail(st, "adopt", v);
+			}
+			/* Ours now, or addressed to a dead consumer: clear. */
+			atomic_compare_exchange_strong(&st->mbox[j], &v,
+						       UINT32_MAX);
+		}
+	}
+}
+
+/* Send one buffer the producer holds (unmarked) to the consumer. */
+static void qsend(struct qstorm *st, struct bufpool *p,
+		  struct bufpool_queue *q, uint32_t idx, unsigned int *seed)
+{
+	uint32_t cid = atomic_load(&st->consumer), v = UINT32_MAX;
+	unsigned int j = rand_r(seed) % QMBOX;
+
+	if (cid && rand_r(seed) % 4 == 0 &&
+	    atomic_compare_exchange_strong(&st->mbox[j], &v, QRESV)) {
+		if (bufpool_handoff_to(p, idx, cid) == 0) {
+			atomic_store(&st->mbox[j], idx);
+			atomic_fetch_add(&st->handed, 1);
+			return;
+		}
+		atomic_store(&st->mbox[j], UINT32_MAX);
+		if (errno != ESRCH)
+			qfail(st, "handoff_to", idx);
+		/* The consumer is gone: still ours. */
+	} else if (bufpool_enqueue_index(q, idx) == 0) {
+		atomic_fetch_add(&st->enqueued, 1);
+		return;
+	} else if (errno != ENOBUFS && errno != EAGAIN) {
+		qfail(st, "enqueue", idx);
+	}
+	if (bufpool_release_index(p, idx))
+		qfail(st, "release an unsent buffer", idx);
+}
+
+static void qproducer(struct qstorm *st, uint64_t g, unsigned int seed)
+{
+	struct bufpool *p = bufpool_open(NULL);
+	struct bufpool_queue *q;
+	uint32_t held[BURST];
+	unsigned int i, n;
+	uint64_t seq = 0;
+
+	if (!p) {
+		qfail(st, "producer open", 0);
+		_exit(1);
+	}
+	q = bufpool_queue_open(p, QNAME, BUFPOOL_QUEUE_PRODUCE, 0);
+	if (!q) {
+		qfail(st, "producer queue open", 0);
+		_exit(1);
+	}
+	for (;;) {
+		n = 1 + rand_r(&seed) % BURST;
+		for (i = 0; i < n; i++) {
+			struct qmsg *m;
+
+			if (bufpool_acquire_index(p, &held[i])) {
+				if (errno != ENOBUFS)
+					qfail(st, "acquire", 0);
+				break;
+			}
+			qmark(st, p, held[i], g);
+			m = bufpool_addr(p, held[i]);
+			m->gen = g;
+			m->seq = ++seq;
+		}
+		n = i;
+		for (i = 0; i < n; i++) {
+			qunmark(st, p, held[i], g);
+			qsend(st, p, q, held[i], &seed);
+		}
+	}
+}
+
+static pid_t qspawn(struct qstorm *st, unsigned int w, uint64_t *inc)
+{
+	uint64_t g = (++*inc << 8) | w;
+	pid_t pid;
+
+	atomic_store(&st->gen[w], g);
+	pid = fork();
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (w == 0)
+			qconsumer(st, g, (unsigned int)g);
+		qproducer(st, g, (unsigned int)g);
+	}
+	return pid;
+}
+
+static void qkill(struct qstorm *st, pid_t pid, unsigned int w)
+{
+	if (w == 0)
+		atomic_store(&st->consumer, 0);
+	atomic_store(&st->gen[w], 0);	/* dead from here on */
+	kill(pid, SIGKILL);
+}
+
+TEST_F_TIMEOUT(crash, queue_storm, 600)
+{
+	const char *env = getenv("BUFPOOL_STORM_SECS");
+	int secs = env ? atoi(env) : 30;
+	unsigned int seed = (unsigned int)time(NULL), w, i, k, burst;
+	unsigned int kills = 0, consumer_kills = 0, victims[QWORKERS];
+	struct bufpool_queue_stats qs;
+	struct bufpool_queue *q;
+	struct bufpool_audit a;
+	struct timespec t0, now;
+	struct qstorm *st;
+	pid_t pid[QWORKERS];
+	uint64_t inc = 0;
+
+	q = bufpool_queue_open(self->pool, QNAME, BUFPOOL_QUEUE_CREATE |
+			       BUFPOOL_QUEUE_EXCL, 256);
+	ASSERT_NE(NULL, q) {
+		TH_LOG("queue: %s", strerror(errno));
+	}
+	st = mmap(NULL, sizeof(*st), PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, st);
+	for (i = 0; i < QMBOX; i++)
+		st->mbox[i] = UINT32_MAX;
+	for (w = 0; w < QWORKERS; w++) {
+		pid[w] = qspawn(st, w, &inc);
+		ASSERT_LT(0, pid[w]);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		usleep(20000 + rand_r(&seed) % 200000);
+		/* One in three rounds the consumer; one in four a burst. */
+		burst = rand_r(&seed) % 4 ? 1 : 2 + rand_r(&seed) % 2;
+		for (k = 0; k < burst; k++) {
+			w = k == 0 && rand_r(&seed) % 3 == 0 ? 0 :
+			    rand_r(&seed) % QWORKERS;
+			for (i = 0; i < k && victims[i] != w; i++)
+				;
+			if (i < k) {
+				burst = k;
+				break;
+			}
+			victims[k] = w;
+			qkill(st, pid[w], w);
+		}
+		for (k = 0; k < burst; k++) {
+			w = victims[k];
+			waitpid(pid[w], NULL, 0);
+			kills++;
+			consumer_kills += w == 0;
+		}
+		ASSERT_EQ(0, audit(_metadata, self->pool, &a));
+		EXPECT_WHOLE(a);
+		if (a.buf_count != a.free + a.cached + a.held + a.transit +
+		    a.queued || a.repaired || atomic_load(&st->errors))
+			break;
+		for (k = 0; k < burst; k++) {
+			w = victims[k];
+			pid[w] = qspawn(st, w, &inc);
+			ASSERT_LT(0, pid[w]);
+			st->restarts += w == 0;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while (now.tv_sec - t0.tv_sec < secs);
+
+	for (w = 0; w < QWORKERS; w++)
+		qkill(st, pid[w], w);
+	for (w = 0; w < QWORKERS; w++)
+		waitpid(pid[w], NULL, 0);
+	EXPECT_EQ(0, atomic_load(&st->errors)) {
+		TH_LOG("%s", st->why);
+	}
+	EXPECT_LT(0, consumer_kills);
+	ASSERT_EQ(0, audit(_metadata, self->pool, &a));
+	EXPECT_WHOLE(a);
+	ASSERT_EQ(0, bufpool_queue_stats(q, &qs));
+	/* Every worker is dead: only the queue holds anything. */
+	EXPECT_EQ(0, a.held);
+	EXPECT_EQ(0, a.cached);
+	EXPECT_EQ(0, a.transit);	/* addressed to the dead: back */
+	EXPECT_EQ(qs.depth, a.queued);
+	EXPECT_EQ(a.buf_count, a.free + a.queued);
+	TH_LOG("%u kills (%u of the consumer) in %d s: %llu enqueued, %llu dequeued, %llu handed to the consumer, %llu adopted; %u queued at the end",
+	       kills, consumer_kills, secs,
+	       (unsigned long long)atomic_load(&st->enqueued),
+	       (unsigned long long)atomic_load(&st->dequeued),
+	       (unsigned long long)atomic_load(&st->handed),
+	       (unsigned long long)atomic_load(&st->adopted), a.queued);
+	/* The queue's last user closes: what it holds goes back. */
+	ASSERT_EQ(0, bufpool_queue_close(q));
+	ASSERT_EQ(0, audit(_metadata, self->pool, &a));
+	EXPECT_WHOLE(a);
+	EXPECT_EQ(0, a.queued);
+	EXPECT_EQ(a.buf_count, a.free);		/* 0 stranded */
 	munmap(st, sizeof(*st));
 }
 

@@ -2,9 +2,13 @@
 /*
  * bufpool-pipeline: a producer process and consumer processes sharing
  * one pool.  The producer takes a buffer, writes a message into it and
- * hands the buffer's index to a consumer through a pipe; the consumer
- * checks the message and gives the buffer back.  At the end the pool is
- * audited: every buffer must be free again.
+ * moves it to a consumer through one of the pool's queues (one queue per
+ * consumer, in the pool's shared memory: no pipe, no system call); the
+ * consumer, a client of the pool in its own right, checks the message
+ * and gives the buffer back.  A buffer is always the producer's, queued,
+ * or the consumer's: whoever dies, nothing is lost.  At the end the
+ * queues' statistics are printed and the pool is audited: every buffer
+ * must be free again.
  *
  * usage: bufpool-pipeline [--path DEV] [--messages N] [--consumers C]
  */
@@ -24,7 +28,8 @@
 
 #define MAX_CONSUMERS	16
 #define BATCH		64
-#define END_OF_STREAM	UINT32_MAX
+#define QUEUE_CAP	256
+#define END_OF_STREAM	UINT64_MAX	/* the last message's seq */
 
 struct msg_hdr {
 	uint64_t seq;
@@ -61,69 +66,85 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /*
- * A consumer process, forked with the producer's open pool: the mapping
- * and descriptor are inherited (a module-free pool can only be shared
- * that way or through its fd).  Returns the exit status: 0 when every
- * message checked out.
+ * A consumer process, forked by the producer: it opens the pool as a
+ * client of its own (a device pool by its path; a module-free pool
+ * through the inherited descriptor) and its queue as the consumer.
+ * Returns the exit status: 0 when every message checked out.
  */
-static int consume(struct bufpool *pool, int fd, int id)
+static int consume(const char *path, int fd, int memfd, const char *qname,
+		   int id)
 {
-	uint64_t msgs = 0, bad = 0, bytes = 0;
-	uint32_t idx[BATCH];
-	ssize_t n;
-	int i;
+	uint64_t msgs = 0, bad = 0, bytes = 0, idle = 0;
+	struct bufpool_queue *q;
+	struct bufpool *pool;
+	void *bufs[BATCH];
+	unsigned int n, i;
+	int done = 0;
 
-	for (;;) {
-		n = read(fd, idx, sizeof(idx));
-		if (n < 0 && errno == EINTR)
+	pool = memfd ? bufpool_open_fd(fd) : bufpool_open(path);
+	if (!pool) {
+		fprintf(stderr, "consumer %d: open: %s\n", id, strerror(errno));
+		return 1;
+	}
+	q = bufpool_queue_open(pool, qname, BUFPOOL_QUEUE_CONSUME, 0);
+	if (!q) {
+		fprintf(stderr, "consumer %d: queue %s: %s\n", id, qname,
+			strerror(errno));
+		return 1;
+	}
+	while (!done) {
+		n = bufpool_dequeue_bulk(q, bufs, BATCH);
+		if (!n) {
+			if (errno != EAGAIN) {
+				fprintf(stderr, "consumer %d: dequeue: %s\n", id,
+					strerror(errno));
+				bad++;
+				break;
+			}
+			idle++;
+			sched_yield();
 			continue;
-		if (n <= 0 || n % sizeof(uint32_t))
-			break;
-		for (i = 0; i < n / (ssize_t)sizeof(uint32_t); i++) {
-			struct msg_hdr *h;
+		}
+		for (i = 0; i < n; i++) {
+			struct msg_hdr *h = bufs[i];
 
-			if (idx[i] == END_OF_STREAM)
-				goto done;
-			h = bufpool_addr(pool, idx[i]);
-			if (!h || h->len > bufpool_buf_size(pool) - sizeof(*h) ||
-			    checksum((unsigned char *)(h + 1), h->len) != h->sum)
+			if (h->seq == END_OF_STREAM)
+				done = 1;
+			else if (h->len > bufpool_buf_size(pool) - sizeof(*h) ||
+				 checksum((unsigned char *)(h + 1), h->len) !=
+				 h->sum)
 				bad++;
 			else
 				bytes += h->len;
-			msgs++;
-			if (bufpool_release_index(pool, idx[i]))
+			msgs += h->seq != END_OF_STREAM;
+			if (bufpool_release(pool, bufs[i]))
 				bad++;
 		}
 	}
-	fprintf(stderr, "consumer %d: stream ended early\n", id);
-	bad++;
-done:
-	printf("consumer %d (pid %d): %" PRIu64 " messages checked, %" PRIu64
-	       " bad, %.1f MiB of payload\n", id, (int)getpid(), msgs, bad,
-	       bytes / 1048576.0);
+	printf("consumer %d (pid %d, client %u): %" PRIu64
+	       " messages checked, %" PRIu64 " bad, %.1f MiB of payload, queue empty %" PRIu64 " times\n",
+	       id, (int)getpid(), bufpool_client_id(pool), msgs, bad,
+	       bytes / 1048576.0, idle);
 	fflush(stdout);
+	bufpool_queue_close(q);
 	/* Gives this process's caches back before it exits. */
 	bufpool_close(pool);
 	return bad ? 1 : 0;
+}
+
+/* Move buf to q, waiting for room while the consumer catches up. */
+static int send_msg(struct bufpool_queue *q, void *buf, uint64_t *full)
+{
+	while (bufpool_enqueue(q, buf)) {
+		if (errno != ENOBUFS && errno != EAGAIN) {
+			fprintf(stderr, "enqueue: %s\n", strerror(errno));
+			return -1;
+		}
+		(*full)++;
+		sched_yield();
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -134,9 +155,10 @@ int main(int argc, char **argv)
 		{ "consumers", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
 	};
-	uint32_t batch[MAX_CONSUMERS][BATCH], fill_n[MAX_CONSUMERS] = { 0 };
-	uint64_t messages = 100000, seq, exhausted = 0;
-	int nconsumers = 2, pipes[MAX_CONSUMERS][2], opt, c, status, failed = 0;
+	struct bufpool_queue *queues[MAX_CONSUMERS];
+	char qnames[MAX_CONSUMERS][BUFPOOL_QUEUE_NAME_MAX];
+	uint64_t messages = 100000, seq, exhausted = 0, full = 0;
+	int nconsumers = 2, opt, c, status, failed = 0, memfd;
 	pid_t pids[MAX_CONSUMERS];
 	const char *path = NULL;
 	struct bufpool_info info;
@@ -184,28 +206,33 @@ int main(int argc, char **argv)
 	       "no module: memfd in hugetlb pages" : "no module: memfd");
 	printf("per-thread caches: %u, magazines of %u buffers\n",
 	       info.nr_caches, info.mag_fill);
-	printf("producer (pid %d) -> %d consumer processes, %" PRIu64 " messages\n",
-	       (int)getpid(), nconsumers, messages);
+	printf("producer (pid %d, client %u) -> %d consumer processes through %d queues of %d, %" PRIu64 " messages\n",
+	       (int)getpid(), bufpool_client_id(pool), nconsumers, nconsumers,
+	       QUEUE_CAP, messages);
 	fflush(stdout);
+	memfd = !!(info.flags & BUFPOOL_INFO_F_MEMFD);
 
 	for (c = 0; c < nconsumers; c++) {
-		if (pipe(pipes[c])) {
-			perror("pipe");
+		snprintf(qnames[c], sizeof(qnames[c]), "pipeline.%d.%d",
+			 (int)getpid(), c + 1);
+		queues[c] = bufpool_queue_open(pool, qnames[c],
+					       BUFPOOL_QUEUE_CREATE |
+					       BUFPOOL_QUEUE_EXCL |
+					       BUFPOOL_QUEUE_PRODUCE, QUEUE_CAP);
+		if (!queues[c]) {
+			fprintf(stderr, "queue %s: %s\n", qnames[c],
+				strerror(errno));
 			return 1;
 		}
+		fflush(stdout);
 		pids[c] = fork();
 		if (pids[c] < 0) {
 			perror("fork");
 			return 1;
 		}
-		if (pids[c] == 0) {
-			int k;
-
-			for (k = 0; k <= c; k++)
-				close(pipes[k][1]);
-			_exit(consume(pool, pipes[c][0], c + 1));
-		}
-		close(pipes[c][0]);
+		if (pids[c] == 0)
+			_exit(consume(path, bufpool_fd(pool), memfd, qnames[c],
+				      c + 1));
 	}
 
 	t0 = now();
@@ -218,14 +245,8 @@ int main(int argc, char **argv)
 				fprintf(stderr, "acquire: %s\n", strerror(errno));
 				return 1;
 			}
-			/* Everything is in flight: flush batches, let consumers run. */
+			/* Everything is in flight: let the consumers run. */
 			exhausted++;
-			for (c = 0; c < nconsumers; c++) {
-				if (fill_n[c] && write_all(pipes[c][1], batch[c],
-							   fill_n[c] * sizeof(uint32_t)))
-					return 1;
-				fill_n[c] = 0;
-			}
 			sched_yield();
 		}
 		h = bufpool_addr(pool, idx);
@@ -233,20 +254,17 @@ int main(int argc, char **argv)
 		h->seq = seq;
 		h->len = len;
 		h->sum = fill((unsigned char *)(h + 1), len, seq);
-
-		c = (int)(seq % (uint64_t)nconsumers);
-		batch[c][fill_n[c]++] = idx;
-		if (fill_n[c] == BATCH) {
-			if (write_all(pipes[c][1], batch[c], sizeof(batch[c])))
-				return 1;
-			fill_n[c] = 0;
-		}
+		if (send_msg(queues[seq % (uint64_t)nconsumers], h, &full))
+			return 1;
 	}
 	for (c = 0; c < nconsumers; c++) {
-		batch[c][fill_n[c]++] = END_OF_STREAM;
-		if (write_all(pipes[c][1], batch[c], fill_n[c] * sizeof(uint32_t)))
+		struct msg_hdr *h;
+
+		while (!(h = bufpool_acquire(pool)))
+			sched_yield();
+		h->seq = END_OF_STREAM;
+		if (send_msg(queues[c], h, &full))
 			return 1;
-		close(pipes[c][1]);
 	}
 	for (c = 0; c < nconsumers; c++) {
 		if (waitpid(pids[c], &status, 0) != pids[c] ||
@@ -255,7 +273,20 @@ int main(int argc, char **argv)
 	}
 	t1 = now();
 	printf("producer: %" PRIu64 " messages in %.2f s (%.0f msg/s), pool exhausted %"
-	       PRIu64 " times\n", messages, t1 - t0, messages / (t1 - t0), exhausted);
+	       PRIu64 " times, a queue full %" PRIu64 " times\n", messages,
+	       t1 - t0, messages / (t1 - t0), exhausted, full);
+	for (c = 0; c < nconsumers; c++) {
+		struct bufpool_queue_stats qs;
+
+		if (bufpool_queue_stats(queues[c], &qs) == 0)
+			printf("queue %s: capacity %" PRIu64 ", %" PRIu64
+			       " enqueued, %" PRIu64 " dequeued, %" PRIu64
+			       " left, full %" PRIu64 " times, high watermark %"
+			       PRIu64 "\n", qnames[c], qs.capacity, qs.enqueued,
+			       qs.dequeued, qs.depth, qs.full,
+			       qs.high_watermark);
+		bufpool_queue_close(queues[c]);
+	}
 
 	/* Audit: every buffer is back, each exactly once. */
 	held = calloc(info.buf_count, sizeof(*held));
