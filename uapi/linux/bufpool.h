@@ -322,7 +322,7 @@ struct bufpool_cache {
 #define BUFPOOL_QUEUE_EMPTY	BUFPOOL_IDX_NIL
 #define BUFPOOL_QUEUE_SKIP	(BUFPOOL_IDX_NIL - 1)
 #define BUFPOOL_MAX_QUEUES	64
-#define BUFPOOL_MAX_QUEUE_LEN	(1u << 20)
+#define BUFPOOL_MAX_QUEUE_LEN	0x100000u	/* 2^20 */
 
 /* Descriptor states. */
 #define BUFPOOL_QSTATE_FREE	0u
