@@ -51,12 +51,12 @@ live=0
 for q in /sys/class/bufpool/bufpool/queues/*/name; do
 	[ -s "$q" ] && [ -n "$(cat "$q")" ] && live=$((live + 1))
 done
-n=$(printf '%s\n' "$out" | grep -o '{"name":' | wc -l)
+nq=$(printf "%s\n" "$out" | grep -o "{\"name\":" | wc -l)
 case $out in
-*',"queues":['*']}') [ "$n" = "$live" ] ;;
+*',"queues":['*']}') [ "$nq" = "$live" ] ;;
 *) false ;;
 esac
-t $? "show --json: the live queues ($live), as sysfs has them: $out"
+t $? "show --json: the live queues ($live), as sysfs has them"
 
 "$ctl" stats nosuchpool > /dev/null 2>&1
 [ $? = 1 ]
