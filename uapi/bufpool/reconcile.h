@@ -183,7 +183,7 @@ static inline void bp_recon_live_mag(struct bp_shm *s, struct bp_recon *r,
 	}
 }
 
-/* Void slot i, at lap lap, as the repair of something no client wrote. */
+/* Void a slot (keeping its position) as a repair. */
 static inline void bp_recon_skip(struct bp_recon *r, __u64 *slot, __u64 lap)
 {
 	bp_store_relaxed_u64(slot, bp_q_slot(lap, BUFPOOL_QUEUE_SKIP));
