@@ -11,6 +11,7 @@
 #include <linux/bits.h>
 #include <linux/cdev.h>
 #include <linux/device.h>
+#include <linux/kobject.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
 #include <linux/refcount.h>
@@ -46,6 +47,48 @@ struct bufpool_pool_spec {
 	u32 caches;
 	u32 uid;		/* owner and group of the device node */
 	u32 gid;
+	u32 queues;		/* queue descriptors */
+	u32 queue_len;		/* slots per queue; 0: by buf_count */
+	u32 nr_declared;	/* queues declared at load, in declared[] */
+	struct bufpool_queue_decl {
+		char name[BUFPOOL_QUEUE_NAME_MAX];
+		u32 capacity;
+		u32 flags;	/* BUFPOOL_QUEUE_SP */
+	} declared[BUFPOOL_MAX_QUEUES];
+};
+
+/**
+ * struct bufpool_kqueue - the kernel's own, authoritative copy of a queue
+ * descriptor (the shared one's info line is written from it, for
+ * information, and never read back)
+ * @name:	the queue's name, empty when free
+ * @state:	BUFPOOL_QSTATE_FREE or _LIVE
+ * @flags:	BUFPOOL_QUEUE_SP, _DECLARED
+ * @capacity:	slots used, a power of two <= queue_len
+ * @users:	clients that have it open
+ * @consumer:	client holding the consumer role, 0 none
+ * @producer:	SP: client holding the producer role, 0 none
+ * @drain:	its last user went: give back what it holds at the next
+ *		reconciliation
+ * @generation:	bumped each time a queue is made here
+ */
+struct bufpool_kqueue {
+	char name[BUFPOOL_QUEUE_NAME_MAX];
+	u32 state;
+	u32 flags;
+	u32 capacity;
+	u32 users;
+	u32 consumer;
+	u32 producer;
+	bool drain;
+	u64 generation;
+};
+
+/* A queue's sysfs directory, queues/<k>/ of the pool's device. */
+struct bufpool_queue_kobj {
+	struct kobject kobj;
+	struct bufpool_pool *pool;
+	u32 k;
 };
 
 /**
@@ -84,6 +127,10 @@ struct bufpool_pool_spec {
  * @rebuilds:	rebuilds from scratch at last close
  * @deferred:	reconciliations skipped because a legacy client maps the pool
  * @waitq:	clients sleeping in BUFPOOL_IOC_WAIT for a release
+ * @queues:	the kernel's copy of each queue descriptor (under @lock)
+ * @rqueues:	scratch: the queues as reconciliation walks them
+ * @queues_kobj: the device's queues/ directory
+ * @queue_kobjs: queues/<k>/, one per descriptor
  */
 struct bufpool_pool {
 	refcount_t ref;
@@ -115,6 +162,10 @@ struct bufpool_pool {
 	atomic_long_t rebuilds;
 	atomic_long_t deferred;
 	wait_queue_head_t waitq;
+	struct bufpool_kqueue *queues;
+	struct bp_recon_queue *rqueues;
+	struct kobject *queues_kobj;
+	struct bufpool_queue_kobj **queue_kobjs;
 };
 
 /**
@@ -123,12 +174,14 @@ struct bufpool_pool {
  * @id:		client id, as own[] and the caches record it
  * @attached:	said BUFPOOL_IOC_ATTACH: keeps ABI 1.2 ownership records
  * @legacy:	mapped the pool without attaching (counted in nr_legacy)
+ * @queues:	the queues it has open, by descriptor (under pool->lock)
  */
 struct bufpool_client {
 	struct bufpool_pool *pool;
 	u32 id;
 	bool attached;
 	bool legacy;
+	DECLARE_BITMAP(queues, BUFPOOL_MAX_QUEUES);
 };
 
 /* Pages of the control area, from page offset 0 of the mmap space. */
@@ -146,8 +199,8 @@ static inline pgoff_t bufpool_bufs_pages(const struct bufpool_pool *pool)
 /* Words of the reconciliation bitmaps, all in one allocation. */
 static inline size_t bufpool_recon_words(const struct bufpool_pool *pool)
 {
-	return 2 * (BITS_TO_U64(pool->layout.buf_count) +
-		    BITS_TO_U64(pool->layout.nr_mags)) + 1;
+	return 3 * BITS_TO_U64(pool->layout.buf_count) +
+	       2 * BITS_TO_U64(pool->layout.nr_mags) + 1;
 }
 
 /* The pool whose device @dev is. */
@@ -164,6 +217,8 @@ void bufpool_device_del(struct bufpool_pool *pool);
 
 /* sysfs.c */
 extern const struct attribute_group *bufpool_sysfs_groups[];
+int bufpool_sysfs_queues_add(struct bufpool_pool *pool);
+void bufpool_sysfs_queues_del(struct bufpool_pool *pool);
 
 /* pool.c */
 int bufpool_pool_spec_check(const struct bufpool_pool_spec *spec);
@@ -186,6 +241,21 @@ void bufpool_client_close(struct bufpool_client *client);
 void bufpool_client_mapped(struct bufpool_client *client);
 int bufpool_client_attach(struct bufpool_client *client, u32 abi);
 int bufpool_pool_audit(struct bufpool_pool *pool, struct bufpool_audit *out);
+
+/* client.c: the caller holds pool->lock */
+void bufpool_reconcile(struct bufpool_pool *pool);
+
+/* queue.c */
+bool bufpool_queue_name_ok(const char *name, size_t max);
+int bufpool_queues_init(struct bufpool_pool *pool,
+			const struct bufpool_pool_spec *spec);
+void bufpool_queues_rebuild(struct bufpool_pool *pool);
+u32 bufpool_queues_recon_setup(struct bufpool_pool *pool);
+void bufpool_queues_drained(struct bufpool_pool *pool);
+void bufpool_queues_client_gone(struct bufpool_client *client);
+long bufpool_queue_ioctl(struct bufpool_client *client, void __user *uarg,
+			 size_t usize);
+void bufpool_live_set(struct bufpool_pool *pool, u32 id, bool live);
 
 /* mmap.c */
 int bufpool_mmap_setup(struct bufpool_client *client,

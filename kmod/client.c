@@ -49,22 +49,31 @@ static void bufpool_resume_mappings(struct bufpool_pool *pool)
 		unlock_page(bufpool_pool_page(pool, i));
 }
 
-static void bufpool_reconcile(struct bufpool_pool *pool)
+/**
+ * bufpool_reconcile - reconcile the pool now, draining the queues to drain
+ * @pool: the pool, whose lock the caller holds
+ */
+void bufpool_reconcile(struct bufpool_pool *pool)
 {
 	struct bp_recon *recon = &pool->recon;
 	struct bp_shm shm;
 
+	lockdep_assert_held(&pool->lock);
 	memset(recon->free_bm, 0, bufpool_recon_words(pool) * sizeof(u64));
 	recon->free = 0;
 	recon->cached = 0;
 	recon->held = 0;
 	recon->transit = 0;
+	recon->queued = 0;
 	recon->reclaimed = 0;
 	recon->repaired = 0;
 	recon->dropped = 0;
+	recon->nr_queues = bufpool_queues_recon_setup(pool);
 	bp_shm_bind(&shm, pool->ctrl, &pool->layout);
 	bufpool_stop_mappings(pool);
 	bp_reconcile(&shm, recon);
+	/* What the drained queues held went back: reset them, still stopped. */
+	bufpool_queues_drained(pool);
 	/* What the gone held counts as released, for the statistics. */
 	WRITE_ONCE(pool->ctrl->kernel_released,
 		   READ_ONCE(pool->ctrl->kernel_released) + recon->dropped);
@@ -106,6 +115,7 @@ static void bufpool_rebuild(struct bufpool_pool *pool)
 	memset(pool->ctrl, 0, pool->layout.ctrl_size);
 	pool->generation++;
 	bp_shm_init(pool->ctrl, &pool->layout, pool->generation);
+	bufpool_queues_rebuild(pool);
 	atomic_long_inc(&pool->rebuilds);
 }
 
@@ -139,6 +149,7 @@ struct bufpool_client *bufpool_client_open(struct bufpool_pool *pool)
 	}
 	pool->last_id = id;
 	pool->nr_clients++;
+	bufpool_live_set(pool, id, true);
 	mutex_unlock(&pool->lock);
 
 	bufpool_pool_get(pool);
@@ -157,9 +168,17 @@ void bufpool_client_close(struct bufpool_client *client)
 
 	mutex_lock(&pool->lock);
 	pool->live[client->id / 64] &= ~(1ULL << (client->id % 64));
+	bufpool_live_set(pool, client->id, false);
+	/*
+	 * Gone from the shared map before anything it was addressed is given
+	 * back: a giver that stores own[x] = TO | id and then finds the bit
+	 * set knows the reconciliation below will see its store.
+	 */
+	smp_mb();
 	pool->nr_clients--;
 	if (client->legacy)
 		pool->nr_legacy--;
+	bufpool_queues_client_gone(client);
 	if (!pool->nr_clients) {
 		bufpool_rebuild(pool);
 	} else if (pool->nr_legacy) {
@@ -245,6 +264,8 @@ int bufpool_pool_audit(struct bufpool_pool *pool, struct bufpool_audit *out)
 	out->reclaimed = recon->reclaimed;
 	out->repaired = recon->repaired;
 	out->generation = pool->generation;
+	out->queued = recon->queued;
+	out->queues = recon->nr_queues;
 	mutex_unlock(&pool->lock);
 	return 0;
 }

@@ -176,6 +176,10 @@ static long bufpool_fop_ioctl(struct file *file, unsigned int cmd,
 			return -ENOTTY;
 		wake_up_all(&client->pool->waitq);
 		return 0;
+	case _IOC_NR(BUFPOOL_IOC_QUEUE):
+		if (_IOC_DIR(cmd) != (_IOC_READ | _IOC_WRITE))
+			return -ENOTTY;
+		return bufpool_queue_ioctl(client, uarg, _IOC_SIZE(cmd));
 	case _IOC_NR(BUFPOOL_IOC_AUDIT):
 		if (_IOC_DIR(cmd) != _IOC_READ)
 			return -ENOTTY;
@@ -254,6 +258,13 @@ int bufpool_device_add(struct bufpool_pool *pool, unsigned int minor)
 	if (err) {
 		pr_err("cannot register /dev/%s: %d\n", pool->name, err);
 		put_device(&pool->dev);
+		return err;
+	}
+	err = bufpool_sysfs_queues_add(pool);
+	if (err) {
+		pr_err("cannot add the queues of /dev/%s to sysfs: %d\n",
+		       pool->name, err);
+		bufpool_device_del(pool);
 	}
 	return err;
 }
@@ -264,6 +275,7 @@ int bufpool_device_add(struct bufpool_pool *pool, unsigned int minor)
  */
 void bufpool_device_del(struct bufpool_pool *pool)
 {
+	bufpool_sysfs_queues_del(pool);
 	cdev_device_del(&pool->cdev, &pool->dev);
 	put_device(&pool->dev);
 }

@@ -36,6 +36,7 @@ static struct bufpool_pool_spec bufpool_default_spec = {
 	.numa_node = NUMA_NO_NODE,
 	.caches = 64,
 	.mode = 0600,
+	.queues = BP_DEFAULT_QUEUES,
 };
 
 module_param_named(buf_size, bufpool_default_spec.buf_size, uint, 0444);
@@ -64,10 +65,23 @@ MODULE_PARM_DESC(uid, "Owner of the device node (default 0)");
 module_param_named(gid, bufpool_default_spec.gid, uint, 0444);
 MODULE_PARM_DESC(gid, "Group of the device node (default 0)");
 
+module_param_named(queues, bufpool_default_spec.queues, uint, 0444);
+MODULE_PARM_DESC(queues,
+		 "Queue descriptors per pool, 0 to 64; 0: no queues (default 8)");
+
+module_param_named(queue_len, bufpool_default_spec.queue_len, uint, 0444);
+MODULE_PARM_DESC(queue_len,
+		 "Slots per queue: a power of two from 1 to 1048576, 0 for buf_count rounded up to a power of two, at most 65536 (default 0)");
+
+static char *param_queue;
+module_param_named(queue, param_queue, charp, 0444);
+MODULE_PARM_DESC(queue,
+		 "Queues of /dev/bufpool made at load, which stay: NAME/CAPACITY[/sp] joined by + (NAME: 1 to 31 of A-Z, a-z, 0-9, _ . -)");
+
 static char *param_pools;
 module_param_named(pools, param_pools, charp, 0444);
 MODULE_PARM_DESC(pools,
-		 "More pools, /dev/bufpool-NAME each: NAME:key=value,...;NAME:... with keys buf_size, buf_count, numa_node, caches, mode, uid, gid (defaults: those of the default pool)");
+		 "More pools, /dev/bufpool-NAME each: NAME:key=value,...;NAME:... with keys buf_size, buf_count, numa_node, caches, mode, uid, gid, queues, queue_len (defaults: those of the default pool) and queue (as the queue parameter; none by default)");
 
 static struct bufpool_pool *bufpool_pools[BUFPOOL_NR_MINORS];
 static unsigned int bufpool_nr_pools;
@@ -85,6 +99,55 @@ static bool bufpool_pool_name_ok(const char *name)
 	return true;
 }
 
+/*
+ * The declared queues of @spec from "NAME/CAPACITY[/sp]+...", into
+ * spec->declared[]; their limits are checked with the pool's geometry
+ * (bufpool_pool_spec_check()).  Returns 0 or -EINVAL, the reason logged.
+ */
+static int bufpool_parse_queues(struct bufpool_pool_spec *spec,
+				const char *param)
+{
+	char *buf, *rest, *entry, *name, *cap, *mode;
+	struct bufpool_queue_decl *q;
+	int err = 0;
+
+	spec->nr_declared = 0;
+	if (!param || !*param)
+		return 0;
+	buf = kstrdup(param, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	rest = buf;
+	while (!err && (entry = strsep(&rest, "+")) != NULL) {
+		name = strsep(&entry, "/");
+		cap = strsep(&entry, "/");
+		mode = strsep(&entry, "/");
+		if (spec->nr_declared == BUFPOOL_MAX_QUEUES) {
+			pr_err("%s: queue: more than %u queues\n", spec->name,
+			       BUFPOOL_MAX_QUEUES);
+			err = -EINVAL;
+			break;
+		}
+		q = &spec->declared[spec->nr_declared];
+		if (!bufpool_queue_name_ok(name, sizeof(q->name))) {
+			pr_err("%s: queue: \"%s\": a name is 1 to %u of A-Z, a-z, 0-9, _ . -\n",
+			       spec->name, name, BUFPOOL_QUEUE_NAME_MAX - 1);
+			err = -EINVAL;
+		} else if (!cap || kstrtou32(cap, 0, &q->capacity) || entry ||
+			   (mode && strcmp(mode, "sp"))) {
+			pr_err("%s: queue %s: not NAME/CAPACITY or NAME/CAPACITY/sp\n",
+			       spec->name, name);
+			err = -EINVAL;
+		} else {
+			strscpy_pad(q->name, name, sizeof(q->name));
+			q->flags = mode ? BUFPOOL_QUEUE_SP : 0;
+			spec->nr_declared++;
+		}
+	}
+	kfree(buf);
+	return err;
+}
+
 /* One "key=value" of a pool in pools= into @spec; a clear error if not. */
 static int bufpool_parse_key_value(struct bufpool_pool_spec *spec,
 				   char *pair)
@@ -98,6 +161,8 @@ static int bufpool_parse_key_value(struct bufpool_pool_spec *spec,
 		return -EINVAL;
 	}
 	*val++ = '\0';
+	if (!strcmp(key, "queue"))	/* not a number: its own messages */
+		return bufpool_parse_queues(spec, val);
 	if (!strcmp(key, "buf_size"))
 		err = kstrtou32(val, 0, &spec->buf_size);
 	else if (!strcmp(key, "buf_count"))
@@ -112,6 +177,10 @@ static int bufpool_parse_key_value(struct bufpool_pool_spec *spec,
 		err = kstrtou32(val, 0, &spec->uid);
 	else if (!strcmp(key, "gid"))
 		err = kstrtou32(val, 0, &spec->gid);
+	else if (!strcmp(key, "queues"))
+		err = kstrtou32(val, 0, &spec->queues);
+	else if (!strcmp(key, "queue_len"))
+		err = kstrtou32(val, 0, &spec->queue_len);
 	else
 		err = -ENOENT;
 	if (err == -ENOENT)
@@ -157,6 +226,7 @@ static int bufpool_parse_pools(const char *param,
 		}
 		spec = &specs[nr];
 		*spec = bufpool_default_spec;
+		spec->nr_declared = 0;	/* queue= is the default pool's */
 		snprintf(spec->name, sizeof(spec->name), "bufpool-%s", name);
 		for (i = 0; i < nr; i++)
 			if (!strcmp(specs[i].name, spec->name)) {
@@ -223,7 +293,9 @@ static int __init bufpool_init(void)
 		return -ENOMEM;
 	/* Check every pool's spec before taking any memory. */
 	specs[0] = bufpool_default_spec;
-	err = bufpool_pool_spec_check(&specs[0]);
+	err = bufpool_parse_queues(&specs[0], param_queue);
+	if (!err)
+		err = bufpool_pool_spec_check(&specs[0]);
 	nr_named = err ? err : bufpool_parse_pools(param_pools, specs + 1,
 						   BUFPOOL_MAX_POOLS);
 	if (nr_named < 0) {

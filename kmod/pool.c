@@ -34,13 +34,67 @@
 static_assert(BUFPOOL_ORDER_FITS(BUFPOOL_CHUNK_ORDER));
 static_assert((PAGE_SIZE << BUFPOOL_CHUNK_ORDER) == BUFPOOL_CHUNK_SIZE);
 
+/* Slots per queue of a pool of @spec: 0 without queues. */
+static u32 bufpool_spec_queue_len(const struct bufpool_pool_spec *spec)
+{
+	if (!spec->queues)
+		return 0;
+	return spec->queue_len ? spec->queue_len :
+				 bp_default_queue_len(spec->buf_count);
+}
+
+/* The queues of @spec: geometry and those declared; reasons logged. */
+static int bufpool_spec_queues_check(const struct bufpool_pool_spec *spec)
+{
+	u32 len = bufpool_spec_queue_len(spec), i, j;
+
+	if (spec->queues > BUFPOOL_MAX_QUEUES) {
+		pr_err("%s: queues=%u: must be from 0 to %u\n", spec->name,
+		       spec->queues, BUFPOOL_MAX_QUEUES);
+		return -EINVAL;
+	}
+	if (spec->queue_len && (spec->queue_len > BUFPOOL_MAX_QUEUE_LEN ||
+				!is_power_of_2(spec->queue_len))) {
+		pr_err("%s: queue_len=%u: must be a power of two from 1 to %u (0: by buf_count)\n",
+		       spec->name, spec->queue_len, BUFPOOL_MAX_QUEUE_LEN);
+		return -EINVAL;
+	}
+	if (!bp_queue_geometry_ok(spec->buf_count, spec->queues, len)) {
+		pr_err("%s: buf_count=%u: a pool with queues has at most %u buffers\n",
+		       spec->name, spec->buf_count, BUFPOOL_QUEUE_SKIP);
+		return -EINVAL;
+	}
+	if (spec->nr_declared > spec->queues) {
+		pr_err("%s: queue: %u queues declared, queues=%u\n",
+		       spec->name, spec->nr_declared, spec->queues);
+		return -EINVAL;
+	}
+	for (i = 0; i < spec->nr_declared; i++) {
+		if (!spec->declared[i].capacity ||
+		    spec->declared[i].capacity > len) {
+			pr_err("%s: queue %s: capacity %u: must be from 1 to queue_len (%u)\n",
+			       spec->name, spec->declared[i].name,
+			       spec->declared[i].capacity, len);
+			return -EINVAL;
+		}
+		for (j = 0; j < i; j++)
+			if (!strcmp(spec->declared[i].name,
+				    spec->declared[j].name)) {
+				pr_err("%s: queue %s: declared twice\n",
+				       spec->name, spec->declared[i].name);
+				return -EINVAL;
+			}
+	}
+	return 0;
+}
+
 /* The layout of a pool of @spec: its geometry, sizes and offsets. */
 static void bufpool_spec_layout(const struct bufpool_pool_spec *spec,
 				struct bp_layout *layout)
 {
 	bp_layout_compute(layout, spec->buf_count, ilog2(spec->buf_size),
-			  spec->caches, BP_DEFAULT_QUEUES,
-			  bp_default_queue_len(spec->buf_count), PAGE_SIZE);
+			  spec->caches, spec->queues,
+			  bufpool_spec_queue_len(spec), PAGE_SIZE);
 }
 
 /**
@@ -78,6 +132,8 @@ int bufpool_pool_spec_check(const struct bufpool_pool_spec *spec)
 		       spec->caches, BUFPOOL_MAX_CACHES);
 		return -EINVAL;
 	}
+	if (bufpool_spec_queues_check(spec))
+		return -EINVAL;
 	if (spec->mode & ~0777) {
 		pr_err("%s: mode=%#o: only permission bits (0 to 0777) allowed\n",
 		       spec->name, spec->mode);
@@ -227,6 +283,7 @@ static int bufpool_alloc_recon(struct bufpool_pool *pool)
 	pool->recon.held_bm = pool->recon.free_bm + bufs;
 	pool->recon.mfree_bm = pool->recon.held_bm + bufs;
 	pool->recon.mheld_bm = pool->recon.mfree_bm + mags;
+	pool->recon.queued_bm = pool->recon.mheld_bm + mags;
 	pool->recon.live = pool->live;
 	return 0;
 }
@@ -239,6 +296,8 @@ static void bufpool_pool_free(struct bufpool_pool *pool)
 	}
 	kvfree(pool->recon.free_bm);
 	kvfree(pool->live);
+	kfree(pool->queues);
+	kfree(pool->rqueues);
 	mutex_destroy(&pool->lock);
 	vfree(pool->ctrl);
 	if (pool->chunks)
@@ -284,6 +343,9 @@ struct bufpool_pool *bufpool_pool_create(const struct bufpool_pool_spec *spec)
 	if (err)
 		goto fail;
 	err = bufpool_alloc_recon(pool);
+	if (err)
+		goto fail;
+	err = bufpool_queues_init(pool, spec);
 	if (err)
 		goto fail;
 	err = bufpool_alloc_inode(pool);

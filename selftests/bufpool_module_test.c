@@ -133,6 +133,63 @@ TEST_F(module, several_pools)
 	EXPECT_EQ(-1, access("/dev/bufpool-rx", F_OK));
 }
 
+/* The text of a sysfs file, without its newline. */
+static void sysfs_is(struct __test_metadata *_metadata, const char *path,
+		     const char *want)
+{
+	char buf[64];
+
+	ASSERT_LE(0, bp_read_file(path, buf, sizeof(buf)));
+	buf[strcspn(buf, "\n")] = '\0';
+	EXPECT_STREQ(want, buf);
+}
+
+#define QDIR "/sys/class/bufpool/bufpool/queues/"
+
+/* Queues declared at load are there, and stay when their users go. */
+TEST_F(module, declared_queues)
+{
+	struct bufpool_queue_req req = {
+		.op = BUFPOOL_QOP_OPEN, .name = "orders",
+	};
+
+	BP_NEED_READY(self);
+	ASSERT_EQ(0, bp_finit_module(self->ko,
+		"buf_count=64 queues=3 queue_len=16 queue=orders/10+md/4/sp "
+		"pools=p:queues=0;r:queue=x/2"));
+	sysfs_is(_metadata, "/sys/class/bufpool/bufpool/info/queues", "3");
+	sysfs_is(_metadata, "/sys/class/bufpool/bufpool/info/queue_len", "16");
+	sysfs_is(_metadata, QDIR "0/name", "orders");
+	sysfs_is(_metadata, QDIR "0/capacity", "16");
+	sysfs_is(_metadata, QDIR "0/flags", "2");
+	sysfs_is(_metadata, QDIR "1/name", "md");
+	sysfs_is(_metadata, QDIR "1/capacity", "4");
+	sysfs_is(_metadata, QDIR "1/flags", "3");
+	sysfs_is(_metadata, QDIR "2/name", "");
+	sysfs_is(_metadata, QDIR "2/depth", "0");
+	EXPECT_EQ(-1, access(QDIR "3", F_OK));
+	/* No queues: no directory; a pool's own declared queues. */
+	sysfs_is(_metadata, "/sys/class/bufpool/bufpool-p/info/queues", "0");
+	EXPECT_EQ(-1, access("/sys/class/bufpool/bufpool-p/queues", F_OK));
+	sysfs_is(_metadata, "/sys/class/bufpool/bufpool-r/queues/0/name", "x");
+
+	self->fd = open(BUFPOOL_DEV_PATH, O_RDWR);
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, ioctl(self->fd, BUFPOOL_IOC_QUEUE, &req));
+	EXPECT_EQ(0, req.id);
+	EXPECT_EQ(BUFPOOL_QUEUE_DECLARED, req.queue_flags);
+	sysfs_is(_metadata, QDIR "0/users", "1");
+	req.op = BUFPOOL_QOP_CLOSE;
+	req.flags = 0;
+	ASSERT_EQ(0, ioctl(self->fd, BUFPOOL_IOC_QUEUE, &req));
+	sysfs_is(_metadata, QDIR "0/users", "0");
+	sysfs_is(_metadata, QDIR "0/name", "orders");
+	close(self->fd);
+	self->fd = -1;
+	sysfs_is(_metadata, QDIR "0/name", "orders");
+	ASSERT_EQ(0, bp_delete_module());
+}
+
 /*
  * Open path in a child running as uid/gid, with no supplementary groups
  * and no capabilities.  Returns 0 when refused with EACCES, 1 when it
@@ -568,6 +625,43 @@ FIXTURE_VARIANT_ADD(badparam, pool_geometry_bad) {
 };
 FIXTURE_VARIANT_ADD(badparam, too_many_pools) {
 	.params = "pools=a;b;c;d;e;f;g;h;i;j;k;l;m;n;o;p;q", .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(badparam, queues_too_many) {
+	.params = "queues=65", .err = EINVAL,
+};
+FIXTURE_VARIANT_ADD(badparam, queue_len_not_power_of_two) {
+	.params = "queue_len=3", .err = EINVAL,
+};
+FIXTURE_VARIANT_ADD(badparam, queue_len_too_long) {
+	.params = "queue_len=2097152", .err = EINVAL,
+};
+FIXTURE_VARIANT_ADD(badparam, queue_name_bad) {
+	.params = "queue=a:b/4", .err = EINVAL,
+};
+FIXTURE_VARIANT_ADD(badparam, queue_no_capacity) {
+	.params = "queue=a", .err = EINVAL,
+};
+FIXTURE_VARIANT_ADD(badparam, queue_capacity_zero) {
+	.params = "queue=a/0", .err = EINVAL,
+};
+FIXTURE_VARIANT_ADD(badparam, queue_capacity_above_len) {
+	.params = "queue_len=8 queue=a/9", .err = EINVAL,
+};
+FIXTURE_VARIANT_ADD(badparam, queue_mode_bad) {
+	.params = "queue=a/4/mp", .err = EINVAL,
+};
+FIXTURE_VARIANT_ADD(badparam, queue_more_than_queues) {
+	.params = "queues=1 queue=a/4+b/4", .err = EINVAL,
+};
+FIXTURE_VARIANT_ADD(badparam, queue_named_twice) {
+	.params = "queue=a/4+a/8", .err = EINVAL,
+};
+FIXTURE_VARIANT_ADD(badparam, queue_in_pools_bad) {
+	.params = "pools=a:queue=x/0", .err = EINVAL,
+};
+FIXTURE_VARIANT_ADD(badparam, queues_with_too_many_buffers) {
+	.params = "buf_size=64 buf_count=16777215", .err = EINVAL,
 };
 
 FIXTURE_SETUP(badparam)

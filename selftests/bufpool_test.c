@@ -46,7 +46,7 @@ TEST(info_ioctl)
 	fd = open(BUFPOOL_DEV_PATH, O_RDWR);
 	ASSERT_LE(0, fd);
 	get_info(_metadata, fd, &info);
-	EXPECT_EQ(BUFPOOL_INFO_SIZE_VER2, info.size);
+	EXPECT_EQ(BUFPOOL_INFO_SIZE_VER3, info.size);
 	EXPECT_EQ(BUFPOOL_ABI_VERSION, info.abi_version);
 	EXPECT_EQ(bp_param("buf_size"), info.buf_size);
 	EXPECT_EQ(bp_param("buf_count"), info.buf_count);
@@ -96,7 +96,7 @@ TEST(info_ioctl_old_binary)
 /* A newer binary with a larger struct: the tail comes back zeroed. */
 TEST(info_ioctl_extensible)
 {
-	unsigned char big[BUFPOOL_INFO_SIZE_VER2 + 40];
+	unsigned char big[BUFPOOL_INFO_SIZE_VER3 + 40];
 	struct bufpool_info *info = (struct bufpool_info *)big;
 	size_t i;
 	int fd;
@@ -105,9 +105,9 @@ TEST(info_ioctl_extensible)
 	ASSERT_LE(0, fd);
 	memset(big, 0xa5, sizeof(big));
 	ASSERT_EQ(0, ioctl(fd, _IOR(BUFPOOL_IOC_MAGIC, 0x00, big), big));
-	EXPECT_EQ(BUFPOOL_INFO_SIZE_VER2, info->size);
+	EXPECT_EQ(BUFPOOL_INFO_SIZE_VER3, info->size);
 	EXPECT_EQ(bp_param("buf_count"), info->buf_count);
-	for (i = BUFPOOL_INFO_SIZE_VER2; i < sizeof(big); i++)
+	for (i = BUFPOOL_INFO_SIZE_VER3; i < sizeof(big); i++)
 		ASSERT_EQ(0, big[i]);
 
 	/* Smaller than any ABI ever had: refused. */

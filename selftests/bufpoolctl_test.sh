@@ -21,7 +21,7 @@ t() { # status description
 }
 
 echo "TAP version 13"
-echo "1..12"
+echo "1..13"
 out=$("$ctl" list); st=$?
 printf '%s\n' "$out" | grep -q '^bufpool  *2048 ' && [ $st = 0 ]
 t $? "list shows the default pool with its buffer size"
@@ -44,6 +44,19 @@ printf '%s\n' "$out" | grep -q '^  buf_count  *[0-9]' &&
 	printf '%s\n' "$out" | grep -q '^  caches  *[0-9]' &&
 	printf '%s\n' "$out" | grep -q '^  high_watermark  *[0-9]'
 t $? "show: geometry and statistics"
+
+# Queues: one object per live descriptor (a name in queues/<k>/name).
+out=$("$ctl" --json show bufpool)
+live=0
+for q in /sys/class/bufpool/bufpool/queues/*/name; do
+	[ -s "$q" ] && [ -n "$(cat "$q")" ] && live=$((live + 1))
+done
+nq=$(printf "%s\n" "$out" | grep -o "{\"name\":" | wc -l)
+case $out in
+*',"queues":['*']}') [ "$nq" = "$live" ] ;;
+*) false ;;
+esac
+t $? "show --json: the live queues ($live), as sysfs has them"
 
 "$ctl" stats nosuchpool > /dev/null 2>&1
 [ $? = 1 ]

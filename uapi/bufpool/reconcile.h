@@ -11,6 +11,7 @@
 #endif
 
 #include <bufpool/magazine.h>
+#include <bufpool/queue.h>
 
 /*
  * Reconciliation: what the kernel runs when a client is gone, with every
@@ -37,20 +38,42 @@
  *    link to an entry already seen, a magazine count above its fill) is
  *    cut or dropped and counted in ->repaired.
  *
- * The caller provides zeroed bitmaps: free and held, buf_count bits
- * each; mfree and mheld, nr_mags bits each; and live, the client ids
- * (1..BUFPOOL_CLIENT_MAX) whose records stand.
+ *  - ABI 1.3 queues: what a valid slot of a live queue names is queued,
+ *    and a queue wins over every record (a producer clears own[x]
+ *    before its slot CAS and names x in pend_buf until after it), but
+ *    for own[x] naming the queue's live consumer: a dequeue in flight,
+ *    left alone.  A queue being drained (its last user is gone) is not
+ *    walked: what it held, named by nothing else, goes back.
+ *  - An addressed handoff (BUFPOOL_OWN_TO | receiver) is held while its
+ *    receiver lives and goes back when the receiver is gone.
+ *
+ * The caller provides zeroed bitmaps: free, held and queued, buf_count
+ * bits each; mfree and mheld, nr_mags bits each; and live, the client
+ * ids (1..BUFPOOL_CLIENT_MAX) whose records stand; and the live queues,
+ * with their geometry from a trusted source (never the shared
+ * descriptor).
  */
+struct bp_recon_queue {
+	struct bp_q q;		/* geometry from the kernel's own copy */
+	__u32 consumer;		/* the consumer role's client, 0 none */
+	__u32 count;		/* 1: kept (walked, repaired, marked) */
+				/* 0: being drained (nothing marked) */
+};
+
 struct bp_recon {
 	__u64 *free_bm;
 	__u64 *held_bm;
 	__u64 *mfree_bm;
 	__u64 *mheld_bm;
+	__u64 *queued_bm;
 	const __u64 *live;
+	struct bp_recon_queue *queues;
+	__u32 nr_queues;	/* entries of queues[] */
 	__u32 free;
 	__u32 cached;
 	__u32 held;
 	__u32 transit;
+	__u32 queued;		/* named by a valid slot of a kept queue */
 	__u32 reclaimed;
 	__u32 repaired;
 	__u32 dropped;		/* own[] records of gone clients dropped */
@@ -154,9 +177,128 @@ static inline void bp_recon_live_mag(struct bp_shm *s, struct bp_recon *r,
 		idx = bp_load_relaxed_u32(&m->idx[i]);
 		/* Free as well: a drain in flight; the list wins. */
 		if (idx < s->buf_count && !bp_bm_test(r->free_bm, idx) &&
+		    !bp_bm_test(r->queued_bm, idx) &&
 		    !bp_bm_test_set(r->held_bm, idx))
 			r->cached++;
 	}
+}
+
+/* Void a slot (keeping its position) as a repair. */
+static inline void bp_recon_skip(struct bp_recon *r, __u64 *slot, __u64 lap)
+{
+	bp_store_relaxed_u64(slot, bp_q_slot(lap, BUFPOOL_QUEUE_SKIP));
+	r->repaired++;
+}
+
+/*
+ * The buffer a valid slot names: queued, unless it is free or queued
+ * already (a duplicate, voided).  own[x] may name the queue's live
+ * consumer (a dequeue in flight, left alone); any other record is
+ * cleared: the queue wins.
+ */
+static inline void bp_recon_queued(struct bp_shm *s, struct bp_recon *r,
+				   const struct bp_recon_queue *rq,
+				   __u64 *slot, __u64 lap, __u32 idx)
+{
+	__u32 o;
+
+	if (bp_bm_test(r->free_bm, idx) || bp_bm_test_set(r->queued_bm, idx)) {
+		bp_recon_skip(r, slot, lap);
+		return;
+	}
+	r->queued++;
+	o = bp_load_relaxed_u32(&s->own[idx]);
+	if (o == BUFPOOL_OWN_FREE ||
+	    (o == rq->consumer && bp_recon_live(r, o)))
+		return;
+	/* A dead client's (a dequeue it left half done) goes silently. */
+	if (o > BUFPOOL_CLIENT_MAX || bp_recon_live(r, o))
+		r->repaired++;
+	bp_store_relaxed_u32(&s->own[idx], BUFPOOL_OWN_FREE);
+}
+
+/*
+ * The position slot i of a queue holds, given head h and whether the
+ * slot at head is consumed: the one of [h, h + n) with p % n == i, or
+ * for the slot at head when consumed, h + n (filled again, or free).
+ */
+static inline __u64 bp_recon_qpos(const struct bp_q *q, __u64 h, __u64 i,
+				  int consumed)
+{
+	__u64 p = h + ((i - h) & q->mask);
+
+	return consumed && p == h ? p + q->mask + 1 : p;
+}
+
+/*
+ * Step 1b for one kept queue: check every slot against the position it
+ * must hold, given head (any value is accepted), void what no correct
+ * client could have written, set the tail, mark what is queued.
+ *
+ * Correct clients fill positions in order, so the filled ones (a
+ * buffer, or voided) are contiguous from head (or head + 1 when the
+ * slot at head is consumed by a consumer that died before moving head)
+ * up to a frontier f; the tail is f, or f - 1 when a producer died
+ * between its slot CAS and its tail CAS (then the slot at f - 1 may even
+ * be consumed since).  So a slot at another lap is voided (SKIP below
+ * the last filled position, free above it), a free slot below it is a
+ * hole and voided, and the tail is set to f: silently from f - 1, as
+ * a repair from anything else.
+ */
+static inline void bp_recon_queue(struct bp_shm *s, struct bp_recon *r,
+				  const struct bp_recon_queue *rq)
+{
+	const struct bp_q *q = &rq->q;
+	__u64 n = q->mask + 1, h, t, p, v, lap, end, *slot, i;
+	int consumed;
+	__u32 idx;
+
+	h = bp_load_relaxed_u64(&q->d->head);
+	t = bp_load_relaxed_u64(&q->d->tail);
+	consumed = bp_q_dlap(q, bp_load_relaxed_u64(&q->slots[h & q->mask]),
+			     h) == 1;
+
+	/* The end of the filled positions, counting valid slots only. */
+	end = h + consumed;
+	for (i = 0; i < n; i++) {
+		p = bp_recon_qpos(q, h, i, consumed);
+		v = bp_load_relaxed_u64(&q->slots[i]);
+		if (bp_q_dlap(q, v, p) == 0 &&
+		    bp_q_slot_idx(v) != BUFPOOL_QUEUE_EMPTY && p - h >= end - h)
+			end = p + 1;
+	}
+
+	for (i = 0; i < n; i++) {
+		slot = &q->slots[i];
+		p = bp_recon_qpos(q, h, i, consumed);
+		lap = bp_q_lap(q, p);
+		v = bp_load_relaxed_u64(slot);
+		if (bp_q_dlap(q, v, p) != 0) {
+			bp_store_relaxed_u64(slot, bp_q_slot(lap, p - h < end - h ?
+						BUFPOOL_QUEUE_SKIP :
+						BUFPOOL_QUEUE_EMPTY));
+			r->repaired++;
+			continue;
+		}
+		idx = bp_q_slot_idx(v);
+		if (idx == BUFPOOL_QUEUE_EMPTY) {
+			if (p - h < end - h)	/* a hole */
+				bp_recon_skip(r, slot, lap);
+			continue;
+		}
+		if (idx == BUFPOOL_QUEUE_SKIP)
+			continue;
+		if (idx >= s->buf_count) {
+			bp_recon_skip(r, slot, lap);
+			continue;
+		}
+		bp_recon_queued(s, r, rq, slot, lap, idx);
+	}
+
+	if (t != end && t != end - 1)
+		r->repaired++;
+	if (t != end)
+		bp_store_relaxed_u64(&q->d->tail, end);
 }
 
 static inline void bp_reconcile(struct bp_shm *s, struct bp_recon *r)
@@ -183,6 +325,12 @@ static inline void bp_reconcile(struct bp_shm *s, struct bp_recon *r)
 			bp_store_relaxed_u32(&s->mags[id].count, 0);
 	}
 
+	/* 1b. What the valid slots of the queues kept name is queued. */
+	r->queued = 0;
+	for (i = 0; i < r->nr_queues; i++)
+		if (r->queues[i].count)
+			bp_recon_queue(s, r, &r->queues[i]);
+
 	/* 2. Caches: a live client's hold, the rest are cleared. */
 	for (i = 0; i < s->nr_caches; i++) {
 		c = &s->caches[i];
@@ -202,7 +350,9 @@ static inline void bp_reconcile(struct bp_shm *s, struct bp_recon *r)
 			bp_store_relaxed_u32(&c->pend_buf, BUFPOOL_IDX_NIL);
 			r->repaired++;
 		} else if (!bp_bm_test(r->free_bm, idx) &&
+			   !bp_bm_test(r->queued_bm, idx) &&
 			   !bp_bm_test_set(r->held_bm, idx)) {
+			/* A queued one: an enqueue in flight; the queue wins. */
 			r->held++;
 		}
 	}
@@ -210,11 +360,28 @@ static inline void bp_reconcile(struct bp_shm *s, struct bp_recon *r)
 	/* 3. Per-buffer ownership. */
 	for (idx = 0; idx < s->buf_count; idx++) {
 		o = bp_load_relaxed_u32(&s->own[idx]);
-		if (o == BUFPOOL_OWN_FREE)
+		/* A queued buffer's record was settled in step 1b. */
+		if (o == BUFPOOL_OWN_FREE || bp_bm_test(r->queued_bm, idx))
 			continue;
 		if (bp_bm_test(r->free_bm, idx)) {
 			/* A give in flight; the list wins. */
 			bp_store_relaxed_u32(&s->own[idx], BUFPOOL_OWN_FREE);
+		} else if ((o & BUFPOOL_OWN_KIND) == BUFPOOL_OWN_TO) {
+			/* Addressed: held while its receiver lives. */
+			if ((o & ~BUFPOOL_OWN_KIND) - 1 >= BUFPOOL_CLIENT_MAX) {
+				bp_store_relaxed_u32(&s->own[idx],
+						     BUFPOOL_OWN_FREE);
+				r->repaired++;
+			} else if (bp_recon_live(r, o & ~BUFPOOL_OWN_KIND)) {
+				if (!bp_bm_test_set(r->held_bm, idx))
+					r->transit++;
+			} else {
+				/* Nobody can adopt it: a release, for stats. */
+				if (!bp_bm_test(r->held_bm, idx))
+					r->dropped++;
+				bp_store_relaxed_u32(&s->own[idx],
+						     BUFPOOL_OWN_FREE);
+			}
 		} else if (o & BUFPOOL_OWN_TRANSIT) {
 			/* A handoff outlives its giver. */
 			if ((o & ~BUFPOOL_OWN_TRANSIT) - 1 >= BUFPOOL_CLIENT_MAX) {
@@ -237,7 +404,9 @@ static inline void bp_reconcile(struct bp_shm *s, struct bp_recon *r)
 
 	/* 4. What nobody holds goes back, in one chain. */
 	for (idx = 0; idx < s->buf_count; idx++) {
-		if (bp_bm_test(r->free_bm, idx) || bp_bm_test(r->held_bm, idx))
+		if (bp_bm_test(r->free_bm, idx) ||
+		    bp_bm_test(r->held_bm, idx) ||
+		    bp_bm_test(r->queued_bm, idx))
 			continue;
 		bp_fl_chain_add(s->next, &first, &last, idx);
 		r->reclaimed++;

@@ -16,40 +16,68 @@
 #define COUNT	1000
 #define SHIFT	11
 #define SLOTS	8
+#define NQ	2	/* queues */
+#define QLEN	16	/* slots per queue */
+#define QCAP	8	/* queue 0's capacity; queue 1 has QLEN */
 
 FIXTURE(rc) {
 	struct bp_layout l;
 	struct bp_shm s;
 	struct bp_recon r;
+	struct bp_recon_queue rq[NQ];
 	void *ctrl;
 	__u64 *bits;
 	__u64 live[(BUFPOOL_CLIENT_MAX + 1) / 64];
 };
 
+#define BM_WORDS(self) (3 * ((COUNT + 63) / 64) +			\
+			  2 * (((self)->l.nr_mags + 63) / 64) + 1)
+
 static void recon_reset(FIXTURE_DATA(rc) *self)
 {
 	size_t b = (COUNT + 63) / 64, m = (self->l.nr_mags + 63) / 64;
 
-	memset(self->bits, 0, (2 * (b + m) + 1) * sizeof(__u64));
+	memset(self->bits, 0, BM_WORDS(self) * sizeof(__u64));
 	memset(&self->r, 0, sizeof(self->r));
 	self->r.free_bm = self->bits;
 	self->r.held_bm = self->bits + b;
 	self->r.mfree_bm = self->bits + 2 * b;
 	self->r.mheld_bm = self->bits + 2 * b + m;
+	self->r.queued_bm = self->bits + 2 * b + 2 * m;
 	self->r.live = self->live;
+	self->r.queues = self->rq;
+	self->r.nr_queues = NQ;
+}
+
+/* Queue k as the kernel knows it: size, consumer, kept or drained. */
+static void queue_setup(FIXTURE_DATA(rc) *self, int k, __u32 size,
+			__u32 consumer, int count)
+{
+	struct bp_recon_queue *rq = &self->rq[k];
+
+	rq->q.d = &self->s.queues[k];
+	rq->q.slots = self->s.qslots + (__u64)k * QLEN;
+	rq->q.mask = size - 1;
+	rq->q.shift = __builtin_ctz(size);
+	rq->q.buf_count = COUNT;
+	rq->consumer = consumer;
+	rq->count = count;
+	bp_q_reset(rq->q.d);
+	bp_q_slots_init(rq->q.slots, size);
 }
 
 FIXTURE_SETUP(rc)
 {
-	bp_layout_compute(&self->l, COUNT, SHIFT, SLOTS, 0, 0, 4096);
+	bp_layout_compute(&self->l, COUNT, SHIFT, SLOTS, NQ, QLEN, 4096);
 	self->ctrl = calloc(1, self->l.ctrl_size);
-	self->bits = calloc(2 * ((COUNT + 63) / 64 +
-				 (self->l.nr_mags + 63) / 64) + 1, 8);
+	self->bits = calloc(BM_WORDS(self), 8);
 	ASSERT_NE(NULL, self->ctrl);
 	ASSERT_NE(NULL, self->bits);
 	bp_shm_init(self->ctrl, &self->l, 1);
 	bp_shm_bind(&self->s, self->ctrl, &self->l);
 	memset(self->live, 0, sizeof(self->live));
+	queue_setup(self, 0, QCAP, 0, 1);
+	queue_setup(self, 1, QLEN, 0, 1);
 	recon_reset(self);
 }
 
@@ -70,7 +98,8 @@ static void set_live(FIXTURE_DATA(rc) *self, __u32 id)
 } while (0)
 
 #define EXPECT_WHOLE(self) EXPECT_EQ(COUNT, (self)->r.free +		\
-	(self)->r.cached + (self)->r.held + (self)->r.transit)
+	(self)->r.cached + (self)->r.held + (self)->r.transit +		\
+	(self)->r.queued)
 
 TEST_F(rc, fresh_pool_is_whole)
 {
@@ -171,6 +200,270 @@ TEST_F(rc, cycles_and_duplicates_are_cut)
 }
 
 /*
+ * What a producer does, as the library does it: take a buffer off the
+ * free list, then own[x] = 0 and the slot CAS.  Returns the buffer.
+ */
+static __u32 enqueue(FIXTURE_DATA(rc) *self, int k)
+{
+	struct bp_shm *s = &self->s;
+	__u32 x = bp_fl_pop(s->free_head, s->next, s->buf_count);
+
+	if (x >= COUNT)
+		return BUFPOOL_IDX_NIL;
+	s->own[x] = BUFPOOL_OWN_FREE;
+	if (bp_q_put(&self->rq[k].q, x, 0, NULL))
+		return BUFPOOL_IDX_NIL;
+	return x;
+}
+
+/* The buffer a slot of queue k names at position p, as is. */
+static __u64 *qslot(FIXTURE_DATA(rc) *self, int k, __u64 p)
+{
+	return &self->rq[k].q.slots[p & self->rq[k].q.mask];
+}
+
+/* Queued buffers are counted as such, neither free nor reclaimed. */
+TEST_F(rc, queued_counted)
+{
+	int i;
+
+	for (i = 0; i < 5; i++)
+		ASSERT_GT(COUNT, enqueue(self, 0));
+	ASSERT_GT(COUNT, enqueue(self, 1));
+	RECONCILE(self);
+	EXPECT_WHOLE(self);
+	EXPECT_EQ(6, self->r.queued);
+	EXPECT_EQ(COUNT - 6, self->r.free);
+	EXPECT_EQ(0, self->r.reclaimed);
+	EXPECT_EQ(0, self->r.repaired);
+	/* A full queue too, and once more: nothing moves. */
+	for (i = 0; i < 3; i++)
+		ASSERT_GT(COUNT, enqueue(self, 0));
+	/* Full: the buffer refused, named by nothing, comes back. */
+	EXPECT_EQ(BUFPOOL_IDX_NIL, enqueue(self, 0));
+	RECONCILE(self);
+	EXPECT_WHOLE(self);
+	EXPECT_EQ(9, self->r.queued);
+	EXPECT_EQ(1, self->r.reclaimed);
+	EXPECT_EQ(0, self->r.repaired);
+}
+
+/*
+ * A dequeue in flight: own[x] = consumer, the slot still names x.  A
+ * live consumer's record is left (x counted queued, not held); a dead
+ * one's is cleared and x stays queued for the next consumer.
+ */
+TEST_F(rc, dequeue_in_flight)
+{
+	struct bp_shm *s = &self->s;
+	__u32 x, i;
+
+	self->rq[0].consumer = 5;
+	for (i = 0; i < 3; i++)
+		ASSERT_GT(COUNT, enqueue(self, 0));
+	x = bp_q_slot_idx(*qslot(self, 0, 0));
+	s->own[x] = 5;
+	set_live(self, 5);
+	RECONCILE(self);
+	EXPECT_WHOLE(self);
+	EXPECT_EQ(3, self->r.queued);
+	EXPECT_EQ(0, self->r.held);
+	EXPECT_EQ(0, self->r.repaired);
+	EXPECT_EQ(5, s->own[x]);
+	/* The consumer finishes: x is its own. */
+	EXPECT_EQ(x, bp_q_get(&self->rq[0].q, s->own, 5));
+	RECONCILE(self);
+	EXPECT_EQ(2, self->r.queued);
+	EXPECT_EQ(1, self->r.held);
+
+	/* Another in flight, and the consumer dies. */
+	x = bp_q_slot_idx(*qslot(self, 0, 1));
+	s->own[x] = 5;
+	memset(self->live, 0, sizeof(self->live));
+	RECONCILE(self);
+	EXPECT_WHOLE(self);
+	EXPECT_EQ(2, self->r.queued);
+	EXPECT_EQ(1, self->r.reclaimed);	/* the one it had taken */
+	EXPECT_EQ(0, self->r.repaired);
+	EXPECT_EQ(BUFPOOL_OWN_FREE, s->own[x]);
+	EXPECT_EQ(x, bp_q_get(&self->rq[0].q, s->own, 6));
+}
+
+/* Another live client's record of a queued buffer: the queue wins. */
+TEST_F(rc, queue_wins_over_records)
+{
+	struct bp_shm *s = &self->s;
+	struct bufpool_cache *c = &s->caches[2];
+	__u32 x, y;
+
+	x = enqueue(self, 1);
+	y = enqueue(self, 1);
+	ASSERT_GT(COUNT, y);
+	s->own[x] = 9;			/* no correct client writes this */
+	c->owner = 7;
+	c->pend_buf = y;		/* an enqueue not finished: fine */
+	set_live(self, 7);
+	set_live(self, 9);
+	RECONCILE(self);
+	EXPECT_WHOLE(self);
+	EXPECT_EQ(2, self->r.queued);
+	EXPECT_EQ(0, self->r.held);
+	EXPECT_EQ(1, self->r.repaired);
+	EXPECT_EQ(BUFPOOL_OWN_FREE, s->own[x]);
+	RECONCILE(self);
+	EXPECT_EQ(0, self->r.repaired);
+}
+
+/* A queue being drained: what it held goes back. */
+TEST_F(rc, drain_gives_back)
+{
+	int i;
+
+	for (i = 0; i < 7; i++)
+		ASSERT_GT(COUNT, enqueue(self, 0));
+	self->rq[0].count = 0;
+	RECONCILE(self);
+	EXPECT_WHOLE(self);
+	EXPECT_EQ(0, self->r.queued);
+	EXPECT_EQ(7, self->r.reclaimed);
+	EXPECT_EQ(COUNT, self->r.free);
+	EXPECT_EQ(0, self->r.repaired);
+}
+
+/* Garbage in slots and the tail: voided, and the queue works again. */
+TEST_F(rc, garbage_slots_repaired)
+{
+	struct bp_shm *s = &self->s;
+	struct bp_q *q = &self->rq[0].q;
+	__u32 a, b, x;
+
+	a = enqueue(self, 0);
+	b = enqueue(self, 0);
+	ASSERT_GT(COUNT, b);
+	*qslot(self, 0, 2) = bp_q_slot(7, 3);		/* a wrong lap */
+	*qslot(self, 0, 3) = bp_q_slot(0, COUNT + 5);	/* out of range */
+	*qslot(self, 0, 4) = bp_q_slot(0, bp_fl_idx(*s->free_head));
+	q->d->tail = 1234567;				/* way off */
+	RECONCILE(self);
+	EXPECT_WHOLE(self);
+	EXPECT_EQ(4, self->r.repaired);
+	EXPECT_EQ(2, self->r.queued);
+	EXPECT_EQ(COUNT - 2, self->r.free);
+	RECONCILE(self);
+	EXPECT_EQ(0, self->r.repaired);
+	EXPECT_EQ(2, self->r.queued);
+	/* What is left works: the two buffers come out, then new ones. */
+	EXPECT_EQ(a, bp_q_get(q, s->own, 3));
+	EXPECT_EQ(b, bp_q_get(q, s->own, 3));
+	EXPECT_EQ(BUFPOOL_IDX_NIL, bp_q_get(q, s->own, 3));
+	x = enqueue(self, 0);
+	ASSERT_GT(COUNT, x);
+	EXPECT_EQ(x, bp_q_get(q, s->own, 3));
+}
+
+/*
+ * A hole below a filled position, the same buffer queued twice, and a
+ * tail past what is filled.
+ */
+TEST_F(rc, holes_and_duplicates_voided)
+{
+	struct bp_shm *s = &self->s;
+	struct bp_q *q = &self->rq[1].q;
+	__u32 a, b;
+
+	a = enqueue(self, 1);
+	b = bp_fl_pop(s->free_head, s->next, s->buf_count);
+	ASSERT_GT(COUNT, a);
+	ASSERT_GT(COUNT, b);
+	*qslot(self, 1, 1) = bp_q_slot(0, a);		/* a again */
+	*qslot(self, 1, 3) = bp_q_slot(0, b);		/* 2: a hole */
+	q->d->tail = 4;
+	RECONCILE(self);
+	EXPECT_WHOLE(self);
+	EXPECT_EQ(2, self->r.repaired);
+	EXPECT_EQ(2, self->r.queued);
+	EXPECT_EQ(BUFPOOL_QUEUE_SKIP, bp_q_slot_idx(*qslot(self, 1, 1)));
+	EXPECT_EQ(BUFPOOL_QUEUE_SKIP, bp_q_slot_idx(*qslot(self, 1, 2)));
+	q->d->tail = 9;				/* nothing there */
+	RECONCILE(self);
+	EXPECT_EQ(1, self->r.repaired);
+	EXPECT_EQ(4, q->d->tail);
+	RECONCILE(self);
+	EXPECT_EQ(0, self->r.repaired);
+	EXPECT_EQ(a, bp_q_get(q, s->own, 3));
+	EXPECT_EQ(b, bp_q_get(q, s->own, 3));
+	EXPECT_EQ(BUFPOOL_IDX_NIL, bp_q_get(q, s->own, 3));
+	EXPECT_EQ(4, q->d->head);
+}
+
+/*
+ * What dead clients leave mid-operation is no repair: a producer dead
+ * between its slot CAS and its tail CAS (the tail one behind, even
+ * behind the head once the consumer took it), a consumer dead between
+ * marking a slot consumed and moving head.
+ */
+TEST_F(rc, half_done_operations_are_fine)
+{
+	struct bp_shm *s = &self->s;
+	struct bp_q *q = &self->rq[0].q;
+	__u32 a, b;
+
+	a = enqueue(self, 0);
+	ASSERT_GT(COUNT, a);
+	q->d->tail = 0;				/* the tail CAS never came */
+	RECONCILE(self);
+	EXPECT_EQ(0, self->r.repaired);
+	EXPECT_EQ(1, self->r.queued);
+	EXPECT_EQ(a, bp_q_get(q, s->own, 3));	/* head 1, tail 0 */
+	s->own[a] = BUFPOOL_OWN_FREE;
+	RECONCILE(self);
+	EXPECT_EQ(0, self->r.repaired);
+	EXPECT_EQ(1, q->d->tail);
+	b = enqueue(self, 0);
+	ASSERT_GT(COUNT, b);
+	/* Consumed, head not moved on. */
+	*qslot(self, 0, 1) = bp_q_slot(1, BUFPOOL_QUEUE_EMPTY);
+	s->own[b] = 3;
+	set_live(self, 3);
+	RECONCILE(self);
+	EXPECT_EQ(0, self->r.repaired);
+	EXPECT_EQ(0, self->r.queued);
+	EXPECT_EQ(1, self->r.held);
+	EXPECT_EQ(BUFPOOL_IDX_NIL, bp_q_get(q, s->own, 3));
+	EXPECT_EQ(2, q->d->head);
+}
+
+/* An addressed handoff: held while its receiver lives, else back. */
+TEST_F(rc, addressed_handoff)
+{
+	struct bp_shm *s = &self->s;
+	__u32 x = bp_fl_pop(s->free_head, s->next, s->buf_count);
+	__u32 y = bp_fl_pop(s->free_head, s->next, s->buf_count);
+
+	s->own[x] = BUFPOOL_OWN_TO | 8;
+	s->own[y] = BUFPOOL_OWN_TRANSIT | 8;	/* unaddressed, for contrast */
+	set_live(self, 8);
+	RECONCILE(self);
+	EXPECT_WHOLE(self);
+	EXPECT_EQ(2, self->r.transit);
+	EXPECT_EQ(0, self->r.reclaimed);
+	EXPECT_EQ(BUFPOOL_OWN_TO | 8, s->own[x]);
+	memset(self->live, 0, sizeof(self->live));
+	RECONCILE(self);
+	EXPECT_WHOLE(self);
+	EXPECT_EQ(1, self->r.transit);
+	EXPECT_EQ(1, self->r.reclaimed);
+	EXPECT_EQ(1, self->r.dropped);
+	EXPECT_EQ(0, self->r.repaired);
+	EXPECT_EQ(BUFPOOL_OWN_FREE, s->own[x]);
+	/* A receiver id out of range is garbage. */
+	s->own[y] = BUFPOOL_OWN_TO;
+	RECONCILE(self);
+	EXPECT_EQ(1, self->r.repaired);
+	EXPECT_EQ(COUNT, self->r.free);
+}
+
+/*
  * A state correct clients could leave: full magazines in the depot,
  * caches of clients 1..16 holding magazines, buffers named in own[].
  */
@@ -204,6 +497,19 @@ static void populate(FIXTURE_DATA(rc) *self, unsigned int *seed)
 		if (x < COUNT)
 			s->own[x] = 1 + rand_r(seed) % 16;
 	}
+	/* Queues with consumers 1..16, some buffers, a dequeue in flight. */
+	for (k = 0; k < NQ; k++) {
+		queue_setup(self, k, k ? QLEN : QCAP, 1 + rand_r(seed) % 16, 1);
+		n = rand_r(seed) % (QCAP + 2);
+		for (i = 0; i < n; i++)
+			enqueue(self, k);
+		for (i = rand_r(seed) % 4; i; i--)	/* some consumed */
+			bp_q_get(&self->rq[k].q, NULL, 0);
+		x = bp_q_slot_idx(self->rq[k].q.slots[self->rq[k].q.d->head &
+						       self->rq[k].q.mask]);
+		if (x < COUNT && rand_r(seed) % 2)
+			s->own[x] = self->rq[k].consumer;
+	}
 }
 
 /*
@@ -216,7 +522,7 @@ TEST_F(rc, garbage_anywhere)
 	unsigned int seed = 12345, iter, n, i;
 	__u32 *w = self->ctrl, words = self->l.ctrl_size / 4;
 	unsigned char *seen = malloc(COUNT);
-	__u32 idx, id;
+	__u32 idx, id, k;
 
 	ASSERT_NE(NULL, seen);
 	for (iter = 0; iter < 3000; iter++) {
@@ -236,6 +542,14 @@ TEST_F(rc, garbage_anywhere)
 		}
 		RECONCILE(self);
 		EXPECT_WHOLE(self);
+		if (iter % 7 == 0) {
+			/* Queue 1 drained, as the kernel does it. */
+			self->rq[1].count = 0;
+			RECONCILE(self);
+			bp_q_reset(self->rq[1].q.d);
+			bp_q_slots_init(self->rq[1].q.slots, QLEN);
+			self->rq[1].count = 1;
+		}
 		RECONCILE(self);
 		EXPECT_EQ(0, self->r.repaired);
 		EXPECT_EQ(0, self->r.reclaimed);
@@ -256,6 +570,18 @@ TEST_F(rc, garbage_anywhere)
 				ASSERT_EQ(0, seen[idx]);
 				seen[idx] = 1;
 			}
+		/* Nor free and queued, nor queued twice. */
+		for (k = 0; k < NQ; k++) {
+			struct bp_q *q = &self->rq[k].q;
+
+			for (i = 0; i <= q->mask; i++) {
+				idx = bp_q_slot_idx(q->slots[i]);
+				if (idx >= COUNT)
+					continue;
+				ASSERT_EQ(0, seen[idx]);
+				seen[idx] = 1;
+			}
+		}
 		if (!_metadata->passed)	/* not 3000 times the same */
 			break;
 	}
