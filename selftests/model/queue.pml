@@ -108,7 +108,9 @@ byte gseq = 1, lastseq;		/* ghost: next enqueue, last dequeued */
 
 /*
  * "if DIE :: s fi": the process dies here, or does s.  Where a process
- * cannot die this is s alone, with no extra state.
+ * cannot die this is s alone, with no extra state.  An if that begins s
+ * has no else: Spin would make that else the outer if's (taken only
+ * when the process cannot die).
  */
 #define DIE	:: mortal -> goto died
 
@@ -138,7 +140,7 @@ proctype producer(byte me; byte nops)
 					own[x] = me
 				:: else -> skip
 				fi
-			:: else -> skip
+			:: x != NIL -> skip
 			fi;
 			if
 			:: x == NIL -> goto next
@@ -180,7 +182,7 @@ proctype producer(byte me; byte nops)
 			   :: atomic {
 				if
 				:: tail == t -> tail = t + 1
-				:: else -> skip
+				:: tail != t -> skip
 				fi;
 				x = NIL;	/* enqueued */
 			   }
@@ -202,7 +204,7 @@ proctype producer(byte me; byte nops)
 			:: atomic {
 				if
 				:: tail == t -> tail = t + 1; t++
-				:: else -> t = tail
+				:: tail != t -> t = tail
 				fi
 			   }
 			fi
@@ -221,7 +223,7 @@ proctype producer(byte me; byte nops)
 					tail = t + 1; t++
 				:: tail == t && sl != LAP(t) + 1 ->
 					assert(false)	/* corrupt */
-				:: else -> t = tail
+				:: tail != t -> t = tail
 				fi
 			   }
 #else
@@ -251,7 +253,7 @@ next:
 		:: x != NIL ->
 			assert(holder[x] == me);
 			own[x] = 0; free[x] = true; holder[x] = 0
-		:: else -> skip
+		:: x == NIL -> skip
 		fi;
 		done[me] = true
 	   }
