@@ -61,6 +61,8 @@
  *  - the consumers receive buffers in the order they were enqueued (a
  *    ghost sequence number per enqueue);
  *  - no enqueue or dequeue meets a state it would call corrupt;
+ *  - at each reconciliation head - 1 <= tail <= head + CAP + 1 (what a
+ *    kernel may accept before it calls a tail corrupt);
  *  - at the end every buffer is exactly once free, queued, or held by a
  *    live client whose own[] says so.
  *
@@ -343,7 +345,12 @@ inline reconcile()
 			i++
 		:: else -> break
 		od;
-		/* 1. The queue from head, as a consumer walks it. */
+		/* 1. The queue from head, as a consumer walks it.  The tail
+		 * a correct queue can show: one behind head (its producer
+		 * stopped before the tail CAS, the position consumed since)
+		 * to CAP + 1 ahead (the slot at head consumed, head not moved
+		 * yet, and CAP positions filled after it). */
+		assert(tail + 1 >= head && tail <= head + CAP + 1);
 		p = head;
 		n = 0;
 		do
