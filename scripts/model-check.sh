@@ -3,11 +3,17 @@
 #
 # Model-check the shared free list (selftests/model/freelist.pml), the
 # ownership records with the kernel's reconciliation (ownership.pml) and
-# the magazine protocol with both (magazine.pml) with Spin: both must hold under every interleaving and every process
-# death, and the checker must find the bug in each planted mutation (a
-# tag too narrow; an announcement after the CAS; a magazine named after
-# its announcement is cleared).  Prints KTAP; exits 1
-# on any failure.
+# the magazine protocol with both (magazine.pml), a queue with its
+# ownership protocol (queue.pml) and the addressed handoff with the
+# live-client map (handoff.pml) with Spin: each must hold under every
+# interleaving and every process death, and the checker must find the bug
+# in each planted mutation (a tag too narrow; an announcement after the
+# CAS; a magazine named after its announcement is cleared; a slot
+# consumed before its record, an announcement cleared before the CAS, a
+# slot CAS without its lap, the kernel clearing a dequeue in flight, an
+# unmoved tail behind a consumed slot called corrupt; a receiver's live
+# bit read before the handoff's store).  Prints KTAP; exits 1 on any
+# failure.
 set -eu
 
 models=$(cd "$(dirname "$0")/../selftests/model" && pwd)
@@ -56,7 +62,7 @@ finds() { # number description output
 }
 
 echo "TAP version 13"
-echo "1..6"
+echo "1..14"
 holds 1 "free list safe under every interleaving and death" "$(run 256)"
 finds 2 "a 1-bit tag's ABA is found (the check can fail)" "$(run 2)"
 holds 3 "ownership records and reconciliation exact under every interleaving and death" \
@@ -67,4 +73,20 @@ holds 5 "magazine moves, records and reconciliation exact under every interleavi
 	"$(run_model magazine.pml)"
 finds 6 "a magazine named after its announcement is cleared is found (the check can fail)" \
 	"$(run_model magazine.pml -DLATE_RECORD)"
+holds 7 "queue put/get, records and reconciliation exact and FIFO under every interleaving and death" \
+	"$(run_model queue.pml)"
+finds 8 "a slot consumed before own[] is written is found (the check can fail)" \
+	"$(run_model queue.pml -DCONSUME_FIRST)"
+finds 9 "pend_buf cleared before the slot CAS is found (the check can fail)" \
+	"$(run_model queue.pml -DPEND_EARLY)"
+finds 10 "a slot CAS without its lap (ABA) is found (the check can fail)" \
+	"$(run_model queue.pml -DNO_LAP)"
+finds 11 "the kernel clearing a dequeue in flight is found (the check can fail)" \
+	"$(run_model queue.pml -DKEEP_ALL_OWN)"
+finds 12 "a consumed slot at an unmoved tail called corrupt is found (the check can fail)" \
+	"$(run_model queue.pml -DAHEAD_CORRUPT)"
+holds 13 "addressed handoff, adoption and reconciliation exact under every interleaving and death" \
+	"$(run_model handoff.pml)"
+finds 14 "a live bit read before the handoff's store is found (the check can fail)" \
+	"$(run_model handoff.pml -DCHECK_FIRST)"
 exit $fail
