@@ -54,7 +54,8 @@ LIB_PC := userlib/libbufpool-user.pc
 # The library's sources, the fast path's first (userlib/internal.h says
 # what each holds); its public and shared headers, then its own.
 LIB_SRCS := userlib/buffer.c userlib/cache.c userlib/wait.c userlib/debug.c \
-	userlib/backend.c userlib/setup.c userlib/info.c userlib/classes.c
+	userlib/queue.c userlib/backend.c userlib/setup.c userlib/info.c \
+	userlib/classes.c
 LIB_OBJS := $(LIB_SRCS:.c=.o)
 LIB_HDRS := userlib/bufpool.h uapi/linux/bufpool.h $(wildcard uapi/bufpool/*.h)
 LIB_INTERNAL_HDRS := userlib/internal.h userlib/fastpath.h

@@ -4,7 +4,8 @@
  * pointer and by index, are the fast path of fastpath.h; the bulk forms
  * run it over the loaded magazine a run at a time; a release diverted
  * from the fast path goes to debug mode's quarantine or to a sleeper;
- * handoff and adopt pass a buffer between processes; the rest converts
+ * handoff, addressed handoff and adopt pass a buffer between processes
+ * (queues, queue.c, are the other way); the rest converts
  * between indices and addresses.
  */
 #include <errno.h>
@@ -188,6 +189,42 @@ int bufpool_handoff(struct bufpool *pool, uint32_t idx)
 	return 0;
 }
 
+/*
+ * An addressed handoff: own[idx] = BUFPOOL_OWN_TO | receiver.  Then the
+ * receiver's bit in the live-client map: the kernel clears it (and
+ * makes a full barrier) before it reconciles the pool for a departed
+ * client, so either that reconciliation sees the record and gives the
+ * buffer back, or this load sees the bit clear (both accesses seq_cst,
+ * against the kernel's store and smp_mb()).  Clear: take the buffer
+ * back, unless the kernel did first (the CAS fails: it is the pool's).
+ */
+int bufpool_handoff_to(struct bufpool *pool, uint32_t idx, uint32_t receiver)
+{
+	_Atomic __u32 *own;
+	_Atomic __u64 *live;
+	__u32 to;
+
+	if (!pool || idx >= pool->buf_count || !receiver ||
+	    receiver > BUFPOOL_CLIENT_MAX || receiver == pool->client_id ||
+	    bp_load_relaxed_u32(&pool->own[idx]) != pool->client_id) {
+		errno = EINVAL;
+		return -1;
+	}
+	own = (_Atomic __u32 *)&pool->own[idx];
+	live = (_Atomic __u64 *)&pool->shm.live[receiver / 64];
+	to = BUFPOOL_OWN_TO | receiver;
+	atomic_store_explicit(own, to, memory_order_seq_cst);
+	if (atomic_load_explicit(live, memory_order_seq_cst) &
+	    (1ULL << (receiver % 64)))
+		return 0;
+	if (atomic_compare_exchange_strong_explicit(own, &to, pool->client_id,
+			memory_order_acquire, memory_order_relaxed)) {
+		errno = ESRCH;
+		return -1;
+	}
+	return 0;	/* the kernel gave it back to the pool already */
+}
+
 int bufpool_adopt(struct bufpool *pool, uint32_t idx)
 {
 	__u32 o;
@@ -197,8 +234,14 @@ int bufpool_adopt(struct bufpool *pool, uint32_t idx)
 		return -1;
 	}
 	o = bp_load_relaxed_u32(&pool->own[idx]);
-	/* One adopter wins; any other finds it no longer in transit. */
+	/*
+	 * In transit: anyone may adopt it; addressed (BUFPOOL_OWN_TO, which
+	 * has the transit bit too): only its receiver.  One adopter wins;
+	 * any other finds it no longer in transit.
+	 */
 	if (!(o & BUFPOOL_OWN_TRANSIT) ||
+	    ((o & BUFPOOL_OWN_KIND) == BUFPOOL_OWN_TO &&
+	     (o & ~BUFPOOL_OWN_KIND) != pool->client_id) ||
 	    !atomic_compare_exchange_strong_explicit(
 			(_Atomic __u32 *)&pool->own[idx], &o, pool->client_id,
 			memory_order_acquire, memory_order_relaxed)) {

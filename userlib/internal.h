@@ -18,6 +18,7 @@
  *   debug.c     debug mode (BUFPOOL_DEBUG): the quarantine
  *   backend.c   what differs between a device pool and a memfd pool
  *   setup.c     open, create, close
+ *   queue.c     queues: open, close, enqueue, dequeue, statistics
  *   info.c      statistics, audit, info, client id, fd
  *   classes.c   size classes, over the public API only
  */
@@ -109,6 +110,30 @@ struct bufpool {
 	size_t ctrl_map_len;
 	size_t bufs_map_len;
 	struct bufpool_info info;
+	/* Queues this handle has open (queue.c), under queue_lock. */
+	pthread_mutex_t queue_lock;
+	struct bp_queue *queues;
+};
+
+/*
+ * An open queue (queue.c): what bufpool_queue_open returns, as the
+ * opaque pointer type of the public API (struct bufpool_queue there,
+ * which is also the name of the ABI's shared descriptor: the handle is
+ * never that, and bp_queue_of() converts).  Its
+ * geometry (q) comes from a trusted source: the kernel's answer to
+ * BUFPOOL_IOC_QUEUE, or, on a module-free pool, the descriptor as its
+ * creator wrote it, read once and checked.
+ */
+struct bp_queue {
+	struct bp_q q;
+	struct bufpool *pool;
+	uint32_t id;		/* the descriptor, < nr_queues */
+	uint32_t queue_flags;	/* BUFPOOL_QUEUE_SP, _DECLARED */
+	uint64_t generation;	/* of the descriptor, when opened */
+	int produce;		/* opened with BUFPOOL_QUEUE_PRODUCE */
+	int consume;		/* holds the consumer role */
+	int sp;			/* holds the single-producer role */
+	struct bp_queue *next;	/* the pool's list */
 };
 
 /*
@@ -198,12 +223,31 @@ struct bp_backend {
 	void (*wake)(struct bufpool *pool);
 	/* bufpool_audit. */
 	int (*audit)(struct bufpool *pool, struct bufpool_audit *audit);
+	/*
+	 * Open the queue called name (checked) with BUFPOOL_QUEUE_* flags
+	 * (checked; capacity a power of two <= queue_len when creating):
+	 * fill q's id, generation, flags, roles and bind q->q.  Called
+	 * with pool->queue_lock held.
+	 */
+	int (*queue_open)(struct bufpool *pool, const char *name,
+			  unsigned int flags, uint32_t capacity,
+			  struct bp_queue *q);
+	/* Drop q's roles and stop using it; the last user empties it. */
+	void (*queue_close)(struct bufpool *pool, struct bp_queue *q);
+	/* bufpool_close, after everything else: leave the live map. */
+	void (*detach)(struct bufpool *pool);
 };
 
 extern const struct bp_backend bp_device_backend;
 extern const struct bp_backend bp_memfd_backend;
 const struct bp_backend *bp_backend_of(int fd);
 int bp_memfd_build(struct bufpool *pool, const struct bp_layout *l, int huge);
+
+/* ---- queue.c ----------------------------------------------------- */
+void bp_queue_bind(struct bufpool *pool, struct bp_queue *q,
+		   uint32_t id, uint32_t capacity);
+void bp_queue_drain(struct bufpool *pool, struct bp_queue *q);
+void bp_queues_close(struct bufpool *pool);
 
 /* ---- setup.c ----------------------------------------------------- */
 int bp_map(struct bufpool *pool, const struct bp_layout *l, int huge);

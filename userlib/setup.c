@@ -4,9 +4,10 @@
  * bufpool_open_fd and bufpool_create make a handle (struct bufpool) for
  * a file, have its backend (backend.c) attach the handle to the pool or
  * build a new memfd pool, map both areas, and bind the handle to the
- * mapping; bufpool_close gives back what this process's threads cache
- * and undoes all of it.  These, with debug mode's quarantine and
- * bufpool_classes_open, are the functions that allocate.
+ * mapping; bufpool_close closes its queues, gives back what this
+ * process's threads cache and undoes all of it.  These, with debug
+ * mode's quarantine, bufpool_queue_open and bufpool_classes_open, are
+ * the functions that allocate.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -45,6 +46,7 @@ static struct bufpool *bp_handle_new(int fd)
 	pool->fd = fd;
 	pool->ctrl = MAP_FAILED;
 	pool->bufs = MAP_FAILED;
+	pthread_mutex_init(&pool->queue_lock, NULL);
 	return pool;
 }
 
@@ -75,6 +77,9 @@ static struct bufpool *bp_handle_free(struct bufpool *pool)
 {
 	int saved = errno;
 
+	/* A module-free pool's client leaves the live map. */
+	if (pool->ctrl != MAP_FAILED && pool->client_id)
+		pool->backend->detach(pool);
 	if (pool->bufs != MAP_FAILED)
 		munmap(pool->bufs, pool->bufs_map_len);
 	if (pool->ctrl != MAP_FAILED)
@@ -82,6 +87,7 @@ static struct bufpool *bp_handle_free(struct bufpool *pool)
 	if (pool->fd >= 0)
 		close(pool->fd);
 	bp_debug_free(pool);
+	pthread_mutex_destroy(&pool->queue_lock);
 	free(pool);
 	errno = saved;
 	return NULL;
@@ -199,6 +205,8 @@ int bufpool_close(struct bufpool *pool)
 		errno = EINVAL;
 		return -1;
 	}
+	/* Queues first: a last user's drain gives buffers to the caches. */
+	bp_queues_close(pool);
 	bp_quarantine_drain(pool);
 	bp_thread_caches_flush_pool(pool);
 	bp_handle_free(pool);

@@ -97,6 +97,16 @@ TEST(null_handle_every_call)
 	EXPECT_EINVAL(-1, bufpool_classes_release(NULL, &byte));
 	EXPECT_EINVAL(NULL, bufpool_classes_pool(NULL, 0));
 	bufpool_classes_close(NULL);		/* does nothing */
+	EXPECT_EINVAL(-1, bufpool_handoff_to(NULL, 0, 1));
+	EXPECT_EINVAL(NULL, bufpool_queue_open(NULL, "q", BUFPOOL_QUEUE_CREATE, 8));
+	EXPECT_EINVAL(-1, bufpool_queue_close(NULL));
+	EXPECT_EINVAL(-1, bufpool_enqueue(NULL, &byte));
+	EXPECT_EINVAL(-1, bufpool_enqueue_index(NULL, 0));
+	EXPECT_EINVAL(NULL, bufpool_dequeue(NULL));
+	EXPECT_EINVAL(-1, bufpool_dequeue_index(NULL, &idx));
+	EXPECT_EINVAL(0, bufpool_enqueue_bulk(NULL, (void *const *)bufs, 2));
+	EXPECT_EINVAL(0, bufpool_dequeue_bulk(NULL, (void **)bufs, 2));
+	EXPECT_EINVAL(-1, bufpool_queue_stats(NULL, NULL));
 }
 
 /* NULL where a call writes its answer: EINVAL, and nothing taken. */
@@ -201,6 +211,46 @@ TEST(open_fd_corrupted_header)
 	EXPECT_EQ(NULL, bufpool_open_fd(bufpool_fd(pool)));
 	EXPECT_EQ(ENOTTY, errno);
 	bufpool_close(pool);
+}
+
+/* A memfd pool of ABI 1.2 (no queues, no live map): EPROTO, cleanly. */
+TEST(open_fd_older_abi)
+{
+	struct bufpool_params params = { .flags = BUFPOOL_F_NO_HUGETLB };
+	struct bufpool *pool = bufpool_create(&params);
+	__u32 v12 = (BUFPOOL_ABI_MAJOR << 16) | 2, v20 = 2 << 16;
+
+	ASSERT_NE(NULL, pool);
+	/* abi_version, at offset 8 of struct bufpool_ctrl */
+	ASSERT_EQ(sizeof(v12), pwrite(bufpool_fd(pool), &v12, sizeof(v12), 8));
+	errno = 0;
+	EXPECT_EQ(NULL, bufpool_open_fd(bufpool_fd(pool)));
+	EXPECT_EQ(EPROTO, errno);
+	ASSERT_EQ(sizeof(v20), pwrite(bufpool_fd(pool), &v20, sizeof(v20), 8));
+	EXPECT_EQ(NULL, bufpool_open_fd(bufpool_fd(pool)));
+	EXPECT_EQ(EPROTO, errno);
+	bufpool_close(pool);
+}
+
+/* Queue handles and their NULL out pointers on an open pool. */
+TEST(queue_null_out_pointers)
+{
+	struct bufpool_params p = { .buf_count = 64,
+				    .flags = BUFPOOL_F_NO_HUGETLB };
+	struct bufpool_queue *q;
+	struct bufpool *pool;
+
+	pool = bufpool_create(&p);
+	ASSERT_NE(NULL, pool);
+	q = bufpool_queue_open(pool, "q", BUFPOOL_QUEUE_CREATE |
+			       BUFPOOL_QUEUE_PRODUCE | BUFPOOL_QUEUE_CONSUME, 8);
+	ASSERT_NE(NULL, q);
+	EXPECT_EINVAL(-1, bufpool_dequeue_index(q, NULL));
+	EXPECT_EINVAL(0, bufpool_enqueue_bulk(q, NULL, 2));
+	EXPECT_EINVAL(0, bufpool_dequeue_bulk(q, NULL, 2));
+	EXPECT_EINVAL(-1, bufpool_queue_stats(q, NULL));
+	EXPECT_EQ(0, bufpool_queue_close(q));
+	EXPECT_EQ(0, bufpool_close(pool));
 }
 
 TEST_HARNESS_MAIN

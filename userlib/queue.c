@@ -1,0 +1,388 @@
+// SPDX-License-Identifier: MIT
+/*
+ * libbufpool-user: queues of buffers in the pool's control area
+ * (<bufpool/queue.h> is the algorithm, docs/DESIGN.md "Queues" the
+ * design).  Opening and closing a queue is the backend's (backend.c: an
+ * ioctl on a device pool, the library itself on a module-free pool);
+ * here are the checks of the arguments, the handle and the pool's list
+ * of open queues, and the calls that move buffers, which make no system
+ * call, take no lock and allocate nothing.
+ *
+ * The ownership protocol, which lets the kernel's reconciliation tell
+ * at every instruction where a buffer is:
+ *   enqueue: own[x] is ours; the thread's shared cache announces x
+ *            (pend_buf); own[x] = FREE (release); bp_q_put(); on
+ *            failure own[x] = ours again; pend_buf = NIL (release).
+ *   dequeue: bp_q_get() records own[x] = ours before it marks the slot
+ *            consumed.
+ * A buffer is then queued (a slot names it: the queue wins over every
+ * record) or named by a record of the client that holds it.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fastpath.h"
+
+/* The public API's opaque handle is a struct bp_queue. */
+static inline struct bp_queue *bp_queue_of(struct bufpool_queue *h)
+{
+	return (struct bp_queue *)(void *)h;
+}
+
+#define BP_QUEUE_OPEN_FLAGS	(BUFPOOL_QUEUE_CREATE | BUFPOOL_QUEUE_EXCL | \
+				 BUFPOOL_QUEUE_SINGLE_PRODUCER |	 \
+				 BUFPOOL_QUEUE_PRODUCE | BUFPOOL_QUEUE_CONSUME)
+
+/* The library's flags are the kernel's: passed through as they are. */
+_Static_assert(BUFPOOL_QUEUE_CREATE == BUFPOOL_QOPEN_CREATE &&
+	       BUFPOOL_QUEUE_EXCL == BUFPOOL_QOPEN_EXCL &&
+	       BUFPOOL_QUEUE_SINGLE_PRODUCER == BUFPOOL_QOPEN_SP &&
+	       BUFPOOL_QUEUE_PRODUCE == BUFPOOL_QOPEN_PRODUCE &&
+	       BUFPOOL_QUEUE_CONSUME == BUFPOOL_QOPEN_CONSUME,
+	       "queue open flags are BUFPOOL_QOPEN_*");
+
+/* A queue's name: 1 to 31 of [A-Za-z0-9_.-]. */
+static int bp_queue_name_ok(const char *name)
+{
+	size_t i;
+	char c;
+
+	if (!name)
+		return 0;
+	for (i = 0; name[i]; i++) {
+		if (i >= BUFPOOL_QUEUE_NAME_MAX - 1)
+			return 0;
+		c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+		      c == '-'))
+			return 0;
+	}
+	return i > 0;
+}
+
+/*
+ * Bind q->q to descriptor id of pool, of capacity slots (a power of two
+ * <= queue_len, id < nr_queues: the caller checked both).
+ */
+void bp_queue_bind(struct bufpool *pool, struct bp_queue *q,
+		   uint32_t id, uint32_t capacity)
+{
+	q->pool = pool;
+	q->id = id;
+	q->q.d = &pool->shm.queues[id];
+	q->q.slots = pool->shm.qslots + (uint64_t)id * pool->shm.queue_len;
+	q->q.mask = capacity - 1;
+	q->q.shift = (uint32_t)__builtin_ctz(capacity);
+	q->q.buf_count = pool->buf_count;
+}
+
+/*
+ * Give back to the pool every buffer the queue holds, for the last user
+ * of a module-free pool's queue: each is dequeued (recorded as ours)
+ * and released as any buffer this handle holds.
+ */
+void bp_queue_drain(struct bufpool *pool, struct bp_queue *q)
+{
+	uint64_t n;
+	uint32_t idx;
+
+	for (n = 0; n <= q->q.mask; n++) {
+		idx = bp_q_get(&q->q, pool->own, pool->client_id);
+		if (idx >= pool->buf_count)
+			break;		/* empty, or garbage */
+		if (bp_release_if_ours(pool, idx)) {
+			/* No cache for this thread: straight to the list. */
+			bp_store_release_u32(&pool->own[idx], BUFPOOL_OWN_FREE);
+			bp_fl_push(pool->shm.free_head, pool->shm.next, idx);
+		}
+	}
+}
+
+struct bufpool_queue *bufpool_queue_open(struct bufpool *pool,
+					 const char *name, unsigned int flags,
+					 uint32_t capacity)
+{
+	struct bp_queue *q, *it;
+	uint32_t cap = 0;
+
+	if (!pool || !bp_queue_name_ok(name) ||
+	    (flags & ~BP_QUEUE_OPEN_FLAGS) ||
+	    ((flags & BUFPOOL_QUEUE_EXCL) && !(flags & BUFPOOL_QUEUE_CREATE))) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (!pool->shm.nr_queues) {
+		errno = EOPNOTSUPP;
+		return NULL;
+	}
+	if (flags & BUFPOOL_QUEUE_CREATE) {
+		if (!capacity || capacity > pool->shm.queue_len) {
+			errno = EINVAL;
+			return NULL;
+		}
+		/* Rounded up; queue_len is a power of two, so it fits. */
+		for (cap = 1; cap < capacity; cap <<= 1)
+			;
+	}
+	q = calloc(1, sizeof(*q));
+	if (!q)
+		return NULL;
+	pthread_mutex_lock(&pool->queue_lock);
+	if (pool->backend->queue_open(pool, name, flags, cap, q)) {
+		pthread_mutex_unlock(&pool->queue_lock);
+		free(q);
+		return NULL;
+	}
+	for (it = pool->queues; it; it = it->next)
+		if (it->id == q->id && it->generation == q->generation)
+			break;
+	if (it) {
+		/* A kernel that let this handle open it twice. */
+		pool->backend->queue_close(pool, q);
+		pthread_mutex_unlock(&pool->queue_lock);
+		free(q);
+		errno = EALREADY;
+		return NULL;
+	}
+	q->next = pool->queues;
+	pool->queues = q;
+	pthread_mutex_unlock(&pool->queue_lock);
+	return (struct bufpool_queue *)(void *)q;
+}
+
+/* Unlink q from its pool's list; the caller holds queue_lock. */
+static int bp_queue_unlink(struct bufpool *pool, struct bp_queue *q)
+{
+	struct bp_queue **p;
+
+	for (p = &pool->queues; *p; p = &(*p)->next) {
+		if (*p == q) {
+			*p = q->next;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int bufpool_queue_close(struct bufpool_queue *h)
+{
+	struct bp_queue *q = bp_queue_of(h);
+	struct bufpool *pool;
+
+	if (!q) {
+		errno = EINVAL;
+		return -1;
+	}
+	pool = q->pool;
+	pthread_mutex_lock(&pool->queue_lock);
+	if (bp_queue_unlink(pool, q)) {
+		pthread_mutex_unlock(&pool->queue_lock);
+		errno = EINVAL;
+		return -1;
+	}
+	pool->backend->queue_close(pool, q);
+	pthread_mutex_unlock(&pool->queue_lock);
+	free(q);
+	return 0;
+}
+
+/* bufpool_close: every queue still open. */
+void bp_queues_close(struct bufpool *pool)
+{
+	struct bp_queue *q;
+
+	pthread_mutex_lock(&pool->queue_lock);
+	while ((q = pool->queues) != NULL) {
+		pool->queues = q->next;
+		pool->backend->queue_close(pool, q);
+		free(q);
+	}
+	pthread_mutex_unlock(&pool->queue_lock);
+}
+
+/* ------------------------------------------------------------------ */
+/* Moving buffers                                                     */
+
+/* Enqueue idx (< buf_count), following the ownership protocol. */
+static int bp_enqueue(struct bp_queue *q, uint32_t idx)
+{
+	struct bufpool *pool = q->pool;
+	uint32_t me = pool->client_id;
+	struct bp_thread_cache *cache;
+	__u32 *pend;
+	int r;
+
+	if (__builtin_expect(!q->produce, 0)) {
+		errno = EPERM;
+		return -1;
+	}
+	if (__builtin_expect(bp_load_relaxed_u32(&pool->own[idx]) != me, 0)) {
+		errno = EINVAL;
+		return -1;
+	}
+	cache = bp_thread_cache_current(pool);
+	if (!cache) {
+		cache = bp_thread_cache_get(pool);
+		if (!cache)
+			return -1;	/* EUSERS */
+	}
+	pend = &cache->shared->pend_buf;
+	bp_store_relaxed_u32(pend, idx);
+	/* Orders the announcement before the record lets go. */
+	bp_store_release_u32(&pool->own[idx], BUFPOOL_OWN_FREE);
+	r = bp_q_put(&q->q, idx, q->sp, NULL);
+	if (__builtin_expect(r != 0, 0))
+		bp_store_relaxed_u32(&pool->own[idx], me);
+	/* Orders the record (on failure) before the announcement goes. */
+	bp_store_release_u32(pend, BUFPOOL_IDX_NIL);
+	switch (r) {
+	case 0:
+		return 0;
+	case BP_Q_FULL:
+		errno = ENOBUFS;
+		break;
+	case BP_Q_BUSY:
+		errno = EAGAIN;
+		break;
+	default:
+		errno = EUCLEAN;
+		break;
+	}
+	return -1;
+}
+
+/* Dequeue: the index taken (recorded as ours), or BP_NONE with errno. */
+static uint32_t bp_dequeue(struct bp_queue *q)
+{
+	struct bufpool *pool = q->pool;
+	uint32_t idx;
+
+	if (__builtin_expect(!q->consume, 0)) {
+		errno = EPERM;
+		return BP_NONE;
+	}
+	idx = bp_q_get(&q->q, pool->own, pool->client_id);
+	if (__builtin_expect(idx < pool->buf_count, 1))
+		return idx;
+	errno = idx == BUFPOOL_IDX_NIL ? EAGAIN : EUCLEAN;
+	return BP_NONE;
+}
+
+int bufpool_enqueue(struct bufpool_queue *h, void *buf)
+{
+	struct bp_queue *q = bp_queue_of(h);
+	uint32_t idx;
+
+	if (!q || bp_ptr_to_idx(q->pool, buf, &idx)) {
+		errno = EINVAL;
+		return -1;
+	}
+	return bp_enqueue(q, idx);
+}
+
+int bufpool_enqueue_index(struct bufpool_queue *h, uint32_t idx)
+{
+	struct bp_queue *q = bp_queue_of(h);
+	if (!q || idx >= q->pool->buf_count) {
+		errno = EINVAL;
+		return -1;
+	}
+	return bp_enqueue(q, idx);
+}
+
+void *bufpool_dequeue(struct bufpool_queue *h)
+{
+	struct bp_queue *q = bp_queue_of(h);
+	uint32_t idx;
+
+	if (!q) {
+		errno = EINVAL;
+		return NULL;
+	}
+	idx = bp_dequeue(q);
+	return idx == BP_NONE ? NULL : bp_buf_addr(q->pool, idx);
+}
+
+int bufpool_dequeue_index(struct bufpool_queue *h, uint32_t *idx)
+{
+	struct bp_queue *q = bp_queue_of(h);
+	uint32_t taken;
+
+	if (!q || !idx) {
+		errno = EINVAL;
+		return -1;
+	}
+	taken = bp_dequeue(q);
+	if (taken == BP_NONE)
+		return -1;
+	*idx = taken;
+	return 0;
+}
+
+/* Each buffer goes as bufpool_enqueue sends one; stops at the first. */
+unsigned int bufpool_enqueue_bulk(struct bufpool_queue *h, void *const *bufs,
+				  unsigned int n)
+{
+	struct bp_queue *q = bp_queue_of(h);
+	unsigned int i;
+	uint32_t idx;
+
+	if (!q || !bufs) {
+		errno = EINVAL;
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		if (bp_ptr_to_idx(q->pool, bufs[i], &idx)) {
+			errno = EINVAL;
+			break;
+		}
+		if (bp_enqueue(q, idx))
+			break;
+	}
+	return i;
+}
+
+unsigned int bufpool_dequeue_bulk(struct bufpool_queue *h, void **bufs,
+				  unsigned int n)
+{
+	struct bp_queue *q = bp_queue_of(h);
+	unsigned int i;
+	uint32_t idx;
+
+	if (!q || !bufs) {
+		errno = EINVAL;
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		idx = bp_dequeue(q);
+		if (idx == BP_NONE)
+			break;
+		bufs[i] = bp_buf_addr(q->pool, idx);
+	}
+	return i;
+}
+
+int bufpool_queue_stats(struct bufpool_queue *h,
+			struct bufpool_queue_stats *st)
+{
+	struct bp_queue *q = bp_queue_of(h);
+
+	if (!q || !st) {
+		errno = EINVAL;
+		return -1;
+	}
+	memset(st, 0, sizeof(*st));
+	st->capacity = q->q.mask + 1;
+	/* Head first: the tail read after it is rarely behind it. */
+	st->dequeued = bp_load_relaxed_u64(&q->q.d->head);
+	st->enqueued = bp_load_relaxed_u64(&q->q.d->tail);
+	/* Each word read once: the depth from the two just read. */
+	st->depth = st->enqueued - st->dequeued <= st->capacity ?
+		    st->enqueued - st->dequeued : 0;
+	st->full = bp_load_relaxed_u64(&q->q.d->full);
+	st->high_watermark = bp_load_relaxed_u64(&q->q.d->high_watermark);
+	st->consumer = bp_load_relaxed_u32(&q->q.d->consumer);
+	return 0;
+}
