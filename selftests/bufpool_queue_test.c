@@ -712,6 +712,60 @@ TEST_F(queue, handoff_to)
 	EXPECT_EQ(0, bufpool_close(recv));
 }
 
+/* ---- creators racing ---------------------------------------------- */
+#define RACERS	6
+
+struct racer {
+	struct bufpool *pool;
+	struct bufpool_queue *q;
+	pthread_barrier_t *go;
+};
+
+static void *race_open(void *arg)
+{
+	struct racer *r = arg;
+
+	pthread_barrier_wait(r->go);
+	r->q = bufpool_queue_open(r->pool, "t_race", BUFPOOL_QUEUE_CREATE |
+				  BUFPOOL_QUEUE_PRODUCE, 16);
+	return NULL;
+}
+
+/* Clients creating one name at once all get the one queue. */
+TEST_F(queue, creators_racing_share_one_queue)
+{
+	struct bufpool_queue_stats st;
+	struct racer r[RACERS];
+	pthread_barrier_t go;
+	pthread_t t[RACERS];
+	uint32_t idx;
+	int i, round;
+
+	for (round = 0; round < 20; round++) {
+		ASSERT_EQ(0, pthread_barrier_init(&go, NULL, RACERS));
+		for (i = 0; i < RACERS; i++) {
+			r[i] = (struct racer){ .pool = other_client(self),
+					       .go = &go };
+			ASSERT_NE(NULL, r[i].pool);
+			ASSERT_EQ(0, pthread_create(&t[i], NULL, race_open, &r[i]));
+		}
+		for (i = 0; i < RACERS; i++) {
+			ASSERT_EQ(0, pthread_join(t[i], NULL));
+			ASSERT_NE(NULL, r[i].q);
+		}
+		ASSERT_EQ(0, bufpool_acquire_index(r[0].pool, &idx));
+		ASSERT_EQ(0, bufpool_enqueue_index(r[0].q, idx));
+		for (i = 0; i < RACERS; i++) {
+			ASSERT_EQ(0, bufpool_queue_stats(r[i].q, &st));
+			EXPECT_EQ(1, st.depth);
+		}
+		for (i = 0; i < RACERS; i++)
+			EXPECT_EQ(0, bufpool_close(r[i].pool));
+		pthread_barrier_destroy(&go);
+		EXPECT_EQ(0, pool_in_use(self->pool));
+	}
+}
+
 /* ---- last close --------------------------------------------------- */
 TEST_F(queue, last_close_returns_buffers)
 {

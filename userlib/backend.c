@@ -318,8 +318,8 @@ static int bp_memfd_audit(struct bufpool *pool, struct bufpool_audit *audit)
  * Names are compared as four 64-bit words read once into a private
  * copy (a name another client scribbled over matches nothing).  Two
  * creators of one name at once: each claims a descriptor and writes the
- * name into it, then (after a full barrier, so that at least one sees
- * the other) looks for the name elsewhere.  A LIVE one wins: back off
+ * name into it, then (all of it seq_cst, so that at least one sees the
+ * other) looks for the name elsewhere.  A LIVE one wins: back off
  * and join it.  Of two BUSY ones the lower descriptor wins: the higher
  * backs off and starts over, the lower waits until the higher has either
  * backed off or become LIVE (when it did not see the lower one).
@@ -353,25 +353,23 @@ static void bp_qname_pack(__u64 w[BP_QNAME_WORDS], const char *name)
 }
 
 static int bp_qname_is(struct bufpool_queue *d,
-		       const __u64 want[BP_QNAME_WORDS])
+		       const __u64 want[BP_QNAME_WORDS], memory_order mo)
 {
 	__u64 w[BP_QNAME_WORDS];
 	int i;
 
 	for (i = 0; i < BP_QNAME_WORDS; i++)
-		w[i] = atomic_load_explicit(bp_qname_word(d, i),
-					    memory_order_relaxed);
+		w[i] = atomic_load_explicit(bp_qname_word(d, i), mo);
 	return !memcmp(w, want, sizeof(w));
 }
 
 static void bp_qname_set(struct bufpool_queue *d,
-			 const __u64 w[BP_QNAME_WORDS])
+			 const __u64 w[BP_QNAME_WORDS], memory_order mo)
 {
 	int i;
 
 	for (i = 0; i < BP_QNAME_WORDS; i++)
-		atomic_store_explicit(bp_qname_word(d, i), w[i],
-				      memory_order_relaxed);
+		atomic_store_explicit(bp_qname_word(d, i), w[i], mo);
 }
 
 /* The lowest LIVE descriptor called want: 0 and *id, *gen; -1 none. */
@@ -389,7 +387,7 @@ static int bp_memfd_queue_find(struct bp_shm *s,
 		    BUFPOOL_QSTATE_LIVE)
 			continue;
 		*gen = bp_load_relaxed_u64(&d->generation);
-		if (bp_qname_is(d, want)) {
+		if (bp_qname_is(d, want, memory_order_relaxed)) {
 			*id = i;
 			return 0;
 		}
@@ -420,7 +418,7 @@ static void bp_memfd_queue_free(struct bufpool_queue *d)
 {
 	static const __u64 none[BP_QNAME_WORDS];
 
-	bp_qname_set(d, none);
+	bp_qname_set(d, none, memory_order_relaxed);
 	atomic_store_explicit(bp_q32(&d->state), BUFPOOL_QSTATE_FREE,
 			      memory_order_release);
 }
@@ -515,9 +513,10 @@ static int bp_memfd_queue_conflict(struct bp_shm *s, uint32_t mine,
 		d = &s->queues[i];
 		for (spins = 0; ; spins++) {
 			st = atomic_load_explicit(bp_q32(&d->state),
-						  memory_order_acquire);
+						  memory_order_seq_cst);
 			if ((st != BUFPOOL_QSTATE_LIVE &&
-			     st != BUFPOOL_QSTATE_BUSY) || !bp_qname_is(d, want))
+			     st != BUFPOOL_QSTATE_BUSY) ||
+			    !bp_qname_is(d, want, memory_order_seq_cst))
 				break;
 			if (st == BUFPOOL_QSTATE_LIVE || i < mine ||
 			    spins == BP_MEMFD_QUEUE_SPINS)
@@ -539,13 +538,16 @@ static int bp_memfd_queue_create(struct bufpool *pool,
 {
 	struct bp_shm *s = &pool->shm;
 	struct bufpool_queue *d = NULL;
-	uint32_t i;
+	uint32_t i, st;
 
 	for (i = 0; i < s->nr_queues; i++) {
 		d = &s->queues[i];
+		st = BUFPOOL_QSTATE_FREE;
+		/* seq_cst: with the name, a claim the others' scans see. */
 		if (bp_load_relaxed_u32(&d->state) == BUFPOOL_QSTATE_FREE &&
-		    bp_cas_u32(&d->state, BUFPOOL_QSTATE_FREE,
-			       BUFPOOL_QSTATE_BUSY))
+		    atomic_compare_exchange_strong_explicit(bp_q32(&d->state),
+				&st, BUFPOOL_QSTATE_BUSY, memory_order_seq_cst,
+				memory_order_relaxed))
 			break;
 	}
 	if (i == s->nr_queues) {
@@ -554,7 +556,12 @@ static int bp_memfd_queue_create(struct bufpool *pool,
 	}
 	*gen = bp_load_relaxed_u64(&d->generation) + 1;
 	bp_store_relaxed_u64(&d->generation, *gen);
-	bp_qname_set(d, want);
+	/*
+	 * The claim and the name seq_cst, and the others' states and names
+	 * read seq_cst after them (bp_memfd_queue_conflict()): of two
+	 * claimants, at least one sees the other's claim and name (Dekker).
+	 */
+	bp_qname_set(d, want, memory_order_seq_cst);
 	bp_store_relaxed_u32(&d->flags, flags & BUFPOOL_QUEUE_SINGLE_PRODUCER ?
 			     BUFPOOL_QUEUE_SP : 0);
 	bp_store_relaxed_u32(&d->capacity, capacity);
@@ -563,8 +570,6 @@ static int bp_memfd_queue_create(struct bufpool *pool,
 	bp_store_relaxed_u32(&d->users, 1);
 	bp_q_reset(d);
 	bp_q_slots_init(s->qslots + (uint64_t)i * s->queue_len, capacity);
-	/* The claim and the name, before looking at the others' (Dekker). */
-	atomic_thread_fence(memory_order_seq_cst);
 	if (bp_memfd_queue_conflict(s, i, want)) {
 		bp_memfd_queue_free(d);
 		return 1;
