@@ -145,9 +145,7 @@ impl Error {
             errno::EINVAL => "invalid argument, or a buffer this handle does not hold",
             errno::ENOTTY => "not a bufpool device (or no module behind the pool)",
             errno::ESRCH => "the receiver is not a live client of the pool",
-            errno::EAGAIN => {
-                "the queue is empty, or the enqueue lost too many races (try again)"
-            }
+            errno::EAGAIN => "the queue is empty, or the enqueue lost too many races (try again)",
             errno::EPERM => "the queue was not opened for that role",
             errno::EOPNOTSUPP => "the pool has no queues",
             _ => return None,

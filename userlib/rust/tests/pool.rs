@@ -745,14 +745,19 @@ fn queue_open_errors_and_roles() {
     let other = second_handle(&pool);
     let info = pool.info().unwrap();
     let none = QueueOptions::default();
-    assert_eq!(pool.queue("rt-missing", &none).unwrap_err().errno(), errno::ENOENT);
+    assert_eq!(
+        pool.queue("rt-missing", &none).unwrap_err().errno(),
+        errno::ENOENT
+    );
     for bad in ["", "bad name", "bad/name", "nul\0", &"x".repeat(32)] {
         let e = pool.queue(bad, &create(4, true, true)).unwrap_err();
         assert_eq!(e.errno(), errno::EINVAL, "{:?}", bad);
     }
     let e = pool.queue("rt-cap0", &create(0, true, false)).unwrap_err();
     assert_eq!(e.errno(), errno::EINVAL);
-    let e = pool.queue("rt-cap", &create(info.queue_len + 1, true, false)).unwrap_err();
+    let e = pool
+        .queue("rt-cap", &create(info.queue_len + 1, true, false))
+        .unwrap_err();
     assert_eq!(e.errno(), errno::EINVAL);
 
     // A capacity is rounded up to a power of two; 31 characters is a name.
@@ -767,12 +772,19 @@ fn queue_open_errors_and_roles() {
     assert_eq!(pool.queue(name, &excl).unwrap_err().errno(), errno::EEXIST);
     assert_eq!(other.queue(name, &excl).unwrap_err().errno(), errno::EEXIST);
     // Once per handle; one consumer at a time.
-    assert_eq!(pool.queue(name, &none).unwrap_err().errno(), errno::EALREADY);
+    assert_eq!(
+        pool.queue(name, &none).unwrap_err().errno(),
+        errno::EALREADY
+    );
     let busy = other.queue(name, &role(true, true)).unwrap_err();
     assert_eq!(busy.errno(), errno::EBUSY);
     // The other handle produces; this one may not.
     let p = other.queue(name, &create(64, true, false)).unwrap();
-    assert_eq!(p.stats().unwrap().capacity, 8, "capacity ignored: it exists");
+    assert_eq!(
+        p.stats().unwrap().capacity,
+        8,
+        "capacity ignored: it exists"
+    );
     assert_eq!(p.stats().unwrap().consumer, Some(pool.client_id()));
     let e = q.enqueue(pool.acquire().unwrap()).unwrap_err();
     assert_eq!(e.error().errno(), errno::EPERM);
@@ -836,7 +848,10 @@ fn queue_bulk() {
     assert_eq!(q.enqueue_bulk(&mut bufs).unwrap(), 8);
     assert_eq!(bufs.len(), 2);
     assert_eq!((bufs[0][0], bufs[1][0]), (8, 9));
-    assert_eq!(q.enqueue_bulk(&mut bufs).unwrap_err().errno(), errno::ENOBUFS);
+    assert_eq!(
+        q.enqueue_bulk(&mut bufs).unwrap_err().errno(),
+        errno::ENOBUFS
+    );
     assert_eq!(bufs.len(), 2);
     assert!(q.stats().unwrap().full >= 1);
     let mut out = Vec::new();
@@ -847,7 +862,10 @@ fn queue_bulk() {
     assert_eq!(q.dequeue_bulk(100, &mut out).unwrap(), 7);
     let got: Vec<u32> = out.iter().map(|b| b.index()).collect();
     assert_eq!(got, order, "bulk keeps the order");
-    assert_eq!(q.dequeue_bulk(1, &mut out).unwrap_err().errno(), errno::EAGAIN);
+    assert_eq!(
+        q.dequeue_bulk(1, &mut out).unwrap_err().errno(),
+        errno::EAGAIN
+    );
     // Many chunks of the bulk calls' stack arrays.
     let cap = q.stats().unwrap().capacity;
     drop(q);
@@ -867,7 +885,10 @@ fn queue_bulk() {
     let mut mixed = vec![tagged(&pool, 1), tagged(&other, 2), tagged(&pool, 3)];
     assert_eq!(q.enqueue_bulk(&mut mixed).unwrap(), 1);
     assert_eq!(mixed.len(), 2);
-    assert_eq!(q.enqueue_bulk(&mut mixed).unwrap_err().errno(), errno::EINVAL);
+    assert_eq!(
+        q.enqueue_bulk(&mut mixed).unwrap_err().errno(),
+        errno::EINVAL
+    );
     drop((mixed, out, q));
     assert_eq!(pool.stats().unwrap().in_use, 0);
 }
@@ -1072,7 +1093,11 @@ fn handoff_to_a_receiver() {
     let id = other.client_id();
     let b = tagged(&pool, 0x5a);
     let idx = pool.handoff_to(b, id).unwrap();
-    assert_eq!(pool.stats().unwrap().in_use, 1, "in transit counts as in use");
+    assert_eq!(
+        pool.stats().unwrap().in_use,
+        1,
+        "in transit counts as in use"
+    );
     // Only the receiver adopts it.
     assert_eq!(third.adopt(idx).unwrap_err().errno(), errno::EINVAL);
     assert_eq!(pool.adopt(idx).unwrap_err().errno(), errno::EINVAL);
