@@ -210,13 +210,17 @@ int bufpool_handoff_to(struct bufpool *pool, uint32_t idx, uint32_t receiver);
  *                          client at a time (EBUSY while a live one is)
  * A queue made by a client lives while some client has it open; one
  * declared by the module's queue parameter lives with the pool.
- * Errors: EINVAL (a bad name, flags or capacity: 0 or above queue_len),
- * ENOENT (no such queue and no CREATE), EEXIST, ENOSPC (every queue of
- * the pool in use), EBUSY (the consumer or single-producer role is
- * taken), EALREADY (this handle has it open), EOPNOTSUPP (a pool
- * without queues), ENOMEM.
+ * Errors: EINVAL (a bad name, flags or capacity: 0 or above queue_len;
+ * EXCL without CREATE), ENOENT (no such queue and no CREATE), EEXIST,
+ * ENOSPC (every queue of the pool in use), EBUSY (the consumer or
+ * single-producer role is taken), EALREADY (this handle has it open),
+ * EOPNOTSUPP (a pool without queues), ENOMEM; on a module-free pool,
+ * EAGAIN (lost races with other openers many times over).
  * bufpool_queue_close - stop using it; drops this handle's roles.  Also
  * done for every queue still open at bufpool_close.
+ *
+ * The handle is opaque: its type's name is also that of the shared
+ * descriptor of <linux/bufpool.h>, which it is not; never dereference it.
  */
 struct bufpool_queue;
 
