@@ -1597,10 +1597,11 @@ static PyMethodDef Pool_methods[] = {
 	  "FileExistsError when it exists; single_producer: when creating, "
 	  "one producer at a time; produce: this handle enqueues; consume: "
 	  "this handle is its one consumer.  Errors: OSError(EINVAL) bad "
-	  "name or capacity, FileNotFoundError (ENOENT), OSError(ENOSPC) no "
-	  "free queue, OSError(EBUSY) a role is taken, OSError(EALREADY) "
-	  "open already on this handle, OSError(EOPNOTSUPP) a pool without "
-	  "queues." },
+	  "name or capacity, or exclusive without create; FileNotFoundError "
+	  "(ENOENT), OSError(ENOSPC) no free queue, OSError(EBUSY) a role is "
+	  "taken, OSError(EALREADY) open already on this handle, "
+	  "OSError(EOPNOTSUPP) a pool without queues; BlockingIOError "
+	  "(EAGAIN) on a module-free pool, lost races with other openers." },
 	{ "adopt", Pool_adopt, METH_O,
 	  "adopt(idx)\n--\n\nTake buffer idx, handed off by another handle: a "
 	  "Buffer.  OSError(EINVAL) if it is not in transit." },

@@ -115,6 +115,9 @@ def test_queue_open_errors_and_roles(pool):
         with pytest.raises(OSError) as e:
             pool.queue("py-cap", create=True, capacity=cap)
         assert e.value.errno == errno.EINVAL
+    with pytest.raises(OSError) as e:
+        pool.queue("py-excl", exclusive=True)   # without create
+    assert e.value.errno == errno.EINVAL
     with pytest.raises(OverflowError):
         pool.queue("py-cap", create=True, capacity=-1)
     with pytest.raises(TypeError):

@@ -34,7 +34,7 @@ pub struct QueueOptions {
     /// Create the queue if there is none (`BUFPOOL_QUEUE_CREATE`).
     pub create: bool,
     /// With `create`: fail with `EEXIST` if it exists
-    /// (`BUFPOOL_QUEUE_EXCL`).
+    /// (`BUFPOOL_QUEUE_EXCL`; without `create`, `EINVAL`).
     pub exclusive: bool,
     /// When creating: buffers it holds, rounded up to a power of two, at
     /// most the pool's `queue_len` ([`Info::queue_len`]); otherwise
@@ -129,11 +129,13 @@ impl Pool {
     /// Opens the queue called `name` (1 to 31 of `[A-Za-z0-9_.-]`) on
     /// this handle, creating it with `opts.create`. Errors: `EINVAL` (a
     /// bad name, capacity 0 or above the pool's `queue_len` when
-    /// creating), `ENOENT` (no such queue and no `create`), `EEXIST`
+    /// creating, `exclusive` without `create`), `ENOENT` (no such queue
+    /// and no `create`), `EEXIST`
     /// (`create` and `exclusive`, and it exists), `ENOSPC` (every queue
     /// of the pool in use), `EBUSY` (the consumer or single-producer
     /// role is taken), `EALREADY` (this handle has it open),
-    /// `EOPNOTSUPP` (a pool without queues), `ENOMEM`.
+    /// `EOPNOTSUPP` (a pool without queues), `ENOMEM`; on a module-free
+    /// pool, `EAGAIN` (it lost races with other openers many times over).
     pub fn queue(&self, name: &str, opts: &QueueOptions) -> Result<Queue<'_>> {
         let cname = CString::new(name).map_err(|_| Error::from_errno(errno::EINVAL))?;
         // SAFETY: an open handle and a NUL-terminated name that outlives

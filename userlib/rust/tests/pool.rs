@@ -753,6 +753,12 @@ fn queue_open_errors_and_roles() {
         let e = pool.queue(bad, &create(4, true, true)).unwrap_err();
         assert_eq!(e.errno(), errno::EINVAL, "{:?}", bad);
     }
+    let excl_alone = QueueOptions {
+        exclusive: true,
+        ..QueueOptions::default()
+    };
+    let e = pool.queue("rt-excl", &excl_alone).unwrap_err();
+    assert_eq!(e.errno(), errno::EINVAL);
     let e = pool.queue("rt-cap0", &create(0, true, false)).unwrap_err();
     assert_eq!(e.errno(), errno::EINVAL);
     let e = pool
