@@ -3,7 +3,9 @@
 through /dev/bufpool: buffers through memoryview, the kernel's audit,
 timed waits that sleep in the kernel, handover between two processes
 that are two clients, what the kernel gives back when a client dies,
-size classes, close.  KTAP; run by bufpool_python_test.sh with the
+size classes, close; queues between processes and what the kernel does
+with a queue's buffers when its consumer or last user dies, and the
+addressed handoff (ABI 1.3).  KTAP; run by bufpool_python_test.sh with the
 interpreter the build put beside it (scripts/python-vm.sh).  Plain
 Python, no pytest: the VM carries only the standard library modules
 imported here.
@@ -29,6 +31,26 @@ TESTS = []
 def test(fn):
     TESTS.append(fn)
     return fn
+
+
+class Skip(Exception):
+    """raise Skip(reason): the test does not apply here (KTAP SKIP)."""
+
+
+def need_queues(p):
+    """Skip unless the device has queues (ABI 1.3 and the queues
+    parameter not 0); a device without them refuses with EOPNOTSUPP."""
+    info = p.info()
+    if info.abi_version & 0xffff < 3:
+        raise Skip("the module predates ABI 1.3")
+    if info.nr_queues == 0:
+        with Raises(OSError, errno.EOPNOTSUPP):
+            p.queue("vm-none", create=True, capacity=1)
+        raise Skip("the module was loaded with queues=0")
+
+
+def audit_sums(a):
+    return a.free + a.cached + a.held + a.transit + a.queued == a.buf_count
 
 
 class Raises:
@@ -269,6 +291,132 @@ def closed_pool_raises():
             call()
 
 
+@test
+def queue_between_two_processes():
+    """The parent produces, a child (another client) consumes; the
+    kernel's audit counts what waits in the queue as queued."""
+    with bufpool.Pool(DEV) as p:
+        need_queues(p)
+        q = p.queue("vm-proc", create=True, capacity=16, produce=True)
+        for i in range(10):
+            b = p.acquire()
+            struct.pack_into("<I", b, 0, i)
+            q.enqueue(b)
+        a = p.audit()
+        assert a.queued == 10 and a.queues >= 1, a
+        assert audit_sums(a), a
+        assert p.stats().in_use == 10
+
+        def run():
+            with bufpool.Pool(DEV) as mine, \
+                    mine.queue("vm-proc", consume=True) as c:
+                got = [struct.unpack_from("<I", b, 0)[0]
+                       for b in c.dequeue_bulk(16)]
+                gc.collect()
+                return got == list(range(10))
+        assert child(run) == 0
+        st = q.stats()
+        assert (st.enqueued, st.dequeued, st.depth) == (10, 10, 0)
+        assert p.stats().in_use == 0
+        a = p.audit()
+        assert a.queued == 0 and a.reclaimed == 0 and audit_sums(a), a
+        q.close()
+
+
+@test
+def a_dead_consumers_queue_keeps_its_buffers():
+    """A consumer that dies: what it dequeued comes back to the pool,
+    what it left stays queued, and the next consumer continues there."""
+    with bufpool.Pool(DEV) as p, bufpool.Pool(DEV) as other:
+        need_queues(p)
+        before = p.stats()
+        q = p.queue("vm-dead", create=True, capacity=16, produce=True)
+        for i in range(6):
+            b = p.acquire()
+            struct.pack_into("<I", b, 0, i)
+            q.enqueue(b)
+
+        def run():
+            mine = bufpool.Pool(DEV)
+            c = mine.queue("vm-dead", consume=True)
+            held = [c.dequeue(), c.dequeue()]
+            assert [struct.unpack_from("<I", b, 0)[0] for b in held] == [0, 1]
+            os._exit(0)                # dies holding two, as the consumer
+        assert child(run) == 0
+        st = p.stats()
+        assert st.in_use == before.in_use + 4, st
+        assert st.reclaimed >= before.reclaimed + 2, st
+        a = p.audit()
+        assert a.queued == 4 and audit_sums(a), a
+        with other.queue("vm-dead", consume=True) as c:
+            got = [struct.unpack_from("<I", b, 0)[0]
+                   for b in c.dequeue_bulk(16)]
+        assert got == [2, 3, 4, 5], got
+        gc.collect()
+        q.close()
+        assert p.stats().in_use == before.in_use
+
+
+@test
+def a_queues_last_user_dying_gives_back_its_contents():
+    with bufpool.Pool(DEV) as p:
+        need_queues(p)
+        before = p.stats()
+
+        def run():
+            mine = bufpool.Pool(DEV)
+            q = mine.queue("vm-last", create=True, capacity=16, produce=True,
+                           consume=True)
+            for _ in range(5):
+                q.enqueue(mine.acquire())
+            os._exit(0)                # dies, the queue's only user
+        assert child(run) == 0
+        st = p.stats()
+        assert st.in_use == before.in_use, st
+        a = p.audit()
+        assert a.queued == 0 and audit_sums(a), a
+        with Raises(FileNotFoundError):
+            p.queue("vm-last")         # a client-made queue is gone
+
+
+@test
+def handoff_to_a_receiver_that_dies():
+    with bufpool.Pool(DEV) as p:
+        need_queues(p)
+        r, w = os.pipe()
+        r2, w2 = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                os.close(r)
+                os.close(w2)
+                mine = bufpool.Pool(DEV)
+                os.write(w, struct.pack("<I", mine.client_id))
+                os.read(r2, 1)         # the parent handed them: die
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(w)
+        os.close(r2)
+        (rid,) = struct.unpack("<I", os.read(r, 4))
+        before = p.stats().in_use
+        bufs = p.acquire_bulk(3)
+        for b in bufs:
+            p.handoff_to(b, rid)
+        a = p.audit()
+        assert a.transit >= 3 and audit_sums(a), a
+        os.write(w2, b"x")
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        os.close(r)
+        os.close(w2)
+        # The receiver died without adopting: back to the pool.
+        assert p.stats().in_use == before, p.stats()
+        with Raises(ProcessLookupError):
+            p.handoff_to(p.acquire(), rid)
+
+
 def list_files():
     lib = os.path.dirname(os.__file__)
     for m in list(sys.modules.values()):
@@ -292,6 +440,8 @@ def main():
         try:
             fn()
             gc.collect()
+        except Skip as e:
+            print(f"ok {n} {name} # SKIP {e}")
         except Exception:
             failed += 1
             print(f"not ok {n} {name}")

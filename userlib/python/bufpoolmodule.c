@@ -11,21 +11,28 @@
  *            (writable, exactly buf_size bytes, zero-copy), releases on
  *            release(), at the end of a with block, or when dropped.
  *   Classes  a set of size-class pools (bufpool_classes_*).
+ *   Queue    an open queue of a Pool (bufpool_queue_*): enqueue a Buffer
+ *            (or an index), dequeue a Buffer (or an index), bulk forms,
+ *            stats; closed by close(), at the end of a with block, when
+ *            dropped, or with its pool.
  *
- * Lifetimes.  A Buffer holds a reference to its Pool, and a class Pool
- * to its Classes, so a pool is never unmapped under a live Buffer by
- * the garbage collector.  close() is explicit and is refused (with
+ * Lifetimes.  A Buffer or a Queue holds a reference to its Pool, and a
+ * class Pool to its Classes, so a pool is never unmapped under a live
+ * Buffer or Queue by the garbage collector.  close() is explicit and is refused (with
  * BufferError) while any buffer of the pool is exported (a memoryview
  * of it lives): the mapping behind an exported buffer stays valid for as
  * long as the export.  Likewise a Buffer refuses release(), detach() and
  * handoff while it is exported.  After close() every operation of the
- * pool and of its remaining Buffers raises ValueError: no C call is ever
- * made with a closed (NULL) handle.
+ * pool and of its remaining Buffers and Queues raises ValueError (the
+ * library closed the queues with the pool): no C call is ever made with
+ * a closed (NULL) handle.
  *
  * The GIL.  Acquire and release (single, index, bulk), handoff and
- * adopt never block and never make a system call but to wake a sleeper:
- * they run with the GIL held, which also serialises them against
- * close().  acquire_timeout() may sleep: it releases the GIL around the
+ * adopt, enqueue and dequeue never block and never make a system call
+ * but to wake a sleeper: they run with the GIL held, which also
+ * serialises them against close() (and dequeues against each other, as
+ * the library wants: one at a time per queue).  Opening and closing a
+ * queue (an ioctl on a device pool, quick) keep the GIL too.  acquire_timeout() may sleep: it releases the GIL around the
  * library call, counts itself on the pool (close() is refused with
  * EBUSY while a thread sleeps there) and keeps the pool alive.  Opening
  * and closing (open, mmap with MAP_POPULATE, munmap) release the GIL.
@@ -39,9 +46,10 @@
  * Fork.  A child shares its parent's handles (the library: same file,
  * same client).  Objects remember the fork generation they were made in;
  * in a child, dropping an inherited Buffer does not release it (it may
- * be the parent's) and dropping an inherited Pool does not close it
- * (closing in debug mode would release the parent's quarantine); an
- * explicit release() or close() does what it says.
+ * be the parent's), dropping an inherited Pool does not close it
+ * (closing in debug mode would release the parent's quarantine) and
+ * dropping an inherited Queue does not close it (that would drop the
+ * parent's roles); an explicit release() or close() does what it says.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -69,7 +77,7 @@
 static unsigned long fork_gen;
 
 static PyObject *Exhausted;
-static PyTypeObject *StatsType, *InfoType, *AuditType;
+static PyTypeObject *StatsType, *InfoType, *AuditType, *QueueStatsType;
 
 typedef struct {
 	PyObject_HEAD
@@ -104,7 +112,15 @@ typedef struct {
 	unsigned long fork_gen;
 } ClassesObject;
 
-static PyTypeObject PoolType, BufferType, ClassesType;
+typedef struct {
+	PyObject_HEAD
+	PoolObject *pool;
+	struct bufpool_queue *q;	/* NULL once closed */
+	PyObject *name;			/* str */
+	unsigned long fork_gen;
+} QueueObject;
+
+static PyTypeObject PoolType, BufferType, ClassesType, QueueType;
 
 static void after_fork_child(void)
 {
@@ -149,7 +165,8 @@ static inline int buffer_usable(BufferObject *b)
 	if (b->state == BUF_RELEASED)
 		PyErr_SetString(PyExc_ValueError, "buffer already released");
 	else if (b->state == BUF_DETACHED)
-		PyErr_SetString(PyExc_ValueError, "buffer detached (or handed off)");
+		PyErr_SetString(PyExc_ValueError,
+				"buffer detached (or handed off, or enqueued)");
 	else
 		PyErr_SetString(PyExc_ValueError, "operation on a closed pool");
 	return -1;
@@ -185,6 +202,14 @@ static int index_arg(PoolObject *p, PyObject *o, uint32_t *idx)
 	*idx = (uint32_t)v;
 	return 0;
 }
+
+/*
+ * A Buffer of p that may be let go (held, no memoryview alive), or an
+ * index of p: 0 with *idx, and *bp the Buffer (NULL for an index); -1
+ * with an exception set.
+ */
+static int buf_or_index_arg(PoolObject *p, PyObject *o, uint32_t *idx,
+			    BufferObject **bp);
 
 /* Seconds (int, float) or None to nanoseconds for the library. */
 static int timeout_arg(PyObject *o, int64_t *ns)
@@ -861,30 +886,76 @@ static PyObject *Pool_buffer_at(PyObject *self, PyObject *arg)
 	return buffer_new(p, idx);
 }
 
+static int buf_or_index_arg(PoolObject *p, PyObject *o, uint32_t *idx,
+			    BufferObject **bp)
+{
+	BufferObject *b;
+
+	*bp = NULL;
+	if (!PyObject_TypeCheck(o, &BufferType))
+		return index_arg(p, o, idx);
+	b = (BufferObject *)o;
+	if (b->pool != p) {
+		PyErr_SetString(PyExc_ValueError, "a Buffer of another pool");
+		return -1;
+	}
+	if (buffer_may_let_go(b))
+		return -1;
+	*idx = b->idx;
+	*bp = b;
+	return 0;
+}
+
 static PyObject *Pool_handoff(PyObject *self, PyObject *arg)
 {
 	PoolObject *p = (PoolObject *)self;
 	struct bufpool *h = pool_handle(p);
-	BufferObject *b = NULL;
+	BufferObject *b;
+	uint32_t idx;
+
+	if (!h || buf_or_index_arg(p, arg, &idx, &b))
+		return NULL;
+	if (bufpool_handoff(h, idx))
+		return raise_errno(errno);
+	if (b)
+		b->state = BUF_DETACHED;
+	return PyLong_FromUnsignedLong(idx);
+}
+
+static PyObject *Pool_handoff_to(PyObject *self, PyObject *const *args,
+				 Py_ssize_t nargs)
+{
+	PoolObject *p = (PoolObject *)self;
+	struct bufpool *h = pool_handle(p);
+	unsigned long long receiver;
+	BufferObject *b;
 	uint32_t idx;
 
 	if (!h)
 		return NULL;
-	if (PyObject_TypeCheck(arg, &BufferType)) {
-		b = (BufferObject *)arg;
-		if (b->pool != p) {
-			PyErr_SetString(PyExc_ValueError,
-					"a Buffer of another pool");
-			return NULL;
-		}
-		if (buffer_may_let_go(b))
-			return NULL;
-		idx = b->idx;
-	} else if (index_arg(p, arg, &idx)) {
+	if (nargs != 2) {
+		PyErr_Format(PyExc_TypeError, "handoff_to() takes 2 arguments "
+			     "(%zd given)", nargs);
 		return NULL;
 	}
-	if (bufpool_handoff(h, idx))
-		return raise_errno(errno);
+	if (!PyLong_Check(args[1])) {
+		PyErr_SetString(PyExc_TypeError, "receiver must be an int");
+		return NULL;
+	}
+	receiver = PyLong_AsUnsignedLongLong(args[1]);
+	if (receiver == (unsigned long long)-1 && PyErr_Occurred()) {
+		/* A negative id is no client's: as the library's EINVAL. */
+		if (!PyErr_ExceptionMatches(PyExc_OverflowError))
+			return NULL;
+		PyErr_Clear();
+		receiver = UINT32_MAX;
+	}
+	if (receiver > UINT32_MAX)
+		receiver = UINT32_MAX;
+	if (buf_or_index_arg(p, args[0], &idx, &b))
+		return NULL;
+	if (bufpool_handoff_to(h, idx, (uint32_t)receiver))
+		return raise_errno(errno);	/* ESRCH: still held */
 	if (b)
 		b->state = BUF_DETACHED;
 	return PyLong_FromUnsignedLong(idx);
@@ -975,7 +1046,9 @@ static PyObject *Pool_info(PyObject *self, PyObject *unused)
 			in.bufs_offset, in.bufs_size, in.generation,
 			in.mag_fill, in.nr_mags, in.nr_caches,
 			in.mag_next_offset, in.mags_offset, in.caches_offset,
-			in.own_offset, in.client_id };
+			in.own_offset, in.client_id, in.nr_queues,
+			in.queue_len, in.queues_offset, in.qslots_offset,
+			in.live_offset };
 
 		r = structseq_u64(InfoType, v, (int)(sizeof(v) / sizeof(v[0])));
 	}
@@ -1013,7 +1086,7 @@ static PyObject *Pool_audit(PyObject *self, PyObject *unused)
 	{
 		const uint64_t v[] = { a.clients, a.buf_count, a.free, a.cached,
 			a.held, a.transit, a.reclaimed, a.repaired, a.legacy,
-			a.generation };
+			a.generation, a.queued, a.queues };
 
 		return structseq_u64(AuditType, v, (int)(sizeof(v) / sizeof(v[0])));
 	}
@@ -1066,6 +1139,398 @@ static PyObject *Pool_repr(PyObject *self)
 
 #define METH_CALLABLE(f) ((PyCFunction)(void (*)(void))(f))
 
+/* ------------------------------------------------------------------ */
+/* Queue                                                              */
+
+/* The open queue: its handle, or NULL with ValueError. */
+static inline struct bufpool_queue *queue_handle(QueueObject *q)
+{
+	if (likely(q->q && q->pool->pool))
+		return q->q;
+	PyErr_SetString(PyExc_ValueError, q->q ? "operation on a queue of "
+			"a closed pool" : "operation on a closed queue");
+	return NULL;
+}
+
+static PyObject *Pool_queue(PyObject *self, PyObject *args, PyObject *kwds)
+{
+	static char *kwlist[] = { "name", "create", "exclusive", "capacity",
+				  "single_producer", "produce", "consume",
+				  NULL };
+	PoolObject *p = (PoolObject *)self;
+	struct bufpool *h = pool_handle(p);
+	int create = 0, excl = 0, sp = 0, produce = 0, consume = 0;
+	PyObject *name, *cap_o = Py_None;
+	struct bufpool_queue *raw;
+	unsigned int flags = 0;
+	const char *cname;
+	QueueObject *q;
+	Py_ssize_t len;
+	uint64_t cap;
+
+	if (!h)
+		return NULL;
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "U|$ppOppp:queue", kwlist,
+					 &name, &create, &excl, &cap_o, &sp,
+					 &produce, &consume))
+		return NULL;
+	if (count_arg(cap_o, "capacity", UINT32_MAX, &cap))
+		return NULL;
+	cname = PyUnicode_AsUTF8AndSize(name, &len);
+	if (!cname)
+		return NULL;
+	/* A NUL inside would cut the name short: a bad name. */
+	if ((size_t)len != strlen(cname))
+		return raise_errno_msg(EINVAL, "a queue name with a NUL byte");
+	flags |= create ? BUFPOOL_QUEUE_CREATE : 0;
+	flags |= excl ? BUFPOOL_QUEUE_EXCL : 0;
+	flags |= sp ? BUFPOOL_QUEUE_SINGLE_PRODUCER : 0;
+	flags |= produce ? BUFPOOL_QUEUE_PRODUCE : 0;
+	flags |= consume ? BUFPOOL_QUEUE_CONSUME : 0;
+	raw = bufpool_queue_open(h, cname, flags, (uint32_t)cap);
+	if (!raw)
+		return raise_errno(errno);
+	q = PyObject_New(QueueObject, &QueueType);
+	if (!q) {
+		bufpool_queue_close(raw);
+		return NULL;
+	}
+	Py_INCREF(p);
+	q->pool = p;
+	q->q = raw;
+	Py_INCREF(name);
+	q->name = name;
+	q->fork_gen = fork_gen;
+	return (PyObject *)q;
+}
+
+static void Queue_dealloc(PyObject *self)
+{
+	QueueObject *q = (QueueObject *)self;
+
+	/* Its pool closed: so was the queue.  Never close a parent's. */
+	if (q->q && q->pool && q->pool->pool && q->fork_gen == fork_gen)
+		bufpool_queue_close(q->q);
+	Py_XDECREF(q->pool);
+	Py_XDECREF(q->name);
+	PyObject_Free(q);
+}
+
+static PyObject *Queue_close(PyObject *self, PyObject *unused)
+{
+	QueueObject *q = (QueueObject *)self;
+	struct bufpool_queue *raw = q->q;
+
+	(void)unused;
+	q->q = NULL;
+	/* Closed already, or with its pool. */
+	if (!raw || !q->pool->pool)
+		Py_RETURN_NONE;
+	if (bufpool_queue_close(raw))
+		return raise_errno(errno);
+	Py_RETURN_NONE;
+}
+
+static PyObject *Queue_enter(PyObject *self, PyObject *unused)
+{
+	(void)unused;
+	if (!queue_handle((QueueObject *)self))
+		return NULL;
+	Py_INCREF(self);
+	return self;
+}
+
+static PyObject *Queue_exit(PyObject *self, PyObject *const *args,
+			    Py_ssize_t nargs)
+{
+	(void)args;
+	(void)nargs;
+	return Queue_close(self, NULL);
+}
+
+static PyObject *Queue_enqueue(PyObject *self, PyObject *arg)
+{
+	QueueObject *q = (QueueObject *)self;
+	struct bufpool_queue *raw = queue_handle(q);
+	BufferObject *b;
+	uint32_t idx;
+
+	if (unlikely(!raw) || buf_or_index_arg(q->pool, arg, &idx, &b))
+		return NULL;
+	if (unlikely(bufpool_enqueue_index(raw, idx))) {
+		int err = errno;
+
+		/* Still held: the Buffer answers for it as before. */
+		return raise_errno_msg(err, err == ENOBUFS ? "the queue is full"
+				       : strerror(err));
+	}
+	if (b)
+		b->state = BUF_DETACHED;
+	Py_RETURN_NONE;
+}
+
+static PyObject *Queue_dequeue(PyObject *self, PyObject *unused)
+{
+	QueueObject *q = (QueueObject *)self;
+	struct bufpool_queue *raw = queue_handle(q);
+	PyObject *b;
+	uint32_t idx;
+
+	(void)unused;
+	if (unlikely(!raw))
+		return NULL;
+	if (unlikely(bufpool_dequeue_index(raw, &idx)))
+		return raise_errno(errno);
+	b = buffer_new(q->pool, idx);
+	if (unlikely(!b))
+		bufpool_release_index(q->pool->pool, idx);
+	return b;
+}
+
+static PyObject *Queue_dequeue_index(PyObject *self, PyObject *unused)
+{
+	struct bufpool_queue *raw = queue_handle((QueueObject *)self);
+	uint32_t idx;
+
+	(void)unused;
+	if (unlikely(!raw))
+		return NULL;
+	if (unlikely(bufpool_dequeue_index(raw, &idx)))
+		return raise_errno(errno);
+	return PyLong_FromUnsignedLong(idx);
+}
+
+static PyObject *Queue_enqueue_bulk(PyObject *self, PyObject *arg)
+{
+	QueueObject *q = (QueueObject *)self;
+	struct bufpool_queue *raw = queue_handle(q);
+	void *stack[BULK_STACK], **bufs = stack;
+	BufferObject *bstack[BULK_STACK], **bobj = bstack;
+	PyObject *seq, **items, *ret = NULL;
+	PoolObject *p = q->pool;
+	Py_ssize_t n, i;
+	unsigned int moved;
+	uint32_t idx;
+
+	if (!raw)
+		return NULL;
+	seq = PySequence_Fast(arg, "enqueue_bulk() takes a sequence of "
+			      "Buffers or indices");
+	if (!seq)
+		return NULL;
+	n = PySequence_Fast_GET_SIZE(seq);
+	items = PySequence_Fast_ITEMS(seq);
+	if (n > UINT32_MAX) {
+		PyErr_SetString(PyExc_OverflowError, "too many buffers");
+		goto out;
+	}
+	if (n == 0) {
+		ret = PyLong_FromLong(0);
+		goto out;
+	}
+	if (n > BULK_STACK) {
+		bufs = PyMem_New(void *, (size_t)n);
+		bobj = PyMem_New(BufferObject *, (size_t)n);
+		if (!bufs || !bobj) {
+			PyErr_NoMemory();
+			goto out;
+		}
+	}
+	/* Every item is checked before any moves. */
+	for (i = 0; i < n; i++) {
+		if (buf_or_index_arg(p, items[i], &idx, &bobj[i]))
+			goto out;
+		bufs[i] = p->base + ((size_t)idx << p->shift);
+	}
+	moved = bufpool_enqueue_bulk(raw, bufs, (unsigned int)n);
+	if (!moved) {
+		int err = errno;
+
+		raise_errno_msg(err, err == ENOBUFS ? "the queue is full"
+				: strerror(err));
+		goto out;
+	}
+	for (i = 0; i < (Py_ssize_t)moved; i++)
+		if (bobj[i])
+			bobj[i]->state = BUF_DETACHED;
+	ret = PyLong_FromUnsignedLong(moved);
+out:
+	if (bufs != stack)
+		PyMem_Free(bufs);
+	if (bobj != bstack)
+		PyMem_Free(bobj);
+	Py_DECREF(seq);
+	return ret;
+}
+
+static PyObject *Queue_dequeue_bulk(PyObject *self, PyObject *arg)
+{
+	QueueObject *q = (QueueObject *)self;
+	struct bufpool_queue *raw = queue_handle(q);
+	void *stack[BULK_STACK], **bufs = stack;
+	PoolObject *p = q->pool;
+	PyObject *list = NULL, *b;
+	unsigned int got, i;
+	Py_ssize_t n;
+
+	if (!raw)
+		return NULL;
+	n = PyNumber_AsSsize_t(arg, PyExc_OverflowError);
+	if (n == -1 && PyErr_Occurred())
+		return NULL;
+	if (n < 0) {
+		PyErr_SetString(PyExc_ValueError, "negative count");
+		return NULL;
+	}
+	if (n == 0)
+		return PyList_New(0);
+	if (n > (Py_ssize_t)p->buf_count)
+		n = p->buf_count;
+	if (n > BULK_STACK) {
+		bufs = PyMem_New(void *, (size_t)n);
+		if (!bufs)
+			return PyErr_NoMemory();
+	}
+	got = bufpool_dequeue_bulk(raw, bufs, (unsigned int)n);
+	if (!got) {
+		raise_errno(errno);
+		goto out;
+	}
+	list = PyList_New(got);
+	for (i = 0; list && i < got; i++) {
+		b = buffer_new(p, (uint32_t)((uint64_t)((char *)bufs[i] -
+							p->base) >> p->shift));
+		if (!b) {
+			/* Those wrapped go back when the list is dropped. */
+			bufpool_release_bulk(p->pool, bufs + i, got - i);
+			Py_CLEAR(list);
+			goto out;
+		}
+		PyList_SET_ITEM(list, i, b);
+	}
+	if (!list)
+		bufpool_release_bulk(p->pool, bufs, got);
+out:
+	if (bufs != stack)
+		PyMem_Free(bufs);
+	return list;
+}
+
+static PyObject *Queue_stats(PyObject *self, PyObject *unused)
+{
+	struct bufpool_queue *raw = queue_handle((QueueObject *)self);
+	struct bufpool_queue_stats st;
+
+	(void)unused;
+	if (!raw)
+		return NULL;
+	if (bufpool_queue_stats(raw, &st))
+		return raise_errno(errno);
+	{
+		const uint64_t v[] = { st.capacity, st.depth, st.enqueued,
+			st.dequeued, st.full, st.high_watermark, st.consumer };
+
+		return structseq_u64(QueueStatsType, v,
+				     (int)(sizeof(v) / sizeof(v[0])));
+	}
+}
+
+static PyObject *Queue_get_name(PyObject *self, void *closure)
+{
+	PyObject *n = ((QueueObject *)self)->name;
+
+	(void)closure;
+	Py_INCREF(n);
+	return n;
+}
+
+static PyObject *Queue_get_pool(PyObject *self, void *closure)
+{
+	PyObject *p = (PyObject *)((QueueObject *)self)->pool;
+
+	(void)closure;
+	Py_INCREF(p);
+	return p;
+}
+
+static PyObject *Queue_get_closed(PyObject *self, void *closure)
+{
+	QueueObject *q = (QueueObject *)self;
+
+	(void)closure;
+	return PyBool_FromLong(!q->q || !q->pool->pool);
+}
+
+static PyObject *Queue_repr(PyObject *self)
+{
+	QueueObject *q = (QueueObject *)self;
+
+	return PyUnicode_FromFormat("<bufpool.Queue %R%s>", q->name,
+				    q->q && q->pool->pool ? "" : " closed");
+}
+
+static PyMethodDef Queue_methods[] = {
+	{ "enqueue", Queue_enqueue, METH_O,
+	  "enqueue(buf_or_idx)\n--\n\nMove a buffer this handle holds (a "
+	  "Buffer, which is detached, or an index) to the queue's tail.  "
+	  "Exhausted (errno ENOBUFS) when the queue is full, "
+	  "PermissionError (EPERM) when not opened with produce=True, "
+	  "BlockingIOError (EAGAIN) when it lost a race with other "
+	  "producers many times over, OSError(EINVAL) when this handle does "
+	  "not hold it; on every error the buffer is still held." },
+	{ "dequeue", Queue_dequeue, METH_NOARGS,
+	  "dequeue()\n--\n\nTake the buffer at the queue's head: a Buffer "
+	  "this handle holds.  BlockingIOError (errno EAGAIN) when the queue "
+	  "is empty, PermissionError (EPERM) when this handle is not its "
+	  "consumer." },
+	{ "dequeue_index", Queue_dequeue_index, METH_NOARGS,
+	  "dequeue_index()\n--\n\nAs dequeue, and return the index (no "
+	  "Buffer object: release_index or buffer_at take it from there)." },
+	{ "enqueue_bulk", Queue_enqueue_bulk, METH_O,
+	  "enqueue_bulk(items)\n--\n\nEnqueue a sequence of Buffers and "
+	  "indices in order, stopping at the first that cannot go (the queue "
+	  "is full): how many went (those Buffers are detached).  Every "
+	  "item is checked first (ValueError: none moved); the errors of "
+	  "enqueue when none went." },
+	{ "dequeue_bulk", Queue_dequeue_bulk, METH_O,
+	  "dequeue_bulk(n)\n--\n\nTake up to n buffers, oldest first: a list "
+	  "of Buffers, shorter when fewer are queued; BlockingIOError when "
+	  "none is." },
+	{ "stats", Queue_stats, METH_NOARGS,
+	  "stats()\n--\n\nThe queue's statistics, a bufpool.QueueStats named "
+	  "tuple (no system call)." },
+	{ "close", Queue_close, METH_NOARGS,
+	  "close()\n--\n\nStop using the queue (drops this handle's roles); "
+	  "when its last user closes it, what it holds goes back to the "
+	  "pool.  Closing twice, or after the pool, is allowed." },
+	{ "__enter__", Queue_enter, METH_NOARGS, NULL },
+	{ "__exit__", METH_CALLABLE(Queue_exit), METH_FASTCALL, NULL },
+	{ NULL, NULL, 0, NULL }
+};
+
+static PyGetSetDef Queue_getset[] = {
+	{ "name", Queue_get_name, NULL, "The queue's name.", NULL },
+	{ "pool", Queue_get_pool, NULL, "The Pool it was opened on.", NULL },
+	{ "closed", Queue_get_closed, NULL,
+	  "True once closed (or its pool closed).", NULL },
+	{ NULL, NULL, NULL, NULL, NULL }
+};
+
+static PyTypeObject QueueType = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "bufpool.Queue",
+	.tp_basicsize = sizeof(QueueObject),
+	.tp_dealloc = Queue_dealloc,
+	.tp_repr = Queue_repr,
+	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_doc = "A queue of a Pool: a named FIFO of buffers in the pool's "
+		  "shared memory, made by Pool.queue, never directly.  Any "
+		  "number of producers, one consumer.  Closed by close(), at "
+		  "the end of a with block, when dropped, or with its pool.",
+	.tp_methods = Queue_methods,
+	.tp_getset = Queue_getset,
+};
+
 static PyMethodDef Pool_methods[] = {
 	{ "create", METH_CALLABLE(Pool_create),
 	  METH_VARARGS | METH_KEYWORDS | METH_CLASS,
@@ -1115,6 +1580,28 @@ static PyMethodDef Pool_methods[] = {
 	  "handoff(buf_or_idx)\n--\n\nPut a buffer this handle holds in "
 	  "transit to another process, before sending its index (a Buffer is "
 	  "detached).  Returns the index.  OSError(EINVAL) if not held." },
+	{ "handoff_to", METH_CALLABLE(Pool_handoff_to), METH_FASTCALL,
+	  "handoff_to(buf_or_idx, receiver)\n--\n\nHand a buffer this handle "
+	  "holds to one receiver, the client whose client_id is receiver: "
+	  "only it can adopt it, and it goes back to the pool if the "
+	  "receiver goes first (a Buffer is detached).  Returns the index.  "
+	  "ProcessLookupError (errno ESRCH) when the receiver is not a live "
+	  "client (the buffer is still held); OSError(EINVAL) for receiver "
+	  "0, this handle's own id or a buffer not held." },
+	{ "queue", METH_CALLABLE(Pool_queue), METH_VARARGS | METH_KEYWORDS,
+	  "queue(name, *, create=False, exclusive=False, capacity=None, "
+	  "single_producer=False, produce=False, consume=False)\n--\n\n"
+	  "Open the queue called name (1 to 31 of [A-Za-z0-9_.-]): a Queue.  "
+	  "create: make it if missing, of capacity buffers (rounded up to a "
+	  "power of two; ignored when it exists); exclusive: with create, "
+	  "FileExistsError when it exists; single_producer: when creating, "
+	  "one producer at a time; produce: this handle enqueues; consume: "
+	  "this handle is its one consumer.  Errors: OSError(EINVAL) bad "
+	  "name or capacity, or exclusive without create; FileNotFoundError "
+	  "(ENOENT), OSError(ENOSPC) no free queue, OSError(EBUSY) a role is "
+	  "taken, OSError(EALREADY) open already on this handle, "
+	  "OSError(EOPNOTSUPP) a pool without queues; BlockingIOError "
+	  "(EAGAIN) on a module-free pool, lost races with other openers." },
 	{ "adopt", Pool_adopt, METH_O,
 	  "adopt(idx)\n--\n\nTake buffer idx, handed off by another handle: a "
 	  "Buffer.  OSError(EINVAL) if it is not in transit." },
@@ -1495,12 +1982,17 @@ static PyStructSequence_Field info_fields[] = {
 	{ "caches_offset", NULL },
 	{ "own_offset", NULL },
 	{ "client_id", "this handle's id" },
+	{ "nr_queues", "queues the pool can have (0: none)" },
+	{ "queue_len", "buffers a queue holds at most" },
+	{ "queues_offset", NULL },
+	{ "qslots_offset", NULL },
+	{ "live_offset", NULL },
 	{ NULL, NULL }
 };
 
 static PyStructSequence_Desc info_desc = {
 	"bufpool.Info", "What was said about a pool at open (struct "
-	"bufpool_info).", info_fields, 21
+	"bufpool_info).", info_fields, 26
 };
 
 static PyStructSequence_Field audit_fields[] = {
@@ -1514,12 +2006,30 @@ static PyStructSequence_Field audit_fields[] = {
 	{ "repaired", "corrupt links, entries or records fixed" },
 	{ "legacy", "clients mapping without ATTACH" },
 	{ "generation", NULL },
+	{ "queued", "in queues" },
+	{ "queues", "live queues" },
 	{ NULL, NULL }
 };
 
 static PyStructSequence_Desc audit_desc = {
 	"bufpool.Audit", "The kernel's reconciliation of a pool (struct "
-	"bufpool_audit).", audit_fields, 10
+	"bufpool_audit).", audit_fields, 12
+};
+
+static PyStructSequence_Field queue_stats_fields[] = {
+	{ "capacity", "buffers it holds at most" },
+	{ "depth", "buffers in it now" },
+	{ "enqueued", "positions filled since it was made" },
+	{ "dequeued", "positions consumed since it was made" },
+	{ "full", "enqueues refused because it was full" },
+	{ "high_watermark", "the most buffers in it a producer saw" },
+	{ "consumer", "the client id holding the consumer role, 0: none" },
+	{ NULL, NULL }
+};
+
+static PyStructSequence_Desc queue_stats_desc = {
+	"bufpool.QueueStats", "A queue's statistics (bufpool_queue_stats).",
+	queue_stats_fields, 7
 };
 
 static struct PyModuleDef bufpool_module = {
@@ -1528,9 +2038,8 @@ static struct PyModuleDef bufpool_module = {
 	.m_doc = "Pinned buffer pools of libbufpool-user: lock-free, "
 		 "syscall-free acquire and release of zero-copy buffers, "
 		 "shared between processes by index.\n\n"
-		 "Pool, Buffer, Classes; errors are OSError with errno "
-		 "(Exhausted for ENOBUFS).  Queues are not in the library "
-		 "yet.",
+		 "Pool, Buffer, Classes, Queue; errors are OSError with errno "
+		 "(Exhausted for ENOBUFS).",
 	.m_size = -1,
 };
 
@@ -1554,19 +2063,23 @@ PyMODINIT_FUNC PyInit_bufpool(void)
 		return NULL;
 	if (add_type(m, &PoolType, "Pool") ||
 	    add_type(m, &BufferType, "Buffer") ||
-	    add_type(m, &ClassesType, "Classes"))
+	    add_type(m, &ClassesType, "Classes") ||
+	    add_type(m, &QueueType, "Queue"))
 		goto fail;
 	StatsType = PyStructSequence_NewType(&stats_desc);
 	InfoType = PyStructSequence_NewType(&info_desc);
 	AuditType = PyStructSequence_NewType(&audit_desc);
-	if (!StatsType || !InfoType || !AuditType)
+	QueueStatsType = PyStructSequence_NewType(&queue_stats_desc);
+	if (!StatsType || !InfoType || !AuditType || !QueueStatsType)
 		goto fail;
 	Py_INCREF(StatsType);
 	Py_INCREF(InfoType);
 	Py_INCREF(AuditType);
+	Py_INCREF(QueueStatsType);
 	if (PyModule_AddObject(m, "Stats", (PyObject *)StatsType) ||
 	    PyModule_AddObject(m, "Info", (PyObject *)InfoType) ||
-	    PyModule_AddObject(m, "Audit", (PyObject *)AuditType))
+	    PyModule_AddObject(m, "Audit", (PyObject *)AuditType) ||
+	    PyModule_AddObject(m, "QueueStats", (PyObject *)QueueStatsType))
 		goto fail;
 	Exhausted = PyErr_NewExceptionWithDoc("bufpool.Exhausted",
 		"No free buffer (errno ENOBUFS): an OSError.", PyExc_OSError,

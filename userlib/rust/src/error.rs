@@ -34,6 +34,21 @@ pub mod errno {
     pub const EACCES: i32 = 13;
     /// Out of memory.
     pub const ENOMEM: i32 = 12;
+    /// Handoff to a receiver that is not a live client of the pool.
+    pub const ESRCH: i32 = 3;
+    /// Queues: empty (dequeue), or an enqueue lost a race with other
+    /// producers many times over (nothing moved: try again).
+    pub const EAGAIN: i32 = 11;
+    /// Queues: the handle did not open the queue for that role.
+    pub const EPERM: i32 = 1;
+    /// Queues: exclusive create of a queue that exists.
+    pub const EEXIST: i32 = 17;
+    /// Queues: every queue of the pool is in use.
+    pub const ENOSPC: i32 = 28;
+    /// Queues: this handle has the queue open already.
+    pub const EALREADY: i32 = 114;
+    /// Queues: the pool has none.
+    pub const EOPNOTSUPP: i32 = 95;
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -79,7 +94,8 @@ impl Error {
         self.errno
     }
 
-    /// `ENOBUFS`: the pool had no free buffer.
+    /// `ENOBUFS`: the pool had no free buffer (or, enqueue: the queue
+    /// was full).
     pub const fn is_exhausted(&self) -> bool {
         self.errno == errno::ENOBUFS
     }
@@ -105,6 +121,13 @@ impl Error {
             errno::EBADF => "EBADF",
             errno::EACCES => "EACCES",
             errno::ENOMEM => "ENOMEM",
+            errno::ESRCH => "ESRCH",
+            errno::EAGAIN => "EAGAIN",
+            errno::EPERM => "EPERM",
+            errno::EEXIST => "EEXIST",
+            errno::ENOSPC => "ENOSPC",
+            errno::EALREADY => "EALREADY",
+            errno::EOPNOTSUPP => "EOPNOTSUPP",
             _ => return None,
         })
     }
@@ -112,15 +135,19 @@ impl Error {
     /// What the C API says this errno means for a pool, if it says so.
     fn meaning(&self) -> Option<&'static str> {
         Some(match self.errno {
-            errno::ENOBUFS => "no free buffer in the pool",
+            errno::ENOBUFS => "no free buffer in the pool, or no room in the queue",
             errno::EUSERS => {
                 "every per-thread cache of the pool is taken (raise the pool's caches)"
             }
             errno::EPROTO => "the library and the module speak different ABI majors",
             errno::ETIMEDOUT => "no buffer was released in time",
-            errno::EUCLEAN => "the pool's shared free list was found corrupted",
+            errno::EUCLEAN => "the pool's shared free list or queue was found corrupted",
             errno::EINVAL => "invalid argument, or a buffer this handle does not hold",
             errno::ENOTTY => "not a bufpool device (or no module behind the pool)",
+            errno::ESRCH => "the receiver is not a live client of the pool",
+            errno::EAGAIN => "the queue is empty, or the enqueue lost too many races (try again)",
+            errno::EPERM => "the queue was not opened for that role",
+            errno::EOPNOTSUPP => "the pool has no queues",
             _ => return None,
         })
     }

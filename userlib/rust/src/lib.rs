@@ -61,6 +61,10 @@
 //! * [`Buf`] is `Send` (give it back from another thread) and `Sync`
 //!   (shared `&Buf` only read the bytes).
 //! * [`Classes`] and [`ClassBuf`] likewise.
+//! * [`Queue`] is `Send` and `Sync`: any number of threads enqueue
+//!   through one `&Queue`. The C library allows one dequeue at a time
+//!   per queue, so a dequeue that meets another thread's fails with
+//!   `EBUSY` rather than wait.
 //!
 //! A pool serves as many threads at once as it has caches; a thread
 //! beyond that gets [`errno::EUSERS`]. A thread's cache goes back to the
@@ -75,21 +79,54 @@
 //! shared memory, a process that writes buffers it does not hold can
 //! change them under the holder). Nothing here passes a NULL handle to C.
 //!
-//! # Not yet
+//! # Queues and addressed handoff
 //!
-//! Queues between processes are not part of the C library yet; these
-//! bindings will wrap them when it has them. Until then, pass indices
-//! over any channel (a pipe, a socket) with [`Buf::handoff`] and
-//! [`Pool::adopt`], as `examples/pipeline.rs` does.
+//! A [`Queue`] ([`Pool::queue`]) is a named FIFO of buffers in the
+//! pool's shared memory: producers [`Queue::enqueue`] a `Buf` (the
+//! guard is consumed; on error it comes back in a [`BufError`]), the
+//! queue's one consumer [`Queue::dequeue`]s a `Buf` of its own handle.
+//! No system call, no lock; nothing in a queue is lost when a process
+//! dies. A `Queue` borrows its `Pool` and closes on drop.
+//!
+//! ```
+//! use bufpool::{Params, Pool, QueueOptions};
+//!
+//! fn main() -> Result<(), bufpool::Error> {
+//!     let pool = Pool::create(&Params::default())?;
+//!     let q = pool.queue("jobs", &QueueOptions {
+//!         create: true,
+//!         capacity: 64,
+//!         produce: true,
+//!         consume: true,
+//!         ..QueueOptions::default()
+//!     })?;
+//!     let mut buf = pool.acquire()?;
+//!     buf[..3].copy_from_slice(b"job");
+//!     q.enqueue(buf)?; // ENOBUFS when the queue is full
+//!     let got = q.dequeue()?; // EAGAIN when it is empty
+//!     assert_eq!(&got[..3], b"job");
+//!     Ok(())
+//! }
+//! ```
+//!
+//! [`Buf::handoff_to`] (or [`Pool::handoff_to`]) hands a buffer to one
+//! receiving client by its [`Pool::client_id`]: only it may adopt the
+//! buffer, and the buffer goes back to the pool if the receiver dies
+//! first; `ESRCH`, with the buffer given back, when the receiver is not
+//! a live client. [`Buf::handoff`] and [`Pool::adopt`] pass a buffer to
+//! whoever adopts it first, over any channel (a pipe, a socket), as
+//! `examples/pipeline.rs` does.
 
 #![warn(missing_docs)]
 
 mod classes;
 mod error;
+mod queue;
 pub mod sys;
 
 pub use classes::{ClassBuf, Classes};
 pub use error::{errno, Error, Result};
+pub use queue::{BufError, Queue, QueueOptions, QueueStats};
 
 use std::ffi::CString;
 use std::marker::PhantomData;
@@ -177,13 +214,17 @@ pub struct Info {
     pub nr_caches: u32,
     /// This handle's id in the pool's ownership records.
     pub client_id: u32,
+    /// Queues the pool can have at once (0: none, or an older module).
+    pub nr_queues: u32,
+    /// Buffers a queue of the pool holds at most.
+    pub queue_len: u32,
     /// The raw structure, with the layout's offsets.
     pub raw: sys::bufpool_info,
 }
 
 /// The kernel's reconciliation of a device pool ([`Pool::audit`];
-/// `struct bufpool_audit`): afterwards `free + cached + held + transit
-/// == buf_count`.
+/// `struct bufpool_audit`): afterwards every buffer is counted once, as
+/// free, cached, held, in transit or queued.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Audit {
     /// Open files of the pool.
@@ -206,6 +247,10 @@ pub struct Audit {
     pub legacy: u32,
     /// The pool's generation.
     pub generation: u64,
+    /// In queues (ABI 1.3; 0 from an older module).
+    pub queued: u32,
+    /// Live queues (ABI 1.3).
+    pub queues: u32,
 }
 
 /// An open pool: one handle of the C library (`struct bufpool *`),
@@ -586,7 +631,7 @@ impl Pool {
     /// What was said about the pool when it was opened.
     pub fn info(&self) -> Result<Info> {
         let mut i = sys::bufpool_info::default();
-        // SAFETY: an open handle and a valid out pointer of the 1.2 size.
+        // SAFETY: an open handle and a valid out pointer of the 1.3 size.
         if unsafe { sys::bufpool_get_info(self.raw.as_ptr(), &mut i) } != 0 {
             return Err(Error::last());
         }
@@ -603,6 +648,8 @@ impl Pool {
             mag_fill: i.mag_fill,
             nr_caches: i.nr_caches,
             client_id: i.client_id,
+            nr_queues: i.nr_queues,
+            queue_len: i.queue_len,
             raw: i,
         })
     }
@@ -626,6 +673,8 @@ impl Pool {
             repaired: a.repaired,
             legacy: a.legacy,
             generation: a.generation,
+            queued: a.queued,
+            queues: a.queues,
         })
     }
 }

@@ -53,8 +53,8 @@ pub struct bufpool_stats {
     pub __reserved: [u64; 7],
 }
 
-/// `struct bufpool_info` of ABI 1.2 (`BUFPOOL_INFO_SIZE_VER2`, 144
-/// bytes), what `bufpool_get_info@@BUFPOOL_1.2` fills.
+/// `struct bufpool_info` of ABI 1.3 (`BUFPOOL_INFO_SIZE_VER3`, 176
+/// bytes), what the library's default `bufpool_get_info` fills.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct bufpool_info {
@@ -83,13 +83,21 @@ pub struct bufpool_info {
     pub own_offset: u64,
     pub client_id: u32,
     pub __pad2: u32,
+    // ABI 1.3: queues and the live-client map.
+    pub nr_queues: u32,
+    pub queue_len: u32,
+    pub queues_offset: u64,
+    pub qslots_offset: u64,
+    pub live_offset: u64,
 }
 
 pub const BUFPOOL_INFO_F_MEMFD: u32 = 0x1;
 pub const BUFPOOL_INFO_F_HUGETLB: u32 = 0x2;
 pub const BUFPOOL_INFO_SIZE_VER2: usize = 144;
+pub const BUFPOOL_INFO_SIZE_VER3: usize = 176;
 
-/// `struct bufpool_audit` (`BUFPOOL_AUDIT_SIZE_VER0`, 48 bytes).
+/// `struct bufpool_audit` of ABI 1.3 (`BUFPOOL_AUDIT_SIZE_VER1`, 56
+/// bytes).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct bufpool_audit {
@@ -104,17 +112,56 @@ pub struct bufpool_audit {
     pub repaired: u32,
     pub legacy: u32,
     pub generation: u64,
+    // ABI 1.3
+    pub queued: u32,
+    pub queues: u32,
 }
 
 pub const BUFPOOL_AUDIT_SIZE_VER0: usize = 48;
+pub const BUFPOOL_AUDIT_SIZE_VER1: usize = 56;
+
+/// `struct bufpool_queue` of the C library (not the ABI's descriptor of
+/// the same name): an open queue, opaque, private to the library.
+#[repr(C)]
+pub struct bufpool_queue {
+    _private: [u8; 0],
+}
+
+pub const BUFPOOL_QUEUE_CREATE: c_uint = 0x01;
+pub const BUFPOOL_QUEUE_EXCL: c_uint = 0x02;
+pub const BUFPOOL_QUEUE_SINGLE_PRODUCER: c_uint = 0x04;
+pub const BUFPOOL_QUEUE_PRODUCE: c_uint = 0x10;
+pub const BUFPOOL_QUEUE_CONSUME: c_uint = 0x20;
+
+/// With the NUL: queue names are 1 to 31 bytes.
+pub const BUFPOOL_QUEUE_NAME_MAX: usize = 32;
+
+/// `struct bufpool_queue_stats`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct bufpool_queue_stats {
+    pub capacity: u64,
+    pub depth: u64,
+    pub enqueued: u64,
+    pub dequeued: u64,
+    pub full: u64,
+    pub high_watermark: u64,
+    pub consumer: u32,
+    pub __reserved0: u32,
+    pub __reserved: [u64; 6],
+}
+
+/// `BUFPOOL_CLIENT_MAX`: client ids are 1 to this.
+pub const BUFPOOL_CLIENT_MAX: u32 = 0xffff;
 
 /// `BUFPOOL_DEV_PATH`.
 pub const BUFPOOL_DEV_PATH: &str = "/dev/bufpool";
 
 // The layouts above are the ABI's: a mismatch fails the build.
-const _: () = assert!(std::mem::size_of::<bufpool_info>() == BUFPOOL_INFO_SIZE_VER2);
-const _: () = assert!(std::mem::size_of::<bufpool_audit>() == BUFPOOL_AUDIT_SIZE_VER0);
+const _: () = assert!(std::mem::size_of::<bufpool_info>() == BUFPOOL_INFO_SIZE_VER3);
+const _: () = assert!(std::mem::size_of::<bufpool_audit>() == BUFPOOL_AUDIT_SIZE_VER1);
 const _: () = assert!(std::mem::size_of::<bufpool_stats>() == 16 * 8);
+const _: () = assert!(std::mem::size_of::<bufpool_queue_stats>() == 13 * 8);
 
 extern "C" {
     pub fn bufpool_open(path: *const c_char) -> *mut bufpool;
@@ -139,6 +186,27 @@ extern "C" {
 
     pub fn bufpool_handoff(pool: *mut bufpool, idx: u32) -> c_int;
     pub fn bufpool_adopt(pool: *mut bufpool, idx: u32) -> c_int;
+    pub fn bufpool_handoff_to(pool: *mut bufpool, idx: u32, receiver: u32) -> c_int;
+
+    pub fn bufpool_queue_open(
+        pool: *mut bufpool,
+        name: *const c_char,
+        flags: c_uint,
+        capacity: u32,
+    ) -> *mut bufpool_queue;
+    pub fn bufpool_queue_close(q: *mut bufpool_queue) -> c_int;
+    pub fn bufpool_enqueue(q: *mut bufpool_queue, buf: *mut c_void) -> c_int;
+    pub fn bufpool_dequeue(q: *mut bufpool_queue) -> *mut c_void;
+    pub fn bufpool_enqueue_index(q: *mut bufpool_queue, idx: u32) -> c_int;
+    pub fn bufpool_dequeue_index(q: *mut bufpool_queue, idx: *mut u32) -> c_int;
+    pub fn bufpool_enqueue_bulk(
+        q: *mut bufpool_queue,
+        bufs: *const *mut c_void,
+        n: c_uint,
+    ) -> c_uint;
+    pub fn bufpool_dequeue_bulk(q: *mut bufpool_queue, bufs: *mut *mut c_void, n: c_uint)
+        -> c_uint;
+    pub fn bufpool_queue_stats(q: *mut bufpool_queue, st: *mut bufpool_queue_stats) -> c_int;
 
     pub fn bufpool_audit(pool: *mut bufpool, audit: *mut bufpool_audit) -> c_int;
     pub fn bufpool_stats(pool: *mut bufpool, st: *mut bufpool_stats) -> c_int;

@@ -12,7 +12,7 @@ use std::os::unix::io::AsRawFd;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use bufpool::{errno, Buf, ClassBuf, Classes, Error, Params, Pool};
+use bufpool::{errno, Buf, ClassBuf, Classes, Error, Params, Pool, Queue, QueueOptions};
 
 /// The device under test, if any.
 fn device() -> Option<String> {
@@ -468,7 +468,10 @@ fn errors() {
 
     // Display says what the C API says, io::Error keeps the errno.
     let e = Error::from_errno(errno::ENOBUFS);
-    assert_eq!(e.to_string(), "no free buffer in the pool (ENOBUFS)");
+    assert_eq!(
+        e.to_string(),
+        "no free buffer in the pool, or no room in the queue (ENOBUFS)"
+    );
     assert_eq!(
         format!("{:?}", e),
         "Error { errno: 105, name: \"ENOBUFS\" }"
@@ -502,6 +505,13 @@ fn errno_values_are_the_systems() {
         (errno::EBADF, "Bad file descriptor"),
         (errno::EACCES, "Permission denied"),
         (errno::ENOMEM, "Cannot allocate memory"),
+        (errno::ESRCH, "No such process"),
+        (errno::EAGAIN, "temporarily unavailable"),
+        (errno::EPERM, "Operation not permitted"),
+        (errno::EEXIST, "File exists"),
+        (errno::ENOSPC, "No space left on device"),
+        (errno::EALREADY, "already in progress"),
+        (errno::EOPNOTSUPP, "not supported"),
     ] {
         let s = io::Error::from_raw_os_error(n).to_string();
         assert!(s.contains(text), "errno {}: {}", n, s);
@@ -517,6 +527,7 @@ fn thread_traits() {
     assert_send_sync::<Classes>();
     assert_send_sync::<ClassBuf<'static>>();
     assert_send_sync::<Error>();
+    assert_send_sync::<Queue<'static>>();
 }
 
 #[test]
@@ -594,4 +605,562 @@ fn readme_shows_the_quickstart_example() {
         shown, body,
         "README.md's Rust example differs from examples/quickstart.rs"
     );
+}
+
+// ---------------------------------------------------------------- queues
+
+/// Whether the pool under test has queues. A memfd pool always has; a
+/// device whose module was loaded without any must refuse them with
+/// EOPNOTSUPP (the queue tests then end there).
+fn has_queues(pool: &Pool) -> bool {
+    if pool.info().unwrap().nr_queues > 0 {
+        return true;
+    }
+    assert!(device().is_some(), "a memfd pool without queues");
+    let e = pool.queue("rt-none", &create(1, true, true)).unwrap_err();
+    assert_eq!(e.errno(), errno::EOPNOTSUPP, "{}", e);
+    false
+}
+
+/// Whether the pool under test has the live-client map that an
+/// addressed handoff needs: a memfd pool, or a device of ABI 1.3.
+fn has_live_map(pool: &Pool) -> bool {
+    device().is_none() || pool.info().unwrap().abi_minor >= 3
+}
+
+/// Create (if missing) a queue of `capacity`, in the roles given.
+fn create(capacity: u32, produce: bool, consume: bool) -> QueueOptions {
+    QueueOptions {
+        create: true,
+        capacity,
+        produce,
+        consume,
+        ..QueueOptions::default()
+    }
+}
+
+fn role(produce: bool, consume: bool) -> QueueOptions {
+    QueueOptions {
+        produce,
+        consume,
+        ..QueueOptions::default()
+    }
+}
+
+/// A buffer of `pool` whose bytes all say `tag`.
+fn tagged(pool: &Pool, tag: u8) -> Buf<'_> {
+    let mut b = pool.acquire().unwrap();
+    b.fill(tag);
+    b
+}
+
+#[test]
+fn queue_is_fifo() {
+    let pool = test_pool();
+    if !has_queues(&pool) {
+        return;
+    }
+    let q = pool.queue("rt-fifo", &create(8, true, true)).unwrap();
+    assert_eq!(q.name(), "rt-fifo");
+    assert!(std::ptr::eq(q.pool(), &*pool));
+    let mut sent = Vec::new();
+    for i in 0..5u8 {
+        let b = tagged(&pool, i);
+        sent.push(b.index());
+        q.enqueue(b).unwrap();
+    }
+    assert_eq!(pool.stats().unwrap().in_use, 5, "queued counts as in use");
+    for (i, &idx) in sent.iter().enumerate() {
+        let b = q.dequeue().unwrap();
+        assert_eq!(b.index(), idx, "out of order");
+        assert!(b.iter().all(|&x| x == i as u8), "buffer {} changed", idx);
+    }
+    assert_eq!(q.dequeue().unwrap_err().errno(), errno::EAGAIN);
+    let st = q.stats().unwrap();
+    assert_eq!((st.capacity, st.depth), (8, 0));
+    assert_eq!((st.enqueued, st.dequeued, st.full), (5, 5, 0));
+    assert_eq!(st.consumer, Some(pool.client_id()));
+    // Round and round: positions past the capacity reuse the slots.
+    for round in 0..40u8 {
+        q.enqueue(tagged(&pool, round)).unwrap();
+        q.enqueue(tagged(&pool, round ^ 0xff)).unwrap();
+        assert_eq!(q.dequeue().unwrap()[0], round);
+        assert_eq!(q.dequeue().unwrap()[0], round ^ 0xff);
+    }
+    assert_eq!(q.stats().unwrap().dequeued, 85);
+    q.close().unwrap();
+    assert_eq!(pool.stats().unwrap().in_use, 0);
+}
+
+#[test]
+fn queue_full_and_empty() {
+    let pool = test_pool();
+    if !has_queues(&pool) {
+        return;
+    }
+    let q = pool.queue("rt-full", &create(4, true, true)).unwrap();
+    let e = q.dequeue().unwrap_err();
+    assert_eq!(e.errno(), errno::EAGAIN);
+    assert_eq!(io::Error::from(e).kind(), io::ErrorKind::WouldBlock);
+    for i in 0..4 {
+        q.enqueue(tagged(&pool, i)).unwrap();
+    }
+    // Full: the buffer comes back, still ours.
+    let e = q.enqueue(tagged(&pool, 9)).unwrap_err();
+    assert_eq!(e.error().errno(), errno::ENOBUFS, "{}", e);
+    assert!(e.error().is_exhausted());
+    let mut back = e.into_buf();
+    back[0] = 1;
+    assert_eq!(pool.stats().unwrap().in_use, 5);
+    let st = q.stats().unwrap();
+    assert_eq!((st.depth, st.enqueued, st.full), (4, 4, 1));
+    assert!(
+        (3..=4).contains(&st.high_watermark),
+        "{}",
+        st.high_watermark
+    );
+    // `?` on the error gives the buffer back to the pool.
+    let r: Result<(), Error> = (|| {
+        q.enqueue(back)?;
+        Ok(())
+    })();
+    assert_eq!(r.unwrap_err().errno(), errno::ENOBUFS);
+    assert_eq!(pool.stats().unwrap().in_use, 4);
+    assert_eq!(q.dequeue().unwrap()[0], 0);
+    q.enqueue(tagged(&pool, 4)).unwrap();
+    for i in 1..5 {
+        assert_eq!(q.dequeue().unwrap()[0], i);
+    }
+    assert_eq!(q.dequeue().unwrap_err().errno(), errno::EAGAIN);
+    drop(q);
+    assert_eq!(pool.stats().unwrap().in_use, 0);
+}
+
+#[test]
+fn queue_open_errors_and_roles() {
+    let pool = test_pool();
+    if !has_queues(&pool) {
+        return;
+    }
+    let other = second_handle(&pool);
+    let info = pool.info().unwrap();
+    let none = QueueOptions::default();
+    assert_eq!(
+        pool.queue("rt-missing", &none).unwrap_err().errno(),
+        errno::ENOENT
+    );
+    for bad in ["", "bad name", "bad/name", "nul\0", &"x".repeat(32)] {
+        let e = pool.queue(bad, &create(4, true, true)).unwrap_err();
+        assert_eq!(e.errno(), errno::EINVAL, "{:?}", bad);
+    }
+    let excl_alone = QueueOptions {
+        exclusive: true,
+        ..QueueOptions::default()
+    };
+    let e = pool.queue("rt-excl", &excl_alone).unwrap_err();
+    assert_eq!(e.errno(), errno::EINVAL);
+    let e = pool.queue("rt-cap0", &create(0, true, false)).unwrap_err();
+    assert_eq!(e.errno(), errno::EINVAL);
+    let e = pool
+        .queue("rt-cap", &create(info.queue_len + 1, true, false))
+        .unwrap_err();
+    assert_eq!(e.errno(), errno::EINVAL);
+
+    // A capacity is rounded up to a power of two; 31 characters is a name.
+    let name = "rt-roles.0123456789_abcdefghijk";
+    assert_eq!(name.len(), 31);
+    let q = pool.queue(name, &create(5, false, true)).unwrap();
+    assert_eq!(q.stats().unwrap().capacity, 8);
+    let excl = QueueOptions {
+        exclusive: true,
+        ..create(8, true, false)
+    };
+    assert_eq!(pool.queue(name, &excl).unwrap_err().errno(), errno::EEXIST);
+    assert_eq!(other.queue(name, &excl).unwrap_err().errno(), errno::EEXIST);
+    // Once per handle; one consumer at a time.
+    assert_eq!(
+        pool.queue(name, &none).unwrap_err().errno(),
+        errno::EALREADY
+    );
+    let busy = other.queue(name, &role(true, true)).unwrap_err();
+    assert_eq!(busy.errno(), errno::EBUSY);
+    // The other handle produces; this one may not.
+    let p = other.queue(name, &create(64, true, false)).unwrap();
+    assert_eq!(
+        p.stats().unwrap().capacity,
+        8,
+        "capacity ignored: it exists"
+    );
+    assert_eq!(p.stats().unwrap().consumer, Some(pool.client_id()));
+    let e = q.enqueue(pool.acquire().unwrap()).unwrap_err();
+    assert_eq!(e.error().errno(), errno::EPERM);
+    drop(e); // gives the buffer back
+    assert_eq!(p.dequeue().unwrap_err().errno(), errno::EPERM);
+    // A buffer of another handle is refused, and comes back.
+    let mine = tagged(&pool, 3);
+    let e = p.enqueue(mine).unwrap_err();
+    assert_eq!(e.error().errno(), errno::EINVAL);
+    assert_eq!(e.into_buf()[0], 3);
+    p.enqueue(tagged(&other, 7)).unwrap();
+    let got = q.dequeue().unwrap();
+    assert_eq!(got[0], 7);
+    assert!(std::ptr::eq(got.pool(), &*pool), "the consumer holds it");
+    drop(got);
+    // The consumer goes: the role is free, the queue lives on.
+    drop(q);
+    assert_eq!(p.stats().unwrap().consumer, None);
+    let q = other.queue(name, &role(false, true));
+    assert_eq!(q.unwrap_err().errno(), errno::EALREADY);
+    drop(p);
+    // The last user closed it: a client-made queue is gone.
+    assert_eq!(pool.queue(name, &none).unwrap_err().errno(), errno::ENOENT);
+    assert_eq!(pool.stats().unwrap().in_use, 0);
+}
+
+#[test]
+fn queue_single_producer() {
+    let pool = test_pool();
+    if !has_queues(&pool) {
+        return;
+    }
+    let other = second_handle(&pool);
+    let sp = QueueOptions {
+        single_producer: true,
+        ..create(16, true, true)
+    };
+    let q = pool.queue("rt-sp", &sp).unwrap();
+    let e = other.queue("rt-sp", &role(true, false)).unwrap_err();
+    assert_eq!(e.errno(), errno::EBUSY, "a second producer");
+    let watcher = other.queue("rt-sp", &role(false, false)).unwrap();
+    for i in 0..10 {
+        q.enqueue(tagged(&pool, i)).unwrap();
+    }
+    assert_eq!(watcher.stats().unwrap().depth, 10);
+    for i in 0..10 {
+        assert_eq!(q.dequeue().unwrap()[0], i);
+    }
+}
+
+#[test]
+fn queue_bulk() {
+    let pool = test_pool();
+    if !has_queues(&pool) {
+        return;
+    }
+    let q = pool.queue("rt-bulk", &create(8, true, true)).unwrap();
+    let mut bufs: Vec<Buf<'_>> = (0..10u8).map(|i| tagged(&pool, i)).collect();
+    let order: Vec<u32> = bufs.iter().map(|b| b.index()).collect();
+    // Eight go, the two that do not fit stay.
+    assert_eq!(q.enqueue_bulk(&mut bufs).unwrap(), 8);
+    assert_eq!(bufs.len(), 2);
+    assert_eq!((bufs[0][0], bufs[1][0]), (8, 9));
+    assert_eq!(
+        q.enqueue_bulk(&mut bufs).unwrap_err().errno(),
+        errno::ENOBUFS
+    );
+    assert_eq!(bufs.len(), 2);
+    assert!(q.stats().unwrap().full >= 1);
+    let mut out = Vec::new();
+    assert_eq!(q.dequeue_bulk(3, &mut out).unwrap(), 3);
+    assert_eq!(q.enqueue_bulk(&mut bufs).unwrap(), 2);
+    assert!(bufs.is_empty());
+    assert_eq!(q.enqueue_bulk(&mut bufs).unwrap(), 0, "nothing to move");
+    assert_eq!(q.dequeue_bulk(100, &mut out).unwrap(), 7);
+    let got: Vec<u32> = out.iter().map(|b| b.index()).collect();
+    assert_eq!(got, order, "bulk keeps the order");
+    assert_eq!(
+        q.dequeue_bulk(1, &mut out).unwrap_err().errno(),
+        errno::EAGAIN
+    );
+    // Many chunks of the bulk calls' stack arrays.
+    let cap = q.stats().unwrap().capacity;
+    drop(q);
+    drop(out);
+    let q = pool.queue("rt-bulk2", &create(256, true, true)).unwrap();
+    let n = 200.min(pool.buf_count() as usize / 2);
+    let mut bufs = Vec::new();
+    assert_eq!(pool.acquire_bulk(n, &mut bufs).unwrap(), n);
+    let order: Vec<u32> = bufs.iter().map(|b| b.index()).collect();
+    assert_eq!(q.enqueue_bulk(&mut bufs).unwrap(), n);
+    let mut out = Vec::new();
+    assert_eq!(q.dequeue_bulk(n + 1, &mut out).unwrap(), n);
+    assert_eq!(out.iter().map(|b| b.index()).collect::<Vec<_>>(), order);
+    assert_eq!(cap, 8);
+    // A buffer of another handle stops a bulk enqueue there.
+    let other = second_handle(&pool);
+    let mut mixed = vec![tagged(&pool, 1), tagged(&other, 2), tagged(&pool, 3)];
+    assert_eq!(q.enqueue_bulk(&mut mixed).unwrap(), 1);
+    assert_eq!(mixed.len(), 2);
+    assert_eq!(
+        q.enqueue_bulk(&mut mixed).unwrap_err().errno(),
+        errno::EINVAL
+    );
+    drop((mixed, out, q));
+    assert_eq!(pool.stats().unwrap().in_use, 0);
+}
+
+#[test]
+fn queue_index_forms() {
+    let pool = test_pool();
+    if !has_queues(&pool) {
+        return;
+    }
+    let q = pool.queue("rt-index", &create(4, true, true)).unwrap();
+    let idx = tagged(&pool, 5).into_index();
+    // SAFETY: held without a guard.
+    unsafe { q.enqueue_index(idx) }.unwrap();
+    // Queued: no longer this handle's to give back.
+    // SAFETY: no guard for it.
+    let e = unsafe { pool.release_index(idx) }.unwrap_err();
+    assert_eq!(e.errno(), errno::EINVAL);
+    assert_eq!(q.dequeue_index().unwrap(), idx);
+    // SAFETY: dequeued, held without a guard.
+    let b = unsafe { pool.from_index(idx) }.unwrap();
+    assert_eq!(b[0], 5);
+    drop(b);
+    assert_eq!(q.dequeue_index().unwrap_err().errno(), errno::EAGAIN);
+    // SAFETY: not held: refused.
+    let e = unsafe { q.enqueue_index(idx) }.unwrap_err();
+    assert_eq!(e.errno(), errno::EINVAL);
+    assert_eq!(pool.stats().unwrap().in_use, 0);
+}
+
+#[test]
+fn queue_last_close_gives_back_its_contents() {
+    let pool = test_pool();
+    if !has_queues(&pool) {
+        return;
+    }
+    let q = pool.queue("rt-last", &create(16, true, true)).unwrap();
+    for i in 0..6 {
+        q.enqueue(tagged(&pool, i)).unwrap();
+    }
+    assert_eq!(pool.stats().unwrap().in_use, 6);
+    drop(q);
+    assert_eq!(pool.stats().unwrap().in_use, 0, "the queue's went back");
+    // A new queue of that name starts empty.
+    let q = pool.queue("rt-last", &create(16, false, true)).unwrap();
+    assert_eq!(q.stats().unwrap().depth, 0);
+    assert_eq!(q.dequeue().unwrap_err().errno(), errno::EAGAIN);
+}
+
+#[test]
+fn queue_outlives_its_consumer() {
+    let pool = test_pool();
+    if !has_queues(&pool) {
+        return;
+    }
+    let other = second_handle(&pool);
+    let p = pool.queue("rt-keep", &create(16, true, false)).unwrap();
+    for i in 0..4 {
+        p.enqueue(tagged(&pool, i)).unwrap();
+    }
+    let c = other.queue("rt-keep", &role(false, true)).unwrap();
+    assert_eq!(c.dequeue().unwrap()[0], 0);
+    drop(c);
+    // The next consumer continues where the last one stopped.
+    let c = other.queue("rt-keep", &role(false, true)).unwrap();
+    for i in 1..4 {
+        assert_eq!(c.dequeue().unwrap()[0], i);
+    }
+    drop(c);
+    drop(p);
+    assert_eq!(pool.stats().unwrap().in_use, 0);
+}
+
+#[test]
+fn queue_to_another_process() {
+    let pool = test_pool();
+    if !has_queues(&pool) {
+        return;
+    }
+    let q = pool.queue("rt-proc", &create(64, true, false)).unwrap();
+    for i in 0..40u8 {
+        q.enqueue(tagged(&pool, i)).unwrap();
+    }
+    let rc = in_child(|| {
+        // The child's own client, the queue's consumer.
+        let mine = second_handle(&pool);
+        let c = match mine.queue("rt-proc", &role(false, true)) {
+            Ok(c) => c,
+            Err(_) => return 2,
+        };
+        for i in 0..40u8 {
+            match c.dequeue() {
+                Ok(b) if b.iter().all(|&x| x == i) => {}
+                _ => return 3,
+            }
+        }
+        if c.dequeue().map(|_| ()).unwrap_err().errno() != errno::EAGAIN {
+            return 4;
+        }
+        0
+    });
+    assert_eq!(rc, 0, "the child failed");
+    assert_eq!(q.stats().unwrap().dequeued, 40);
+    assert_eq!(pool.stats().unwrap().in_use, 0, "the child gave them back");
+}
+
+#[test]
+fn queue_mpsc_across_threads() {
+    const PER: u32 = 5_000;
+    let pool = test_pool();
+    if !has_queues(&pool) {
+        return;
+    }
+    // Three producers through the consumer's own queue handle, three
+    // through handles of their own.
+    let others: Vec<Pool> = (0..3).map(|_| second_handle(&pool)).collect();
+    let q = pool.queue("rt-mpsc", &create(64, true, true)).unwrap();
+    let producers = 3 + others.len() as u32;
+    std::thread::scope(|s| {
+        let produce = |q: &Queue<'_>, who: u32| {
+            let pool = q.pool();
+            for seq in 0..PER {
+                let mut b = loop {
+                    match pool.acquire() {
+                        Ok(b) => break b,
+                        Err(e) if e.errno() == errno::ENOBUFS => std::thread::yield_now(),
+                        Err(e) => panic!("acquire: {}", e),
+                    }
+                };
+                b[..4].copy_from_slice(&who.to_ne_bytes());
+                b[4..8].copy_from_slice(&seq.to_ne_bytes());
+                let mut b = b;
+                loop {
+                    match q.enqueue(b) {
+                        Ok(()) => break,
+                        Err(e) => {
+                            let (e, back) = e.into_parts();
+                            assert!(
+                                e.errno() == errno::ENOBUFS || e.errno() == errno::EAGAIN,
+                                "enqueue: {}",
+                                e
+                            );
+                            b = back;
+                            std::thread::yield_now();
+                        }
+                    }
+                }
+            }
+            pool.flush_cache();
+        };
+        let q = &q;
+        for who in 0..3 {
+            s.spawn(move || produce(q, who));
+        }
+        for (i, other) in others.iter().enumerate() {
+            s.spawn(move || {
+                let mine = other.queue("rt-mpsc", &role(true, false)).unwrap();
+                produce(&mine, 3 + i as u32);
+            });
+        }
+        let consumer = s.spawn(move || {
+            let mut next = vec![0u32; producers as usize];
+            let mut got = 0;
+            let mut out = Vec::new();
+            while got < producers * PER {
+                match q.dequeue_bulk(16, &mut out) {
+                    Ok(_) => {}
+                    Err(e) if e.errno() == errno::EAGAIN => std::thread::yield_now(),
+                    Err(e) => panic!("dequeue: {}", e),
+                }
+                for b in out.drain(..) {
+                    let who = u32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
+                    let seq = u32::from_ne_bytes([b[4], b[5], b[6], b[7]]);
+                    assert_eq!(seq, next[who as usize], "producer {} out of order", who);
+                    next[who as usize] += 1;
+                    got += 1;
+                }
+            }
+            q.pool().flush_cache();
+            next
+        });
+        let next = consumer.join().unwrap();
+        assert!(next.iter().all(|&n| n == PER), "{:?}", next);
+    });
+    let st = q.stats().unwrap();
+    assert_eq!(st.enqueued, u64::from(producers * PER));
+    assert_eq!((st.dequeued, st.depth), (st.enqueued, 0));
+    assert!(st.high_watermark <= 64);
+    drop(q);
+    drop(others);
+    assert_eq!(pool.stats().unwrap().in_use, 0);
+}
+
+#[test]
+fn handoff_to_a_receiver() {
+    let pool = test_pool();
+    if !has_live_map(&pool) {
+        return;
+    }
+    let other = second_handle(&pool);
+    let third = second_handle(&pool);
+    let id = other.client_id();
+    let b = tagged(&pool, 0x5a);
+    let idx = pool.handoff_to(b, id).unwrap();
+    assert_eq!(
+        pool.stats().unwrap().in_use,
+        1,
+        "in transit counts as in use"
+    );
+    // Only the receiver adopts it.
+    assert_eq!(third.adopt(idx).unwrap_err().errno(), errno::EINVAL);
+    assert_eq!(pool.adopt(idx).unwrap_err().errno(), errno::EINVAL);
+    let got = other.adopt(idx).unwrap();
+    assert!(got.iter().all(|&x| x == 0x5a));
+    // And back, by the guard's method.
+    let idx = got.handoff_to(pool.client_id()).unwrap();
+    let b = pool.adopt(idx).unwrap();
+    assert_eq!(b[0], 0x5a);
+
+    // Bad receivers: the buffer comes back.
+    for bad in [0, pool.client_id(), bufpool::sys::BUFPOOL_CLIENT_MAX + 1] {
+        let e = pool.handoff_to(tagged(&pool, 1), bad).unwrap_err();
+        assert_eq!(e.error().errno(), errno::EINVAL, "receiver {}", bad);
+    }
+    // A buffer of another handle.
+    let e = pool.handoff_to(tagged(&other, 1), id).unwrap_err();
+    assert_eq!(e.error().errno(), errno::EINVAL);
+    drop(e);
+    // A receiver that is gone: ESRCH, still ours.
+    let gone = third.client_id();
+    drop(third);
+    let e = b.handoff_to(gone).unwrap_err();
+    assert_eq!(e.error().errno(), errno::ESRCH, "{}", e);
+    let b = e.into_buf();
+    assert_eq!(b[0], 0x5a);
+    // SAFETY: b's guard is gone before the raw call.
+    let idx = b.into_index();
+    let e = unsafe { pool.handoff_index_to(idx, gone) }.unwrap_err();
+    assert_eq!(e.errno(), errno::ESRCH);
+    // SAFETY: still held, no guard.
+    drop(unsafe { pool.from_index(idx) }.unwrap());
+    drop(other);
+    assert_eq!(pool.stats().unwrap().in_use, 0);
+}
+
+#[test]
+fn handoff_to_a_receiver_that_goes() {
+    let pool = test_pool();
+    if !has_live_map(&pool) {
+        return;
+    }
+    let other = second_handle(&pool);
+    let before = pool.stats().unwrap();
+    let id = other.client_id();
+    for i in 0..3 {
+        pool.handoff_to(tagged(&pool, i), id).unwrap();
+    }
+    assert_eq!(pool.stats().unwrap().in_use, before.in_use + 3);
+    // It closes without adopting them.
+    drop(other);
+    if device().is_some() {
+        // The kernel gives them back to the pool (a memfd pool has
+        // nobody to do it).
+        assert_eq!(pool.stats().unwrap().in_use, before.in_use);
+    }
+    // And it is no longer a receiver.
+    let e = pool.handoff_to(tagged(&pool, 4), id).unwrap_err();
+    assert_eq!(e.error().errno(), errno::ESRCH);
 }
