@@ -69,10 +69,10 @@ void bufpool_live_set(struct bufpool_pool *pool, u32 id, bool live)
 	WRITE_ONCE(*w, live ? READ_ONCE(*w) | bit : READ_ONCE(*w) & ~bit);
 }
 
-static struct bufpool_queue *bufpool_queue_desc(struct bufpool_pool *pool,
+static struct bufpool_qdesc *bufpool_queue_desc(struct bufpool_pool *pool,
 						u32 k)
 {
-	return (struct bufpool_queue *)((char *)pool->ctrl +
+	return (struct bufpool_qdesc *)((char *)pool->ctrl +
 					pool->layout.queues_offset) + k;
 }
 
@@ -85,7 +85,7 @@ static u64 *bufpool_queue_slots(struct bufpool_pool *pool, u32 k)
 /* Write the shared descriptor's info line from the kernel's copy. */
 static void bufpool_queue_publish(struct bufpool_pool *pool, u32 k)
 {
-	struct bufpool_queue *d = bufpool_queue_desc(pool, k);
+	struct bufpool_qdesc *d = bufpool_queue_desc(pool, k);
 	struct bufpool_kqueue *kq = &pool->queues[k];
 	size_t i;
 

@@ -241,7 +241,7 @@ static ssize_t bufpool_queue_show(struct kobject *kobj,
 	struct bufpool_queue_kobj *qk =
 		container_of(kobj, struct bufpool_queue_kobj, kobj);
 	struct bufpool_pool *pool = qk->pool;
-	struct bufpool_queue *d;
+	struct bufpool_qdesc *d;
 	struct bufpool_kqueue kq;
 	u64 value, head;
 
@@ -251,7 +251,7 @@ static ssize_t bufpool_queue_show(struct kobject *kobj,
 	if (number == BUFPOOL_QSYSFS_NAME)
 		return sysfs_emit(buf, "%s\n", kq.name);
 
-	d = (struct bufpool_queue *)((char *)pool->ctrl +
+	d = (struct bufpool_qdesc *)((char *)pool->ctrl +
 				     pool->layout.queues_offset) + qk->k;
 	switch (number) {
 	case BUFPOOL_QSYSFS_CAPACITY:

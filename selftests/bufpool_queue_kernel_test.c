@@ -86,9 +86,9 @@ static __u32 *own(struct client *c)
 	return (__u32 *)(c->ctrl + c->info.own_offset);
 }
 
-static struct bufpool_queue *desc(struct client *c, __u32 k)
+static struct bufpool_qdesc *desc(struct client *c, __u32 k)
 {
-	return (struct bufpool_queue *)(c->ctrl + c->info.queues_offset) + k;
+	return (struct bufpool_qdesc *)(c->ctrl + c->info.queues_offset) + k;
 }
 
 /* Queue k as the kernel answered, for <bufpool/queue.h>. */

@@ -121,7 +121,7 @@ static void bp_device_queue_close_id(struct bufpool *pool, uint32_t id)
  */
 static int bp_device_queue_open(struct bufpool *pool, const char *name,
 				unsigned int flags, uint32_t capacity,
-				struct bp_queue *q)
+				struct bufpool_queue *q)
 {
 	struct bufpool_queue_req req;
 	uint32_t cap;
@@ -154,7 +154,7 @@ static int bp_device_queue_open(struct bufpool *pool, const char *name,
 
 /* The kernel drops the roles, and empties the queue for its last user. */
 static void bp_device_queue_close(struct bufpool *pool,
-				  struct bp_queue *q)
+				  struct bufpool_queue *q)
 {
 	bp_device_queue_close_id(pool, q->id);
 }
@@ -339,7 +339,7 @@ static int bp_cas_u32(__u32 *p, __u32 old, __u32 new)
 			memory_order_acq_rel, memory_order_acquire);
 }
 
-static _Atomic __u64 *bp_qname_word(struct bufpool_queue *d, int i)
+static _Atomic __u64 *bp_qname_word(struct bufpool_qdesc *d, int i)
 {
 	return (_Atomic __u64 *)(void *)(d->name + 8 * i);
 }
@@ -352,7 +352,7 @@ static void bp_qname_pack(__u64 w[BP_QNAME_WORDS], const char *name)
 	memcpy(w, buf, sizeof(buf));
 }
 
-static int bp_qname_is(struct bufpool_queue *d,
+static int bp_qname_is(struct bufpool_qdesc *d,
 		       const __u64 want[BP_QNAME_WORDS], memory_order mo)
 {
 	__u64 w[BP_QNAME_WORDS];
@@ -363,7 +363,7 @@ static int bp_qname_is(struct bufpool_queue *d,
 	return !memcmp(w, want, sizeof(w));
 }
 
-static void bp_qname_set(struct bufpool_queue *d,
+static void bp_qname_set(struct bufpool_qdesc *d,
 			 const __u64 w[BP_QNAME_WORDS], memory_order mo)
 {
 	int i;
@@ -377,7 +377,7 @@ static int bp_memfd_queue_find(struct bp_shm *s,
 			       const __u64 want[BP_QNAME_WORDS],
 			       uint32_t *id, uint64_t *gen)
 {
-	struct bufpool_queue *d;
+	struct bufpool_qdesc *d;
 	uint32_t i;
 
 	for (i = 0; i < s->nr_queues; i++) {
@@ -399,10 +399,10 @@ static int bp_memfd_queue_find(struct bp_shm *s,
  * Bind q to descriptor id as its creator made it: its capacity and
  * flags read once and checked (the creator is another client).
  */
-static int bp_memfd_queue_bind(struct bufpool *pool, struct bp_queue *q,
+static int bp_memfd_queue_bind(struct bufpool *pool, struct bufpool_queue *q,
 			       uint32_t id)
 {
-	struct bufpool_queue *d = &pool->shm.queues[id];
+	struct bufpool_qdesc *d = &pool->shm.queues[id];
 	uint32_t cap = bp_load_relaxed_u32(&d->capacity);
 
 	if (!cap || cap > pool->shm.queue_len || (cap & (cap - 1)))
@@ -414,7 +414,7 @@ static int bp_memfd_queue_bind(struct bufpool *pool, struct bp_queue *q,
 }
 
 /* A descriptor nobody uses any more: nameless, then FREE. */
-static void bp_memfd_queue_free(struct bufpool_queue *d)
+static void bp_memfd_queue_free(struct bufpool_qdesc *d)
 {
 	static const __u64 none[BP_QNAME_WORDS];
 
@@ -429,9 +429,9 @@ static void bp_memfd_queue_free(struct bufpool_queue *d)
  * frees it.
  */
 static void bp_memfd_queue_leave(struct bufpool *pool, uint32_t id,
-				 struct bp_queue *q)
+				 struct bufpool_queue *q)
 {
-	struct bufpool_queue *d = &pool->shm.queues[id];
+	struct bufpool_qdesc *d = &pool->shm.queues[id];
 	__u32 n = bp_load_relaxed_u32(&d->users);
 	int tries;
 
@@ -455,10 +455,10 @@ static void bp_memfd_queue_leave(struct bufpool *pool, uint32_t id,
  * went away meanwhile (look again), -1 with errno.
  */
 static int bp_memfd_queue_join(struct bufpool *pool, uint32_t id,
-			       uint64_t gen, struct bp_queue *q)
+			       uint64_t gen, struct bufpool_queue *q)
 {
-	struct bufpool_queue *d = &pool->shm.queues[id];
-	struct bp_queue *it;
+	struct bufpool_qdesc *d = &pool->shm.queues[id];
+	struct bufpool_queue *it;
 	__u32 n = bp_load_relaxed_u32(&d->users);
 	int tries;
 
@@ -504,7 +504,7 @@ static int bp_memfd_queue_join(struct bufpool *pool, uint32_t id,
 static int bp_memfd_queue_conflict(struct bp_shm *s, uint32_t mine,
 				   const __u64 want[BP_QNAME_WORDS])
 {
-	struct bufpool_queue *d;
+	struct bufpool_qdesc *d;
 	uint32_t i, spins, st;
 
 	for (i = 0; i < s->nr_queues; i++) {
@@ -537,7 +537,7 @@ static int bp_memfd_queue_create(struct bufpool *pool,
 				 uint32_t *id, uint64_t *gen)
 {
 	struct bp_shm *s = &pool->shm;
-	struct bufpool_queue *d = NULL;
+	struct bufpool_qdesc *d = NULL;
 	uint32_t i, st;
 
 	for (i = 0; i < s->nr_queues; i++) {
@@ -581,10 +581,10 @@ static int bp_memfd_queue_create(struct bufpool *pool,
 }
 
 /* Take the roles flags ask for; EBUSY when one is taken. */
-static int bp_memfd_queue_roles(struct bufpool *pool, struct bp_queue *q,
+static int bp_memfd_queue_roles(struct bufpool *pool, struct bufpool_queue *q,
 				unsigned int flags)
 {
-	struct bufpool_queue *d = q->q.d;
+	struct bufpool_qdesc *d = q->q.d;
 	uint32_t me = pool->client_id;
 
 	q->produce = !!(flags & BUFPOOL_QUEUE_PRODUCE);
@@ -611,7 +611,7 @@ busy:
 
 static int bp_memfd_queue_open(struct bufpool *pool, const char *name,
 			       unsigned int flags, uint32_t capacity,
-			       struct bp_queue *q)
+			       struct bufpool_queue *q)
 {
 	__u64 want[BP_QNAME_WORDS];
 	uint64_t gen;
@@ -657,7 +657,7 @@ static int bp_memfd_queue_open(struct bufpool *pool, const char *name,
 	return 0;
 }
 
-static void bp_memfd_queue_close(struct bufpool *pool, struct bp_queue *q)
+static void bp_memfd_queue_close(struct bufpool *pool, struct bufpool_queue *q)
 {
 	uint32_t me = pool->client_id;
 

@@ -218,9 +218,10 @@ int bufpool_handoff_to(struct bufpool *pool, uint32_t idx, uint32_t receiver);
  * EAGAIN (lost races with other openers many times over).
  * bufpool_queue_close - stop using it; drops this handle's roles.  Also
  * done for every queue still open at bufpool_close.
- *
- * The handle is opaque: its type's name is also that of the shared
- * descriptor of <linux/bufpool.h>, which it is not; never dereference it.
+ * The handle is opaque (the shared descriptor is struct bufpool_qdesc
+ * of <linux/bufpool.h>).  A process forked while the handle was open
+ * must not close it: the child's bufpool_queue_close (and
+ * bufpool_close) only forgets it there; the opener keeps it.
  */
 struct bufpool_queue;
 

@@ -38,23 +38,55 @@ int bufpool_stats(struct bufpool *pool, struct bufpool_stats *st)
 	return 0;
 }
 
-int bufpool_audit(struct bufpool *pool, struct bufpool_audit *audit)
+/*
+ * struct bufpool_audit grew in 1.3 (queued, queues): programs built
+ * against 1.2 bind to bufpool_audit@BUFPOOL_1.2, which fills the 1.2
+ * size only; the kernel always gets a whole one.
+ */
+int bp_audit_v13(struct bufpool *pool, struct bufpool_audit *audit);
+int bp_audit_v12(struct bufpool *pool, struct bufpool_audit *audit);
+__asm__(".symver bp_audit_v13, bufpool_audit@@BUFPOOL_1.3");
+__asm__(".symver bp_audit_v12, bufpool_audit@BUFPOOL_1.2");
+
+static int bp_audit(struct bufpool *pool, struct bufpool_audit *audit,
+		    size_t size)
 {
+	struct bufpool_audit a;
+
 	if (!pool || !audit) {
 		errno = EINVAL;
 		return -1;
 	}
-	return pool->backend->audit(pool, audit);
+	memset(&a, 0, sizeof(a));
+	if (pool->backend->audit(pool, &a))
+		return -1;
+	memcpy(audit, &a, size);
+	return 0;
+}
+
+__attribute__((used)) int bp_audit_v13(struct bufpool *pool,
+					 struct bufpool_audit *audit)
+{
+	return bp_audit(pool, audit, sizeof(*audit));
+}
+
+__attribute__((used)) int bp_audit_v12(struct bufpool *pool,
+					 struct bufpool_audit *audit)
+{
+	return bp_audit(pool, audit, BUFPOOL_AUDIT_SIZE_VER0);
 }
 
 /*
  * struct bufpool_info grows with the ABI, so a program built against an
  * older header has a smaller one: programs linked before 1.2 bind to
- * bufpool_get_info@BUFPOOL_1.0, which copies the 1.0 size only.
+ * bufpool_get_info@BUFPOOL_1.0, which copies the 1.0 size only, and
+ * those linked against 1.2 to @BUFPOOL_1.2, which copies 1.2's.
  */
+int bp_get_info_v13(const struct bufpool *pool, struct bufpool_info *info);
 int bp_get_info_v12(const struct bufpool *pool, struct bufpool_info *info);
 int bp_get_info_v10(const struct bufpool *pool, struct bufpool_info *info);
-__asm__(".symver bp_get_info_v12, bufpool_get_info@@BUFPOOL_1.2");
+__asm__(".symver bp_get_info_v13, bufpool_get_info@@BUFPOOL_1.3");
+__asm__(".symver bp_get_info_v12, bufpool_get_info@BUFPOOL_1.2");
 __asm__(".symver bp_get_info_v10, bufpool_get_info@BUFPOOL_1.0");
 
 static int bp_get_info(const struct bufpool *pool, struct bufpool_info *info,
@@ -68,10 +100,16 @@ static int bp_get_info(const struct bufpool *pool, struct bufpool_info *info,
 	return 0;
 }
 
-__attribute__((used)) int bp_get_info_v12(const struct bufpool *pool,
+__attribute__((used)) int bp_get_info_v13(const struct bufpool *pool,
 					    struct bufpool_info *info)
 {
 	return bp_get_info(pool, info, sizeof(*info));
+}
+
+__attribute__((used)) int bp_get_info_v12(const struct bufpool *pool,
+					    struct bufpool_info *info)
+{
+	return bp_get_info(pool, info, BUFPOOL_INFO_SIZE_VER2);
 }
 
 __attribute__((used)) int bp_get_info_v10(const struct bufpool *pool,

@@ -26,6 +26,7 @@
 #define BUFPOOL_INTERNAL_H
 
 #include <pthread.h>
+#include <sys/types.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -112,19 +113,18 @@ struct bufpool {
 	struct bufpool_info info;
 	/* Queues this handle has open (queue.c), under queue_lock. */
 	pthread_mutex_t queue_lock;
-	struct bp_queue *queues;
+	struct bufpool_queue *queues;
 };
 
 /*
- * An open queue (queue.c): what bufpool_queue_open returns, as the
- * opaque pointer type of the public API (struct bufpool_queue there,
- * which is also the name of the ABI's shared descriptor: the handle is
- * never that, and bp_queue_of() converts).  Its
+ * An open queue (queue.c): what bufpool_queue_open returns, opaque in
+ * the public API (the shared descriptor is the ABI's struct
+ * bufpool_qdesc).  Its
  * geometry (q) comes from a trusted source: the kernel's answer to
  * BUFPOOL_IOC_QUEUE, or, on a module-free pool, the descriptor as its
  * creator wrote it, read once and checked.
  */
-struct bp_queue {
+struct bufpool_queue {
 	struct bp_q q;
 	struct bufpool *pool;
 	uint32_t id;		/* the descriptor, < nr_queues */
@@ -133,7 +133,8 @@ struct bp_queue {
 	int produce;		/* opened with BUFPOOL_QUEUE_PRODUCE */
 	int consume;		/* holds the consumer role */
 	int sp;			/* holds the single-producer role */
-	struct bp_queue *next;	/* the pool's list */
+	pid_t opener;		/* the process that opened it */
+	struct bufpool_queue *next;	/* the pool's list */
 };
 
 /*
@@ -231,9 +232,9 @@ struct bp_backend {
 	 */
 	int (*queue_open)(struct bufpool *pool, const char *name,
 			  unsigned int flags, uint32_t capacity,
-			  struct bp_queue *q);
+			  struct bufpool_queue *q);
 	/* Drop q's roles and stop using it; the last user empties it. */
-	void (*queue_close)(struct bufpool *pool, struct bp_queue *q);
+	void (*queue_close)(struct bufpool *pool, struct bufpool_queue *q);
 	/* bufpool_close, after everything else: leave the live map. */
 	void (*detach)(struct bufpool *pool);
 };
@@ -244,9 +245,9 @@ const struct bp_backend *bp_backend_of(int fd);
 int bp_memfd_build(struct bufpool *pool, const struct bp_layout *l, int huge);
 
 /* ---- queue.c ----------------------------------------------------- */
-void bp_queue_bind(struct bufpool *pool, struct bp_queue *q,
+void bp_queue_bind(struct bufpool *pool, struct bufpool_queue *q,
 		   uint32_t id, uint32_t capacity);
-void bp_queue_drain(struct bufpool *pool, struct bp_queue *q);
+void bp_queue_drain(struct bufpool *pool, struct bufpool_queue *q);
 void bp_queues_close(struct bufpool *pool);
 
 /* ---- setup.c ----------------------------------------------------- */

@@ -19,16 +19,13 @@
  * record) or named by a record of the client that holds it.
  */
 #include <errno.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fastpath.h"
 
-/* The public API's opaque handle is a struct bp_queue. */
-static inline struct bp_queue *bp_queue_of(struct bufpool_queue *h)
-{
-	return (struct bp_queue *)(void *)h;
-}
+/* The public API's opaque handle is a struct bufpool_queue. */
 
 #define BP_QUEUE_OPEN_FLAGS	(BUFPOOL_QUEUE_CREATE | BUFPOOL_QUEUE_EXCL | \
 				 BUFPOOL_QUEUE_SINGLE_PRODUCER |	 \
@@ -66,7 +63,7 @@ static int bp_queue_name_ok(const char *name)
  * Bind q->q to descriptor id of pool, of capacity slots (a power of two
  * <= queue_len, id < nr_queues: the caller checked both).
  */
-void bp_queue_bind(struct bufpool *pool, struct bp_queue *q,
+void bp_queue_bind(struct bufpool *pool, struct bufpool_queue *q,
 		   uint32_t id, uint32_t capacity)
 {
 	q->pool = pool;
@@ -83,7 +80,7 @@ void bp_queue_bind(struct bufpool *pool, struct bp_queue *q,
  * of a module-free pool's queue: each is dequeued (recorded as ours)
  * and released as any buffer this handle holds.
  */
-void bp_queue_drain(struct bufpool *pool, struct bp_queue *q)
+void bp_queue_drain(struct bufpool *pool, struct bufpool_queue *q)
 {
 	uint64_t n;
 	uint32_t idx;
@@ -104,7 +101,7 @@ struct bufpool_queue *bufpool_queue_open(struct bufpool *pool,
 					 const char *name, unsigned int flags,
 					 uint32_t capacity)
 {
-	struct bp_queue *q, *it;
+	struct bufpool_queue *q, *it;
 	uint32_t cap = 0;
 
 	if (!pool || !bp_queue_name_ok(name) ||
@@ -146,16 +143,17 @@ struct bufpool_queue *bufpool_queue_open(struct bufpool *pool,
 		errno = EALREADY;
 		return NULL;
 	}
+	q->opener = getpid();
 	q->next = pool->queues;
 	pool->queues = q;
 	pthread_mutex_unlock(&pool->queue_lock);
-	return (struct bufpool_queue *)(void *)q;
+	return q;
 }
 
 /* Unlink q from its pool's list; the caller holds queue_lock. */
-static int bp_queue_unlink(struct bufpool *pool, struct bp_queue *q)
+static int bp_queue_unlink(struct bufpool *pool, struct bufpool_queue *q)
 {
-	struct bp_queue **p;
+	struct bufpool_queue **p;
 
 	for (p = &pool->queues; *p; p = &(*p)->next) {
 		if (*p == q) {
@@ -168,7 +166,7 @@ static int bp_queue_unlink(struct bufpool *pool, struct bp_queue *q)
 
 int bufpool_queue_close(struct bufpool_queue *h)
 {
-	struct bp_queue *q = bp_queue_of(h);
+	struct bufpool_queue *q = h;
 	struct bufpool *pool;
 
 	if (!q) {
@@ -182,7 +180,9 @@ int bufpool_queue_close(struct bufpool_queue *h)
 		errno = EINVAL;
 		return -1;
 	}
-	pool->backend->queue_close(pool, q);
+	/* Inherited across fork: the opener's, not this process's, to close. */
+	if (q->opener == getpid())
+		pool->backend->queue_close(pool, q);
 	pthread_mutex_unlock(&pool->queue_lock);
 	free(q);
 	return 0;
@@ -191,12 +191,13 @@ int bufpool_queue_close(struct bufpool_queue *h)
 /* bufpool_close: every queue still open. */
 void bp_queues_close(struct bufpool *pool)
 {
-	struct bp_queue *q;
+	struct bufpool_queue *q;
 
 	pthread_mutex_lock(&pool->queue_lock);
 	while ((q = pool->queues) != NULL) {
 		pool->queues = q->next;
-		pool->backend->queue_close(pool, q);
+		if (q->opener == getpid())
+			pool->backend->queue_close(pool, q);
 		free(q);
 	}
 	pthread_mutex_unlock(&pool->queue_lock);
@@ -206,7 +207,7 @@ void bp_queues_close(struct bufpool *pool)
 /* Moving buffers                                                     */
 
 /* Enqueue idx (< buf_count), following the ownership protocol. */
-static int bp_enqueue(struct bp_queue *q, uint32_t idx)
+static int bp_enqueue(struct bufpool_queue *q, uint32_t idx)
 {
 	struct bufpool *pool = q->pool;
 	uint32_t me = pool->client_id;
@@ -254,7 +255,7 @@ static int bp_enqueue(struct bp_queue *q, uint32_t idx)
 }
 
 /* Dequeue: the index taken (recorded as ours), or BP_NONE with errno. */
-static uint32_t bp_dequeue(struct bp_queue *q)
+static uint32_t bp_dequeue(struct bufpool_queue *q)
 {
 	struct bufpool *pool = q->pool;
 	uint32_t idx;
@@ -272,7 +273,7 @@ static uint32_t bp_dequeue(struct bp_queue *q)
 
 int bufpool_enqueue(struct bufpool_queue *h, void *buf)
 {
-	struct bp_queue *q = bp_queue_of(h);
+	struct bufpool_queue *q = h;
 	uint32_t idx;
 
 	if (!q || bp_ptr_to_idx(q->pool, buf, &idx)) {
@@ -284,7 +285,7 @@ int bufpool_enqueue(struct bufpool_queue *h, void *buf)
 
 int bufpool_enqueue_index(struct bufpool_queue *h, uint32_t idx)
 {
-	struct bp_queue *q = bp_queue_of(h);
+	struct bufpool_queue *q = h;
 	if (!q || idx >= q->pool->buf_count) {
 		errno = EINVAL;
 		return -1;
@@ -294,7 +295,7 @@ int bufpool_enqueue_index(struct bufpool_queue *h, uint32_t idx)
 
 void *bufpool_dequeue(struct bufpool_queue *h)
 {
-	struct bp_queue *q = bp_queue_of(h);
+	struct bufpool_queue *q = h;
 	uint32_t idx;
 
 	if (!q) {
@@ -307,7 +308,7 @@ void *bufpool_dequeue(struct bufpool_queue *h)
 
 int bufpool_dequeue_index(struct bufpool_queue *h, uint32_t *idx)
 {
-	struct bp_queue *q = bp_queue_of(h);
+	struct bufpool_queue *q = h;
 	uint32_t taken;
 
 	if (!q || !idx) {
@@ -325,7 +326,7 @@ int bufpool_dequeue_index(struct bufpool_queue *h, uint32_t *idx)
 unsigned int bufpool_enqueue_bulk(struct bufpool_queue *h, void *const *bufs,
 				  unsigned int n)
 {
-	struct bp_queue *q = bp_queue_of(h);
+	struct bufpool_queue *q = h;
 	unsigned int i;
 	uint32_t idx;
 
@@ -347,7 +348,7 @@ unsigned int bufpool_enqueue_bulk(struct bufpool_queue *h, void *const *bufs,
 unsigned int bufpool_dequeue_bulk(struct bufpool_queue *h, void **bufs,
 				  unsigned int n)
 {
-	struct bp_queue *q = bp_queue_of(h);
+	struct bufpool_queue *q = h;
 	unsigned int i;
 	uint32_t idx;
 
@@ -367,7 +368,7 @@ unsigned int bufpool_dequeue_bulk(struct bufpool_queue *h, void **bufs,
 int bufpool_queue_stats(struct bufpool_queue *h,
 			struct bufpool_queue_stats *st)
 {
-	struct bp_queue *q = bp_queue_of(h);
+	struct bufpool_queue *q = h;
 
 	if (!q || !st) {
 		errno = EINVAL;

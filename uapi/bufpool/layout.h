@@ -44,11 +44,11 @@ static_assert(sizeof(struct bufpool_ctrl) == BUFPOOL_CTRL_SIZE_VER3,
 	      "struct bufpool_ctrl is ABI");
 static_assert(__builtin_offsetof(struct bufpool_ctrl, nr_queues) ==
 	      BUFPOOL_CTRL_SIZE_VER2, "ABI 1.3 appends to bufpool_ctrl");
-static_assert(sizeof(struct bufpool_queue) == BUFPOOL_QUEUE_DESC_SIZE,
-	      "struct bufpool_queue is ABI");
-static_assert(__builtin_offsetof(struct bufpool_queue, head) ==
+static_assert(sizeof(struct bufpool_qdesc) == BUFPOOL_QUEUE_DESC_SIZE,
+	      "struct bufpool_qdesc is ABI");
+static_assert(__builtin_offsetof(struct bufpool_qdesc, head) ==
 	      BUFPOOL_CACHELINE &&
-	      __builtin_offsetof(struct bufpool_queue, state) ==
+	      __builtin_offsetof(struct bufpool_qdesc, state) ==
 	      2 * BUFPOOL_CACHELINE, "a queue's sides have their own lines");
 static_assert(sizeof(struct bufpool_queue_req) ==
 	      BUFPOOL_QUEUE_REQ_SIZE_VER0, "struct bufpool_queue_req is ABI");
@@ -210,7 +210,7 @@ static inline void bp_layout_compute(struct bp_layout *l, __u32 count,
 				    sizeof(struct bufpool_cache),
 				    BUFPOOL_CACHELINE);
 	l->qslots_offset = l->queues_offset + (__u64)l->nr_queues *
-			   sizeof(struct bufpool_queue);
+			   sizeof(struct bufpool_qdesc);
 	l->live_offset = bp_align(l->qslots_offset + 8ULL * l->nr_queues *
 				  l->queue_len, BUFPOOL_CACHELINE);
 	end = l->live_offset + 8ULL * BUFPOOL_LIVE_WORDS;
@@ -305,7 +305,7 @@ static inline int bp_info_ok(const struct bufpool_info *in)
 	    in->caches_offset + (__u64)in->nr_caches *
 	    sizeof(struct bufpool_cache) > c ||
 	    in->queues_offset + (__u64)in->nr_queues *
-	    sizeof(struct bufpool_queue) > c ||
+	    sizeof(struct bufpool_qdesc) > c ||
 	    in->qslots_offset + 8ULL * in->nr_queues * in->queue_len > c ||
 	    in->live_offset + 8ULL * BUFPOOL_LIVE_WORDS > c ||
 	    (in->own_offset | in->mags_offset | in->caches_offset |
@@ -383,7 +383,7 @@ struct bp_shm {
 	__u32 *mag_next;
 	struct bufpool_mag *mags;
 	struct bufpool_cache *caches;
-	struct bufpool_queue *queues;
+	struct bufpool_qdesc *queues;
 	__u64 *qslots;
 	__u64 *live;
 	__u32 buf_count;
@@ -407,7 +407,7 @@ static inline void bp_shm_bind(struct bp_shm *s, void *ctrl,
 	s->mag_next = (__u32 *)((char *)ctrl + l->mag_next_offset);
 	s->mags = (struct bufpool_mag *)((char *)ctrl + l->mags_offset);
 	s->caches = (struct bufpool_cache *)((char *)ctrl + l->caches_offset);
-	s->queues = (struct bufpool_queue *)((char *)ctrl + l->queues_offset);
+	s->queues = (struct bufpool_qdesc *)((char *)ctrl + l->queues_offset);
 	s->qslots = (__u64 *)((char *)ctrl + l->qslots_offset);
 	s->live = (__u64 *)((char *)ctrl + l->live_offset);
 	s->buf_count = l->buf_count;

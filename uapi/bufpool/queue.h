@@ -5,7 +5,7 @@
  *
  * A queue is a bounded FIFO of `size` slots (a power of two), a
  * producers' counter `tail` and a consumer's counter `head`, all in
- * shared memory (struct bufpool_queue, <linux/bufpool.h>).  Position p
+ * shared memory (struct bufpool_qdesc, <linux/bufpool.h>).  Position p
  * (0, 1, 2, ...) of the queue lives in slot p % size, and a slot says
  * which position it holds: it is one 64-bit word {lap:40, idx:24} with
  * lap = p / size (mod 2^40).
@@ -72,7 +72,7 @@
  * back from the shared descriptor.
  */
 struct bp_q {
-	struct bufpool_queue *d;
+	struct bufpool_qdesc *d;
 	__u64 *slots;
 	__u64 mask;		/* size - 1 */
 	__u32 shift;		/* log2(size) */
@@ -123,7 +123,7 @@ static inline void bp_q_slots_init(__u64 *slots, __u32 n)
 }
 
 /* A descriptor's counters, for a queue nobody uses yet. */
-static inline void bp_q_reset(struct bufpool_queue *d)
+static inline void bp_q_reset(struct bufpool_qdesc *d)
 {
 	bp_store_relaxed_u64(&d->tail, 0);
 	bp_store_relaxed_u64(&d->head, 0);
@@ -224,9 +224,23 @@ static inline int bp_q_put(struct bp_q *q, __u32 idx, int sp, __u64 *pos)
 		}
 		/* The slot is ahead: our tail is stale, or garbage. */
 		again = bp_load_acquire_u64(&q->d->tail);
-		if (again == t)
+		if (again != t) {
+			t = again;
+			continue;
+		}
+		if (d != 1)
 			return BP_Q_CORRUPT;
-		t = again;
+		/*
+		 * Position t was filled and already consumed before its
+		 * producer moved the tail on (or it died first): move it.
+		 * Found by selftests/model/queue.pml.
+		 */
+		if (sp)
+			bp_store_release_u64(&q->d->tail, ++t);
+		else if (bp_cas_acqrel_u64(&q->d->tail, &again, t + 1))
+			t++;
+		else
+			t = again;
 	}
 	return BP_Q_BUSY;
 }

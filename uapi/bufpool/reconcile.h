@@ -402,6 +402,30 @@ static inline void bp_reconcile(struct bp_shm *s, struct bp_recon *r)
 		}
 	}
 
+	/*
+	 * 3b. What a queue being drained held goes back: its producers
+	 * acquired it and nobody will release it, so it counts as a
+	 * release by the kernel, like a dead client's holdings.
+	 */
+	for (i = 0; i < r->nr_queues; i++) {
+		const struct bp_q *dq = &r->queues[i].q;
+		__u64 k;
+
+		if (r->queues[i].count)
+			continue;
+		for (k = 0; k <= dq->mask; k++) {
+			idx = bp_q_slot_idx(bp_load_relaxed_u64(&dq->slots[k]));
+			if (idx >= s->buf_count ||
+			    bp_bm_test(r->held_bm, idx) ||
+			    bp_bm_test(r->queued_bm, idx) ||
+			    bp_bm_test_set(r->free_bm, idx))
+				continue;
+			bp_fl_chain_add(s->next, &first, &last, idx);
+			r->reclaimed++;
+			r->dropped++;
+		}
+	}
+
 	/* 4. What nobody holds goes back, in one chain. */
 	for (idx = 0; idx < s->buf_count; idx++) {
 		if (bp_bm_test(r->free_bm, idx) ||

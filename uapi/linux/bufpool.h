@@ -91,7 +91,7 @@ struct bufpool_info {
 	/* ABI 1.3: queues and the live-client map, in the control area */
 	__u32 nr_queues;	/* queue descriptors (0: no queues) */
 	__u32 queue_len;	/* slots per queue, a power of two */
-	__u64 queues_offset;	/* struct bufpool_queue queues[nr_queues] */
+	__u64 queues_offset;	/* struct bufpool_qdesc queues[nr_queues] */
 	__u64 qslots_offset;	/* __u64 slots[nr_queues][queue_len] */
 	__u64 live_offset;	/* __u64 live[BUFPOOL_LIVE_WORDS] */
 };
@@ -333,7 +333,7 @@ struct bufpool_cache {
 #define BUFPOOL_QUEUE_SP	0x1u	/* one producer at a time */
 #define BUFPOOL_QUEUE_DECLARED	0x2u	/* made by a module parameter */
 
-struct bufpool_queue {
+struct bufpool_qdesc {
 	/* Producers' line. */
 	__u64 tail;		/* positions taken by producers */
 	__u64 full;		/* enqueues refused: full */

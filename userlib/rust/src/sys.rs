@@ -120,8 +120,9 @@ pub struct bufpool_audit {
 pub const BUFPOOL_AUDIT_SIZE_VER0: usize = 48;
 pub const BUFPOOL_AUDIT_SIZE_VER1: usize = 56;
 
-/// `struct bufpool_queue` of the C library (not the ABI's descriptor of
-/// the same name): an open queue, opaque, private to the library.
+/// `struct bufpool_queue` of the C library: an open queue, opaque,
+/// private to the library (the ABI's shared descriptor is
+/// `struct bufpool_qdesc`).
 #[repr(C)]
 pub struct bufpool_queue {
     _private: [u8; 0],
