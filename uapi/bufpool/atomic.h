@@ -56,6 +56,7 @@ static inline void bp_store_release_u32(__u32 *p, __u32 v)
 
 static inline void bp_store_release_u64(__u64 *p, __u64 v)
 {
+	/* Orders the caller's earlier stores (a record) before this one. */
 	smp_store_release(p, v);
 }
 
