@@ -815,6 +815,7 @@ TEST_F(queue, dead_consumer_leaves_contents)
 {
 	struct bufpool_queue *prod, *cons;
 	uint32_t i, idx[4], got;
+	struct bufpool *other;
 	int status;
 	pid_t pid;
 
@@ -842,15 +843,19 @@ TEST_F(queue, dead_consumer_leaves_contents)
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFSIGNALED(status));
-	cons = bufpool_queue_open(self->pool, "t_dead", BUFPOOL_QUEUE_CONSUME, 0);
+	/* The next consumer, another client (this one produces). */
+	other = other_client(self);
+	ASSERT_NE(NULL, other);
+	cons = bufpool_queue_open(other, "t_dead", BUFPOOL_QUEUE_CONSUME, 0);
 	ASSERT_NE(NULL, cons);
 	for (i = 1; i < 4; i++) {
 		ASSERT_EQ(0, bufpool_dequeue_index(cons, &got));
 		EXPECT_EQ(idx[i], got);
-		EXPECT_EQ(0, bufpool_release_index(self->pool, got));
+		EXPECT_EQ(0, bufpool_release_index(other, got));
 	}
 	EXPECT_EQ(0, bufpool_queue_close(cons));
 	EXPECT_EQ(0, bufpool_queue_close(prod));
+	bufpool_close(other);
 }
 
 TEST_HARNESS_MAIN
