@@ -38,6 +38,11 @@
  *             each message into and out of a shared ring of 64 slots,
  *             which is what two processes do without a shared pool.
  *             Private heaps cannot take part.
+ *   queue     (2 KiB only) bufpool's queues of buffers (bufpool-queue)
+ *             beside DPDK's rte_ring: one thread enqueueing and
+ *             dequeueing, SP/SC across two threads, MP/SC with two
+ *             producers; one entry per call and bursts of 32 (see
+ *             run_queue)
  *
  * Figures: ns per operation (a take+give pair; a message for the
  * handoff scenarios) over batches of about 1000, timed with
@@ -73,6 +78,7 @@
 #include <rte_eal.h>
 #include <rte_lcore.h>
 #include <rte_mempool.h>
+#include <rte_ring.h>
 #endif
 
 #define COUNT		8192	/* objects in every pool */
@@ -1175,6 +1181,402 @@ static void run_procs(const char *peer, size_t size)
 }
 #endif
 
+#ifdef PEER_MAIN
+/* ------------------------------------------------------------------ */
+/* queue: bufpool's queues of indices beside DPDK's rte_ring          */
+
+/*
+ * One queue of QCAP entries, a 2 KiB pool.  Cells (threads, burst):
+ *   1 thread    enqueue then dequeue, in the same thread: the pair's
+ *               latency, nothing crosses a core (SP/SC)
+ *   2 threads   a producer and the consumer (SP/SC)
+ *   3 threads   two producers and the consumer: on 2 cores,
+ *               oversubscribed (MP/SC)
+ * The threads of a cell are not pinned: on a shared 2-core machine a
+ * thread pinned behind another process's on its core stalls its peer for
+ * whole time slices, and such cells swung tenfold from run to run.
+ * burst 1: one entry per call; burst 32: the bulk (bufpool) and burst
+ * (rte_ring) calls of up to 32.  Figures are ns per entry that went
+ * through (the consumer's batches of about 1000 for the threaded
+ * cells); failed counts entries out of order or refused for a reason
+ * other than full/empty (0 unless something is wrong).
+ *
+ * Both carry the same entries: each producer owns QHELD buffers of the
+ * pool (acquired before the clock starts) and enqueues them round robin;
+ * with QHELD > QCAP, the one it enqueues now was dequeued before its
+ * last enqueue went in, so bufpool's producer still holds it again (the
+ * consumer is the same client).  bufpool's single calls carry indices,
+ * its bulk calls and every rte_ring call carry the buffers' addresses.
+ */
+#define QCAP		1024
+#define QHELD		(2 * QCAP)
+#define QBURST		32
+
+struct qcell;
+
+struct qfns {
+	void (*single)(struct qcell *c);
+	void *(*prod)(void *arg);
+	void (*cons)(struct qcell *c);
+};
+
+struct qparg {
+	struct qcell *c;
+	int p;
+};
+
+struct qcell {
+	struct bufpool *pool;
+	struct bufpool_queue *bq;
+#ifdef HAVE_DPDK
+	struct rte_ring *ring;
+#endif
+	int nprod, burst;
+	uint32_t idx[2][QHELD];
+	void *ptr[2][QHELD];
+	pthread_barrier_t start;
+	_Atomic long produced;	/* entries enqueued by the producers done */
+	_Atomic int done;	/* producers done */
+	_Atomic long failed_prod;
+	long failed;
+	const struct qfns *fns;
+	struct series s;
+};
+
+/* Waiting on a full or empty queue: pause, and now and then yield. */
+static inline void qwait(unsigned int *tries)
+{
+	if (++*tries % 64)
+		__builtin_ia32_pause();
+	else
+		sched_yield();
+}
+
+/*
+ * The operations: PUT1 0 (went in), 1 (full, try again), -1 (refused);
+ * GET1 0 with the entry's token, 1 (empty), -1; PUTN and GETN how many.
+ */
+static inline int bpq_put1(struct qcell *c, int p, long n)
+{
+	if (!bufpool_enqueue_index(c->bq, c->idx[p][n % QHELD]))
+		return 0;
+	return errno == ENOBUFS || errno == EAGAIN ? 1 : -1;
+}
+
+static inline int bpq_get1(struct qcell *c, uint64_t *tok)
+{
+	uint32_t idx;
+
+	if (!bufpool_dequeue_index(c->bq, &idx)) {
+		*tok = idx;
+		return 0;
+	}
+	return errno == EAGAIN ? 1 : -1;
+}
+
+#define BPQ_TOKEN(c, n)		((uint64_t)(c)->idx[0][(n) % QHELD])
+#define BPQ_PUTN(c, objs, k)	bufpool_enqueue_bulk((c)->bq, objs, k)
+#define BPQ_GETN(c, objs, k)	bufpool_dequeue_bulk((c)->bq, objs, k)
+
+#ifdef HAVE_DPDK
+#define DEFINE_RING_PUT1(name, ENQ)					\
+static inline int name(struct qcell *c, int p, long n)			\
+{									\
+	return ENQ(c->ring, c->ptr[p][n % QHELD]) ? 1 : 0;		\
+}
+DEFINE_RING_PUT1(rsp_put1, rte_ring_sp_enqueue)
+DEFINE_RING_PUT1(rmp_put1, rte_ring_mp_enqueue)
+
+static inline int ring_get1(struct qcell *c, uint64_t *tok)
+{
+	void *o;
+
+	if (rte_ring_sc_dequeue(c->ring, &o))
+		return 1;
+	*tok = (uint64_t)(uintptr_t)o;
+	return 0;
+}
+
+#define RING_TOKEN(c, n)	((uint64_t)(uintptr_t)(c)->ptr[0][(n) % QHELD])
+#define RSP_PUTN(c, objs, k)	\
+	rte_ring_sp_enqueue_burst((c)->ring, objs, k, NULL)
+#define RMP_PUTN(c, objs, k)	\
+	rte_ring_mp_enqueue_burst((c)->ring, objs, k, NULL)
+#define RING_GETN(c, objs, k)	\
+	rte_ring_sc_dequeue_burst((c)->ring, objs, k, NULL)
+#endif
+
+/*
+ * The cells of one peer and mode, with direct calls in the loops:
+ * name_single (1 thread), name_prod and name_cons (thread bodies).
+ */
+#define DEFINE_QCELLS(name, PUT1, GET1, TOKEN, PUTN, GETN)		\
+static void name##_single(struct qcell *c)				\
+{									\
+	int b = c->burst, rounds = 1000 / b, i, j, w;			\
+	void *out[QBURST];						\
+	uint64_t tok;							\
+									\
+	for (w = -10; !atomic_load_explicit(&stop, memory_order_relaxed);\
+	     w++) {							\
+		uint64_t t0 = now_ns();					\
+									\
+		for (i = 0; i < rounds; i++) {				\
+			if (b == 1) {					\
+				if (PUT1(c, 0, 0) ||			\
+				    GET1(c, &tok) || tok != TOKEN(c, 0))\
+					c->failed++;			\
+				continue;				\
+			}						\
+			if (PUTN(c, c->ptr[0], b) != (unsigned int)b ||	\
+			    GETN(c, out, b) != (unsigned int)b)		\
+				c->failed++;				\
+			for (j = 0; j < b; j++)				\
+				if (out[j] != c->ptr[0][j])		\
+					c->failed++;			\
+		}							\
+		if (w == 0)		/* warmed up: the clock starts */\
+			c->s.t0 = t0;					\
+		if (w >= 0)						\
+			series_add(&c->s, t0, now_ns(), (long)rounds * b);\
+	}								\
+	c->s.t1 = now_ns();						\
+}									\
+									\
+static void *name##_prod(void *arg)					\
+{									\
+	struct qparg *a = arg;						\
+	struct qcell *c = a->c;						\
+	unsigned int tries = 0, k;					\
+	long n = 0, failed = 0;						\
+	int r;								\
+									\
+	pthread_barrier_wait(&c->start);				\
+	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {	\
+		if (c->burst == 1) {					\
+			r = PUT1(c, a->p, n);				\
+			if (!r) {					\
+				n++;					\
+				tries = 0;				\
+				continue;				\
+			}						\
+			failed += r < 0;				\
+			qwait(&tries);					\
+			continue;					\
+		}							\
+		/* Up to 32, not past the end of the held set. */	\
+		k = QHELD - n % QHELD;					\
+		k = PUTN(c, &c->ptr[a->p][n % QHELD],			\
+			 k < QBURST ? k : QBURST);			\
+		if (k) {						\
+			n += k;						\
+			tries = 0;					\
+		} else {						\
+			qwait(&tries);					\
+		}							\
+	}								\
+	atomic_fetch_add(&c->produced, n);				\
+	atomic_fetch_add_explicit(&c->failed_prod, failed,		\
+				  memory_order_relaxed);		\
+	atomic_fetch_add_explicit(&c->done, 1, memory_order_release);	\
+	return NULL;							\
+}									\
+									\
+static void name##_cons(struct qcell *c)				\
+{									\
+	unsigned int tries = 0, k, j;					\
+	long n = 0, mark = 0;						\
+	void *out[QBURST];						\
+	uint64_t tok, t0;						\
+	int r;								\
+									\
+	pthread_barrier_wait(&c->start);				\
+	c->s.t0 = t0 = now_ns();					\
+	for (;;) {							\
+		if (c->burst == 1) {					\
+			r = GET1(c, &tok);				\
+			if (!r) {					\
+				if (c->nprod == 1 && tok != TOKEN(c, n))\
+					c->failed++;			\
+				n++;					\
+			}						\
+			c->failed += r < 0;				\
+			k = !r;						\
+		} else {						\
+			k = GETN(c, out, QBURST);			\
+			if (c->nprod == 1)				\
+				for (j = 0; j < k; j++)			\
+					if (out[j] != c->ptr[0][(n + j) % QHELD])\
+						c->failed++;		\
+			n += k;						\
+		}							\
+		if (k) {						\
+			tries = 0;					\
+			if (n - mark >= 1000) {				\
+				uint64_t t1 = now_ns();			\
+									\
+				series_add(&c->s, t0, t1, n - mark);	\
+				t0 = t1;				\
+				mark = n;				\
+			}						\
+			continue;					\
+		}							\
+		if (atomic_load_explicit(&c->done, memory_order_acquire) ==\
+		    c->nprod &&						\
+		    atomic_load(&c->produced) == n)			\
+			break;						\
+		qwait(&tries);						\
+	}								\
+	c->s.t1 = now_ns();						\
+}
+
+DEFINE_QCELLS(bpq, bpq_put1, bpq_get1, BPQ_TOKEN, BPQ_PUTN, BPQ_GETN)
+static const struct qfns bpq_fns = { bpq_single, bpq_prod, bpq_cons };
+#ifdef HAVE_DPDK
+DEFINE_QCELLS(rsp, rsp_put1, ring_get1, RING_TOKEN, RSP_PUTN, RING_GETN)
+DEFINE_QCELLS(rmp, rmp_put1, ring_get1, RING_TOKEN, RMP_PUTN, RING_GETN)
+static const struct qfns rsp_fns = { rsp_single, rsp_prod, rsp_cons };
+static const struct qfns rmp_fns = { rmp_single, rmp_prod, rmp_cons };
+#endif
+
+static void *q_single_thread(void *arg)
+{
+	struct qcell *c = arg;
+
+	pin(0);
+	c->fns->single(c);
+	return NULL;
+}
+
+static void *q_cons_thread(void *arg)
+{
+	struct qcell *c = arg;
+
+	c->fns->cons(c);
+	return NULL;
+}
+
+/* One cell: nprod 0 is the single thread, else producers + consumer. */
+static void q_cell(struct qcell *c, const char *peer, const struct qfns *f,
+		   int nprod, int burst)
+{
+	struct qparg pa[2];
+	pthread_t t[3];
+	int i;
+
+	c->fns = f;
+	c->nprod = nprod;
+	c->burst = burst;
+	c->failed = 0;
+	atomic_store(&c->failed_prod, 0);
+	atomic_store(&c->produced, 0);
+	atomic_store(&c->done, 0);
+	atomic_store(&stop, 0);
+	if (series_init(&c->s))
+		exit(1);
+	if (!nprod) {
+		pthread_create(&t[0], NULL, q_single_thread, c);
+		nap(secs);
+		atomic_store(&stop, 1);
+		pthread_join(t[0], NULL);
+	} else {
+		pthread_barrier_init(&c->start, NULL, nprod + 2);
+		for (i = 0; i < nprod; i++) {
+			pa[i] = (struct qparg){ c, i };
+			pthread_create(&t[i], NULL, f->prod, &pa[i]);
+		}
+		pthread_create(&t[nprod], NULL, q_cons_thread, c);
+		pthread_barrier_wait(&c->start);
+		nap(secs);
+		atomic_store(&stop, 1);
+		for (i = 0; i <= nprod; i++)
+			pthread_join(t[i], NULL);
+		pthread_barrier_destroy(&c->start);
+	}
+	c->s.failed = c->failed + atomic_load(&c->failed_prod);
+	report("queue", bufpool_buf_size(c->pool), nprod ? nprod + 1 : 1,
+	       burst, peer, &c->s, 1);
+	free(c->s.ns);
+}
+
+static void run_queue(int want_bp, int want_ring)
+{
+	struct bufpool_queue *sp = NULL, *mp = NULL;
+	struct qcell *c = calloc(1, sizeof(*c));
+#ifdef HAVE_DPDK
+	struct rte_ring *rsp = NULL, *rmp = NULL;
+#endif
+	int i, p, b;
+
+	if (!c)
+		exit(1);
+	c->pool = bp_make(2048, COUNT);
+	if (!c->pool) {
+		fprintf(stderr, "# queue: no pool of 2048 B buffers\n");
+		free(c);
+		return;
+	}
+	for (p = 0; p < 2; p++)
+		for (i = 0; i < QHELD; i++) {
+			if (bufpool_acquire_index(c->pool, &c->idx[p][i])) {
+				fprintf(stderr, "# queue: %d buffers to hold: %s\n",
+					2 * QHELD, strerror(errno));
+				goto out;
+			}
+			c->ptr[p][i] = bufpool_addr(c->pool, c->idx[p][i]);
+		}
+	if (want_bp) {
+		sp = bufpool_queue_open(c->pool, "bench-sp",
+					BUFPOOL_QUEUE_CREATE |
+					BUFPOOL_QUEUE_SINGLE_PRODUCER |
+					BUFPOOL_QUEUE_PRODUCE |
+					BUFPOOL_QUEUE_CONSUME, QCAP);
+		mp = bufpool_queue_open(c->pool, "bench-mp",
+					BUFPOOL_QUEUE_CREATE |
+					BUFPOOL_QUEUE_PRODUCE |
+					BUFPOOL_QUEUE_CONSUME, QCAP);
+		if (!sp || !mp)
+			fprintf(stderr, "# bufpool-queue: no queue: %s\n",
+				strerror(errno));
+	}
+#ifdef HAVE_DPDK
+	if (want_ring) {
+		rsp = rte_ring_create("bench_sp", QCAP, SOCKET_ID_ANY,
+				      RING_F_SP_ENQ | RING_F_SC_DEQ |
+				      RING_F_EXACT_SZ);
+		rmp = rte_ring_create("bench_mp", QCAP, SOCKET_ID_ANY,
+				      RING_F_SC_DEQ | RING_F_EXACT_SZ);
+		if (!rsp || !rmp)
+			fprintf(stderr, "# rte_ring: no ring\n");
+	}
+#else
+	(void)want_ring;
+#endif
+	for (i = 0; i < 3; i++)		/* 1 thread, SP/SC, MP/SC */
+		for (b = 1; b <= QBURST; b += QBURST - 1) {
+			if (sp && mp) {
+				c->bq = i == 2 ? mp : sp;
+				q_cell(c, "bufpool-queue", &bpq_fns, i, b);
+			}
+#ifdef HAVE_DPDK
+			if (rsp && rmp) {
+				c->ring = i == 2 ? rmp : rsp;
+				q_cell(c, "rte_ring", i == 2 ? &rmp_fns :
+				       &rsp_fns, i, b);
+			}
+#endif
+		}
+	unpin();
+#ifdef HAVE_DPDK
+	rte_ring_free(rsp);
+	rte_ring_free(rmp);
+#endif
+out:
+	bufpool_close(c->pool);	/* the queues and the held buffers with it */
+	free(c);
+}
+#endif
+
 /* ------------------------------------------------------------------ */
 
 static int listed(const char *list, const char *name)
@@ -1213,7 +1615,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--secs") && i + 1 < argc)
 			secs = atof(argv[++i]);
 		else {
-			fprintf(stderr, "usage: %s [--quick] [--device] [--peers a,b] [--scenarios burst,bulk,handoff,pipeline,procs] [--sizes 64,2048] [--secs S]\n",
+			fprintf(stderr, "usage: %s [--quick] [--device] [--peers a,b] [--scenarios burst,bulk,handoff,pipeline,procs,queue] [--sizes 64,2048] [--secs S]\n",
 				argv[0]);
 			return 2;
 		}
@@ -1284,5 +1686,12 @@ int main(int argc, char **argv)
 		}
 #endif
 	}
+#ifdef PEER_MAIN
+	/* Indices, not bytes: one pool, of 2 KiB buffers, whatever --sizes. */
+	if (listed(scen, "queue") &&
+	    (listed(only, "bufpool-queue") || listed(only, "rte_ring")))
+		run_queue(listed(only, "bufpool-queue"),
+			  listed(only, "rte_ring"));
+#endif
 	return 0;
 }

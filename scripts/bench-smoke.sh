@@ -33,7 +33,7 @@ t $st "make bench QUICK=1 ran (log: $log)"
 missing=
 for p in bufpool bufpool-nocache bufpool-lto floor-lifo floor-cas dpdk-c256 dpdk-c256-lfs dpdk-c0 \
 	dpdk-c0-lfs seed-mutexmap seed-boundedq glibc jemalloc tcmalloc \
-	mimalloc copy-ring; do
+	mimalloc copy-ring bufpool-queue rte_ring; do
 	grep -q "^host,[a-z]*,[0-9]*,[0-9]*,[0-9]*,$p," "$out/results.csv" \
 		2>/dev/null || missing="$missing $p"
 done
