@@ -748,17 +748,22 @@ static PyObject *Pool_acquire_timeout(PyObject *self, PyObject *arg)
 	return b;
 }
 
-static PyObject *Pool_acquire_bulk(PyObject *self, PyObject *arg)
+/*
+ * What Pool.acquire_bulk and Queue.dequeue_bulk share: up to arg (a
+ * count, at most the pool's buffers) taken by take(ctx, bufs, n), then
+ * wrapped as Buffers of p.  On any failure what was taken and not
+ * wrapped goes back to the pool (the wrapped ones when the list goes).
+ */
+static PyObject *bulk_take(PoolObject *p, struct bufpool *h, PyObject *arg,
+			   unsigned int (*take)(void *ctx, void **bufs,
+						unsigned int n),
+			   void *ctx)
 {
-	PoolObject *p = (PoolObject *)self;
-	struct bufpool *h = pool_handle(p);
 	void *stack[BULK_STACK], **bufs = stack;
 	PyObject *list = NULL, *b;
 	unsigned int got, i;
 	Py_ssize_t n;
 
-	if (!h)
-		return NULL;
 	n = PyNumber_AsSsize_t(arg, PyExc_OverflowError);
 	if (n == -1 && PyErr_Occurred())
 		return NULL;
@@ -775,7 +780,7 @@ static PyObject *Pool_acquire_bulk(PyObject *self, PyObject *arg)
 		if (!bufs)
 			return PyErr_NoMemory();
 	}
-	got = bufpool_acquire_bulk(h, bufs, (unsigned int)n);
+	got = take(ctx, bufs, (unsigned int)n);
 	if (!got) {
 		raise_errno(errno);
 		goto out;
@@ -798,6 +803,21 @@ out:
 	if (bufs != stack)
 		PyMem_Free(bufs);
 	return list;
+}
+
+static unsigned int take_acquire(void *ctx, void **bufs, unsigned int n)
+{
+	return bufpool_acquire_bulk(ctx, bufs, n);
+}
+
+static PyObject *Pool_acquire_bulk(PyObject *self, PyObject *arg)
+{
+	PoolObject *p = (PoolObject *)self;
+	struct bufpool *h = pool_handle(p);
+
+	if (!h)
+		return NULL;
+	return bulk_take(p, h, arg, take_acquire, h);
 }
 
 static PyObject *Pool_release_bulk(PyObject *self, PyObject *arg)
@@ -1363,57 +1383,19 @@ out:
 	return ret;
 }
 
+static unsigned int take_dequeue(void *ctx, void **bufs, unsigned int n)
+{
+	return bufpool_dequeue_bulk(ctx, bufs, n);
+}
+
 static PyObject *Queue_dequeue_bulk(PyObject *self, PyObject *arg)
 {
 	QueueObject *q = (QueueObject *)self;
 	struct bufpool_queue *raw = queue_handle(q);
-	void *stack[BULK_STACK], **bufs = stack;
-	PoolObject *p = q->pool;
-	PyObject *list = NULL, *b;
-	unsigned int got, i;
-	Py_ssize_t n;
 
 	if (!raw)
 		return NULL;
-	n = PyNumber_AsSsize_t(arg, PyExc_OverflowError);
-	if (n == -1 && PyErr_Occurred())
-		return NULL;
-	if (n < 0) {
-		PyErr_SetString(PyExc_ValueError, "negative count");
-		return NULL;
-	}
-	if (n == 0)
-		return PyList_New(0);
-	if (n > (Py_ssize_t)p->buf_count)
-		n = p->buf_count;
-	if (n > BULK_STACK) {
-		bufs = PyMem_New(void *, (size_t)n);
-		if (!bufs)
-			return PyErr_NoMemory();
-	}
-	got = bufpool_dequeue_bulk(raw, bufs, (unsigned int)n);
-	if (!got) {
-		raise_errno(errno);
-		goto out;
-	}
-	list = PyList_New(got);
-	for (i = 0; list && i < got; i++) {
-		b = buffer_new(p, (uint32_t)((uint64_t)((char *)bufs[i] -
-							p->base) >> p->shift));
-		if (!b) {
-			/* Those wrapped go back when the list is dropped. */
-			bufpool_release_bulk(p->pool, bufs + i, got - i);
-			Py_CLEAR(list);
-			goto out;
-		}
-		PyList_SET_ITEM(list, i, b);
-	}
-	if (!list)
-		bufpool_release_bulk(p->pool, bufs, got);
-out:
-	if (bufs != stack)
-		PyMem_Free(bufs);
-	return list;
+	return bulk_take(q->pool, q->pool->pool, arg, take_dequeue, raw);
 }
 
 static PyObject *Queue_stats(PyObject *self, PyObject *unused)
