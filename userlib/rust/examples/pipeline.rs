@@ -1,28 +1,32 @@
 // SPDX-License-Identifier: MIT
 //! The Rust twin of userlib/examples/bufpool_pipeline.c: a producer
 //! process and consumer processes sharing one pool. The producer takes a
-//! buffer, writes a checksummed message into it, hands it off and sends
-//! its index to a consumer through a pipe; the consumer, a client of the
-//! pool with its own handle, adopts the buffer, checks the message and
-//! gives the buffer back. At the end every buffer must be free again.
+//! buffer, writes a checksummed message into it and moves it to a
+//! consumer through one of the pool's queues (one queue per consumer, in
+//! the pool's shared memory: no pipe, no system call); the consumer, a
+//! client of the pool in its own right, checks the message and gives the
+//! buffer back. A buffer is always the producer's, queued, or the
+//! consumer's: whoever dies, nothing is lost. At the end the queues'
+//! statistics are printed and the pool is audited: every buffer must be
+//! free again.
 //!
 //! usage: pipeline [--path DEV] [--messages N] [--consumers C]
 //!
 //! Without --path: /dev/bufpool, or a module-free pool when there is no
 //! module (the consumers then open it through its inherited fd).
 
-use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::raw::c_int;
-use std::os::unix::io::FromRawFd;
 use std::process::exit;
 use std::time::Instant;
 
-use bufpool::{errno, Pool, DEV_PATH};
+use bufpool::{errno, Buf, Error, Pool, Queue, QueueOptions, DEV_PATH};
 
 const MAX_CONSUMERS: usize = 16;
 const BATCH: usize = 64;
-const END_OF_STREAM: u32 = u32::MAX;
+const QUEUE_CAP: u32 = 256;
+/// The last message's seq.
+const END_OF_STREAM: u64 = u64::MAX;
 /// seq: u64, len: u32, sum: u32, then the payload.
 const HDR: usize = 16;
 
@@ -30,7 +34,6 @@ extern "C" {
     fn fork() -> c_int;
     fn waitpid(pid: c_int, status: *mut c_int, options: c_int) -> c_int;
     fn _exit(status: c_int) -> !;
-    fn pipe(fds: *mut c_int) -> c_int;
 }
 
 fn fill(p: &mut [u8], seq: u64) -> u32 {
@@ -53,58 +56,89 @@ fn u32_at(b: &[u8], off: usize) -> u32 {
     u32::from_ne_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]])
 }
 
-/// A consumer: adopts each buffer it is sent, checks it, gives it back.
+fn u64_at(b: &[u8], off: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[off..off + 8]);
+    u64::from_ne_bytes(w)
+}
+
+/// A consumer process, forked by the producer: it opens the pool as a
+/// client of its own (a device pool by its path; a module-free pool
+/// through the inherited descriptor) and its queue as the consumer.
 /// Returns the exit status: 0 when every message checked out.
-fn consume(pool: &Pool, mut input: File, id: usize) -> i32 {
-    let (mut msgs, mut bad, mut bytes) = (0u64, 0u64, 0u64);
-    let mut raw = [0u8; BATCH * 4];
-    let mut ended = false;
-    'stream: loop {
-        let n = match input.read(&mut raw) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => break,
-        };
-        // Pipe writes of at most PIPE_BUF bytes are atomic: whole indices.
-        for chunk in raw[..n - n % 4].chunks(4) {
-            let idx = u32_at(chunk, 0);
-            if idx == END_OF_STREAM {
-                ended = true;
-                break 'stream;
+fn consume(pool: &Pool, qname: &str, id: usize) -> i32 {
+    let (mut msgs, mut bad, mut bytes, mut idle) = (0u64, 0u64, 0u64, 0u64);
+    let opts = QueueOptions {
+        consume: true,
+        ..QueueOptions::default()
+    };
+    let q = match pool.queue(qname, &opts) {
+        Ok(q) => q,
+        Err(e) => {
+            eprintln!("consumer {}: queue {}: {}", id, qname, e);
+            return 1;
+        }
+    };
+    let mut bufs: Vec<Buf<'_>> = Vec::with_capacity(BATCH);
+    let mut done = false;
+    while !done {
+        match q.dequeue_bulk(BATCH, &mut bufs) {
+            Ok(_) => {}
+            Err(e) if e.errno() == errno::EAGAIN => {
+                idle += 1;
+                std::thread::yield_now();
+                continue;
             }
-            msgs += 1;
-            let buf = match pool.adopt(idx) {
-                Ok(b) => b,
-                Err(e) => {
-                    eprintln!("consumer {}: adopt {}: {}", id, idx, e);
-                    bad += 1;
-                    continue;
-                }
-            };
+            Err(e) => {
+                eprintln!("consumer {}: dequeue: {}", id, e);
+                bad += 1;
+                break;
+            }
+        }
+        for buf in bufs.drain(..) {
+            let seq = u64_at(&buf, 0);
             let len = u32_at(&buf, 8) as usize;
-            if len > buf.len() - HDR || checksum(&buf[HDR..HDR + len]) != u32_at(&buf, 12) {
+            if seq == END_OF_STREAM {
+                done = true;
+            } else if len > buf.len() - HDR || checksum(&buf[HDR..HDR + len]) != u32_at(&buf, 12) {
                 bad += 1;
             } else {
                 bytes += len as u64;
             }
-            // Dropping the guard gives the buffer back.
+            msgs += u64::from(seq != END_OF_STREAM);
+            if buf.release().is_err() {
+                bad += 1;
+            }
         }
     }
-    if !ended {
-        eprintln!("consumer {}: stream ended early", id);
-        bad += 1;
-    }
     println!(
-        "consumer {} (pid {}): {} messages checked, {} bad, {:.1} MiB of payload",
+        "consumer {} (pid {}, client {}): {} messages checked, {} bad, {:.1} MiB of payload, queue empty {} times",
         id,
         std::process::id(),
+        pool.client_id(),
         msgs,
         bad,
-        bytes as f64 / 1048576.0
+        bytes as f64 / 1048576.0,
+        idle
     );
     let _ = std::io::stdout().flush();
+    drop(q);
     i32::from(bad != 0)
+}
+
+/// Moves `buf` to `q`, waiting for room while the consumer catches up.
+fn send(q: &Queue<'_>, mut buf: Buf<'_>, full: &mut u64) -> Result<(), Error> {
+    loop {
+        match q.enqueue(buf) {
+            Ok(()) => return Ok(()),
+            Err(e) if matches!(e.error().errno(), errno::ENOBUFS | errno::EAGAIN) => {
+                *full += 1;
+                buf = e.into_buf();
+                std::thread::yield_now();
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 fn usage(prog: &str) -> ! {
@@ -166,24 +200,38 @@ fn main() {
         info.nr_caches, info.mag_fill
     );
     println!(
-        "producer (pid {}) -> {} consumer processes, {} messages",
+        "producer (pid {}, client {}) -> {} consumer processes through {} queues of {}, {} messages",
         std::process::id(),
+        pool.client_id(),
         nconsumers,
+        nconsumers,
+        QUEUE_CAP,
         messages
     );
     let _ = std::io::stdout().flush();
 
-    let mut pipes: Vec<File> = Vec::new();
-    let mut pids = Vec::new();
+    let produce = QueueOptions {
+        create: true,
+        exclusive: true,
+        capacity: QUEUE_CAP,
+        produce: true,
+        ..QueueOptions::default()
+    };
+    // Every queue first: a consumer is only forked once all of them
+    // are there, so none is left waiting on a stream that never comes.
+    let mut queues: Vec<Queue<'_>> = Vec::with_capacity(nconsumers);
     for c in 0..nconsumers {
-        let mut fds = [0 as c_int; 2];
-        // SAFETY: room for two fds.
-        if unsafe { pipe(fds.as_mut_ptr()) } != 0 {
-            eprintln!("pipe: {}", std::io::Error::last_os_error());
-            exit(1);
-        }
-        // SAFETY: fresh descriptors, owned from here on.
-        let (rd, wr) = unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) };
+        let qname = format!("pipeline.{}.{}", std::process::id(), c + 1);
+        let q = pool.queue(&qname, &produce).unwrap_or_else(|e| {
+            eprintln!("queue {}: {}", qname, e);
+            exit(1)
+        });
+        queues.push(q);
+    }
+    let mut pids = Vec::with_capacity(nconsumers);
+    for (c, q) in queues.iter().enumerate() {
+        let qname = q.name();
+        let _ = std::io::stdout().flush();
         // SAFETY: the child runs consume() and leaves with _exit.
         let pid = unsafe { fork() };
         if pid < 0 {
@@ -191,10 +239,6 @@ fn main() {
             exit(1);
         }
         if pid == 0 {
-            // Only this consumer's read end: end of stream when the
-            // producer closes its write end.
-            drop(wr);
-            pipes.clear();
             // A client of its own: the device opened again, or the
             // memfd pool through its inherited fd.
             let mine = if info.memfd {
@@ -203,37 +247,29 @@ fn main() {
                 Pool::open(path.as_deref().unwrap_or(DEV_PATH))
             };
             let rc = match mine {
-                Ok(mine) => consume(&mine, rd, c + 1),
+                Ok(mine) => consume(&mine, &qname, c + 1),
                 Err(e) => {
                     eprintln!("consumer {}: open: {}", c + 1, e);
                     1
                 }
             };
             // SAFETY: leaves without running the parent's destructors
-            // (its pool handle is the parent's); `mine` closed above.
+            // (its pool and queue handles are the parent's); `mine`,
+            // which gives this process's caches back, closed above.
             unsafe { _exit(rc) }
         }
-        drop(rd);
-        pipes.push(wr);
         pids.push(pid);
     }
 
-    let mut batch = vec![Vec::<u8>::with_capacity(BATCH * 4); nconsumers];
-    let mut exhausted = 0u64;
+    let (mut exhausted, mut full) = (0u64, 0u64);
     let t0 = Instant::now();
     for seq in 0..messages {
         let mut buf = loop {
             match pool.acquire() {
                 Ok(b) => break b,
                 Err(e) if e.errno() == errno::ENOBUFS => {
-                    // Everything is in flight: flush batches, let consumers run.
+                    // Everything is in flight: let the consumers run.
                     exhausted += 1;
-                    for (c, b) in batch.iter_mut().enumerate() {
-                        if !b.is_empty() {
-                            pipes[c].write_all(b).expect("write");
-                            b.clear();
-                        }
-                    }
                     std::thread::yield_now();
                 }
                 Err(e) => {
@@ -248,20 +284,24 @@ fn main() {
         buf[..8].copy_from_slice(&seq.to_ne_bytes());
         buf[8..12].copy_from_slice(&(len as u32).to_ne_bytes());
         buf[12..16].copy_from_slice(&sum.to_ne_bytes());
-        // From here the buffer is the consumer's to adopt.
-        let idx = buf.handoff().expect("handoff");
-
-        let c = (seq % nconsumers as u64) as usize;
-        batch[c].extend_from_slice(&idx.to_ne_bytes());
-        if batch[c].len() == BATCH * 4 {
-            pipes[c].write_all(&batch[c]).expect("write");
-            batch[c].clear();
+        let q = &queues[(seq % nconsumers as u64) as usize];
+        if let Err(e) = send(q, buf, &mut full) {
+            eprintln!("enqueue: {}", e);
+            exit(1);
         }
     }
-    for (c, mut out) in pipes.into_iter().enumerate() {
-        batch[c].extend_from_slice(&END_OF_STREAM.to_ne_bytes());
-        out.write_all(&batch[c]).expect("write");
-        // Dropping `out` closes the write end.
+    for q in &queues {
+        let mut buf = loop {
+            match pool.acquire() {
+                Ok(b) => break b,
+                Err(_) => std::thread::yield_now(),
+            }
+        };
+        buf[..8].copy_from_slice(&END_OF_STREAM.to_ne_bytes());
+        if let Err(e) = send(q, buf, &mut full) {
+            eprintln!("enqueue: {}", e);
+            exit(1);
+        }
     }
     let mut failed = 0;
     for pid in pids {
@@ -273,12 +313,28 @@ fn main() {
     }
     let secs = t0.elapsed().as_secs_f64();
     println!(
-        "producer: {} messages in {:.2} s ({:.0} msg/s), pool exhausted {} times",
+        "producer: {} messages in {:.2} s ({:.0} msg/s), pool exhausted {} times, a queue full {} times",
         messages,
         secs,
         messages as f64 / secs,
-        exhausted
+        exhausted,
+        full
     );
+    for q in queues {
+        if let Ok(qs) = q.stats() {
+            println!(
+                "queue {}: capacity {}, {} enqueued, {} dequeued, {} left, full {} times, high watermark {}",
+                q.name(),
+                qs.capacity,
+                qs.enqueued,
+                qs.dequeued,
+                qs.depth,
+                qs.full,
+                qs.high_watermark
+            );
+        }
+        // Dropping it closes it.
+    }
 
     // Every buffer is back, each exactly once.
     let mut held = Vec::with_capacity(info.buf_count as usize);

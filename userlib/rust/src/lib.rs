@@ -87,6 +87,8 @@
 //! queue's one consumer [`Queue::dequeue`]s a `Buf` of its own handle.
 //! No system call, no lock; nothing in a queue is lost when a process
 //! dies. A `Queue` borrows its `Pool` and closes on drop.
+//! `examples/pipeline.rs` moves buffers from a producer process to
+//! consumer processes that way.
 //!
 //! ```
 //! use bufpool::{Params, Pool, QueueOptions};
@@ -114,8 +116,7 @@
 //! buffer, and the buffer goes back to the pool if the receiver dies
 //! first; `ESRCH`, with the buffer given back, when the receiver is not
 //! a live client. [`Buf::handoff`] and [`Pool::adopt`] pass a buffer to
-//! whoever adopts it first, over any channel (a pipe, a socket), as
-//! `examples/pipeline.rs` does.
+//! whoever adopts it first, over any channel (a pipe, a socket).
 
 #![warn(missing_docs)]
 
