@@ -16,10 +16,12 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -212,6 +214,7 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	memfd = !!(info.flags & BUFPOOL_INFO_F_MEMFD);
 
+	/* Every queue first: a consumer must never wait on one not made. */
 	for (c = 0; c < nconsumers; c++) {
 		snprintf(qnames[c], sizeof(qnames[c]), "pipeline.%d.%d",
 			 (int)getpid(), c + 1);
@@ -224,15 +227,20 @@ int main(int argc, char **argv)
 				strerror(errno));
 			return 1;
 		}
-		fflush(stdout);
+	}
+	fflush(stdout);
+	for (c = 0; c < nconsumers; c++) {
 		pids[c] = fork();
 		if (pids[c] < 0) {
 			perror("fork");
 			return 1;
 		}
-		if (pids[c] == 0)
+		if (pids[c] == 0) {
+			/* A consumer outlives no producer that died mid-stream. */
+			prctl(PR_SET_PDEATHSIG, SIGTERM);
 			_exit(consume(path, bufpool_fd(pool), memfd, qnames[c],
 				      c + 1));
+		}
 	}
 
 	t0 = now();
