@@ -29,7 +29,7 @@
 #include <linux/ioctl.h>
 
 #define BUFPOOL_ABI_MAJOR	1
-#define BUFPOOL_ABI_MINOR	3
+#define BUFPOOL_ABI_MINOR	4
 #define BUFPOOL_ABI_VERSION	((BUFPOOL_ABI_MAJOR << 16) | BUFPOOL_ABI_MINOR)
 #define BUFPOOL_ABI_VERSION_MAJOR(v)	((v) >> 16)
 #define BUFPOOL_ABI_VERSION_MINOR(v)	((v) & 0xffff)
@@ -166,6 +166,28 @@ struct bufpool_wait {
 #define BUFPOOL_IOC_WAKE	_IO(BUFPOOL_IOC_MAGIC, 0x04)
 
 /*
+ * ABI 1.4: BUFPOOL_IOC_REPAIR - a client found in the control area what
+ * no correct client writes (its library answered EUCLEAN): reconcile
+ * the pool as BUFPOOL_IOC_AUDIT does, while every client stays open.
+ * Counted in the pool's repair_requests.  Without flags the caller
+ * waits for a reconciliation that starts after its call (EINTR on a
+ * signal); with BUFPOOL_REPAIR_ASYNC the kernel schedules one and the
+ * call returns at once.  EBUSY while a client maps the pool without
+ * ATTACH, EINVAL for unknown flags.
+ *
+ * Rate limit: reconciliations that clients ask for (REPAIR and AUDIT)
+ * stop every client of the pool, so the kernel spaces them: one starts
+ * at least repair_interval_ms (module parameter) after the last one
+ * ended, and at least 100 times its duration after it, so that a client
+ * asking in a loop stops the others for at most 1% of the time.  A
+ * caller that comes early waits (AUDIT too); an early ASYNC request is
+ * run when its time comes.
+ */
+#define BUFPOOL_REPAIR_ASYNC	0x1u
+
+#define BUFPOOL_IOC_REPAIR	_IOW(BUFPOOL_IOC_MAGIC, 0x06, __u32)
+
+/*
  * Shared control area, at info.ctrl_offset, writable by every client.
  *
  * The kernel fills it when the pool is built and never trusts it
@@ -228,13 +250,23 @@ struct bufpool_ctrl {
 	__u64 queues_offset;
 	__u64 qslots_offset;
 	__u64 live_offset;
-	__u8 __pad9[BUFPOOL_CACHELINE - 32];
+	/*
+	 * ABI 1.4 (in what was padding): corruption that clients' libraries
+	 * found (each detection adds one), and the reconciliations the
+	 * kernel ran while clients stayed open (REPAIR and AUDIT; the
+	 * kernel's own count, copied here after each).  Statistics only:
+	 * any client can write them; sysfs has the kernel's copy.
+	 */
+	__u64 detected;
+	__u64 repairs;
+	__u8 __pad9[BUFPOOL_CACHELINE - 48];
 };
 
 #define BUFPOOL_CTRL_SIZE_VER0	128	/* ABI 1.0 */
 #define BUFPOOL_CTRL_SIZE_VER1	320	/* ABI 1.1 */
 #define BUFPOOL_CTRL_SIZE_VER2	384	/* ABI 1.2 */
 #define BUFPOOL_CTRL_SIZE_VER3	448	/* ABI 1.3 */
+#define BUFPOOL_CTRL_SIZE_VER4	448	/* ABI 1.4: same size */
 
 /*
  * A magazine (Bonwick): an array of buffer indices moved as a whole
