@@ -112,15 +112,27 @@ static struct bp_thread_cache *bp_thread_cache_take(void)
 	return NULL;
 }
 
-/* A free shared cache of pool, claimed for this handle, or NULL. */
+/*
+ * A free shared cache of pool, claimed for this handle, or NULL with
+ * errno EUSERS, or EUCLEAN when some cache's owner is no client that
+ * has the pool open (garbage, or a client the kernel has not
+ * reconciled yet: the repair asked for frees it).
+ */
 static struct bufpool_cache *bp_shared_cache_claim(struct bufpool *pool)
 {
 	struct bp_shm *s = &pool->shm;
-	uint32_t i;
+	uint32_t i, o;
+	int garbage = 0;
 
 	for (i = 0; i < s->nr_caches; i++) {
 		_Atomic __u32 *owner = (_Atomic __u32 *)&s->caches[i].owner;
 		__u32 expect = 0;
+
+		o = atomic_load_explicit(owner, memory_order_relaxed);
+		if (o && (o > BUFPOOL_CLIENT_MAX ||
+			  !(bp_load_relaxed_u64(&s->live[o / 64]) &
+			    (1ULL << (o % 64)))))
+			garbage = 1;
 
 		/*
 		 * Look before the CAS: a failed CAS still takes the shared
@@ -133,6 +145,11 @@ static struct bufpool_cache *bp_shared_cache_claim(struct bufpool *pool)
 				memory_order_relaxed))
 			return &s->caches[i];
 	}
+	if (garbage) {
+		bp_corrupt(pool);
+		return NULL;
+	}
+	errno = EUSERS;
 	return NULL;
 }
 
@@ -176,7 +193,12 @@ static void bp_thread_cache_bind(struct bp_thread_cache *cache,
 		prev = loaded < s->nr_mags ?
 		       bp_take_empty_mag(s, shared, &shared->prev) :
 		       BUFPOOL_IDX_NIL;
-		if (prev < s->nr_mags) {
+		if (prev < s->nr_mags && prev == loaded) {
+			/* The empty stack gave one magazine twice: garbage. */
+			bp_unannounce(&shared->prev);
+			bp_unannounce(&shared->loaded);
+			bp_report_corruption(pool);
+		} else if (prev < s->nr_mags) {
 			cache->mag_fill = pool->mag_fill;
 			cache->loaded_id = loaded;
 			cache->prev_id = prev;
@@ -209,11 +231,13 @@ struct bp_thread_cache *bp_thread_cache_get(struct bufpool *pool)
 	}
 	/* No cache without a way to give it back at thread exit. */
 	cache = bp_exit_key_ok ? bp_thread_cache_take() : NULL;
-	shared = cache ? bp_shared_cache_claim(pool) : NULL;
-	if (!shared) {
+	if (!cache) {
 		errno = EUSERS;
 		return NULL;
 	}
+	shared = bp_shared_cache_claim(pool);
+	if (!shared)
+		return NULL;	/* EUSERS, EUCLEAN */
 	bp_thread_cache_bind(cache, pool, shared);
 	bp_cache_last = cache;
 	return cache;
@@ -255,6 +279,60 @@ uint32_t bp_corrupt(struct bufpool *pool)
 	bp_report_corruption(pool);
 	errno = EUCLEAN;
 	return BP_NONE;
+}
+
+/*
+ * The thread stops using cache (its magazines are forgotten, not
+ * pushed anywhere: the kernel's repair gives back what nobody names); it
+ * claims a cache afresh on its next call.  Unless bufpool_close is
+ * flushing it right now (the serial is no longer the pool's).
+ */
+static void bp_thread_cache_unbind(struct bufpool *pool,
+				   struct bp_thread_cache *cache)
+{
+	uint64_t s = pool->serial;
+
+	if (bp_cache_last == cache)
+		bp_cache_last = NULL;
+	if (!atomic_compare_exchange_strong_explicit(&cache->serial, &s,
+			BP_SERIAL_BUSY, memory_order_acq_rel,
+			memory_order_relaxed))
+		return;
+	cache->shared = NULL;
+	cache->pool = NULL;
+	cache->mag_fill = 0;
+	cache->loaded = cache->prev = &bp_no_mag;
+	atomic_store_explicit(&cache->serial, BP_SERIAL_NONE,
+			      memory_order_release);
+}
+
+/*
+ * Whether the shared cache still says what the thread's cache holds:
+ * its owner this handle, its words the thread's two magazines.  The
+ * kernel's repair resets a cache whose owner is garbage, and another
+ * client can write any of it; a thread that went on with its magazines
+ * would share them with whoever the depot gives them to next.  When it
+ * no longer does, the thread lets the shared cache go (reset, if its
+ * owner still says this handle) and forgets the magazines: -1.
+ */
+static int bp_thread_cache_check(struct bufpool *pool,
+				 struct bp_thread_cache *cache)
+{
+	struct bufpool_cache *shared = cache->shared;
+	uint32_t owner = bp_load_relaxed_u32(&shared->owner);
+
+	if (owner == pool->client_id &&
+	    bp_load_relaxed_u32(cache->loaded_word) == cache->loaded_id &&
+	    bp_load_relaxed_u32(cache->prev_word) == cache->prev_id)
+		return 0;
+	if (owner == pool->client_id) {
+		bp_cache_reset(shared);
+		atomic_store_explicit((_Atomic __u32 *)&shared->owner, 0,
+				      memory_order_release);
+	}
+	bp_thread_cache_unbind(pool, cache);
+	bp_report_corruption(pool);
+	return -1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -526,6 +604,10 @@ uint32_t bp_acquire_miss(struct bufpool *pool)
 
 	if (!cache)
 		return BP_NONE;
+	if (bp_thread_cache_check(pool, cache)) {
+		errno = EUCLEAN;
+		return BP_NONE;
+	}
 	if (!cache->mag_fill) {
 		idx = bp_acquire_from_free_list(pool, cache);
 		if (idx == BP_NONE)
@@ -577,6 +659,12 @@ int bp_release_miss(struct bufpool *pool, uint32_t idx)
 
 	if (!cache)
 		return -1;
+	if (bp_thread_cache_check(pool, cache)) {
+		/* A cache afresh: the release goes on (the buffer is ours). */
+		cache = bp_thread_cache_get(pool);
+		if (!cache)
+			return -1;
+	}
 	bp_count(&cache->shared->releases);
 	if (!cache->mag_fill) {
 		bp_release_to_free_list(pool, cache, idx);
@@ -622,10 +710,22 @@ static void bp_thread_cache_flush(struct bp_thread_cache *cache)
 			BP_SERIAL_BUSY, memory_order_acq_rel,
 			memory_order_relaxed))
 		return;		/* bufpool_close took it */
-	if (bp_cache_flush(&cache->pool->shm, cache->shared))
+	/*
+	 * Only a shared cache that still names what this thread holds: one
+	 * the kernel reset (its owner was garbage) may be another thread's
+	 * by now.
+	 */
+	if (bp_load_relaxed_u32(&cache->shared->owner) !=
+	    cache->pool->client_id ||
+	    bp_load_relaxed_u32(cache->loaded_word) != cache->loaded_id ||
+	    bp_load_relaxed_u32(cache->prev_word) != cache->prev_id) {
 		bp_report_corruption(cache->pool);
-	atomic_store_explicit((_Atomic __u32 *)&cache->shared->owner, 0,
-			      memory_order_release);
+	} else {
+		if (bp_cache_flush(&cache->pool->shm, cache->shared))
+			bp_report_corruption(cache->pool);
+		atomic_store_explicit((_Atomic __u32 *)&cache->shared->owner,
+				      0, memory_order_release);
+	}
 	cache->shared = NULL;
 	cache->pool = NULL;
 	atomic_store_explicit(&cache->serial, BP_SERIAL_NONE,

@@ -93,12 +93,25 @@ static BP_ALWAYS_INLINE void bp_mag_put(struct bufpool *pool,
 	bp_store_release_u32(&pool->own[idx], BUFPOOL_OWN_FREE);
 }
 
+/*
+ * Whether the shared word that names the thread's loaded magazine still
+ * does: the kernel's repair resets a cache whose owner is garbage, and
+ * another client can write the word; a thread that went on using the
+ * magazine would share it with whoever the depot gives it to next.  The
+ * word sits on the line the statistics counter writes anyway.
+ */
+static BP_ALWAYS_INLINE int bp_cache_named(const struct bp_thread_cache *cache)
+{
+	return __builtin_expect(bp_load_relaxed_u32(cache->loaded_word) ==
+				cache->loaded_id, 1);
+}
+
 /* Take a buffer: its index, or BP_NONE with errno set. */
 static BP_ALWAYS_INLINE uint32_t bp_acquire(struct bufpool *pool)
 {
 	struct bp_thread_cache *cache = bp_thread_cache_current(pool);
 
-	if (__builtin_expect(cache != NULL, 1)) {
+	if (__builtin_expect(cache != NULL, 1) && bp_cache_named(cache)) {
 		struct bufpool_mag *m = cache->loaded;
 		/* Read once: only the value checked indexes the magazine. */
 		uint32_t c = bp_load_relaxed_u32(&m->count);
@@ -132,7 +145,7 @@ static BP_ALWAYS_INLINE int bp_release_to_cache(struct bufpool *pool,
 {
 	struct bp_thread_cache *cache = bp_thread_cache_current(pool);
 
-	if (__builtin_expect(cache != NULL, 1)) {
+	if (__builtin_expect(cache != NULL, 1) && bp_cache_named(cache)) {
 		struct bufpool_mag *m = cache->loaded;
 		uint32_t c = bp_load_relaxed_u32(&m->count);
 
