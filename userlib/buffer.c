@@ -148,9 +148,8 @@ int bufpool_release_bulk(struct bufpool *pool, void *const *bufs,
 	}
 	while (i < n) {
 		cache = bp_thread_cache_current(pool);
-		c = cache && bp_cache_named(cache) ?
-		    bp_load_relaxed_u32(&cache->loaded->count) : 0;
-		if (cache && bp_cache_named(cache) && c < cache->mag_fill &&
+		c = cache ? bp_load_relaxed_u32(&cache->loaded->count) : 0;
+		if (cache && c < cache->mag_fill &&
 		    !atomic_load_explicit(pool->divert_releases,
 					  memory_order_relaxed)) {
 			struct bufpool_mag *m = cache->loaded;

@@ -145,7 +145,13 @@ static BP_ALWAYS_INLINE int bp_release_to_cache(struct bufpool *pool,
 {
 	struct bp_thread_cache *cache = bp_thread_cache_current(pool);
 
-	if (__builtin_expect(cache != NULL, 1) && bp_cache_named(cache)) {
+	/*
+	 * No bp_cache_named() here: a release into a magazine the thread
+	 * should no longer use gives a free buffer to whoever has it (or to
+	 * the next repair); only a take from it could hand a buffer out
+	 * twice, and the next acquire's check stops the thread.
+	 */
+	if (__builtin_expect(cache != NULL, 1)) {
 		struct bufpool_mag *m = cache->loaded;
 		uint32_t c = bp_load_relaxed_u32(&m->count);
 
