@@ -152,20 +152,23 @@ static inline int bp_recon_own_hold(struct bp_recon *r, __u32 idx, __u32 o)
  * cut it at the first entry out of range or seen before.  With own (the
  * free list of buffers), an entry that own[] says a live client holds is
  * unlinked instead (the walk goes on after it) and marked held, so that
- * it counts as seen if the list comes back to it.  Returns the number of
- * entries left on the list, at most n.  Each step marks a new entry in
- * bm or held_bm or ends the walk, so it ends within n steps.
+ * it counts as seen if the list comes back to it.  With hold (a depot
+ * stack), an entry marked there (a live cache's magazine, step 0) is
+ * unlinked likewise.  Returns the number of entries left on the list, at
+ * most n.  A list of n entries takes at most n steps: the walk cuts the
+ * list at step n, so that a cycle through unlinked entries ends too.
  */
 static inline __u32 bp_recon_walk(struct bp_recon *r, __u64 *head,
 				  __u32 *link, __u32 n, __u64 *bm,
-				  __u32 *own)
+				  __u32 *own, const __u64 *hold)
 {
 	__u64 h = bp_load_relaxed_u64(head), tag = bp_fl_next_tag(h);
 	__u64 cut = bp_fl_pack(BUFPOOL_IDX_NIL, tag);
 	__u32 idx = bp_fl_idx(h), prev = BUFPOOL_IDX_NIL, len = 0, nxt;
+	__u32 steps;
 
-	while (idx != BUFPOOL_IDX_NIL) {
-		if (idx >= n || bp_bm_test(bm, idx) ||
+	for (steps = 0; idx != BUFPOOL_IDX_NIL; steps++) {
+		if (idx >= n || steps >= n || bp_bm_test(bm, idx) ||
 		    (own && bp_bm_test(r->held_bm, idx))) {
 			if (prev == BUFPOOL_IDX_NIL)
 				bp_store_relaxed_u64(head, cut);
@@ -176,8 +179,9 @@ static inline __u32 bp_recon_walk(struct bp_recon *r, __u64 *head,
 			break;
 		}
 		nxt = bp_load_relaxed_u32(&link[idx]);
-		if (own && bp_recon_own_hold(r, idx,
-					     bp_load_relaxed_u32(&own[idx]))) {
+		if ((hold && bp_bm_test(hold, idx)) ||
+		    (own && bp_recon_own_hold(r, idx,
+					      bp_load_relaxed_u32(&own[idx])))) {
 			/* Its holder keeps it; a bad nxt is cut next step. */
 			if (prev == BUFPOOL_IDX_NIL)
 				bp_store_relaxed_u64(head, bp_fl_pack(nxt, tag));
@@ -239,12 +243,42 @@ static inline void bp_recon_push_chain(__u64 *head, __u32 *next,
 	bp_store_relaxed_u64(head, bp_fl_pack(first, bp_fl_next_tag(h)));
 }
 
-/* A magazine id a live cache names: hold it and what it holds. */
+/*
+ * Step 0, ABI 1.4: a live cache's loaded or prev word claims its
+ * magazine before the depot is walked, so that a stack that names it
+ * too loses it (the walk unlinks it).  The thread uses the magazine
+ * through its own pointer whatever a stack says, and a correct client
+ * never takes from a magazine it pushed: its word names a magazine on a
+ * stack only between its push and its next store to the word, and then
+ * counting the magazine as the thread's only keeps it out of the pool
+ * until the next reconciliation.  A magazine two words name (garbage)
+ * stays with the first; the other word is cleared, which that thread's
+ * library notices (it checks its words).
+ */
+static inline void bp_recon_claim_mag(struct bp_shm *s, struct bp_recon *r,
+				      __u32 *field)
+{
+	__u32 id = bp_load_relaxed_u32(field);
+
+	if (id == BUFPOOL_IDX_NIL)
+		return;
+	if (id >= s->nr_mags || bp_bm_test_set(r->mheld_bm, id)) {
+		bp_store_relaxed_u32(field, BUFPOOL_IDX_NIL);
+		r->repaired++;
+	}
+}
+
+static inline void bp_recon_mag_contents(struct bp_shm *s,
+					 struct bp_recon *r, __u32 id);
+
+/*
+ * The magazine a live cache's pending word announces (a take from a
+ * stack in flight): held, unless a stack still has it (the list wins).
+ */
 static inline void bp_recon_live_mag(struct bp_shm *s, struct bp_recon *r,
 				     __u32 *field)
 {
-	__u32 id = bp_load_relaxed_u32(field), n, i, idx;
-	struct bufpool_mag *m;
+	__u32 id = bp_load_relaxed_u32(field);
 
 	if (id == BUFPOOL_IDX_NIL)
 		return;
@@ -253,10 +287,18 @@ static inline void bp_recon_live_mag(struct bp_shm *s, struct bp_recon *r,
 		r->repaired++;
 		return;
 	}
-	/* On a depot stack: a give or take in flight; the list wins. */
 	if (bp_bm_test(r->mfree_bm, id) || bp_bm_test_set(r->mheld_bm, id))
 		return;
-	m = &s->mags[id];
+	bp_recon_mag_contents(s, r, id);
+}
+
+/* What a magazine a live cache holds names is cached. */
+static inline void bp_recon_mag_contents(struct bp_shm *s,
+					 struct bp_recon *r, __u32 id)
+{
+	struct bufpool_mag *m = &s->mags[id];
+	__u32 n, i, idx;
+
 	n = bp_load_relaxed_u32(&m->count);
 	if (n > BUFPOOL_MAG_CAP)
 		n = BUFPOOL_MAG_CAP;	/* its thread resets a bad count */
@@ -280,8 +322,11 @@ static inline void bp_recon_skip(struct bp_recon *r, __u64 *slot, __u64 lap)
 /*
  * The buffer a valid slot names: queued, unless it is free or queued
  * already (a duplicate, voided).  own[x] may name the queue's live
- * consumer (a dequeue in flight, left alone); any other record is
- * cleared: the queue wins.
+ * consumer (a dequeue in flight, left alone).  ABI 1.4: any other live
+ * hold wins over the slot, which is voided (a correct producer clears
+ * own[x] before the CAS that queues x, so only another client can have
+ * put a held buffer in a slot; the library's dequeue passes over such a
+ * slot too).  Any other record (a dead client's, garbage) is cleared.
  */
 static inline void bp_recon_queued(struct bp_shm *s, struct bp_recon *r,
 				   const struct bp_recon_queue *rq,
@@ -291,17 +336,24 @@ static inline void bp_recon_queued(struct bp_shm *s, struct bp_recon *r,
 
 	/* Free, or a live hold step 1 found on a free structure: void it. */
 	if (bp_bm_test(r->free_bm, idx) || bp_bm_test(r->held_bm, idx) ||
-	    bp_bm_test_set(r->queued_bm, idx)) {
+	    bp_bm_test(r->queued_bm, idx)) {
 		bp_recon_skip(r, slot, lap);
 		return;
 	}
-	r->queued++;
 	o = bp_load_relaxed_u32(&s->own[idx]);
+	if (o != BUFPOOL_OWN_FREE &&
+	    !(o == rq->consumer && bp_recon_live(r, o)) &&
+	    bp_recon_own_hold(r, idx, o)) {
+		bp_recon_skip(r, slot, lap);
+		return;
+	}
+	bp_bm_test_set(r->queued_bm, idx);
+	r->queued++;
 	if (o == BUFPOOL_OWN_FREE ||
 	    (o == rq->consumer && bp_recon_live(r, o)))
 		return;
 	/* A dead client's (a dequeue it left half done) goes silently. */
-	if (o > BUFPOOL_CLIENT_MAX || bp_recon_live(r, o))
+	if (o > BUFPOOL_CLIENT_MAX)
 		r->repaired++;
 	bp_store_relaxed_u32(&s->own[idx], BUFPOOL_OWN_FREE);
 }
@@ -396,18 +448,27 @@ static inline void bp_reconcile(struct bp_shm *s, struct bp_recon *r)
 	struct bufpool_cache *c;
 	__u64 h;
 
+	/* 0. Live caches' magazines are theirs (bp_recon_claim_mag). */
+	for (i = 0; i < s->nr_caches && s->nr_mags; i++) {
+		c = &s->caches[i];
+		if (!bp_recon_live(r, bp_load_relaxed_u32(&c->owner)))
+			continue;
+		bp_recon_claim_mag(s, r, &c->loaded);
+		bp_recon_claim_mag(s, r, &c->prev);
+	}
+
 	/* 1. What the lists hold is free. */
 	r->free = bp_recon_walk(r, s->free_head, s->next, s->buf_count,
-				r->free_bm, s->own);
+				r->free_bm, s->own, (__u64 *)0);
 	if (s->nr_mags) {
 		bp_recon_walk(r, s->full_head, s->mag_next, s->nr_mags,
-			      r->mfree_bm, (__u32 *)0);
+			      r->mfree_bm, (__u32 *)0, r->mheld_bm);
 		for (id = bp_fl_idx(bp_load_relaxed_u64(s->full_head));
 		     id < s->nr_mags;
 		     id = bp_load_relaxed_u32(&s->mag_next[id]))
 			r->free += bp_recon_free_mag(s, r, &s->mags[id]);
 		bp_recon_walk(r, s->empty_head, s->mag_next, s->nr_mags,
-			      r->mfree_bm, (__u32 *)0);
+			      r->mfree_bm, (__u32 *)0, r->mheld_bm);
 		for (id = bp_fl_idx(bp_load_relaxed_u64(s->empty_head));
 		     id < s->nr_mags;
 		     id = bp_load_relaxed_u32(&s->mag_next[id]))
@@ -429,8 +490,13 @@ static inline void bp_reconcile(struct bp_shm *s, struct bp_recon *r)
 			bp_store_relaxed_u32(&c->owner, 0);
 			continue;
 		}
-		bp_recon_live_mag(s, r, &c->loaded);
-		bp_recon_live_mag(s, r, &c->prev);
+		/* Claimed in step 0 (a bad id was cleared there). */
+		id = bp_load_relaxed_u32(&c->loaded);
+		if (id < s->nr_mags)
+			bp_recon_mag_contents(s, r, id);
+		id = bp_load_relaxed_u32(&c->prev);
+		if (id < s->nr_mags)
+			bp_recon_mag_contents(s, r, id);
 		bp_recon_live_mag(s, r, &c->pending);
 		idx = bp_load_relaxed_u32(&c->pend_buf);
 		if (idx == BUFPOOL_IDX_NIL)

@@ -160,6 +160,7 @@ struct worker {
 	uint32_t id;
 	uint64_t double_held;
 	uint64_t errors;
+	uint64_t busy;		/* BP_FL_BUSY among the errors */
 };
 
 static void *worker_fn(void *arg)
@@ -179,6 +180,8 @@ static void *worker_fn(void *arg)
 			if (held[n] >= N) {
 				if (held[n] != BUFPOOL_IDX_NIL)
 					w->errors++;
+				if (held[n] == BP_FL_BUSY)
+					w->busy++;
 				break;
 			}
 			if (!atomic_compare_exchange_strong_explicit(
@@ -213,7 +216,11 @@ TEST(concurrent_pop_push)
 	for (i = 0; i < NTHREADS; i++) {
 		ASSERT_EQ(0, pthread_join(t[i], NULL));
 		EXPECT_EQ(0, w[i].double_held);
-		EXPECT_EQ(0, w[i].errors);
+		EXPECT_EQ(0, w[i].errors) {
+			TH_LOG("worker %d: %llu errors, %llu of them BP_FL_BUSY",
+			       i, (unsigned long long)w[i].errors,
+			       (unsigned long long)w[i].busy);
+		}
 	}
 	/* All N came back, each once. */
 	for (i = 0; i < N; i++) {

@@ -466,17 +466,24 @@ TEST_F(rc, dequeue_in_flight)
 	EXPECT_EQ(x, bp_q_get(&self->rq[0].q, s->own, 6));
 }
 
-/* Another live client's record of a queued buffer: the queue wins. */
+/*
+ * The queue wins over an announcement (an enqueue in flight) and over a
+ * dead client's record; a live hold of a queued buffer (no correct
+ * client writes it: a producer clears own[x] before queuing x) wins over
+ * the slot, which is voided (ABI 1.4).
+ */
 TEST_F(rc, queue_wins_over_records)
 {
 	struct bp_shm *s = &self->s;
 	struct bufpool_cache *c = &s->caches[2];
-	__u32 x, y;
+	__u32 x, y, z;
 
 	x = enqueue(self, 1);
 	y = enqueue(self, 1);
-	ASSERT_GT(COUNT, y);
+	z = enqueue(self, 1);
+	ASSERT_GT(COUNT, z);
 	s->own[x] = 9;			/* no correct client writes this */
+	s->own[z] = 11;			/* a client now gone */
 	c->owner = 7;
 	c->pend_buf = y;		/* an enqueue not finished: fine */
 	set_live(self, 7);
@@ -484,11 +491,14 @@ TEST_F(rc, queue_wins_over_records)
 	RECONCILE(self);
 	EXPECT_WHOLE(self);
 	EXPECT_EQ(2, self->r.queued);
-	EXPECT_EQ(0, self->r.held);
-	EXPECT_EQ(1, self->r.repaired);
-	EXPECT_EQ(BUFPOOL_OWN_FREE, s->own[x]);
+	EXPECT_EQ(1, self->r.held);
+	EXPECT_EQ(1, self->r.repaired);		/* x's slot voided */
+	EXPECT_EQ(9, s->own[x]);
+	EXPECT_EQ(BUFPOOL_OWN_FREE, s->own[z]);
+	EXPECT_EQ(BUFPOOL_QUEUE_SKIP, bp_q_slot_idx(*qslot(self, 1, 0)));
 	RECONCILE(self);
 	EXPECT_EQ(0, self->r.repaired);
+	EXPECT_EQ(1, self->r.held);
 }
 
 /* A queue being drained: what it held goes back. */
