@@ -206,10 +206,30 @@ inline reconcile()
 		:: i < NB -> bfree[i] = false; bheld[i] = false; i++
 		:: else -> break
 		od;
+		/*
+		 * 0. (ABI 1.4) Client 1's cache words claim their magazines:
+		 * a stack that names one too loses it (unlinked below).
+		 */
+		if
+		:: cacheA[1] != NIL -> mheld[cacheA[1]] = true
+		:: else -> skip
+		fi;
+		if
+		:: cacheB[1] != NIL -> assert(!mheld[cacheB[1]]);
+			mheld[cacheB[1]] = true
+		:: else -> skip
+		fi;
 		/* 1. The stacks, and what full magazines hold, are free. */
+		prv = NIL;
 		cur = full_head;
 		do
 		:: cur == NIL -> break
+		:: mheld[cur] ->
+			if
+			:: prv == NIL -> full_head = mnext[cur]
+			:: else -> mnext[prv] = mnext[cur]
+			fi;
+			cur = mnext[cur]
 		:: else ->
 			assert(!mfree[cur]);
 			mfree[cur] = true;
@@ -218,15 +238,26 @@ inline reconcile()
 				bfree[midx[cur]] = true
 			:: else -> skip
 			fi;
+			prv = cur;
 			cur = mnext[cur]
 		od;
+		prv = NIL;
 		cur = empty_head;
 		do
 		:: cur == NIL -> break
+		:: mheld[cur] ->
+			if
+			:: prv == NIL -> empty_head = mnext[cur]
+			:: else -> mnext[prv] = mnext[cur]
+			fi;
+			cur = mnext[cur]
 		:: else -> assert(!mfree[cur]); mfree[cur] = true;
-			mcount[cur] = 0; cur = mnext[cur]
+			mcount[cur] = 0; prv = cur; cur = mnext[cur]
 		od;
-		/* 2. Client 1's cache words and pending; the stacks win. */
+		/*
+		 * 2. Client 1's cache words (claimed) and pending (the
+		 * stacks win over an announcement).
+		 */
 		i = 0;
 		do
 		:: i < 3 ->
@@ -236,7 +267,13 @@ inline reconcile()
 			:: else -> cur = pending[1]
 			fi;
 			if
-			:: cur != NIL && !mfree[cur] && !mheld[cur] ->
+			:: cur != NIL && i < 2 ->
+				if
+				:: mcount[cur] > 0 && !bfree[midx[cur]] ->
+					bheld[midx[cur]] = true
+				:: else -> skip
+				fi
+			:: cur != NIL && i == 2 && !mfree[cur] && !mheld[cur] ->
 				mheld[cur] = true;
 				if
 				:: mcount[cur] > 0 && !bfree[midx[cur]] ->
@@ -299,7 +336,7 @@ inline reconcile()
 
 active proctype kernel()
 {
-	byte i, cur, cnt;
+	byte i, cur, cnt, prv;
 	bool mfree[NM], mheld[NM], bfree[NB], bheld[NB];
 
 	gone[0];

@@ -392,6 +392,14 @@ inline reconcile()
 		i = 0;
 		do
 		:: i < N ->
+#ifndef KEEP_ALL_OWN
+			/*
+			 * ABI 1.4 voids a slot whose buffer a live client other
+			 * than the consumer holds: correct runs never have one.
+			 */
+			assert(!qd[i] || own[i] == 0 || own[i] == qconsumer ||
+			       gone[own[i]]);
+#endif
 			if
 			:: fr[i] -> own[i] = 0
 #ifndef KEEP_ALL_OWN
