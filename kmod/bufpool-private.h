@@ -12,12 +12,14 @@
 #include <linux/cdev.h>
 #include <linux/device.h>
 #include <linux/kobject.h>
+#include <linux/ktime.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
 #include <linux/refcount.h>
 #include <linux/types.h>
 #include <linux/uidgid.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 
 #include <linux/bufpool.h>
 #include <bufpool/reconcile.h>
@@ -27,6 +29,9 @@
 
 #define BUFPOOL_CHUNK_ORDER	(PMD_SHIFT - PAGE_SHIFT)
 #define BUFPOOL_CHUNK_PAGES	BIT(BUFPOOL_CHUNK_ORDER)
+
+/* Limit of the repair_interval_ms module parameter (and pools= key). */
+#define BUFPOOL_MAX_REPAIR_INTERVAL_MS	60000
 
 /* Pools named at load: /dev/bufpool-NAME, NAME of [a-z0-9_]. */
 #define BUFPOOL_MAX_POOLS	16
@@ -50,6 +55,7 @@ struct bufpool_pool_spec {
 	u32 queues;		/* queue descriptors */
 	u32 queue_len;		/* slots per queue; 0: by buf_count */
 	u32 nr_declared;	/* queues declared at load, in declared[] */
+	u32 repair_interval_ms;	/* least gap between asked reconciliations */
 	struct bufpool_queue_decl {
 		char name[BUFPOOL_QUEUE_NAME_MAX];
 		u32 capacity;
@@ -131,6 +137,20 @@ struct bufpool_queue_kobj {
  * @rqueues:	scratch: the queues as reconciliation walks them
  * @queues_kobj: the device's queues/ directory
  * @queue_kobjs: queues/<k>/, one per descriptor
+ * @repair_interval_ms: least time from the end of a client-asked
+ *		reconciliation (AUDIT, REPAIR) to the start of the next
+ * @repair_work: runs the reconciliation BUFPOOL_REPAIR_ASYNC asked for,
+ *		when the rate limit allows; cancelled before the pool is freed
+ * @asked_end:	when the last client-asked reconciliation ended (under @lock)
+ * @asked_ns:	how long it stopped the pool (under @lock)
+ * @async_seq:	@repairs when the last ASYNC request came (under @lock): the
+ *		work skips its run when one ran since
+ * @asked_audit: the report of the last client-asked reconciliation, for
+ *		the AUDIT callers that it served (under @lock)
+ * @repair_requests: BUFPOOL_IOC_REPAIR calls
+ * @repairs:	client-asked reconciliations run (changes under @lock only)
+ * @repair_waits: calls that waited, ASYNC requests deferred, by the limit
+ * @repair_stopped_ns: time the pool was stopped by those reconciliations
  */
 struct bufpool_pool {
 	refcount_t ref;
@@ -166,6 +186,16 @@ struct bufpool_pool {
 	struct bp_recon_queue *rqueues;
 	struct kobject *queues_kobj;
 	struct bufpool_queue_kobj **queue_kobjs;
+	u32 repair_interval_ms;
+	struct delayed_work repair_work;
+	ktime_t asked_end;
+	u64 asked_ns;
+	long async_seq;
+	struct bufpool_audit asked_audit;
+	atomic_long_t repair_requests;
+	atomic_long_t repairs;
+	atomic_long_t repair_waits;
+	atomic64_t repair_stopped_ns;
 };
 
 /**
@@ -241,9 +271,11 @@ void bufpool_client_close(struct bufpool_client *client);
 void bufpool_client_mapped(struct bufpool_client *client);
 int bufpool_client_attach(struct bufpool_client *client, u32 abi);
 int bufpool_pool_audit(struct bufpool_pool *pool, struct bufpool_audit *out);
+int bufpool_pool_repair(struct bufpool_pool *pool, u32 flags);
+void bufpool_repair_work(struct work_struct *work);
 
 /* client.c: the caller holds pool->lock */
-void bufpool_reconcile(struct bufpool_pool *pool);
+u64 bufpool_reconcile(struct bufpool_pool *pool);
 
 /* queue.c */
 bool bufpool_queue_name_ok(const char *name, size_t max);

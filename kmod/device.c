@@ -150,7 +150,7 @@ static long bufpool_fop_ioctl(struct file *file, unsigned int cmd,
 {
 	struct bufpool_client *client = file->private_data;
 	void __user *uarg = (void __user *)arg;
-	u32 abi;
+	u32 abi, flags;
 
 	/* The size in the command may grow with the ABI: match the rest. */
 	if (_IOC_TYPE(cmd) != BUFPOOL_IOC_MAGIC)
@@ -180,6 +180,12 @@ static long bufpool_fop_ioctl(struct file *file, unsigned int cmd,
 		if (_IOC_DIR(cmd) != (_IOC_READ | _IOC_WRITE))
 			return -ENOTTY;
 		return bufpool_queue_ioctl(client, uarg, _IOC_SIZE(cmd));
+	case _IOC_NR(BUFPOOL_IOC_REPAIR):
+		if (cmd != BUFPOOL_IOC_REPAIR)
+			return -ENOTTY;
+		if (get_user(flags, (u32 __user *)uarg))
+			return -EFAULT;
+		return bufpool_pool_repair(client->pool, flags);
 	case _IOC_NR(BUFPOOL_IOC_AUDIT):
 		if (_IOC_DIR(cmd) != _IOC_READ)
 			return -ENOTTY;

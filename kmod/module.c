@@ -37,6 +37,7 @@ static struct bufpool_pool_spec bufpool_default_spec = {
 	.caches = 64,
 	.mode = 0600,
 	.queues = BP_DEFAULT_QUEUES,
+	.repair_interval_ms = 10,
 };
 
 module_param_named(buf_size, bufpool_default_spec.buf_size, uint, 0444);
@@ -73,6 +74,11 @@ module_param_named(queue_len, bufpool_default_spec.queue_len, uint, 0444);
 MODULE_PARM_DESC(queue_len,
 		 "Slots per queue: a power of two from 1 to 1048576, 0 for buf_count rounded up to a power of two, at most 65536 (default 0)");
 
+module_param_named(repair_interval_ms, bufpool_default_spec.repair_interval_ms,
+		   uint, 0444);
+MODULE_PARM_DESC(repair_interval_ms,
+		 "Least time in ms from the end of a reconciliation a client asked for (AUDIT, REPAIR) to the start of the next, 0 to 60000; each also waits 100 times the last one's duration (default 10)");
+
 static char *param_queue;
 module_param_named(queue, param_queue, charp, 0444);
 MODULE_PARM_DESC(queue,
@@ -81,7 +87,7 @@ MODULE_PARM_DESC(queue,
 static char *param_pools;
 module_param_named(pools, param_pools, charp, 0444);
 MODULE_PARM_DESC(pools,
-		 "More pools, /dev/bufpool-NAME each: NAME:key=value,...;NAME:... with keys buf_size, buf_count, numa_node, caches, mode, uid, gid, queues, queue_len (defaults: those of the default pool) and queue (as the queue parameter; none by default)");
+		 "More pools, /dev/bufpool-NAME each: NAME:key=value,...;NAME:... with keys buf_size, buf_count, numa_node, caches, mode, uid, gid, queues, queue_len, repair_interval_ms (defaults: those of the default pool) and queue (as the queue parameter; none by default)");
 
 static struct bufpool_pool *bufpool_pools[BUFPOOL_NR_MINORS];
 static unsigned int bufpool_nr_pools;
@@ -181,6 +187,8 @@ static int bufpool_parse_key_value(struct bufpool_pool_spec *spec,
 		err = kstrtou32(val, 0, &spec->queues);
 	else if (!strcmp(key, "queue_len"))
 		err = kstrtou32(val, 0, &spec->queue_len);
+	else if (!strcmp(key, "repair_interval_ms"))
+		err = kstrtou32(val, 0, &spec->repair_interval_ms);
 	else
 		err = -ENOENT;
 	if (err == -ENOENT)

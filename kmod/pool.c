@@ -28,6 +28,7 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/vmalloc.h>
+#include <linux/workqueue.h>
 
 #include "bufpool-private.h"
 
@@ -134,6 +135,12 @@ int bufpool_pool_spec_check(const struct bufpool_pool_spec *spec)
 	}
 	if (bufpool_spec_queues_check(spec))
 		return -EINVAL;
+	if (spec->repair_interval_ms > BUFPOOL_MAX_REPAIR_INTERVAL_MS) {
+		pr_err("%s: repair_interval_ms=%u: must be from 0 to %u\n",
+		       spec->name, spec->repair_interval_ms,
+		       BUFPOOL_MAX_REPAIR_INTERVAL_MS);
+		return -EINVAL;
+	}
 	if (spec->mode & ~0777) {
 		pr_err("%s: mode=%#o: only permission bits (0 to 0777) allowed\n",
 		       spec->name, spec->mode);
@@ -290,6 +297,8 @@ static int bufpool_alloc_recon(struct bufpool_pool *pool)
 
 static void bufpool_pool_free(struct bufpool_pool *pool)
 {
+	/* No client is left to ask: what was asked runs no more. */
+	cancel_delayed_work_sync(&pool->repair_work);
 	if (pool->inode) {
 		iput(pool->inode);
 		simple_release_fs(&bufpool_mnt, &bufpool_mnt_count);
@@ -324,6 +333,8 @@ struct bufpool_pool *bufpool_pool_create(const struct bufpool_pool_spec *spec)
 	refcount_set(&pool->ref, 1);
 	mutex_init(&pool->lock);
 	init_waitqueue_head(&pool->waitq);
+	INIT_DELAYED_WORK(&pool->repair_work, bufpool_repair_work);
+	pool->repair_interval_ms = spec->repair_interval_ms;
 	strscpy(pool->name, spec->name, sizeof(pool->name));
 	pool->mode = spec->mode;
 	pool->uid = make_kuid(&init_user_ns, spec->uid);

@@ -10,6 +10,7 @@
  */
 #include <linux/device.h>
 #include <linux/kobject.h>
+#include <linux/math64.h>
 #include <linux/slab.h>
 #include <linux/sysfs.h>
 
@@ -33,6 +34,10 @@ enum bufpool_sysfs_number {
 	BUFPOOL_SYSFS_REBUILDS,
 	BUFPOOL_SYSFS_DEFERRED,
 	BUFPOOL_SYSFS_CLIENTS,
+	BUFPOOL_SYSFS_REPAIR_REQUESTS,
+	BUFPOOL_SYSFS_REPAIRS,
+	BUFPOOL_SYSFS_REPAIR_WAITS,
+	BUFPOOL_SYSFS_REPAIR_STOPPED_US,
 	BUFPOOL_SYSFS_TOTAL,
 	BUFPOOL_SYSFS_IN_USE,
 	BUFPOOL_SYSFS_FREE,
@@ -109,6 +114,19 @@ static ssize_t bufpool_sysfs_show(struct device *dev,
 	case BUFPOOL_SYSFS_CLIENTS:
 		value = READ_ONCE(pool->nr_clients);
 		break;
+	case BUFPOOL_SYSFS_REPAIR_REQUESTS:
+		value = atomic_long_read(&pool->repair_requests);
+		break;
+	case BUFPOOL_SYSFS_REPAIRS:
+		value = atomic_long_read(&pool->repairs);
+		break;
+	case BUFPOOL_SYSFS_REPAIR_WAITS:
+		value = atomic_long_read(&pool->repair_waits);
+		break;
+	case BUFPOOL_SYSFS_REPAIR_STOPPED_US:
+		value = div_u64(atomic64_read(&pool->repair_stopped_ns),
+				NSEC_PER_USEC);
+		break;
 	case BUFPOOL_SYSFS_IN_USE:
 		value = stats.sum.in_use;
 		break;
@@ -154,6 +172,10 @@ BUFPOOL_SYSFS_ATTR(repaired, BUFPOOL_SYSFS_REPAIRED);
 BUFPOOL_SYSFS_ATTR(rebuilds, BUFPOOL_SYSFS_REBUILDS);
 BUFPOOL_SYSFS_ATTR(deferred, BUFPOOL_SYSFS_DEFERRED);
 BUFPOOL_SYSFS_ATTR(clients, BUFPOOL_SYSFS_CLIENTS);
+BUFPOOL_SYSFS_ATTR(repair_requests, BUFPOOL_SYSFS_REPAIR_REQUESTS);
+BUFPOOL_SYSFS_ATTR(repairs, BUFPOOL_SYSFS_REPAIRS);
+BUFPOOL_SYSFS_ATTR(repair_waits, BUFPOOL_SYSFS_REPAIR_WAITS);
+BUFPOOL_SYSFS_ATTR(repair_stopped_us, BUFPOOL_SYSFS_REPAIR_STOPPED_US);
 BUFPOOL_SYSFS_ATTR(total, BUFPOOL_SYSFS_TOTAL);
 BUFPOOL_SYSFS_ATTR(in_use, BUFPOOL_SYSFS_IN_USE);
 BUFPOOL_SYSFS_ATTR(free, BUFPOOL_SYSFS_FREE);
@@ -188,6 +210,10 @@ static struct attribute *bufpool_stats_attrs[] = {
 	&bufpool_sysfs_attr_rebuilds.attr.attr,
 	&bufpool_sysfs_attr_deferred.attr.attr,
 	&bufpool_sysfs_attr_clients.attr.attr,
+	&bufpool_sysfs_attr_repair_requests.attr.attr,
+	&bufpool_sysfs_attr_repairs.attr.attr,
+	&bufpool_sysfs_attr_repair_waits.attr.attr,
+	&bufpool_sysfs_attr_repair_stopped_us.attr.attr,
 	&bufpool_sysfs_attr_total.attr.attr,
 	&bufpool_sysfs_attr_in_use.attr.attr,
 	&bufpool_sysfs_attr_free.attr.attr,

@@ -660,6 +660,15 @@ FIXTURE_VARIANT_ADD(badparam, queue_named_twice) {
 FIXTURE_VARIANT_ADD(badparam, queue_in_pools_bad) {
 	.params = "pools=a:queue=x/0", .err = EINVAL,
 };
+FIXTURE_VARIANT_ADD(badparam, repair_interval_too_long) {
+	.params = "repair_interval_ms=60001", .err = EINVAL,
+};
+FIXTURE_VARIANT_ADD(badparam, repair_interval_negative) {
+	.params = "repair_interval_ms=-1", .err = EINVAL,
+};
+FIXTURE_VARIANT_ADD(badparam, repair_interval_in_pools_bad) {
+	.params = "pools=a:repair_interval_ms=100000", .err = EINVAL,
+};
 FIXTURE_VARIANT_ADD(badparam, queues_with_too_many_buffers) {
 	.params = "buf_size=64 buf_count=16777215", .err = EINVAL,
 };

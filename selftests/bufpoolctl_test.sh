@@ -21,7 +21,7 @@ t() { # status description
 }
 
 echo "TAP version 13"
-echo "1..13"
+echo "1..14"
 out=$("$ctl" list); st=$?
 printf '%s\n' "$out" | grep -q '^bufpool  *2048 ' && [ $st = 0 ]
 t $? "list shows the default pool with its buffer size"
@@ -44,6 +44,14 @@ printf '%s\n' "$out" | grep -q '^  buf_count  *[0-9]' &&
 	printf '%s\n' "$out" | grep -q '^  caches  *[0-9]' &&
 	printf '%s\n' "$out" | grep -q '^  high_watermark  *[0-9]'
 t $? "show: geometry and statistics"
+
+# ABI 1.4: the repair counters, as sysfs has them.
+out=$("$ctl" --json show bufpool)
+repairs=$(cat /sys/class/bufpool/bufpool/stats/repairs)
+case $out in
+*"\"repair_requests\":"*"\"repairs\":$repairs,"*"\"repair_waits\":"*"\"repair_stopped_us\":"*) t 0 "show --json: the repair counters" ;;
+*) t 1 "show --json: the repair counters: $out" ;;
+esac
 
 # Queues: one object per live descriptor (a name in queues/<k>/name).
 out=$("$ctl" --json show bufpool)

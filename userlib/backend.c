@@ -103,6 +103,13 @@ static int bp_device_audit(struct bufpool *pool, struct bufpool_audit *audit)
 	return ioctl(pool->fd, BUFPOOL_IOC_AUDIT, audit) < 0 ? -1 : 0;
 }
 
+static int bp_device_repair(struct bufpool *pool, unsigned int flags)
+{
+	__u32 f = flags;
+
+	return ioctl(pool->fd, BUFPOOL_IOC_REPAIR, &f) < 0 ? -1 : 0;
+}
+
 static void bp_device_queue_close_id(struct bufpool *pool, uint32_t id)
 {
 	struct bufpool_queue_req req;
@@ -170,6 +177,7 @@ const struct bp_backend bp_device_backend = {
 	.sleep = bp_device_sleep,
 	.wake = bp_device_wake,
 	.audit = bp_device_audit,
+	.repair = bp_device_repair,
 	.queue_open = bp_device_queue_open,
 	.queue_close = bp_device_queue_close,
 	.detach = bp_device_detach,
@@ -299,6 +307,19 @@ static int bp_memfd_audit(struct bufpool *pool, struct bufpool_audit *audit)
 	(void)pool;
 	(void)audit;
 	errno = ENOTTY;	/* no kernel to audit a module-free pool */
+	return -1;
+}
+
+/*
+ * Nobody can stop a module-free pool's clients to repair it: what a
+ * library finds corrupted it leaves out of circulation (EUCLEAN), and
+ * the pool is whole again only when it is made anew.
+ */
+static int bp_memfd_repair(struct bufpool *pool, unsigned int flags)
+{
+	(void)pool;
+	(void)flags;
+	errno = ENOTTY;
 	return -1;
 }
 
@@ -680,6 +701,7 @@ const struct bp_backend bp_memfd_backend = {
 	.sleep = bp_memfd_sleep,
 	.wake = bp_memfd_wake,
 	.audit = bp_memfd_audit,
+	.repair = bp_memfd_repair,
 	.queue_open = bp_memfd_queue_open,
 	.queue_close = bp_memfd_queue_close,
 	.detach = bp_memfd_detach,

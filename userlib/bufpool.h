@@ -16,8 +16,19 @@
  * Memory is allocated only when a pool is opened (bufpool_open,
  * bufpool_open_fd, bufpool_create: the handle, and debug mode's
  * quarantine) and by bufpool_classes_open.  System calls are made by
- * those, by bufpool_close, by bufpool_audit, and by a timed acquire that
- * sleeps.
+ * those, by bufpool_close, by bufpool_audit and bufpool_repair, by a
+ * timed acquire that sleeps, and by a call that finds the shared area
+ * corrupted (EUCLEAN below: it asks the kernel for a repair).
+ *
+ * Trust: every client of a pool can write its shared control area, and
+ * the library trusts none of it (docs/DESIGN.md, "Trust").  A call that
+ * finds there what no correct client writes fails with EUCLEAN, leaves
+ * what it found alone (it never hands out a buffer the records say
+ * another client holds, never the same buffer twice), counts it in the
+ * pool's statistics (bufpool_stats' detected) and asks the kernel to
+ * repair the pool while every client stays open; the next calls serve
+ * again.  Every call ends within a bound whatever another client wrote;
+ * EAGAIN when another client kept rewriting a shared word under it.
  *
  * Any thread may call any function below on an open pool concurrently,
  * except bufpool_close, which needs every other thread of the process
@@ -95,7 +106,9 @@ int bufpool_close(struct bufpool *pool);
  * Returns its address, or NULL with errno ENOBUFS when none is free,
  * EUSERS when every cache of the pool is taken (a pool serves as many
  * threads at once as it has caches: the caches module parameter),
- * or EUCLEAN when the shared free list was found corrupted.
+ * EUCLEAN when it found the pool's shared area corrupted (see Trust
+ * above: the next call serves again, once repaired), EAGAIN when
+ * another client kept rewriting a shared word under it.
  */
 void *bufpool_acquire(struct bufpool *pool);
 
@@ -292,6 +305,18 @@ int bufpool_queue_stats(struct bufpool_queue *q,
 int bufpool_audit(struct bufpool *pool, struct bufpool_audit *audit);
 
 /*
+ * bufpool_repair - have the kernel reconcile the pool while every client
+ * stays open, repairing what no correct client writes and giving back
+ * what nobody holds, and wait for it (a call that gets EUCLEAN has asked
+ * for one already, without waiting).  The kernel spaces the repairs and
+ * audits clients ask for (the repair_interval_ms module parameter), so
+ * this may sleep that long.  ENOTTY for a module-free pool (nobody can
+ * stop its clients: it is whole again when it is made anew), EBUSY
+ * while a client of an older ABI maps the pool, EINTR on a signal.
+ */
+int bufpool_repair(struct bufpool *pool);
+
+/*
  * bufpool_stats - the pool's statistics, summed over the caches of
  * every client's threads (no system call; each thread counts in its own
  * cache, so counting writes no shared cache line).  Counted since the
@@ -312,7 +337,14 @@ struct bufpool_stats {
 	uint64_t exhausted;	/* acquires that found the pool empty */
 	uint64_t reclaimed;
 	uint64_t waiters;	/* threads sleeping in a timed acquire now */
-	uint64_t __reserved[7];
+	/*
+	 * 1.4: corruption clients found in the shared area (each EUCLEAN
+	 * counts one), and repairs the kernel ran while clients stayed
+	 * open (bufpool_repair, bufpool_audit, and what EUCLEAN asked for).
+	 */
+	uint64_t detected;
+	uint64_t repairs;
+	uint64_t __reserved[5];
 };
 
 int bufpool_stats(struct bufpool *pool, struct bufpool_stats *st);

@@ -31,6 +31,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <time.h>
 
 #include "fastpath.h"
 
@@ -167,6 +168,7 @@ static void bp_thread_cache_bind(struct bp_thread_cache *cache,
 	cache->shared = shared;
 	cache->mag_fill = 0;
 	cache->loaded = cache->prev = &bp_no_mag;
+	cache->loaded_id = cache->prev_id = BUFPOOL_IDX_NIL;
 	cache->loaded_word = &shared->loaded;
 	cache->prev_word = &shared->prev;
 	if (pool->mag_fill) {
@@ -218,6 +220,44 @@ struct bp_thread_cache *bp_thread_cache_get(struct bufpool *pool)
 }
 
 /* ------------------------------------------------------------------ */
+/* Corruption                                                         */
+
+/*
+ * bp_report_corruption - this thread found in the control area what no
+ * correct client writes (docs/DESIGN.md, "Trust"): count it in the
+ * pool's detected counter and ask the kernel to repair the pool, at most
+ * once a millisecond per handle (the kernel coalesces requests and
+ * spaces repairs).  What was found is already out of this thread's way:
+ * a garbage entry dropped, a held buffer left to its holder.
+ */
+void bp_report_corruption(struct bufpool *pool)
+{
+	struct timespec ts;
+	uint64_t now, last;
+	int saved = errno;
+
+	atomic_fetch_add_explicit((_Atomic __u64 *)&pool->ctrl->detected, 1,
+				  memory_order_relaxed);
+	if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts))
+		return;
+	now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec + 1;
+	last = atomic_load_explicit(&pool->repair_asked, memory_order_relaxed);
+	if (now - last >= 1000000 &&
+	    atomic_compare_exchange_strong_explicit(&pool->repair_asked, &last,
+			now, memory_order_relaxed, memory_order_relaxed))
+		pool->backend->repair(pool, BUFPOOL_REPAIR_ASYNC);
+	errno = saved;
+}
+
+/* Report corruption and fail the call with EUCLEAN. */
+uint32_t bp_corrupt(struct bufpool *pool)
+{
+	bp_report_corruption(pool);
+	errno = EUCLEAN;
+	return BP_NONE;
+}
+
+/* ------------------------------------------------------------------ */
 /* Misses                                                             */
 
 /* A magazine's count, or 0 if it is not one a correct client wrote. */
@@ -227,6 +267,13 @@ static uint32_t bp_mag_count(const struct bp_thread_cache *cache,
 	uint32_t c = bp_load_relaxed_u32((__u32 *)&m->count);
 
 	return c <= cache->mag_fill ? c : 0;
+}
+
+/* Whether a magazine's count is one no correct client writes. */
+static int bp_mag_garbage(const struct bp_thread_cache *cache,
+			  const struct bufpool_mag *m)
+{
+	return bp_load_relaxed_u32((__u32 *)&m->count) > cache->mag_fill;
 }
 
 static void bp_thread_cache_swap(struct bp_thread_cache *cache)
@@ -254,9 +301,56 @@ static void bp_thread_cache_set_prev(struct bp_thread_cache *cache,
 }
 
 /*
+ * What a pop from a depot stack gave: a magazine to use, or why not.
+ * A magazine this cache holds already is one no correct client pushed
+ * (it is ours: left alone, not pushed anywhere).
+ */
+static int bp_depot_pop_ok(const struct bp_thread_cache *cache,
+			   const struct bp_shm *s, uint32_t id, int *err)
+{
+	if (id < s->nr_mags && id != cache->loaded_id && id != cache->prev_id)
+		return 1;
+	if (id == BP_FL_BUSY)
+		*err = EAGAIN;
+	else if (id != BUFPOOL_IDX_NIL)
+		*err = EUCLEAN;
+	return 0;
+}
+
+/*
+ * Take a buffer off the free list for this thread: announced in pend_buf
+ * (still announced on success: the caller records it, then clears it).
+ * A buffer that own[] says somebody holds is not taken: it was on the
+ * list only because another client wrote it there, and it stays its
+ * holder's.  Returns the index, or BP_NONE with *err set (0: the list is
+ * empty).
+ */
+static uint32_t bp_free_list_take(struct bufpool *pool,
+				  struct bufpool_cache *shared, int *err)
+{
+	struct bp_shm *s = &pool->shm;
+	uint32_t idx = bp_fl_pop_rec(s->free_head, s->next, s->buf_count,
+				     &shared->pend_buf);
+
+	if (idx < s->buf_count) {
+		if (bp_load_relaxed_u32(&s->own[idx]) == BUFPOOL_OWN_FREE)
+			return idx;
+		*err = EUCLEAN;
+	} else if (idx == BP_FL_BUSY) {
+		*err = EAGAIN;
+	} else if (idx != BUFPOOL_IDX_NIL) {
+		*err = EUCLEAN;
+	}
+	bp_unannounce(&shared->pend_buf);
+	return BP_NONE;
+}
+
+/*
  * Make the loaded magazine non-empty: swap in the previous one, or trade
  * the empty previous one for a full magazine from the depot, or fill it
- * from the free list.  Returns 0, or -1 when nothing is free.
+ * from the free list.  Returns 0, or ENOBUFS when nothing is free,
+ * EAGAIN after too many lost races, EUCLEAN when it met garbage (what
+ * it could fill stays in the magazine for the next call).
  */
 static int bp_thread_cache_refill(struct bufpool *pool,
 				  struct bp_thread_cache *cache)
@@ -265,20 +359,26 @@ static int bp_thread_cache_refill(struct bufpool *pool,
 	struct bp_shm *s = &pool->shm;
 	struct bufpool_mag *m;
 	uint32_t full, n, idx;
-	int tries;
+	int tries, err = 0;
 
 	if (bp_mag_count(cache, cache->prev)) {
 		bp_thread_cache_swap(cache);
 		return 0;
 	}
-	for (tries = 0; tries < 4; tries++) {
+	if (bp_mag_garbage(cache, cache->prev)) {
+		bp_store_relaxed_u32(&cache->prev->count, 0);
+		return EUCLEAN;
+	}
+	for (tries = 0; tries < 4 && !err; tries++) {
 		full = bp_fl_pop_rec(s->full_head, s->mag_next, s->nr_mags,
 				     &shared->pending);
-		if (full >= s->nr_mags)
+		if (!bp_depot_pop_ok(cache, s, full, &err))
 			break;
-		if (!bp_mag_count(cache, &s->mags[full])) {
+		n = bp_load_relaxed_u32(&s->mags[full].count);
+		if (n - 1 >= cache->mag_fill) {
 			/* An empty or corrupted magazine on the full stack. */
-			bp_mag_stash(s, full);
+			if (bp_mag_stash(s, full))
+				err = EUCLEAN;
 			bp_unannounce(&shared->pending);
 			continue;
 		}
@@ -289,52 +389,64 @@ static int bp_thread_cache_refill(struct bufpool *pool,
 		return 0;
 	}
 	bp_unannounce(&shared->pending);
+	if (err)
+		return err;
 	m = cache->loaded;
 	for (n = 0; n < cache->mag_fill; n++) {
-		idx = bp_fl_pop_rec(s->free_head, s->next, s->buf_count,
-				    &shared->pend_buf);
-		if (idx >= s->buf_count)
+		idx = bp_free_list_take(pool, shared, &err);
+		if (idx == BP_NONE)
 			break;
 		m->idx[n] = idx;
 		bp_store_release_u32(&m->count, n + 1);
 	}
 	bp_unannounce(&shared->pend_buf);
-	return n ? 0 : -1;
+	if (err)
+		return err;
+	return n ? 0 : ENOBUFS;
 }
 
 /*
  * Make room in the loaded magazine: swap in the empty previous one, or
  * send the full previous one to the depot for an empty magazine, or give
- * the loaded magazine's buffers to the free list.
+ * the loaded magazine's buffers to the free list.  Returns 0, or
+ * EUCLEAN when it met garbage (dropped: the room is made all the same).
  */
-static void bp_thread_cache_spill(struct bufpool *pool,
-				  struct bp_thread_cache *cache)
+static int bp_thread_cache_spill(struct bufpool *pool,
+				 struct bp_thread_cache *cache)
 {
 	struct bp_shm *s = &pool->shm;
 	uint32_t empty;
+	int err = 0;
 
 	if (!bp_mag_count(cache, cache->prev)) {
+		if (bp_mag_garbage(cache, cache->prev))
+			err = EUCLEAN;
 		bp_store_relaxed_u32(&cache->prev->count, 0);
 		bp_thread_cache_swap(cache);
-		return;
+		return err;
 	}
 	empty = bp_fl_pop_rec(s->empty_head, s->mag_next, s->nr_mags,
 			      &cache->shared->pending);
-	if (empty < s->nr_mags) {
+	if (bp_depot_pop_ok(cache, s, empty, &err)) {
 		bp_fl_push(s->full_head, s->mag_next, cache->prev_id);
 		bp_store_relaxed_u32(&s->mags[empty].count, 0);
 		bp_thread_cache_set_prev(cache, empty);
 		bp_thread_cache_swap(cache);
-		return;
+		return 0;
 	}
 	bp_unannounce(&cache->shared->pending);
-	bp_mag_drain(s, cache->loaded);
+	if (bp_mag_drain(s, cache->loaded))
+		err = EUCLEAN;
+	return err == EUCLEAN ? err : 0;
 }
 
 /*
  * A thread without magazines takes buffers from the free list; when
  * there are none, it breaks up a magazine from the depot into the free
- * list, so that what caches gave back is never out of its reach.
+ * list, so that what caches gave back is never out of its reach.  The
+ * take is recorded with a compare-and-swap on own[] (free to ours), so
+ * that a buffer another client took meanwhile (it can be on the list
+ * only by corruption) is never taken twice.
  */
 static uint32_t bp_acquire_from_free_list(struct bufpool *pool,
 					  struct bp_thread_cache *cache)
@@ -342,60 +454,75 @@ static uint32_t bp_acquire_from_free_list(struct bufpool *pool,
 	struct bufpool_cache *shared = cache->shared;
 	struct bp_shm *s = &pool->shm;
 	uint32_t idx, full;
-	int tries;
+	int tries, err = 0;
+	__u32 o;
 
 	for (tries = 0; tries < 8; tries++) {
-		idx = bp_fl_pop_rec(s->free_head, s->next, s->buf_count,
-				    &shared->pend_buf);
-		if (idx < pool->buf_count) {
-			bp_store_relaxed_u32(&pool->own[idx], pool->client_id);
+		idx = bp_free_list_take(pool, shared, &err);
+		if (idx != BP_NONE) {
+			o = BUFPOOL_OWN_FREE;
+			if (atomic_compare_exchange_strong_explicit(
+					(_Atomic __u32 *)&pool->own[idx], &o,
+					pool->client_id, memory_order_relaxed,
+					memory_order_relaxed)) {
+				bp_unannounce(&shared->pend_buf);
+				return idx;
+			}
 			bp_unannounce(&shared->pend_buf);
-			return idx;
+			err = EUCLEAN;
 		}
-		bp_unannounce(&shared->pend_buf);
-		if (idx != BUFPOOL_IDX_NIL) {
-			errno = EUCLEAN;
-			return BP_NONE;
-		}
+		if (err)
+			break;
 		full = s->nr_mags ? bp_fl_pop_rec(s->full_head, s->mag_next,
 						  s->nr_mags,
 						  &shared->pending) :
 				    BUFPOOL_IDX_NIL;
-		if (full >= s->nr_mags) {
+		if (!bp_depot_pop_ok(cache, s, full, &err)) {
 			bp_unannounce(&shared->pending);
 			break;
 		}
-		bp_mag_drain(s, &s->mags[full]);
+		if (bp_mag_drain(s, &s->mags[full]))
+			err = EUCLEAN;
 		bp_fl_push(s->empty_head, s->mag_next, full);
 		bp_unannounce(&shared->pending);
+		if (err)
+			break;
 	}
-	errno = ENOBUFS;
+	if (err == EUCLEAN)
+		return bp_corrupt(pool);
+	errno = err ? err : ENOBUFS;
 	return BP_NONE;
 }
 
 /*
  * Give idx to the free list.  Once pushed, it is someone else's to take
  * and record: own[] must be cleared before, so the shared cache's
- * pend_buf names it instead until the push is done.
+ * pend_buf names it instead until the push is done.  A push that gave
+ * up (another client rewriting the head) leaves it named by nothing:
+ * the repair it asks for gives it back.
  */
 void bp_release_to_free_list(struct bufpool *pool,
 			     struct bp_thread_cache *cache, uint32_t idx)
 {
 	bp_store_relaxed_u32(&cache->shared->pend_buf, idx);
 	bp_store_release_u32(&pool->own[idx], BUFPOOL_OWN_FREE);
-	bp_fl_push(pool->shm.free_head, pool->shm.next, idx);
+	if (bp_fl_push(pool->shm.free_head, pool->shm.next, idx))
+		bp_report_corruption(pool);
 	bp_unannounce(&cache->shared->pend_buf);
 }
 
 /*
  * The fast path's acquire missed: no cache for this pool yet (or not
  * the last one used), no magazines, or an empty (or garbage) loaded
- * magazine.
+ * magazine.  Garbage in the loaded magazine (a count above its fill, an
+ * entry out of range or naming a held buffer) drops the whole magazine:
+ * nothing it names is trusted; the repair gives back what nobody holds.
  */
 uint32_t bp_acquire_miss(struct bufpool *pool)
 {
 	struct bp_thread_cache *cache = bp_thread_cache_get(pool);
 	uint32_t c, idx;
+	int err;
 
 	if (!cache)
 		return BP_NONE;
@@ -406,27 +533,29 @@ uint32_t bp_acquire_miss(struct bufpool *pool)
 		bp_count(&cache->shared->acquires);
 		return idx;
 	}
-	c = bp_mag_count(cache, cache->loaded);
+	c = bp_load_relaxed_u32(&cache->loaded->count);
+	if (c > cache->mag_fill)
+		goto garbage;
 	if (!c) {
-		bp_store_relaxed_u32(&cache->loaded->count, 0);
-		if (bp_thread_cache_refill(pool, cache)) {
-			errno = ENOBUFS;
+		err = bp_thread_cache_refill(pool, cache);
+		if (err == EUCLEAN)
+			return bp_corrupt(pool);
+		if (err) {
+			errno = err;
 			goto failed;
 		}
-		c = bp_mag_count(cache, cache->loaded);
-		if (!c) {
-			errno = EUCLEAN;	/* the depot held garbage */
-			return BP_NONE;
-		}
+		c = bp_load_relaxed_u32(&cache->loaded->count);
+		if (c - 1 >= cache->mag_fill)
+			goto garbage;	/* written meanwhile */
 	}
 	idx = bp_mag_take(pool, cache->loaded, c);
 	if (idx != BP_NONE) {
 		bp_count(&cache->shared->acquires);
 		return idx;
 	}
-	bp_store_relaxed_u32(&cache->loaded->count, c - 1);
-	errno = EUCLEAN;	/* a magazine held garbage */
-	return BP_NONE;
+garbage:
+	bp_store_release_u32(&cache->loaded->count, 0);
+	return bp_corrupt(pool);
 
 failed:
 	if (errno == ENOBUFS)
@@ -438,7 +567,8 @@ failed:
 /*
  * The fast path's release missed: no cache for this pool yet (or not
  * the last one used), no magazines, or a full (or garbage) loaded
- * magazine.
+ * magazine.  The release itself always succeeds (the buffer was ours);
+ * garbage met on the way is reported and dropped.
  */
 int bp_release_miss(struct bufpool *pool, uint32_t idx)
 {
@@ -460,11 +590,13 @@ int bp_release_miss(struct bufpool *pool, uint32_t idx)
 	if (c > cache->mag_fill) {
 		c = 0;
 		bp_store_relaxed_u32(&cache->loaded->count, 0);	/* garbage */
+		bp_report_corruption(pool);
 	}
 	if (c == cache->mag_fill) {
-		bp_thread_cache_spill(pool, cache);
-		c = bp_mag_count(cache, cache->loaded);
-		if (c == cache->mag_fill) {	/* written full meanwhile */
+		if (bp_thread_cache_spill(pool, cache))
+			bp_report_corruption(pool);
+		c = bp_load_relaxed_u32(&cache->loaded->count);
+		if (c >= cache->mag_fill) {	/* written meanwhile */
 			bp_release_to_free_list(pool, cache, idx);
 			return 0;
 		}
@@ -490,7 +622,8 @@ static void bp_thread_cache_flush(struct bp_thread_cache *cache)
 			BP_SERIAL_BUSY, memory_order_acq_rel,
 			memory_order_relaxed))
 		return;		/* bufpool_close took it */
-	bp_cache_flush(&cache->pool->shm, cache->shared);
+	if (bp_cache_flush(&cache->pool->shm, cache->shared))
+		bp_report_corruption(cache->pool);
 	atomic_store_explicit((_Atomic __u32 *)&cache->shared->owner, 0,
 			      memory_order_release);
 	cache->shared = NULL;

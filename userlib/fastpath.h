@@ -60,14 +60,22 @@ static BP_ALWAYS_INLINE int bp_ptr_to_idx(const struct bufpool *pool,
 
 /*
  * Take the last buffer of the loaded magazine m (c > 0 buffers),
- * recording it as ours; BP_NONE when the magazine held garbage.
+ * recording it as ours; BP_NONE when the magazine held garbage: an
+ * index out of range, or a buffer own[] says someone holds (a buffer in
+ * a magazine is free, and own[] says so: a give clears it after the
+ * magazine names the buffer, in the same thread, and the magazine
+ * reaches another thread only through the depot's release CAS).  The
+ * load costs nothing measurable: the store right after it needs the
+ * same line (bench/RESULTS.md, "Checks against other clients").
  */
 static BP_ALWAYS_INLINE uint32_t bp_mag_take(struct bufpool *pool,
 					     struct bufpool_mag *m, uint32_t c)
 {
 	uint32_t idx = bp_load_relaxed_u32(&m->idx[c - 1]);
 
-	if (__builtin_expect(idx >= pool->buf_count, 0))
+	if (__builtin_expect(idx >= pool->buf_count, 0) ||
+	    __builtin_expect(bp_load_relaxed_u32(&pool->own[idx]) !=
+			     BUFPOOL_OWN_FREE, 0))
 		return BP_NONE;
 	/* Named by own[] before the magazine lets go of it. */
 	bp_store_relaxed_u32(&pool->own[idx], pool->client_id);

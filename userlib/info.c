@@ -35,7 +35,18 @@ int bufpool_stats(struct bufpool *pool, struct bufpool_stats *st)
 	st->exhausted = sum.exhausted;
 	st->reclaimed = bp_load_relaxed_u64(&c->kernel_released);
 	st->waiters = bp_load_relaxed_u32(&c->waiters);
+	st->detected = bp_load_relaxed_u64(&c->detected);
+	st->repairs = bp_load_relaxed_u64(&c->repairs);
 	return 0;
+}
+
+int bufpool_repair(struct bufpool *pool)
+{
+	if (!pool) {
+		errno = EINVAL;
+		return -1;
+	}
+	return pool->backend->repair(pool, 0);
 }
 
 /*

@@ -111,6 +111,8 @@ struct bufpool {
 	size_t ctrl_map_len;
 	size_t bufs_map_len;
 	struct bufpool_info info;
+	/* When this handle last asked for a repair (bp_corrupt), in ns. */
+	_Atomic uint64_t repair_asked;
 	/* Queues this handle has open (queue.c), under queue_lock. */
 	pthread_mutex_t queue_lock;
 	struct bufpool_queue *queues;
@@ -189,6 +191,8 @@ int bp_release_diverted(struct bufpool *pool, uint32_t idx);
 int bp_release_to_sleeper_or_cache(struct bufpool *pool, uint32_t idx);
 
 /* ---- cache.c ----------------------------------------------------- */
+void bp_report_corruption(struct bufpool *pool);
+uint32_t bp_corrupt(struct bufpool *pool);
 void bp_cache_init(void);
 struct bp_thread_cache *bp_thread_cache_get(struct bufpool *pool);
 uint32_t bp_acquire_miss(struct bufpool *pool);
@@ -224,6 +228,8 @@ struct bp_backend {
 	void (*wake)(struct bufpool *pool);
 	/* bufpool_audit. */
 	int (*audit)(struct bufpool *pool, struct bufpool_audit *audit);
+	/* BUFPOOL_IOC_REPAIR with BUFPOOL_REPAIR_* flags; ENOTTY: none. */
+	int (*repair)(struct bufpool *pool, unsigned int flags);
 	/*
 	 * Open the queue called name (checked) with BUFPOOL_QUEUE_* flags
 	 * (checked; capacity a power of two <= queue_len when creating):

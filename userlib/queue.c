@@ -248,7 +248,7 @@ static int bp_enqueue(struct bufpool_queue *q, uint32_t idx)
 		errno = EAGAIN;
 		break;
 	default:
-		errno = EUCLEAN;
+		bp_corrupt(pool);
 		break;
 	}
 	return -1;
@@ -267,7 +267,9 @@ static uint32_t bp_dequeue(struct bufpool_queue *q)
 	idx = bp_q_get(&q->q, pool->own, pool->client_id);
 	if (__builtin_expect(idx < pool->buf_count, 1))
 		return idx;
-	errno = idx == BUFPOOL_IDX_NIL ? EAGAIN : EUCLEAN;
+	if (idx != BUFPOOL_IDX_NIL)
+		return bp_corrupt(pool);
+	errno = EAGAIN;
 	return BP_NONE;
 }
 

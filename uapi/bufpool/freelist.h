@@ -30,8 +30,12 @@
  * so each push heads a release sequence that all later updates continue.
  *
  * Every value read from shared memory may be garbage (another client may
- * be buggy or hostile): indices are masked and bounds-checked, and no
- * function loops over list contents.
+ * be buggy or hostile): indices are masked and bounds-checked, no
+ * function loops over list contents, and no function retries a CAS more
+ * than BP_FL_TRIES times.  Correct clients never come near that bound
+ * (each failed CAS is another operation that succeeded within the few
+ * instructions between a load and a CAS); a client that rewrites a head
+ * in a loop could otherwise keep the others retrying for ever.
  */
 #ifndef _BUFPOOL_FREELIST_H
 #define _BUFPOOL_FREELIST_H
@@ -49,6 +53,8 @@
 
 #define BP_FL_TAG_SHIFT		BUFPOOL_IDX_BITS
 #define BP_FL_CORRUPT		0xffffffffu	/* not a valid index */
+#define BP_FL_BUSY		0xfffffffeu	/* gave up: BP_FL_TRIES races */
+#define BP_FL_TRIES		65536
 
 static inline __u64 bp_fl_pack(__u32 idx, __u64 tag)
 {
@@ -81,9 +87,9 @@ static inline void bp_fl_init(__u64 *head, __u32 *next, __u32 count)
 
 /*
  * bp_fl_pop_rec - take one entry, announcing it first.
- * Returns its index, BUFPOOL_IDX_NIL when the list is empty, or
+ * Returns its index, BUFPOOL_IDX_NIL when the list is empty,
  * BP_FL_CORRUPT when the shared words hold something no correct client
- * could have written.
+ * could have written, or BP_FL_BUSY after BP_FL_TRIES lost races.
  *
  * rec, when not NULL, is the caller's in-flight record (a thread's cache's
  * pend_buf or pending word): the index about to be taken is stored there
@@ -97,9 +103,9 @@ static inline __u32 bp_fl_pop_rec(__u64 *head, __u32 *next, __u32 count,
 {
 	__u64 old = bp_load_acquire_u64(head);
 	__u64 again;
-	__u32 idx, nxt;
+	__u32 idx, nxt, tries;
 
-	for (;;) {
+	for (tries = 0; tries < BP_FL_TRIES; tries++) {
 		idx = bp_fl_idx(old);
 		if (idx == BUFPOOL_IDX_NIL)
 			return BUFPOOL_IDX_NIL;
@@ -128,6 +134,7 @@ static inline __u32 bp_fl_pop_rec(__u64 *head, __u32 *next, __u32 count,
 			return idx;
 		bp_cpu_relax();
 	}
+	return BP_FL_BUSY;
 }
 
 static inline __u32 bp_fl_pop(__u64 *head, __u32 *next, __u32 count)
@@ -138,25 +145,30 @@ static inline __u32 bp_fl_pop(__u64 *head, __u32 *next, __u32 count)
 /*
  * bp_fl_push_chain - give back buffers already linked first -> ... -> last
  * through next[].  The caller owns them and has checked both indices.
+ * Returns 0, or -1 after BP_FL_TRIES lost races: then the entries are on
+ * no list, and the caller's records name them or nothing does (lost
+ * until the kernel next reconciles the pool, which gives them back).
  */
-static inline void bp_fl_push_chain(__u64 *head, __u32 *next,
-				    __u32 first, __u32 last)
+static inline int bp_fl_push_chain(__u64 *head, __u32 *next,
+				   __u32 first, __u32 last)
 {
 	__u64 old = bp_load_relaxed_u64(head);
+	__u32 tries;
 
-	for (;;) {
+	for (tries = 0; tries < BP_FL_TRIES; tries++) {
 		bp_store_relaxed_u32(&next[last], bp_fl_idx(old));
 		BP_FL_TEST_HOOK(head);
 		if (bp_cas_release_u64(head, &old,
 				       bp_fl_pack(first, bp_fl_next_tag(old))))
-			return;
+			return 0;
 		bp_cpu_relax();
 	}
+	return -1;
 }
 
-static inline void bp_fl_push(__u64 *head, __u32 *next, __u32 idx)
+static inline int bp_fl_push(__u64 *head, __u32 *next, __u32 idx)
 {
-	bp_fl_push_chain(head, next, idx, idx);
+	return bp_fl_push_chain(head, next, idx, idx);
 }
 
 /* Append idx to a chain first -> ... -> last being built through next[]. */

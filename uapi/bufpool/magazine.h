@@ -13,61 +13,82 @@
 
 /*
  * bp_mag_drain - give a magazine's buffers back to the free list, with
- * one CAS.  The caller owns the magazine.  Indices out of range (a
- * corrupted magazine) are dropped, never followed.  The count is cleared
- * after the push, so that the buffers are named by the magazine until
- * they are on the list.
+ * one CAS.  The caller owns the magazine.  An entry no correct client
+ * could have written (an index out of range, a buffer that own[] says
+ * somebody holds: a buffer in a magazine is free) is dropped, never
+ * followed or pushed, and so is everything when the count is above the
+ * cap.  The count is cleared after the push, so that the buffers are
+ * named by the magazine until they are on the list.  Returns how many
+ * entries it dropped, plus one if the push gave up (BP_FL_TRIES): what
+ * it dropped is named by nothing, and the kernel's next reconciliation
+ * gives back what nobody holds.
  */
-static inline void bp_mag_drain(struct bp_shm *s, struct bufpool_mag *m)
+static inline __u32 bp_mag_drain(struct bp_shm *s, struct bufpool_mag *m)
 {
 	__u32 n = bp_load_relaxed_u32(&m->count);
-	__u32 first = BUFPOOL_IDX_NIL, last = BUFPOOL_IDX_NIL, i, idx;
+	__u32 first = BUFPOOL_IDX_NIL, last = BUFPOOL_IDX_NIL, i, idx, bad = 0;
 
-	if (n > BUFPOOL_MAG_CAP)
-		n = BUFPOOL_MAG_CAP;
+	if (n > BUFPOOL_MAG_CAP) {
+		bad = 1;
+		n = 0;
+	}
 	for (i = 0; i < n; i++) {
 		idx = bp_load_relaxed_u32(&m->idx[i]);
-		if (idx < s->buf_count)
+		if (idx < s->buf_count &&
+		    bp_load_relaxed_u32(&s->own[idx]) == BUFPOOL_OWN_FREE)
 			bp_fl_chain_add(s->next, &first, &last, idx);
+		else
+			bad++;
 	}
-	if (first != BUFPOOL_IDX_NIL)
-		bp_fl_push_chain(s->free_head, s->next, first, last);
+	if (first != BUFPOOL_IDX_NIL &&
+	    bp_fl_push_chain(s->free_head, s->next, first, last))
+		bad++;
 	bp_store_release_u32(&m->count, 0);
+	return bad;
 }
 
 /*
  * bp_mag_stash - put a magazine the caller owns into the depot: one
  * holding buffers on the full stack, an empty one on the empty stack.
+ * One whose count no correct client could have written is emptied (its
+ * entries are not trusted) and goes on the empty stack.  Returns 0, or
+ * non-zero when it found garbage or its push gave up.
  */
-static inline void bp_mag_stash(struct bp_shm *s, __u32 id)
+static inline __u32 bp_mag_stash(struct bp_shm *s, __u32 id)
 {
 	struct bufpool_mag *m = &s->mags[id];
-	__u32 n = bp_load_relaxed_u32(&m->count);
+	__u32 n = bp_load_relaxed_u32(&m->count), bad = 0;
 
-	if (n > s->mag_fill) {		/* corrupted: keep what is valid */
-		bp_mag_drain(s, m);
+	if (n > s->mag_fill) {
+		bp_store_relaxed_u32(&m->count, 0);
 		n = 0;
+		bad = 1;
 	}
-	bp_fl_push(n ? s->full_head : s->empty_head, s->mag_next, id);
+	if (bp_fl_push(n ? s->full_head : s->empty_head, s->mag_next, id))
+		bad++;
+	return bad;
 }
 
 /*
  * bp_cache_flush - return everything a cache holds to the depot.  Only
  * for a cache nobody uses meanwhile (its thread exited, or its client is
  * gone).  Every id read from the cache is bounds-checked.  A magazine is
- * pushed before the cache stops naming it.
+ * pushed before the cache stops naming it.  Returns non-zero when it
+ * found garbage (bp_mag_stash).
  */
-static inline void bp_cache_flush(struct bp_shm *s, struct bufpool_cache *c)
+static inline __u32 bp_cache_flush(struct bp_shm *s, struct bufpool_cache *c)
 {
 	__u32 loaded = bp_load_relaxed_u32(&c->loaded);
 	__u32 prev = bp_load_relaxed_u32(&c->prev);
+	__u32 bad = 0;
 
 	if (loaded < s->nr_mags)
-		bp_mag_stash(s, loaded);
+		bad += bp_mag_stash(s, loaded);
 	bp_store_release_u32(&c->loaded, BUFPOOL_IDX_NIL);
 	if (prev < s->nr_mags && prev != loaded)
-		bp_mag_stash(s, prev);
+		bad += bp_mag_stash(s, prev);
 	bp_store_release_u32(&c->prev, BUFPOOL_IDX_NIL);
+	return bad;
 }
 
 #endif /* _BUFPOOL_MAGAZINE_H */

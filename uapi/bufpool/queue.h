@@ -250,7 +250,8 @@ static inline int bp_q_put(struct bp_q *q, __u32 idx, int sp, __u64 *pos)
  * own and me: the buffer is recorded as me's (own[idx] = me) before the
  * slot lets go of it; own NULL records nothing (the kernel's tests).
  * Returns the buffer's index, BUFPOOL_IDX_NIL when there is none, or
- * BP_FL_CORRUPT.
+ * BP_FL_CORRUPT (with own: a position naming a buffer that own[] says
+ * somebody holds, passed over).
  */
 static inline __u32 bp_q_get(struct bp_q *q, __u32 *own, __u32 me)
 {
@@ -273,13 +274,23 @@ static inline __u32 bp_q_get(struct bp_q *q, __u32 *own, __u32 me)
 		if (idx == BUFPOOL_QUEUE_EMPTY)
 			return BUFPOOL_IDX_NIL;
 		lap = bp_q_lap(q, h);
-		if (idx < q->buf_count && own)
+		/*
+		 * A queued buffer is free by own[] (its producer cleared the
+		 * record before the release CAS that queued it): one that
+		 * own[] says somebody holds was written here by another
+		 * client.  Its position is passed over, the buffer left to
+		 * its holder, and the corruption reported.
+		 */
+		if (idx < q->buf_count && own &&
+		    bp_load_relaxed_u32(&own[idx]) != BUFPOOL_OWN_FREE)
+			idx = BP_FL_CORRUPT;
+		else if (idx < q->buf_count && own)
 			bp_store_relaxed_u32(&own[idx], me);
 		/* Orders the record before the slot lets go of the buffer. */
 		bp_store_release_u64(slot, bp_q_slot(lap + 1,
 						     BUFPOOL_QUEUE_EMPTY));
 		bp_store_release_u64(&q->d->head, ++h);
-		if (idx < q->buf_count)
+		if (idx < q->buf_count || idx == BP_FL_CORRUPT)
 			return idx;
 		/* SKIP (a position the kernel voided) or garbage: pass it. */
 	}

@@ -26,9 +26,29 @@
  *    the full stack; held when own[] names a live client (perhaps in its
  *    debug quarantine) or a handoff,
  *    when it is in a magazine a live cache names, or when a live cache's
- *    pend_buf announces it.  A buffer that is both is free ("the list
- *    wins"): a client names what it gives until the give's CAS is done,
- *    and announces what it takes before the take's CAS.
+ *    pend_buf announces it.  A buffer on a free structure that a live
+ *    cache also names (pend_buf, a magazine) is free ("the list wins"):
+ *    a client announces what it gives until the give's CAS is done, and
+ *    what it takes before the take's CAS.
+ *  - ABI 1.4: but a live hold in own[] wins over the free structures (a
+ *    live client's id, BUFPOOL_OWN_QUARANTINE | a live client,
+ *    BUFPOOL_OWN_TRANSIT | a valid id, BUFPOOL_OWN_TO | a live
+ *    receiver): such an entry of the free list is unlinked (the walk
+ *    goes on past it), an entry of a magazine on the full stack is
+ *    dropped, each counted in ->repaired, and the buffer is counted held
+ *    (or in transit) as step 3 would.  Correct clients never leave a
+ *    buffer both on a free structure and recorded so in own[]: the
+ *    library clears own[x] before every give (to the free list:
+ *    bp_release_to_free_list(), pend_buf naming x meanwhile; to a
+ *    magazine: bp_mag_put(), and only a magazine whose puts are done
+ *    goes to the full stack; to a queue: before the slot CAS), and
+ *    records own[x] only after a take left the list (bp_fl_pop_rec()
+ *    announces x in pend_buf, the CAS takes it, then own[x] = me; from a
+ *    magazine, only from one its cache holds, off the depot).  A handoff
+ *    or quarantine record is made from a buffer the client holds, never
+ *    one on a list.  So the rule changes only what corruption does: a
+ *    client that links a held buffer into the free list (or a depot
+ *    magazine) cannot make a repair take it from its holder.
  *  - What no live record names and no list holds is lost (its holder
  *    died) and goes back to the free list.  Magazines likewise, to the
  *    empty stack.
@@ -99,19 +119,54 @@ static inline int bp_recon_live(const struct bp_recon *r, __u32 id)
 }
 
 /*
+ * ABI 1.4: is own[] record o of buffer idx a live hold (see the top of
+ * this file)?  Then count it held or in transit, as step 3 would, and
+ * mark it in held_bm (step 3 then leaves the count alone); return 1.
+ * Only for step 1, before anything else marks held_bm.
+ */
+static inline int bp_recon_own_hold(struct bp_recon *r, __u32 idx, __u32 o)
+{
+	__u32 *count = &r->held;
+	int live;
+
+	if (o == BUFPOOL_OWN_FREE)
+		return 0;
+	if ((o & BUFPOOL_OWN_KIND) == BUFPOOL_OWN_TO) {
+		live = bp_recon_live(r, o & ~BUFPOOL_OWN_KIND);
+		count = &r->transit;
+	} else if (o & BUFPOOL_OWN_TRANSIT) {
+		live = (o & ~BUFPOOL_OWN_TRANSIT) - 1 < BUFPOOL_CLIENT_MAX;
+		count = &r->transit;
+	} else {
+		live = bp_recon_live(r, o & ~BUFPOOL_OWN_QUARANTINE);
+	}
+	if (!live)
+		return 0;
+	if (!bp_bm_test_set(r->held_bm, idx))
+		(*count)++;
+	return 1;
+}
+
+/*
  * Walk one list from *head through link[], marking what is on it in bm;
- * cut it at the first entry out of range or seen before.  Returns the
- * number of entries on the list, at most n.
+ * cut it at the first entry out of range or seen before.  With own (the
+ * free list of buffers), an entry that own[] says a live client holds is
+ * unlinked instead (the walk goes on after it) and marked held, so that
+ * it counts as seen if the list comes back to it.  Returns the number of
+ * entries left on the list, at most n.  Each step marks a new entry in
+ * bm or held_bm or ends the walk, so it ends within n steps.
  */
 static inline __u32 bp_recon_walk(struct bp_recon *r, __u64 *head,
-				  __u32 *link, __u32 n, __u64 *bm)
+				  __u32 *link, __u32 n, __u64 *bm,
+				  __u32 *own)
 {
 	__u64 h = bp_load_relaxed_u64(head);
 	__u64 cut = bp_fl_pack(BUFPOOL_IDX_NIL, bp_fl_next_tag(h));
-	__u32 idx = bp_fl_idx(h), prev = BUFPOOL_IDX_NIL, len = 0;
+	__u32 idx = bp_fl_idx(h), prev = BUFPOOL_IDX_NIL, len = 0, nxt;
 
 	while (idx != BUFPOOL_IDX_NIL) {
-		if (idx >= n || bp_bm_test_set(bm, idx)) {
+		if (idx >= n || bp_bm_test(bm, idx) ||
+		    (own && bp_bm_test(r->held_bm, idx))) {
 			if (prev == BUFPOOL_IDX_NIL)
 				bp_store_relaxed_u64(head, cut);
 			else
@@ -120,16 +175,31 @@ static inline __u32 bp_recon_walk(struct bp_recon *r, __u64 *head,
 			r->repaired++;
 			break;
 		}
+		nxt = bp_load_relaxed_u32(&link[idx]);
+		if (own && bp_recon_own_hold(r, idx,
+					     bp_load_relaxed_u32(&own[idx]))) {
+			/* Its holder keeps it; a bad nxt is cut next step. */
+			if (prev == BUFPOOL_IDX_NIL)
+				bp_store_relaxed_u64(head,
+					bp_fl_pack(nxt, bp_fl_next_tag(h)));
+			else
+				bp_store_relaxed_u32(&link[prev], nxt);
+			r->repaired++;
+			idx = nxt;
+			continue;
+		}
+		bp_bm_test_set(bm, idx);
 		len++;
 		prev = idx;
-		idx = bp_load_relaxed_u32(&link[idx]);
+		idx = nxt;
 	}
 	return len;
 }
 
 /*
  * Keep the valid entries of a free magazine not seen free yet; entries
- * past a bad count are dropped (and reclaimed if nobody holds them).
+ * past a bad count are dropped (and reclaimed if nobody holds them), and
+ * so are entries own[] says a live client holds (counted held).
  */
 static inline __u32 bp_recon_free_mag(struct bp_shm *s, struct bp_recon *r,
 				      struct bufpool_mag *m)
@@ -142,14 +212,32 @@ static inline __u32 bp_recon_free_mag(struct bp_shm *s, struct bp_recon *r,
 	}
 	for (i = 0; i < n; i++) {
 		idx = bp_load_relaxed_u32(&m->idx[i]);
-		if (idx >= s->buf_count || bp_bm_test_set(r->free_bm, idx)) {
+		if (idx >= s->buf_count || bp_bm_test(r->free_bm, idx) ||
+		    bp_bm_test(r->held_bm, idx) ||
+		    bp_recon_own_hold(r, idx,
+				      bp_load_relaxed_u32(&s->own[idx]))) {
 			r->repaired++;
 			continue;
 		}
+		bp_bm_test_set(r->free_bm, idx);
 		bp_store_relaxed_u32(&m->idx[kept++], idx);
 	}
 	bp_store_relaxed_u32(&m->count, kept);
 	return kept;
+}
+
+/*
+ * Push a chain first -> ... -> last: with the pool stopped nobody else
+ * writes the head, so two stores do what bp_fl_push_chain()'s CAS loop
+ * does, and no loop runs on a shared word.
+ */
+static inline void bp_recon_push_chain(__u64 *head, __u32 *next,
+				       __u32 first, __u32 last)
+{
+	__u64 h = bp_load_relaxed_u64(head);
+
+	bp_store_relaxed_u32(&next[last], bp_fl_idx(h));
+	bp_store_relaxed_u64(head, bp_fl_pack(first, bp_fl_next_tag(h)));
 }
 
 /* A magazine id a live cache names: hold it and what it holds. */
@@ -202,7 +290,9 @@ static inline void bp_recon_queued(struct bp_shm *s, struct bp_recon *r,
 {
 	__u32 o;
 
-	if (bp_bm_test(r->free_bm, idx) || bp_bm_test_set(r->queued_bm, idx)) {
+	/* Free, or a live hold step 1 found on a free structure: void it. */
+	if (bp_bm_test(r->free_bm, idx) || bp_bm_test(r->held_bm, idx) ||
+	    bp_bm_test_set(r->queued_bm, idx)) {
 		bp_recon_skip(r, slot, lap);
 		return;
 	}
@@ -309,16 +399,16 @@ static inline void bp_reconcile(struct bp_shm *s, struct bp_recon *r)
 
 	/* 1. What the lists hold is free. */
 	r->free = bp_recon_walk(r, s->free_head, s->next, s->buf_count,
-				r->free_bm);
+				r->free_bm, s->own);
 	if (s->nr_mags) {
 		bp_recon_walk(r, s->full_head, s->mag_next, s->nr_mags,
-			      r->mfree_bm);
+			      r->mfree_bm, (__u32 *)0);
 		for (id = bp_fl_idx(bp_load_relaxed_u64(s->full_head));
 		     id < s->nr_mags;
 		     id = bp_load_relaxed_u32(&s->mag_next[id]))
 			r->free += bp_recon_free_mag(s, r, &s->mags[id]);
 		bp_recon_walk(r, s->empty_head, s->mag_next, s->nr_mags,
-			      r->mfree_bm);
+			      r->mfree_bm, (__u32 *)0);
 		for (id = bp_fl_idx(bp_load_relaxed_u64(s->empty_head));
 		     id < s->nr_mags;
 		     id = bp_load_relaxed_u32(&s->mag_next[id]))
@@ -364,7 +454,10 @@ static inline void bp_reconcile(struct bp_shm *s, struct bp_recon *r)
 		if (o == BUFPOOL_OWN_FREE || bp_bm_test(r->queued_bm, idx))
 			continue;
 		if (bp_bm_test(r->free_bm, idx)) {
-			/* A give in flight; the list wins. */
+			/*
+			 * Free, and no live hold (step 1 unlinked those): a
+			 * gone client's record or garbage; the list wins.
+			 */
 			bp_store_relaxed_u32(&s->own[idx], BUFPOOL_OWN_FREE);
 		} else if ((o & BUFPOOL_OWN_KIND) == BUFPOOL_OWN_TO) {
 			/* Addressed: held while its receiver lives. */
@@ -436,13 +529,13 @@ static inline void bp_reconcile(struct bp_shm *s, struct bp_recon *r)
 		r->reclaimed++;
 	}
 	if (first != BUFPOOL_IDX_NIL)
-		bp_fl_push_chain(s->free_head, s->next, first, last);
+		bp_recon_push_chain(s->free_head, s->next, first, last);
 	r->free += r->reclaimed;
 	for (id = 0; id < s->nr_mags; id++) {
 		if (bp_bm_test(r->mfree_bm, id) || bp_bm_test(r->mheld_bm, id))
 			continue;
 		bp_store_relaxed_u32(&s->mags[id].count, 0);
-		bp_fl_push(s->empty_head, s->mag_next, id);
+		bp_recon_push_chain(s->empty_head, s->mag_next, id, id);
 	}
 
 	/* 5. New tags: a CAS prepared before the stop must fail. */

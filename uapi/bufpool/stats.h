@@ -46,14 +46,21 @@ static inline void bp_stats_sum(struct bp_shm *s, struct bufpool_ctrl *c,
 
 /*
  * bp_stats_high_watermark - raise the pool's high watermark to in_use if
- * it is lower, and return the watermark a reader reports.
+ * it is lower, and return the watermark a reader reports.  Any client
+ * can rewrite the word, so the CAS is tried a few times only: the
+ * watermark is a statistic, and a reader that keeps losing the race
+ * gives up (the kernel runs this too, and must not spin on a word a
+ * client controls).
  */
+#define BP_STATS_HWM_TRIES	4
+
 static inline __u64 bp_stats_high_watermark(struct bufpool_ctrl *c,
 					    __u64 in_use)
 {
 	__u64 hwm = bp_load_relaxed_u64(&c->high_watermark);
+	int tries = BP_STATS_HWM_TRIES;
 
-	while (hwm < in_use &&
+	while (hwm < in_use && tries-- > 0 &&
 	       !bp_cas_acqrel_u64(&c->high_watermark, &hwm, in_use))
 		;
 	return hwm > in_use ? hwm : in_use;

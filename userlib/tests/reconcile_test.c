@@ -168,20 +168,196 @@ TEST_F(rc, client_records_counted_then_reclaimed)
 	EXPECT_EQ(COUNT - 1, self->r.free);
 }
 
-/* What is on a list and also named is free: the list wins. */
-TEST_F(rc, list_wins_over_records)
+/* What is on a list and also announced is free: the list wins. */
+TEST_F(rc, list_wins_over_announcements)
 {
 	struct bp_shm *s = &self->s;
 	__u32 x = bp_fl_idx(*s->free_head);
 
-	s->own[x] = 9;		/* a give whose own[] store is late */
 	s->caches[0].owner = 9;
-	s->caches[0].pend_buf = x + 1;
+	s->caches[0].pend_buf = x + 1;	/* a take or give in flight */
 	set_live(self, 9);
 	RECONCILE(self);
 	EXPECT_EQ(COUNT, self->r.free);
 	EXPECT_EQ(0, self->r.held);
-	EXPECT_EQ(BUFPOOL_OWN_FREE, s->own[x]);
+	EXPECT_EQ(0, self->r.repaired);
+	EXPECT_EQ(x + 1, s->caches[0].pend_buf);
+}
+
+/* The free list's entries in order, into out[]; how many. */
+static __u32 free_list(FIXTURE_DATA(rc) *self, __u32 *out)
+{
+	__u32 idx, n = 0;
+
+	for (idx = bp_fl_idx(*self->s.free_head); idx < COUNT && n <= COUNT;
+	     idx = self->s.next[idx])
+		out[n++] = idx;
+	return n;
+}
+
+static int on_free_list(FIXTURE_DATA(rc) *self, __u32 x)
+{
+	__u32 idx, n = 0;
+
+	for (idx = bp_fl_idx(*self->s.free_head); idx < COUNT && n++ <= COUNT;
+	     idx = self->s.next[idx])
+		if (idx == x)
+			return 1;
+	return 0;
+}
+
+/*
+ * ABI 1.4: a live hold in own[] wins over the free list.  Held buffers
+ * linked in at the head and in the middle are unlinked (the list goes on
+ * past them), counted held and repaired; their records stay.
+ */
+TEST_F(rc, live_record_wins_over_free_list)
+{
+	struct bp_shm *s = &self->s;
+	__u32 a = bp_fl_pop(s->free_head, s->next, s->buf_count);
+	__u32 b = bp_fl_pop(s->free_head, s->next, s->buf_count);
+	__u32 *list = malloc(COUNT * sizeof(*list));
+	__u32 mid;
+
+	ASSERT_NE(NULL, list);
+	s->own[a] = 9;
+	s->own[b] = BUFPOOL_OWN_QUARANTINE | 9;
+	set_live(self, 9);
+	/* b in the middle: after the 100th entry; a at the head. */
+	mid = list[free_list(self, list) ? 100 : 0];
+	s->next[b] = s->next[mid];
+	s->next[mid] = b;
+	s->next[a] = bp_fl_idx(*s->free_head);
+	*s->free_head = bp_fl_pack(a, 5);
+	RECONCILE(self);
+	EXPECT_WHOLE(self);
+	EXPECT_EQ(COUNT - 2, self->r.free);
+	EXPECT_EQ(2, self->r.held);
+	EXPECT_EQ(2, self->r.repaired);
+	EXPECT_EQ(0, self->r.reclaimed);
+	EXPECT_EQ(9, s->own[a]);
+	EXPECT_EQ(BUFPOOL_OWN_QUARANTINE | 9, s->own[b]);
+	EXPECT_EQ(0, on_free_list(self, a));
+	EXPECT_EQ(0, on_free_list(self, b));
+	EXPECT_EQ(COUNT - 2, free_list(self, list));
+	/* Settled: nothing more to repair. */
+	RECONCILE(self);
+	EXPECT_EQ(0, self->r.repaired);
+	EXPECT_EQ(2, self->r.held);
+	EXPECT_EQ(COUNT - 2, self->r.free);
+	free(list);
+}
+
+/* A held buffer linked to itself at the head: unlinked, then cut. */
+TEST_F(rc, live_record_self_loop)
+{
+	struct bp_shm *s = &self->s;
+	__u32 a = bp_fl_pop(s->free_head, s->next, s->buf_count);
+
+	s->own[a] = 9;
+	set_live(self, 9);
+	s->next[a] = a;
+	*s->free_head = bp_fl_pack(a, 5);
+	RECONCILE(self);
+	EXPECT_WHOLE(self);
+	EXPECT_EQ(1, self->r.held);
+	EXPECT_EQ(2, self->r.repaired);	/* unlinked, then the cycle cut */
+	EXPECT_EQ(COUNT - 1, self->r.free);
+	EXPECT_EQ(COUNT - 1, self->r.reclaimed);
+	EXPECT_EQ(9, s->own[a]);
+	EXPECT_EQ(0, on_free_list(self, a));
+}
+
+/* Held buffers in a magazine on the full stack are dropped from it. */
+TEST_F(rc, live_record_wins_over_depot)
+{
+	struct bp_shm *s = &self->s;
+	__u32 id = bp_fl_pop(s->empty_head, s->mag_next, s->nr_mags);
+	__u32 x[4], i;
+
+	ASSERT_LT(4, s->mag_fill);
+	for (i = 0; i < 4; i++) {
+		x[i] = bp_fl_pop(s->free_head, s->next, s->buf_count);
+		s->mags[id].idx[i] = x[i];
+	}
+	s->mags[id].count = 4;
+	bp_fl_push(s->full_head, s->mag_next, id);
+	s->own[x[1]] = 9;			/* live */
+	s->own[x[3]] = BUFPOOL_OWN_TRANSIT | 12;	/* a handoff */
+	set_live(self, 9);
+	RECONCILE(self);
+	EXPECT_WHOLE(self);
+	EXPECT_EQ(COUNT - 2, self->r.free);
+	EXPECT_EQ(1, self->r.held);
+	EXPECT_EQ(1, self->r.transit);
+	EXPECT_EQ(2, self->r.repaired);
+	EXPECT_EQ(0, self->r.reclaimed);
+	EXPECT_EQ(2, s->mags[id].count);
+	EXPECT_EQ(x[0], s->mags[id].idx[0]);
+	EXPECT_EQ(x[2], s->mags[id].idx[1]);
+	EXPECT_EQ(9, s->own[x[1]]);
+	RECONCILE(self);
+	EXPECT_EQ(0, self->r.repaired);
+	EXPECT_EQ(COUNT - 2, self->r.free);
+}
+
+/*
+ * On the free list: a handoff (held in transit, even with its giver
+ * gone), one addressed to a live receiver (held), one to a dead
+ * receiver and a dead client's record (both free, records cleared).
+ */
+TEST_F(rc, records_on_free_list_by_kind)
+{
+	struct bp_shm *s = &self->s;
+	__u32 *list = malloc(COUNT * sizeof(*list));
+	__u32 t, to, dto, dead;
+
+	ASSERT_NE(NULL, list);
+	ASSERT_EQ(COUNT, free_list(self, list));
+	t = list[10];
+	to = list[20];
+	dto = list[30];
+	dead = list[0];				/* the head */
+	s->own[t] = BUFPOOL_OWN_TRANSIT | 12;	/* 12 is gone */
+	s->own[to] = BUFPOOL_OWN_TO | 9;
+	s->own[dto] = BUFPOOL_OWN_TO | 13;	/* 13 is gone */
+	s->own[dead] = 14;			/* 14 is gone */
+	set_live(self, 9);
+	RECONCILE(self);
+	EXPECT_WHOLE(self);
+	EXPECT_EQ(COUNT - 2, self->r.free);
+	EXPECT_EQ(2, self->r.transit);
+	EXPECT_EQ(0, self->r.held);
+	EXPECT_EQ(2, self->r.repaired);
+	EXPECT_EQ(0, self->r.reclaimed);
+	EXPECT_EQ(0, self->r.dropped);
+	EXPECT_EQ(BUFPOOL_OWN_TRANSIT | 12, s->own[t]);
+	EXPECT_EQ(BUFPOOL_OWN_TO | 9, s->own[to]);
+	EXPECT_EQ(BUFPOOL_OWN_FREE, s->own[dto]);
+	EXPECT_EQ(BUFPOOL_OWN_FREE, s->own[dead]);
+	EXPECT_EQ(0, on_free_list(self, t));
+	EXPECT_EQ(0, on_free_list(self, to));
+	EXPECT_EQ(1, on_free_list(self, dto));
+	EXPECT_EQ(1, on_free_list(self, dead));
+	free(list);
+}
+
+/* A held buffer on the free list and in a queue: the holder keeps it. */
+TEST_F(rc, live_record_on_list_and_queue)
+{
+	struct bp_shm *s = &self->s;
+	__u32 a = bp_fl_idx(*s->free_head);
+
+	s->own[a] = 9;
+	set_live(self, 9);
+	self->rq[0].q.slots[0] = bp_q_slot(0, a);
+	self->rq[0].q.d->tail = 1;
+	RECONCILE(self);
+	EXPECT_WHOLE(self);
+	EXPECT_EQ(1, self->r.held);
+	EXPECT_EQ(0, self->r.queued);
+	EXPECT_EQ(2, self->r.repaired);	/* unlinked; slot voided */
+	EXPECT_EQ(9, s->own[a]);
 }
 
 /* A cycle and a duplicate are cut, and nothing is lost for it. */
@@ -270,8 +446,9 @@ TEST_F(rc, dequeue_in_flight)
 	EXPECT_EQ(0, self->r.held);
 	EXPECT_EQ(0, self->r.repaired);
 	EXPECT_EQ(5, s->own[x]);
-	/* The consumer finishes: x is its own. */
-	EXPECT_EQ(x, bp_q_get(&self->rq[0].q, s->own, 5));
+	/* The consumer finishes (slot consumed, head moved): x is its own. */
+	*qslot(self, 0, 0) = bp_q_slot(1, BUFPOOL_QUEUE_EMPTY);
+	self->rq[0].q.d->head++;
 	RECONCILE(self);
 	EXPECT_EQ(2, self->r.queued);
 	EXPECT_EQ(1, self->r.held);
