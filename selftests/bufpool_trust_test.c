@@ -929,11 +929,12 @@ TEST_F_TIMEOUT(trust, pattern, 240)
 	EXPECT_EQ(0, t->dup);
 	EXPECT_EQ(0, sh->s_dup);
 	EXPECT_EQ(0, t->not_recorded);
-	if (variant->own_intact)
+	if (variant->own_intact) {
 		EXPECT_EQ(0, t->in_h);
-	else
+	} else {
 		TH_LOG("%u of H (whose records the pattern rewrote) taken again",
 		       t->in_h);
+	}
 	if (variant->detects)
 		EXPECT_LT(0, t->euclean + sh->s_euclean) {
 			TH_LOG("no client saw EUCLEAN");
@@ -1102,7 +1103,7 @@ static void *worker_thread(void *arg)
 	struct worker *w = arg;
 	struct shared *sh = w->sh;
 	unsigned int seed = w->slot * 7919, i, j, n, k;
-	uint32_t held[32], idx;
+	uint32_t held[32];
 	uint64_t seq = 0, t0;
 	void *bufs[8];
 
