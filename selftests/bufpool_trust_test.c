@@ -57,6 +57,7 @@
 #define QNAME		"trust.q"
 #define STAMP		0x5452555354ull		/* "TRUST" */
 #define MAX_SECOND	(2 * COUNT)
+#define SECOND_MAX	512		/* the second client takes at most */
 
 static uint64_t now_ns(void)
 {
@@ -84,6 +85,7 @@ struct shared {
 	uint32_t sgot[MAX_SECOND];	/* what the second client took */
 	uint32_t ns;
 	uint32_t s_bad_errno, s_dup, s_calls, s_euclean;
+	int s_bad_err;			/* the first unexpected errno */
 	uint64_t s_max_ns;
 	uint32_t touched;		/* corrupter: entries it rewrote */
 	uint64_t rounds;		/* storm: corrupter's rounds */
@@ -429,6 +431,13 @@ static int wait_for(_Atomic int *f, int want, int secs)
 	return 0;
 }
 
+static void second_err(struct shared *sh, int err)
+{
+	if (!errno_ok(err) && !sh->s_bad_errno++)
+		sh->s_bad_err = err;
+	sh->s_euclean += err == EUCLEAN;
+}
+
 /*
  * The second well-behaved client: takes, once told to, what it can
  * through the bulk and index calls and a size class, checking that
@@ -479,13 +488,11 @@ static void second_client(struct shared *sh)
 })
 
 	calls = 0;
-	/* Take until failure, 8 at a time. */
-	while (calls < COUNT + 8) {
+	/* Take until failure (or a quarter of the pool), 8 at a time. */
+	while (calls < COUNT + 8 && ngot < SECOND_MAX) {
 		n = SECOND_TIMED(bufpool_acquire_bulk(pool, bufs, 8));
 		if (!n) {
-			if (!errno_ok(errno))
-				sh->s_bad_errno++;
-			sh->s_euclean += errno == EUCLEAN;
+			second_err(sh, errno);
 			break;
 		}
 		for (i = 0; i < n; i++)
@@ -495,18 +502,16 @@ static void second_client(struct shared *sh)
 	for (i = 0; i < 8; i++) {
 		if (SECOND_TIMED(bufpool_acquire_index(pool, &idx)) == 0)
 			SECOND_GOT(bufpool_addr(pool, idx), pool);
-		else if (!errno_ok(errno))
-			sh->s_bad_errno++;
 		else
-			sh->s_euclean += errno == EUCLEAN;
+			second_err(sh, errno);
 	}
 	for (i = 0; i < 8; i++) {
 		void *b = SECOND_TIMED(bufpool_classes_acquire(cls, 100));
 
 		if (b)
 			SECOND_GOT(b, cp);
-		else if (!errno_ok(errno))
-			sh->s_bad_errno++;
+		else
+			second_err(sh, errno);
 	}
 	sh->ns = ngot;
 	sh->s_calls = calls;
@@ -758,6 +763,7 @@ struct taken {
 	unsigned char seen[COUNT];
 	uint32_t n, in_h, euclean, eagain, enobufs, bad_errno, dup, calls;
 	uint32_t not_recorded;
+	int bad_err;
 	uint64_t max_ns;
 };
 
@@ -783,8 +789,8 @@ static void failed(struct taken *t, int err)
 		t->eagain++;
 	else if (err == ENOBUFS)
 		t->enobufs++;
-	else
-		t->bad_errno++;
+	else if (!t->bad_errno++)
+		t->bad_err = err;
 }
 
 #define TIMED(t, expr) ({						\
@@ -846,6 +852,35 @@ static uint32_t victim_takes(struct env *e, struct taken *t,
 	return first_fail;
 }
 
+/*
+ * After a repair the pool serves: want buffers into more[].  The kernel
+ * leaves a live thread's two magazines alone (the thread may be between
+ * its read of the count and of the entry), so what garbage they still
+ * name costs this thread one EUCLEAN each (the library drops the
+ * magazine): at most STALE_MAX of them.  Returns how many it got.
+ */
+#define STALE_MAX	4
+
+static uint32_t serve(struct env *e, void **more, uint32_t want,
+		      uint32_t *stale, int *err)
+{
+	uint32_t n = 0;
+
+	*stale = 0;
+	*err = 0;
+	while (n < want) {
+		more[n] = bufpool_acquire(e->victim);
+		if (more[n]) {
+			n++;
+			continue;
+		}
+		*err = errno;
+		if (errno != EUCLEAN || ++*stale > STALE_MAX)
+			break;
+	}
+	return n;
+}
+
 /* Poll sysfs stats/NAME until it exceeds before: up to 2 s + interval. */
 static long long poll_stat(struct env *e, const char *name, long long before)
 {
@@ -872,7 +907,8 @@ TEST_F_TIMEOUT(trust, pattern, 240)
 	struct taken *t;
 	long long req0, rep0, v;
 	uint32_t first_fail, i, idx, o, sid_bad = 0, n_more = 0;
-	uint32_t h_back = 0, h_stamp_bad = 0;
+	uint32_t h_back = 0, h_stamp_bad = 0, want, stale;
+	int err;
 	uint64_t t0;
 	void *more[128];
 	int status;
@@ -924,8 +960,10 @@ TEST_F_TIMEOUT(trust, pattern, 240)
 	EXPECT_GT(CALL_NS, sh->s_max_ns);
 	EXPECT_GT(COUNT + 8, sh->s_calls);
 	/* Correct buffers or the errors of the contract. */
-	EXPECT_EQ(0, t->bad_errno);
-	EXPECT_EQ(0, sh->s_bad_errno);
+	EXPECT_EQ(0, t->bad_errno) TH_LOG("victim: %s", strerror(t->bad_err));
+	EXPECT_EQ(0, sh->s_bad_errno) {
+		TH_LOG("second client: %s", strerror(sh->s_bad_err));
+	}
 	EXPECT_EQ(0, t->dup);
 	EXPECT_EQ(0, sh->s_dup);
 	EXPECT_EQ(0, t->not_recorded);
@@ -972,7 +1010,8 @@ TEST_F_TIMEOUT(trust, pattern, 240)
 	EXPECT_LT(rep0, bp_stat("repairs"));
 	ASSERT_EQ(0, bufpool_stats(e->victim, &st));
 	EXPECT_LT(st0.repairs, st.repairs);
-	if (variant->detects)
+	/* Patterns over the header rewrite the counter itself. */
+	if (variant->detects && variant->own_intact)
 		EXPECT_LT(st0.detected, st.detected);
 	TH_LOG("stats: %llu detected, %llu repairs; sysfs %lld repair requests, %lld repairs, %lld entries repaired",
 	       (unsigned long long)st.detected, (unsigned long long)st.repairs,
@@ -1001,12 +1040,16 @@ TEST_F_TIMEOUT(trust, pattern, 240)
 	/* ... and the pool serves, never a held buffer. */
 	for (i = 0; i < t->n; i++)
 		EXPECT_EQ(0, bufpool_release(e->victim, t->buf[i]));
-	for (i = 0; i < 2 * e->mon.info.mag_fill + 8 && i < 128; i++) {
-		more[i] = bufpool_acquire(e->victim);
-		ASSERT_NE(NULL, more[i]) {
-			TH_LOG("acquire after the repair: %s", strerror(errno));
-		}
-		n_more++;
+	want = 2 * e->mon.info.mag_fill + 8;
+	n_more = serve(e, more, want, &stale, &err);
+	ASSERT_EQ(want, n_more) {
+		TH_LOG("acquire after the repair: %s (%u EUCLEAN)",
+		       strerror(err), stale);
+	}
+	if (stale)
+		TH_LOG("%u EUCLEAN from the thread's own stale magazines after the repair",
+		       stale);
+	for (i = 0; i < n_more; i++) {
 		idx = (uint32_t)bufpool_index(e->victim, more[i]);
 		EXPECT_EQ(sh->victim_id, own_of(&e->mon, idx));
 		if (variant->own_intact)
@@ -1018,6 +1061,9 @@ TEST_F_TIMEOUT(trust, pattern, 240)
 				  (uint32_t)bufpool_index(e->victim, more[idx]));
 	for (i = 0; i < n_more; i++)
 		EXPECT_EQ(0, bufpool_release(e->victim, more[i]));
+	/* Correct calls since the repair: nothing for an audit to repair. */
+	audit_whole(_metadata, e->victim, &a);
+	EXPECT_EQ(0, a.repaired);
 	if (q) {	/* the queue works again */
 		void *b = bufpool_acquire(e->victim);
 
@@ -1032,6 +1078,8 @@ TEST_F_TIMEOUT(trust, pattern, 240)
 	ASSERT_EQ(e->second, waitpid(e->second, &status, 0));
 	e->second = 0;
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	audit_whole(_metadata, e->victim, &a);
+	EXPECT_EQ(0, a.repaired);
 
 	/* H: stamped as it was, given back by its holder. */
 	for (i = 0; i < NH; i++) {
@@ -1217,7 +1265,8 @@ TEST_F_TIMEOUT(trust_storm, corrupter_keeps_writing, 300)
 	struct shared *sh = e->sh;
 	struct bufpool_stats st0, st;
 	struct bufpool_audit a;
-	uint32_t i, idx, o, h_back = 0;
+	uint32_t i, idx, o, h_back = 0, want, n, stale;
+	int err;
 	unsigned char seen[COUNT] = { 0 };
 	long long req0, rep0;
 	void *more[128];
@@ -1288,11 +1337,16 @@ TEST_F_TIMEOUT(trust_storm, corrupter_keeps_writing, 300)
 			    o == (BUFPOOL_OWN_TRANSIT | sh->victim_id));
 	}
 	/* The pool serves: nothing held, nothing twice. */
-	for (i = 0; i < 2 * e->mon.info.mag_fill + 8 && i < 128; i++) {
-		more[i] = bufpool_acquire(e->victim);
-		ASSERT_NE(NULL, more[i]) {
-			TH_LOG("acquire after the repair: %s", strerror(errno));
-		}
+	want = 2 * e->mon.info.mag_fill + 8;
+	n = serve(e, more, want, &stale, &err);
+	ASSERT_EQ(want, n) {
+		TH_LOG("acquire after the repair: %s (%u EUCLEAN)",
+		       strerror(err), stale);
+	}
+	if (stale)
+		TH_LOG("%u EUCLEAN from the thread's own stale magazines after the repair",
+		       stale);
+	for (i = 0; i < n; i++) {
 		idx = (uint32_t)bufpool_index(e->victim, more[i]);
 		EXPECT_FALSE(in_h(sh, idx));
 		EXPECT_EQ(0, seen[idx]);
