@@ -94,7 +94,7 @@ struct shared {
 	_Atomic int workers_done;
 	_Atomic uint64_t w_acquired, w_failed, w_einval;
 	_Atomic uint64_t w_max_ns;
-	char why[160];
+	char why[480];
 };
 
 enum pattern {
@@ -627,6 +627,54 @@ static void audit_whole(struct __test_metadata *_metadata,
 	}
 }
 
+/*
+ * What a reconciliation would find wrong with the magazines, seen from
+ * the monitor's mapping (a hint for whoever reads a failure): a
+ * magazine on a depot stack that a cache also holds, a stack that
+ * meets an entry twice, a cache of the victim's naming nothing.
+ */
+static void mag_doubts(struct __test_metadata *_metadata, struct env *e,
+		       const char *when)
+{
+	struct bp_shm *s = &e->mon.s;
+	unsigned char *on = calloc(s->nr_mags + 1, 1);
+	uint32_t i, id, n, k, victim_caches = 0;
+	__u64 *heads[2] = { s->full_head, s->empty_head };
+
+	if (!on)
+		return;
+	for (k = 0; k < 2; k++) {
+		id = bp_fl_idx(*heads[k]);
+		for (n = 0; id < s->nr_mags && n <= s->nr_mags; n++) {
+			if (on[id]) {
+				TH_LOG("%s: the %s stack meets magazine %u twice",
+				       when, k ? "empty" : "full", id);
+				break;
+			}
+			on[id] = 1 + k;
+			id = s->mag_next[id] & BUFPOOL_IDX_MASK;
+		}
+	}
+	for (i = 0; i < s->nr_caches; i++) {
+		struct bufpool_cache *c = &s->caches[i];
+		uint32_t ids[2] = { c->loaded, c->prev };
+
+		if (!c->owner)
+			continue;
+		victim_caches += c->owner == e->sh->victim_id;
+		for (k = 0; k < 2; k++)
+			if (ids[k] < s->nr_mags && on[ids[k]])
+				TH_LOG("%s: magazine %u, on the %s stack, is the %s of cache %u (client %u)",
+				       when, ids[k],
+				       on[ids[k]] == 1 ? "full" : "empty",
+				       k ? "prev" : "loaded", i, c->owner);
+	}
+	if (!victim_caches)
+		TH_LOG("%s: no cache names the victim (client %u) as its owner",
+		       when, e->sh->victim_id);
+	free(on);
+}
+
 /* The other pool: nothing repaired, its client's buffers still its. */
 static void calm_untouched(struct __test_metadata *_metadata, struct env *e)
 {
@@ -1019,6 +1067,7 @@ TEST_F_TIMEOUT(trust, pattern, 240)
 	       bp_stat("repaired"));
 
 	/* Healed, every client still open: the audit adds up... */
+	mag_doubts(_metadata, e, "at the repair");
 	audit_whole(_metadata, e->victim, &a);
 	TH_LOG("after the repair: %u free, %u cached, %u held, %u transit, %u queued, %u reclaimed, %u repaired",
 	       a.free, a.cached, a.held, a.transit, a.queued, a.reclaimed,
@@ -1062,6 +1111,7 @@ TEST_F_TIMEOUT(trust, pattern, 240)
 	for (i = 0; i < n_more; i++)
 		EXPECT_EQ(0, bufpool_release(e->victim, more[i]));
 	/* Correct calls since the repair: nothing for an audit to repair. */
+	mag_doubts(_metadata, e, "after the victim's calls");
 	audit_whole(_metadata, e->victim, &a);
 	EXPECT_EQ(0, a.repaired);
 	if (q) {	/* the queue works again */
@@ -1133,9 +1183,16 @@ struct worker {
 
 static void wfail(struct shared *sh, const char *what, uint32_t idx, int err)
 {
-	if (atomic_fetch_add(&sh->errors, 1) == 0)
-		snprintf(sh->why, sizeof(sh->why), "%s (buffer %u, errno %d)",
-			 what, idx, err);
+	int n = atomic_fetch_add(&sh->errors, 1);
+	size_t len;
+
+	if (n >= 3)
+		return;
+	/* The first three, one after the other (racy but bounded). */
+	len = strnlen(sh->why, sizeof(sh->why));
+	snprintf(sh->why + len, sizeof(sh->why) - len,
+		 "%s%s (buffer %u, errno %d)", len ? "; " : "", what, idx,
+		 err);
 }
 
 static void wtime(struct shared *sh, uint64_t t0)
@@ -1188,9 +1245,15 @@ fail:
 			struct wstamp *s = bufpool_addr(w->pool, held[i]);
 			uint64_t old = atomic_exchange(&s->mark, w->slot + 1);
 
-			if (old)
-				wfail(sh, "a buffer held by two live holders",
-				      held[i], 0);
+			if (old) {
+				char what[96];
+
+				snprintf(what, sizeof(what),
+					 "a buffer held by two live holders, slots %u and %u%s",
+					 (unsigned int)old - 1, w->slot,
+					 old == 1 ? " (the victim's H)" : "");
+				wfail(sh, what, held[i], 0);
+			}
 			s->seq = ++seq;
 		}
 		usleep(rand_r(&seed) % 500);
