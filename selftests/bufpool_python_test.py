@@ -161,6 +161,20 @@ def audit_counts_held_and_transit():
 
 
 @test
+def repair_with_clients_open():
+    with bufpool.Pool(DEV) as p:
+        held = p.acquire()
+        before = p.stats()
+        assert p.repair() is None
+        after = p.stats()
+        assert after.repairs > before.repairs
+        assert after.detected == before.detected
+        a = p.audit()
+        assert a.held >= 1 and a.repaired == 0
+        held.release()
+
+
+@test
 def exhaustion_and_timed_wait_in_the_kernel():
     with bufpool.Pool(DEV) as p:
         bufs = drain(p)

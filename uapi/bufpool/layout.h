@@ -357,8 +357,15 @@ static inline int bp_layout_from_ctrl(struct bp_layout *l,
 	    !bp_queue_geometry_ok(hdr->buf_count, hdr->nr_queues,
 				  hdr->queue_len))
 		return 0;
+	/*
+	 * A pool made without caches (nr_caches 0: no magazines) records
+	 * the default number of caches: try that geometry too.
+	 */
 	bp_layout_compute(l, hdr->buf_count, hdr->buf_shift, hdr->nr_caches,
 			  hdr->nr_queues, hdr->queue_len, page_size);
+	if (!hdr->mag_fill && l->mag_fill)
+		bp_layout_compute(l, hdr->buf_count, hdr->buf_shift, 0,
+				  hdr->nr_queues, hdr->queue_len, page_size);
 	bp_layout_to_ctrl(&want, l, hdr->generation);
 	return want.mag_fill == hdr->mag_fill &&
 	       want.nr_mags == hdr->nr_mags &&

@@ -160,8 +160,8 @@ static inline __u32 bp_recon_walk(struct bp_recon *r, __u64 *head,
 				  __u32 *link, __u32 n, __u64 *bm,
 				  __u32 *own)
 {
-	__u64 h = bp_load_relaxed_u64(head);
-	__u64 cut = bp_fl_pack(BUFPOOL_IDX_NIL, bp_fl_next_tag(h));
+	__u64 h = bp_load_relaxed_u64(head), tag = bp_fl_next_tag(h);
+	__u64 cut = bp_fl_pack(BUFPOOL_IDX_NIL, tag);
 	__u32 idx = bp_fl_idx(h), prev = BUFPOOL_IDX_NIL, len = 0, nxt;
 
 	while (idx != BUFPOOL_IDX_NIL) {
@@ -180,8 +180,7 @@ static inline __u32 bp_recon_walk(struct bp_recon *r, __u64 *head,
 					     bp_load_relaxed_u32(&own[idx]))) {
 			/* Its holder keeps it; a bad nxt is cut next step. */
 			if (prev == BUFPOOL_IDX_NIL)
-				bp_store_relaxed_u64(head,
-					bp_fl_pack(nxt, bp_fl_next_tag(h)));
+				bp_store_relaxed_u64(head, bp_fl_pack(nxt, tag));
 			else
 				bp_store_relaxed_u32(&link[prev], nxt);
 			r->repaired++;

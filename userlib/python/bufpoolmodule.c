@@ -1041,7 +1041,8 @@ static PyObject *Pool_stats(PyObject *self, PyObject *unused)
 	{
 		const uint64_t v[] = { st.total, st.free, st.in_use,
 			st.high_watermark, st.acquires, st.releases,
-			st.exhausted, st.reclaimed, st.waiters };
+			st.exhausted, st.reclaimed, st.waiters, st.detected,
+			st.repairs };
 
 		return structseq_u64(StatsType, v, (int)(sizeof(v) / sizeof(v[0])));
 	}
@@ -1110,6 +1111,24 @@ static PyObject *Pool_audit(PyObject *self, PyObject *unused)
 
 		return structseq_u64(AuditType, v, (int)(sizeof(v) / sizeof(v[0])));
 	}
+}
+
+static PyObject *Pool_repair(PyObject *self, PyObject *unused)
+{
+	struct bufpool *h = pool_handle((PoolObject *)self);
+	int r, err;
+
+	(void)unused;
+	if (!h)
+		return NULL;
+	/* It may wait for its turn (repair_interval_ms): let threads run. */
+	Py_BEGIN_ALLOW_THREADS
+	r = bufpool_repair(h);
+	err = errno;
+	Py_END_ALLOW_THREADS
+	if (r)
+		return raise_errno(err);
+	Py_RETURN_NONE;
 }
 
 static PyObject *Pool_get_fd(PyObject *self, void *closure)
@@ -1599,6 +1618,10 @@ static PyMethodDef Pool_methods[] = {
 	{ "audit", Pool_audit, METH_NOARGS,
 	  "audit()\n--\n\nHave the kernel reconcile the pool now: a "
 	  "bufpool.Audit named tuple.  OSError(ENOTTY) on a memfd pool." },
+	{ "repair", Pool_repair, METH_NOARGS,
+	  "repair()\n--\n\nHave the kernel repair the pool while its clients "
+	  "stay open, and wait for it (after OSError(EUCLEAN): another "
+	  "client wrote garbage).  OSError(ENOTTY) on a memfd pool." },
 	{ NULL, NULL, 0, NULL }
 };
 
@@ -1934,12 +1957,14 @@ static PyStructSequence_Field stats_fields[] = {
 	{ "exhausted", "acquires that found the pool empty" },
 	{ "reclaimed", "buffers of dead clients given back by the kernel" },
 	{ "waiters", "threads sleeping in a timed acquire now" },
+	{ "detected", "corruption clients found in the shared area (EUCLEAN)" },
+	{ "repairs", "repairs the kernel ran while clients stayed open" },
 	{ NULL, NULL }
 };
 
 static PyStructSequence_Desc stats_desc = {
 	"bufpool.Stats", "A pool's statistics (bufpool_stats).", stats_fields,
-	9
+	11
 };
 
 static PyStructSequence_Field info_fields[] = {

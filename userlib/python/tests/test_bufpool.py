@@ -594,6 +594,14 @@ def test_audit_needs_the_module(pool):
     assert e.value.errno == errno.ENOTTY
 
 
+def test_repair_needs_the_module(pool):
+    with pytest.raises(OSError) as e:
+        pool.repair()
+    assert e.value.errno == errno.ENOTTY
+    st = pool.stats()
+    assert st.detected == 0 and st.repairs == 0
+
+
 def test_threads(pool):
     """Threads take and give concurrently, each through its own cache."""
     def work():

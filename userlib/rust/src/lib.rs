@@ -185,6 +185,10 @@ pub struct Stats {
     pub reclaimed: u64,
     /// Threads sleeping in a timed acquire now.
     pub waiters: u64,
+    /// Corruption clients found in the shared area (each `EUCLEAN`).
+    pub detected: u64,
+    /// Repairs the kernel ran while clients stayed open.
+    pub repairs: u64,
 }
 
 /// What the kernel (or, for a module-free pool, the library) said about
@@ -626,6 +630,8 @@ impl Pool {
             exhausted: st.exhausted,
             reclaimed: st.reclaimed,
             waiters: st.waiters,
+            detected: st.detected,
+            repairs: st.repairs,
         })
     }
 
@@ -677,6 +683,22 @@ impl Pool {
             queued: a.queued,
             queues: a.queues,
         })
+    }
+}
+
+impl Pool {
+    /// Has the kernel repair the pool while every client stays open, and
+    /// waits for it: what a call that failed with `EUCLEAN` (corruption
+    /// another client wrote) asked for already, without waiting. The
+    /// kernel spaces repairs and audits (`repair_interval_ms`), so this
+    /// may sleep that long. `ENOTTY` for a module-free pool, `EBUSY`
+    /// while a client of an older ABI maps it, `EINTR` on a signal.
+    pub fn repair(&self) -> Result<()> {
+        // SAFETY: an open handle.
+        if unsafe { sys::bufpool_repair(self.raw.as_ptr()) } != 0 {
+            return Err(Error::last());
+        }
+        Ok(())
     }
 }
 

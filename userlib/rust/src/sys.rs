@@ -50,7 +50,9 @@ pub struct bufpool_stats {
     pub exhausted: u64,
     pub reclaimed: u64,
     pub waiters: u64,
-    pub __reserved: [u64; 7],
+    pub detected: u64,
+    pub repairs: u64,
+    pub __reserved: [u64; 5],
 }
 
 /// `struct bufpool_info` of ABI 1.3 (`BUFPOOL_INFO_SIZE_VER3`, 176
@@ -210,6 +212,7 @@ extern "C" {
     pub fn bufpool_queue_stats(q: *mut bufpool_queue, st: *mut bufpool_queue_stats) -> c_int;
 
     pub fn bufpool_audit(pool: *mut bufpool, audit: *mut bufpool_audit) -> c_int;
+    pub fn bufpool_repair(pool: *mut bufpool) -> c_int;
     pub fn bufpool_stats(pool: *mut bufpool, st: *mut bufpool_stats) -> c_int;
 
     pub fn bufpool_classes_open(paths: *const *const c_char, n: c_uint) -> *mut bufpool_classes;

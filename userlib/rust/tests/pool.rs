@@ -408,6 +408,29 @@ fn audit() {
 }
 
 #[test]
+fn repair() {
+    let pool = test_pool();
+    let held = pool.acquire().unwrap();
+    let before = pool.stats().unwrap();
+    match device() {
+        None => {
+            assert_eq!(pool.repair().unwrap_err().errno(), errno::ENOTTY);
+            assert_eq!((before.detected, before.repairs), (0, 0));
+        }
+        Some(_) => {
+            pool.repair().unwrap();
+            let after = pool.stats().unwrap();
+            assert!(after.repairs > before.repairs);
+            assert_eq!(after.detected, before.detected);
+            let a = pool.audit().unwrap();
+            assert!(a.held >= 1);
+            assert_eq!(a.repaired, 0);
+        }
+    }
+    drop(held);
+}
+
+#[test]
 fn too_many_threads_say_eusers() {
     let pool = Pool::create(&Params {
         caches: 1,

@@ -1,0 +1,293 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The library never trusts the shared control area, on a module-free
+ * (memfd) pool: another client of the pool (here a second mapping of
+ * the memfd) writes a pattern over its lists, magazines or records, and
+ * a well-behaved handle then takes buffers until a call fails.  It must
+ * never be handed a buffer that own[] says another handle holds, never
+ * one buffer twice, and every call must come back within a bound; what
+ * it found is counted (bufpool_stats' detected).  Nobody can stop a
+ * memfd pool's clients, so nothing repairs it (bufpool_repair: ENOTTY);
+ * the VM's bufpool_trust_test covers the device, where the kernel does.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "kselftest_harness.h"
+
+#include <bufpool.h>
+#include <bufpool/freelist.h>
+
+#define COUNT		512
+#define HELD		32	/* buffers the holder keeps */
+#define CALL_NS		(2 * 1000000000LL)	/* the bound per call */
+
+FIXTURE(trust) {
+	struct bufpool *holder;	/* holds held[] */
+	struct bufpool *victim;	/* well-behaved, takes after the damage */
+	struct bufpool_info info;
+	unsigned char *ctrl;	/* the corrupting client's mapping */
+	uint32_t held[HELD];
+	unsigned char is_held[COUNT];
+};
+
+FIXTURE_VARIANT(trust) {
+	unsigned int flags;	/* BUFPOOL_F_NO_CACHE: the free list only */
+};
+FIXTURE_VARIANT_ADD(trust, caches) { .flags = 0 };
+FIXTURE_VARIANT_ADD(trust, no_caches) { .flags = BUFPOOL_F_NO_CACHE };
+
+FIXTURE_SETUP(trust)
+{
+	struct bufpool_params p = {
+		.buf_size = 256, .buf_count = COUNT, .caches = 8,
+		.flags = BUFPOOL_F_NO_HUGETLB | variant->flags,
+	};
+	int i;
+
+	self->holder = bufpool_create(&p);
+	ASSERT_NE(NULL, self->holder);
+	self->victim = bufpool_open_fd(bufpool_fd(self->holder));
+	ASSERT_NE(NULL, self->victim);
+	ASSERT_EQ(0, bufpool_get_info(self->holder, &self->info));
+	self->ctrl = mmap(NULL, self->info.ctrl_size, PROT_READ | PROT_WRITE,
+			  MAP_SHARED, bufpool_fd(self->holder),
+			  (off_t)self->info.ctrl_offset);
+	ASSERT_NE(MAP_FAILED, self->ctrl);
+	/* The holder takes some, gives a few back: magazines in use. */
+	for (i = 0; i < HELD; i++) {
+		ASSERT_EQ(0, bufpool_acquire_index(self->holder,
+						   &self->held[i]));
+		self->is_held[self->held[i]] = 1;
+	}
+}
+
+FIXTURE_TEARDOWN(trust)
+{
+	if (self->ctrl && self->ctrl != MAP_FAILED)
+		munmap(self->ctrl, self->info.ctrl_size);
+	if (self->victim)
+		bufpool_close(self->victim);
+	if (self->holder)
+		bufpool_close(self->holder);
+}
+
+static void *at(FIXTURE_DATA(trust) *self, uint64_t off)
+{
+	return self->ctrl + off;
+}
+
+#define CTRL(self)	((struct bufpool_ctrl *)(self)->ctrl)
+#define NEXT(self)	((uint32_t *)at(self, (self)->info.next_offset))
+#define OWN(self)	((uint32_t *)at(self, (self)->info.own_offset))
+#define MAG_NEXT(self)	((uint32_t *)at(self, (self)->info.mag_next_offset))
+#define MAGS(self)	((struct bufpool_mag *)at(self, (self)->info.mags_offset))
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/*
+ * The victim takes until a call fails with ENOBUFS, or 4 x COUNT calls:
+ * never a held buffer, never one twice, each call within the bound,
+ * every failure one of the documented errors.  Returns how many calls
+ * failed with EUCLEAN.  check_held: own[] still names the holder's
+ * buffers (not after a pattern that wipes the records themselves).
+ */
+static unsigned int take_all(struct __test_metadata *_metadata,
+			     FIXTURE_DATA(trust) *self, int check_held)
+{
+	unsigned char seen[COUNT] = { 0 };
+	unsigned int calls, got = 0, unclean = 0;
+	int64_t t;
+	uint32_t idx;
+	int r;
+
+	for (calls = 0; calls < 4 * COUNT; calls++) {
+		t = now_ns();
+		r = bufpool_acquire_index(self->victim, &idx);
+		EXPECT_GT(CALL_NS, now_ns() - t);
+		if (r) {
+			/* EUSERS: every cache claimed (garbage owners). */
+			EXPECT_TRUE(errno == ENOBUFS || errno == EUCLEAN ||
+				    errno == EAGAIN || errno == EUSERS) {
+				TH_LOG("errno %d", errno);
+			}
+			if (errno == EUCLEAN)
+				unclean++;
+			if (errno == ENOBUFS)
+				break;
+			continue;
+		}
+		ASSERT_GT(COUNT, idx);
+		if (check_held)
+			ASSERT_EQ(0, self->is_held[idx]) {
+				TH_LOG("handed buffer %u, held by the holder",
+				       idx);
+			}
+		ASSERT_EQ(0, seen[idx]) {
+			TH_LOG("handed buffer %u twice", idx);
+		}
+		seen[idx] = 1;
+		got++;
+	}
+	EXPECT_GE(COUNT - (check_held ? HELD : 0), got);
+	TH_LOG("%u buffers, %u EUCLEAN in %u calls", got, unclean, calls);
+	return unclean;
+}
+
+static uint64_t detected(FIXTURE_DATA(trust) *self)
+{
+	struct bufpool_stats st;
+
+	if (bufpool_stats(self->victim, &st))
+		return 0;
+	return st.detected;
+}
+
+/* What the holder holds is still its own: it gives it back. */
+static void holder_gives_back(struct __test_metadata *_metadata,
+			      FIXTURE_DATA(trust) *self)
+{
+	int i;
+
+	for (i = 0; i < HELD; i++)
+		EXPECT_EQ(0, bufpool_release_index(self->holder,
+						   self->held[i]));
+}
+
+/* The free list goes round in a circle. */
+TEST_F(trust, free_list_cycle)
+{
+	uint32_t a, b;
+
+	a = bp_fl_idx(CTRL(self)->free_head);
+	ASSERT_GT(COUNT, a);
+	b = NEXT(self)[a];
+	ASSERT_GT(COUNT, b);
+	NEXT(self)[b] = a;
+	/* Magazines hold nothing: the free list is all there is. */
+	CTRL(self)->full_head = bp_fl_pack(BUFPOOL_IDX_NIL, 1);
+	EXPECT_LT(0, take_all(_metadata, self, 1));
+	EXPECT_LT(0, detected(self));
+	EXPECT_EQ(-1, bufpool_repair(self->victim));
+	EXPECT_EQ(ENOTTY, errno);
+	holder_gives_back(_metadata, self);
+}
+
+/* The list's head, and a link, name buffers the holder holds. */
+TEST_F(trust, free_list_names_held_buffers)
+{
+	uint64_t h = CTRL(self)->free_head;
+
+	NEXT(self)[self->held[1]] = bp_fl_idx(h);
+	NEXT(self)[self->held[0]] = self->held[1];
+	CTRL(self)->free_head = bp_fl_pack(self->held[0],
+					   bp_fl_next_tag(h));
+	CTRL(self)->full_head = bp_fl_pack(BUFPOOL_IDX_NIL, 1);
+	EXPECT_LT(0, take_all(_metadata, self, 1));
+	EXPECT_LT(0, detected(self));
+	holder_gives_back(_metadata, self);
+}
+
+/* Every magazine claims more than it can hold. */
+TEST_F(trust, magazine_counts_beyond_capacity)
+{
+	uint32_t i, dummy;
+
+	if (!self->info.nr_mags)
+		SKIP(return, "no magazines");
+	/* The victim's thread has a cache with magazines first. */
+	ASSERT_EQ(0, bufpool_acquire_index(self->victim, &dummy));
+	ASSERT_EQ(0, bufpool_release_index(self->victim, dummy));
+	for (i = 0; i < self->info.nr_mags; i++)
+		MAGS(self)[i].count = i & 1 ? 1000 : self->info.mag_fill + 1;
+	EXPECT_LT(0, take_all(_metadata, self, 1));
+	EXPECT_LT(0, detected(self));
+	holder_gives_back(_metadata, self);
+}
+
+/* Every magazine, the victim's own included, names held buffers. */
+TEST_F(trust, magazines_name_held_buffers)
+{
+	uint32_t i, k, dummy;
+
+	if (!self->info.nr_mags)
+		SKIP(return, "no magazines");
+	ASSERT_EQ(0, bufpool_acquire_index(self->victim, &dummy));
+	ASSERT_EQ(0, bufpool_release_index(self->victim, dummy));
+	for (i = 0; i < self->info.nr_mags; i++) {
+		for (k = 0; k < self->info.mag_fill; k++)
+			MAGS(self)[i].idx[k] = self->held[(i + k) % HELD];
+		MAGS(self)[i].count = self->info.mag_fill;
+	}
+	EXPECT_LT(0, take_all(_metadata, self, 1));
+	EXPECT_LT(0, detected(self));
+	holder_gives_back(_metadata, self);
+}
+
+/* The depot's full stack is one magazine that links to itself. */
+TEST_F(trust, depot_points_at_itself)
+{
+	uint32_t m, k;
+
+	if (!self->info.nr_mags)
+		SKIP(return, "no magazines");
+	m = self->info.nr_mags - 1;
+	for (k = 0; k < self->info.mag_fill; k++)
+		MAGS(self)[m].idx[k] = k & 1 ? self->held[k % HELD] :
+					       COUNT - 1 - k;
+	MAGS(self)[m].count = self->info.mag_fill;
+	MAG_NEXT(self)[m] = m;
+	CTRL(self)->full_head = bp_fl_pack(m, 7);
+	CTRL(self)->free_head = bp_fl_pack(BUFPOOL_IDX_NIL, 7);
+	EXPECT_LT(0, take_all(_metadata, self, 1));
+	EXPECT_LT(0, detected(self));
+	holder_gives_back(_metadata, self);
+}
+
+/*
+ * Whole patterns over everything after the header, records included:
+ * once own[] is overwritten, nothing says what the holder holds (its
+ * releases fail with EINVAL), but no buffer is handed out twice and
+ * every call ends.
+ */
+static void fill(FIXTURE_DATA(trust) *self, int how)
+{
+	uint32_t *w = (uint32_t *)self->ctrl;
+	unsigned int seed = 42;
+	size_t i, from = offsetof(struct bufpool_ctrl, free_head) / 4;
+
+	for (i = from; i < self->info.ctrl_size / 4; i++)
+		w[i] = how == 0 ? 0 : how == 1 ? ~0u :
+		       (uint32_t)rand_r(&seed) << 16 ^ (uint32_t)rand_r(&seed);
+}
+
+TEST_F(trust, all_zero)
+{
+	fill(self, 0);
+	take_all(_metadata, self, 0);
+}
+
+TEST_F(trust, all_ones)
+{
+	fill(self, 1);
+	take_all(_metadata, self, 0);
+}
+
+TEST_F(trust, random_words)
+{
+	fill(self, 2);
+	take_all(_metadata, self, 0);
+}
+
+TEST_HARNESS_MAIN
