@@ -18,9 +18,10 @@
  * Each test loads the module itself with two pools (the default one,
  * corrupted, and /dev/bufpool-calm) and loads it back as it was at the
  * end.  The corrupter is a child that opens the device, attaches and
- * maps the control area read-write; a patterns writes once, the storm
+ * maps the control area read-write; a pattern writes once, the storm
  * keeps writing for BUFPOOL_TRUST_SECS (default 3) seconds while
- * workers take, stamp, hold and give buffers back.
+ * workers take, stamp, hold and give buffers back (BUFPOOL_TRUST_CASES,
+ * a mask of storm_write()'s cases 0-8, narrows what it writes).
  *
  * What "held" means is own[]: a pattern that rewrites the records of
  * the buffers a client holds (the whole area zero, ones or random) takes
@@ -89,6 +90,7 @@ struct shared {
 	uint64_t s_max_ns;
 	uint32_t touched;		/* corrupter: entries it rewrote */
 	uint64_t rounds;		/* storm: corrupter's rounds */
+	uint32_t storm_cases;		/* storm: which writes (bits 0-8) */
 	/* Storm workers. */
 	_Atomic int errors;
 	_Atomic int workers_done;
@@ -212,9 +214,11 @@ static void storm_write(struct shared *sh, struct bp_shm *s, uint64_t *r)
 	uint32_t any = (uint32_t)rnd64(r);
 	uint32_t pick = v % 4 ? x : sh->h[(v >> 40) % NH];
 	_Atomic uint32_t *o;
-	uint32_t cur;
+	uint32_t cur, what = (v >> 56) % 9;
 
-	switch ((v >> 56) % 9) {
+	if (!(sh->storm_cases & 1u << what))
+		return;
+	switch (what) {
 	case 0:		/* the free list's head: a buffer, held or not */
 		*s->free_head = bp_fl_pack(v & 1 ? pick : any,
 					   bp_fl_next_tag(*s->free_head));
@@ -1323,6 +1327,7 @@ FIXTURE_TEARDOWN(trust_storm)
 TEST_F_TIMEOUT(trust_storm, corrupter_keeps_writing, 300)
 {
 	const char *env = getenv("BUFPOOL_TRUST_SECS");
+	const char *cases = getenv("BUFPOOL_TRUST_CASES");
 	int secs = env ? atoi(env) : 3;
 	struct env *e = &self->e;
 	struct shared *sh = e->sh;
@@ -1336,6 +1341,7 @@ TEST_F_TIMEOUT(trust_storm, corrupter_keeps_writing, 300)
 	int status;
 
 	BP_NEED_READY(e);
+	sh->storm_cases = cases ? strtoul(cases, NULL, 0) : 0x1ff;
 	victim_prepare(_metadata, e);
 	for (i = 0; i < NH; i++) {	/* H, marked as slot 0's */
 		struct wstamp *s = bufpool_addr(e->victim, sh->h[i]);
