@@ -1386,7 +1386,8 @@ TEST_F_TIMEOUT(trust_storm, corrupter_keeps_writing, 300)
 	EXPECT_LT(req0, bp_stat("repair_requests"));
 	EXPECT_LT(rep0, bp_stat("repairs"));
 	ASSERT_EQ(0, bufpool_stats(e->victim, &st));
-	EXPECT_LT(st0.detected, st.detected);
+	if (!cases)	/* all of them: some are found */
+		EXPECT_LT(st0.detected, st.detected);
 	EXPECT_LT(st0.repairs, st.repairs);
 	audit_whole(_metadata, e->victim, &a);
 	EXPECT_EQ(0, a.repaired);
