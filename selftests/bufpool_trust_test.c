@@ -102,7 +102,8 @@ struct shared {
 enum pattern {
 	P_FL_CYCLE, P_FL_HEAD_HELD, P_FL_LINK_HELD, P_MAG_OVER_CAP,
 	P_MAG_OVER_FILL, P_DEPOT_HELD, P_LOADED_HELD, P_DEPOT_SELF, P_ZERO,
-	P_ONES, P_RANDOM_ALL, P_RANDOM_LISTS, P_QUEUE_HELD, P_STORM,
+	P_ONES, P_RANDOM_ALL, P_RANDOM_LISTS, P_QUEUE_HELD, P_DEPOT_LIVE,
+	P_STORM,
 };
 
 /* The control area as the corrupter (or the monitor) maps it. */
@@ -348,6 +349,23 @@ static void corrupter(struct shared *sh, enum pattern p)
 		if (depot_walk(s, m, 1) == 1) {
 			s->mag_next[m[0]] = m[0];
 			sh->touched = 1;
+		}
+		break;
+	case P_DEPOT_LIVE:	/* the victim's magazines, on the stacks */
+		for (i = 0; i < s->nr_caches; i++) {
+			struct bufpool_cache *cc = &s->caches[i];
+
+			if (cc->owner != sh->victim_id ||
+			    cc->loaded >= s->nr_mags || cc->prev >= s->nr_mags)
+				continue;
+			s->mag_next[cc->loaded] = bp_fl_idx(*s->full_head);
+			*s->full_head = bp_fl_pack(cc->loaded,
+					bp_fl_next_tag(*s->full_head));
+			s->mag_next[cc->prev] = bp_fl_idx(*s->empty_head);
+			*s->empty_head = bp_fl_pack(cc->prev,
+					bp_fl_next_tag(*s->empty_head));
+			sh->touched = 2;
+			break;
 		}
 		break;
 	case P_ZERO:
@@ -781,6 +799,10 @@ FIXTURE_VARIANT_ADD(trust, loaded_mag_names_held) {
 };
 FIXTURE_VARIANT_ADD(trust, depot_points_at_itself) {
 	.pattern = P_DEPOT_SELF, .own_intact = 1, .detects = 1,
+};
+/* The victim's loaded magazine on the full stack, its prev on the empty. */
+FIXTURE_VARIANT_ADD(trust, depot_names_live_mags) {
+	.pattern = P_DEPOT_LIVE, .own_intact = 1,
 };
 FIXTURE_VARIANT_ADD(trust, all_zero) {
 	.pattern = P_ZERO,
