@@ -12,7 +12,8 @@
 # consumed before its record, an announcement cleared before the CAS, a
 # slot CAS without its lap, the kernel clearing a dequeue in flight, an
 # unmoved tail behind a consumed slot called corrupt; a receiver's live
-# bit read before the handoff's store).  Prints KTAP; exits 1 on any
+# bit read before the handoff's store; own[] cleared after a give's
+# push).  Prints KTAP; exits 1 on any
 # failure.
 set -eu
 
@@ -62,7 +63,7 @@ finds() { # number description output
 }
 
 echo "TAP version 13"
-echo "1..14"
+echo "1..15"
 holds 1 "free list safe under every interleaving and death" "$(run 256)"
 finds 2 "a 1-bit tag's ABA is found (the check can fail)" "$(run 2)"
 holds 3 "ownership records and reconciliation exact under every interleaving and death" \
@@ -89,4 +90,6 @@ holds 13 "addressed handoff, adoption and reconciliation exact under every inter
 	"$(run_model handoff.pml)"
 finds 14 "a live bit read before the handoff's store is found (the check can fail)" \
 	"$(run_model handoff.pml -DCHECK_FIRST)"
+finds 15 "own[] cleared after the give's push is found by the record-wins rule (the check can fail)" \
+	"$(run_model ownership.pml -DCLEAR_LATE)"
 exit $fail

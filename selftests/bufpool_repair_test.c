@@ -437,4 +437,86 @@ TEST_F(rp, latency_under_an_audit_loop)
 	free(l.samples);
 }
 
+/*
+ * The module reloaded with a long interval for the default pool and none
+ * for pool rx (the pools= key): an ASYNC request waits there, a sync
+ * one is interrupted, and unloading with the request pending cancels it
+ * (no work runs after the module is gone: the debug kernels' KASAN and
+ * lockdep would say).
+ */
+FIXTURE(reload) {
+	int ready;
+	const char *ko;
+	char saved[1024];
+	int was_loaded;
+};
+
+FIXTURE_SETUP(reload)
+{
+	BP_REQUIRE_MODULE(self);
+	self->was_loaded = bp_module_save_unload(self->saved,
+						 sizeof(self->saved));
+	ASSERT_LE(0, self->was_loaded);
+	self->ready = 1;
+	ASSERT_EQ(0, bp_finit_module(self->ko,
+		"buf_count=256 repair_interval_ms=60000 pools=rx:repair_interval_ms=0"));
+}
+
+FIXTURE_TEARDOWN(reload)
+{
+	BP_NEED_READY(self);
+	EXPECT_EQ(0, bp_module_restore(self->ko, self->was_loaded,
+				       self->saved));
+}
+
+TEST_F(reload, pending_request_at_unload)
+{
+	struct sigaction sa = { .sa_handler = on_alarm };
+	struct itimerval it = { .it_value = { .tv_usec = 50000 } };
+	struct bufpool_audit au;
+	struct client c = { .fd = -1 }, rx = { .fd = -1 };
+	long long t0, waits;
+	int i, ret, err;
+
+	BP_NEED_READY(self);
+	ASSERT_EQ(60000, bp_param("repair_interval_ms"));
+	ASSERT_EQ(0, client_open(&c));
+	ASSERT_EQ(0, audit(&c, &au));
+	waits = bp_stat("repair_waits");
+	ASSERT_EQ(0, repair(&c, BUFPOOL_REPAIR_ASYNC));
+	EXPECT_EQ(waits + 1, bp_stat("repair_waits"));
+	usleep(100000);
+	EXPECT_EQ(1, bp_stat("repairs"));	/* still waiting */
+	EXPECT_EQ(1, hdr(&c)->repairs);
+
+	/* A synchronous caller waits the minute out, or a signal. */
+	ASSERT_EQ(0, sigaction(SIGALRM, &sa, NULL));
+	ASSERT_EQ(0, setitimer(ITIMER_REAL, &it, NULL));
+	t0 = now_ns();
+	ret = repair(&c, 0);
+	err = errno;
+	EXPECT_EQ(-1, ret);
+	EXPECT_EQ(EINTR, err);
+	EXPECT_GT(10000000000LL, now_ns() - t0);
+	EXPECT_EQ(1, bp_stat("repairs"));
+	signal(SIGALRM, SIG_DFL);
+
+	/* Pool rx, repair_interval_ms=0: only the 100x rule spaces them. */
+	rx.ctrl = MAP_FAILED;
+	rx.fd = open("/dev/bufpool-rx", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, rx.fd);
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(0, ioctl(rx.fd, BUFPOOL_IOC_AUDIT, &au));
+	EXPECT_EQ(3, bp_read_number("/sys/class/bufpool/bufpool-rx/stats/",
+				    "repairs"));
+	close(rx.fd);
+
+	/* The last close with the request pending; then unload at once. */
+	client_close(&c);
+	t0 = now_ns();
+	EXPECT_EQ(0, bp_delete_module());
+	EXPECT_GT(10000000000LL, now_ns() - t0);
+	EXPECT_FALSE(bp_module_loaded());
+}
+
 TEST_HARNESS_MAIN

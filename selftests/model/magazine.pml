@@ -141,6 +141,8 @@ proctype client(byte me)
 			MAY_DIE;
 			c = mcount[loaded];
 			x = midx[loaded];
+			/* bp_mag_take's check: no correct run gets EUCLEAN. */
+			assert(own[x] == 0);
 			own[x] = me + 1;
 			MAY_DIE;
 			atomic {

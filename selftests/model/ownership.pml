@@ -23,9 +23,18 @@
  *  - at the end each buffer is on the list exactly once or held by the
  *    live client, whose own[] says so: nothing the dead held is lost.
  *
+ * ABI 1.4: a live hold in own[] wins over the list: the walk unlinks
+ * an entry whose own[] names the live client (it stays held) instead of
+ * marking it free.  Correct clients never leave such an entry (own[] is
+ * cleared before the give's push and written after the take's CAS), so
+ * the rule only changes what corruption does; checked: the walk unlinks
+ * only what the live client really holds (the ghost says so).
+ *
  * -DANNOUNCE_LATE moves the announcement after the CAS (the window the
  * ordering rule closes); "make model" expects the checker to find that
  * the kernel then gives back a buffer the live client holds.
+ * -DCLEAR_LATE clears own[] after the give's push instead of before:
+ * the checker must find the kernel unlinking a buffer nobody holds.
  */
 #define N	3	/* buffers */
 #define OPS	3	/* operations each */
@@ -54,13 +63,26 @@ inline reconcile()
 		:: else -> break
 		od;
 		cur = head_idx;
+		prev = NIL;
 		cnt = 0;
 		do
 		:: cur == NIL -> break
 		:: else ->
-			assert(cur < N && !free[cur]);
-			free[cur] = true;
-			cnt++;
+			assert(cur < N && !free[cur] && !held[cur]);
+			if
+			:: own[cur] == 2 ->
+				/* A live hold: unlinked, its holder keeps it. */
+				assert(holder[cur] == 2);
+				held[cur] = true;
+				if
+				:: prev == NIL -> head_idx = next[cur]
+				:: else -> next[prev] = next[cur]
+				fi
+			:: else ->
+				free[cur] = true;
+				cnt++;
+				prev = cur
+			fi;
 			cur = next[cur]
 		od;
 		/* 2. The live client's records; the list wins. */
@@ -159,8 +181,10 @@ proctype client(byte me)
 			:: else ->
 				pend[me] = x;
 				MAY_DIE;
+#ifndef CLEAR_LATE
 				own[x] = 0;
 				MAY_DIE;
+#endif
 				do
 				:: atomic { h_idx = head_idx; h_tag = head_tag }
 				   MAY_DIE;
@@ -178,6 +202,10 @@ proctype client(byte me)
 				   fi
 				od;
 				MAY_DIE;
+#ifdef CLEAR_LATE
+				own[x] = 0;
+				MAY_DIE;
+#endif
 				pend[me] = NIL
 			fi
 		fi;
@@ -190,7 +218,7 @@ died:
 /* Client 0's file is released: reconcile while client 1 runs. */
 active proctype kernel()
 {
-	byte i, cur, cnt;
+	byte i, cur, prev, cnt;
 	bool free[N], held[N];
 
 	gone[0];

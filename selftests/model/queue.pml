@@ -300,7 +300,11 @@ proctype consumer(byte me)
 			break		/* empty */
 		   :: sl == LAP(h) && si != EMPTY ->
 #ifndef CONSUME_FIRST
-			if DIE :: atomic { x = si; own[x] = me } fi;
+			/*
+			 * The library's check (bp_q_get): a queued buffer's
+			 * record says free, so no correct run gets EUCLEAN.
+			 */
+			if DIE :: atomic { x = si; assert(own[x] == 0); own[x] = me } fi;
 #endif
 			if
 			DIE
