@@ -58,6 +58,8 @@
 #define QNAME		"trust.q"
 #define STAMP		0x5452555354ull		/* "TRUST" */
 #define MAX_SECOND	(2 * COUNT)
+#define WPROCS		3		/* the storm's worker processes */
+#define WTHREADS	2		/* and their threads */
 #define SECOND_MAX	512		/* the second client takes at most */
 
 static uint64_t now_ns(void)
@@ -94,6 +96,7 @@ struct shared {
 	/* Storm workers. */
 	_Atomic int errors;
 	_Atomic int workers_done;
+	_Atomic int workers_started;	/* threads with a cache */
 	_Atomic uint64_t w_acquired, w_failed, w_einval;
 	_Atomic uint64_t w_max_ns;
 	char why[480];
@@ -103,8 +106,21 @@ enum pattern {
 	P_FL_CYCLE, P_FL_HEAD_HELD, P_FL_LINK_HELD, P_MAG_OVER_CAP,
 	P_MAG_OVER_FILL, P_DEPOT_HELD, P_LOADED_HELD, P_DEPOT_SELF, P_ZERO,
 	P_ONES, P_RANDOM_ALL, P_RANDOM_LISTS, P_QUEUE_HELD, P_DEPOT_LIVE,
-	P_STORM,
+	P_STORM, P_LIVE_ONCE,
 };
+
+/* Wait until *f reaches want, up to secs seconds: 0, or -1. */
+static int wait_for(_Atomic int *f, int want, int secs)
+{
+	uint64_t end = now_ns() + secs * 1000000000ull;
+
+	while (atomic_load(f) < want) {
+		if (now_ns() > end)
+			return -1;
+		usleep(1000);
+	}
+	return 0;
+}
 
 /* The control area as the corrupter (or the monitor) maps it. */
 struct ctl {
@@ -425,6 +441,31 @@ static void corrupter(struct shared *sh, enum pattern p)
 			sh->touched = 2;
 		}
 		break;
+	case P_LIVE_ONCE:
+		/*
+		 * Once every worker thread has its cache: each live cache's
+		 * loaded magazine pushed onto the full stack, its prev onto
+		 * the empty one, while the threads go on using them.
+		 */
+		atomic_store(&sh->corrupted, 1);
+		if (wait_for(&sh->workers_started, WPROCS * WTHREADS, 60))
+			break;
+		usleep(100000);
+		for (i = 0; i < s->nr_caches; i++) {
+			struct bufpool_cache *cc = &s->caches[i];
+			uint32_t ld = cc->loaded, pv = cc->prev;
+
+			if (!cc->owner || ld >= s->nr_mags || pv >= s->nr_mags)
+				continue;
+			s->mag_next[ld] = bp_fl_idx(*s->full_head);
+			*s->full_head = bp_fl_pack(ld,
+					bp_fl_next_tag(*s->full_head));
+			s->mag_next[pv] = bp_fl_idx(*s->empty_head);
+			*s->empty_head = bp_fl_pack(pv,
+					bp_fl_next_tag(*s->empty_head));
+			sh->touched++;
+		}
+		break;
 	case P_STORM:
 		atomic_store(&sh->corrupted, 1);
 		while (!atomic_load(&sh->stop)) {
@@ -440,18 +481,6 @@ static void corrupter(struct shared *sh, enum pattern p)
 		pause();
 }
 
-/* Wait until *f reaches want, up to secs seconds: 0, or -1. */
-static int wait_for(_Atomic int *f, int want, int secs)
-{
-	uint64_t end = now_ns() + secs * 1000000000ull;
-
-	while (atomic_load(f) < want) {
-		if (now_ns() > end)
-			return -1;
-		usleep(1000);
-	}
-	return 0;
-}
 
 static void second_err(struct shared *sh, int err)
 {
@@ -1188,13 +1217,12 @@ TEST_F_TIMEOUT(trust, pattern, 240)
 
 /*
  * The storm: a client keeps corrupting the lists, magazines and own[]
- * for BUFPOOL_TRUST_SECS seconds while four processes of two threads
- * take (every call), stamp, hold a while and give back.  A stamp found
- * live in a buffer just taken is a buffer two live holders hold.
+ * for BUFPOOL_TRUST_SECS seconds (or, live_mags_pushed_once, pushes
+ * every live thread's two magazines onto the depot's stacks once) while
+ * three processes of two threads take (by every call), stamp, hold a
+ * while and give back.  A stamp found live in a buffer just taken is a
+ * buffer two live holders hold.
  */
-#define WPROCS		3
-#define WTHREADS	2
-#define NSLOT		(1 + WPROCS * WTHREADS)	/* slot 0: the victim */
 
 struct wstamp {
 	_Atomic uint64_t mark;	/* the holder's slot + 1, 0: none */
@@ -1237,6 +1265,7 @@ static void *worker_thread(void *arg)
 	uint32_t held[32];
 	uint64_t seq = 0, t0;
 	void *bufs[8];
+	int started = 0;
 
 	while (!atomic_load(&sh->quit) && !atomic_load(&sh->stop)) {
 		n = 1 + rand_r(&seed) % 24;
@@ -1266,6 +1295,8 @@ fail:
 			break;
 		}
 		n = k;
+		if (n && !started++)
+			atomic_fetch_add(&sh->workers_started, 1);
 		atomic_fetch_add(&sh->w_acquired, n);
 		for (i = 0; i < n; i++) {
 			struct wstamp *s = bufpool_addr(w->pool, held[i]);
@@ -1336,6 +1367,16 @@ FIXTURE(trust_storm) {
 	struct env e;
 };
 
+FIXTURE_VARIANT(trust_storm) {
+	enum pattern pattern;
+};
+FIXTURE_VARIANT_ADD(trust_storm, corrupter_keeps_writing) {
+	.pattern = P_STORM,
+};
+FIXTURE_VARIANT_ADD(trust_storm, live_mags_pushed_once) {
+	.pattern = P_LIVE_ONCE,
+};
+
 FIXTURE_SETUP(trust_storm)
 {
 	env_setup(_metadata, &self->e);
@@ -1346,7 +1387,7 @@ FIXTURE_TEARDOWN(trust_storm)
 	env_teardown(_metadata, &self->e);
 }
 
-TEST_F_TIMEOUT(trust_storm, corrupter_keeps_writing, 300)
+TEST_F_TIMEOUT(trust_storm, workers, 300)
 {
 	const char *env = getenv("BUFPOOL_TRUST_SECS");
 	const char *cases = getenv("BUFPOOL_TRUST_CASES");
@@ -1378,7 +1419,7 @@ TEST_F_TIMEOUT(trust_storm, corrupter_keeps_writing, 300)
 	e->corrupter = fork();
 	ASSERT_LE(0, e->corrupter);
 	if (e->corrupter == 0)
-		corrupter(sh, P_STORM);
+		corrupter(sh, variant->pattern);
 	ASSERT_EQ(0, wait_for(&sh->corrupted, 1, 30));
 	for (i = 0; i < WPROCS; i++) {
 		e->workers[i] = fork();
@@ -1391,6 +1432,8 @@ TEST_F_TIMEOUT(trust_storm, corrupter_keeps_writing, 300)
 	atomic_store(&sh->stop, 1);	/* the corrupter and the workers */
 	ASSERT_EQ(0, wait_for(&sh->corrupted, 2, 30));
 	ASSERT_EQ(0, wait_for(&sh->workers_done, WPROCS, 60));
+	if (variant->pattern == P_LIVE_ONCE)
+		EXPECT_LT(0, sh->touched) TH_LOG("no live magazine to push");
 	TH_LOG("%llu rounds of corruption in %d s; workers took %llu, failed %llu takes, %llu releases refused; slowest call %llu us",
 	       (unsigned long long)sh->rounds, secs,
 	       (unsigned long long)atomic_load(&sh->w_acquired),
@@ -1408,7 +1451,7 @@ TEST_F_TIMEOUT(trust_storm, corrupter_keeps_writing, 300)
 	EXPECT_LT(req0, bp_stat("repair_requests"));
 	EXPECT_LT(rep0, bp_stat("repairs"));
 	ASSERT_EQ(0, bufpool_stats(e->victim, &st));
-	if (!cases)	/* all of them: some are found */
+	if (variant->pattern == P_STORM && !cases)	/* some are found */
 		EXPECT_LT(st0.detected, st.detected);
 	EXPECT_LT(st0.repairs, st.repairs);
 	audit_whole(_metadata, e->victim, &a);
