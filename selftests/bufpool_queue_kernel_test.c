@@ -397,11 +397,20 @@ TEST_F(q, dequeue_in_flight_survives_audit)
 	EXPECT_EQ(1, au.queued);
 	EXPECT_EQ(1, au.held);
 
-	/* A non-consumer's record of a queued buffer is a repair. */
+	/*
+	 * A live non-consumer's record of a queued buffer (no correct
+	 * producer leaves one): the record wins, the slot is voided (ABI
+	 * 1.4), and the consumer passes over it.
+	 */
 	own(&self->b)[y] = self->c.id;
 	ASSERT_EQ(0, audit(&self->c, &au));
+	EXPECT_EQ(au.buf_count, au.free + au.cached + au.held + au.transit +
+		  au.queued);
 	EXPECT_EQ(1, au.repaired);
-	EXPECT_EQ(BUFPOOL_OWN_FREE, own(&self->b)[y]);
+	EXPECT_EQ(0, au.queued);
+	EXPECT_EQ(2, au.held);
+	EXPECT_EQ(self->c.id, own(&self->b)[y]);
+	EXPECT_EQ(BUFPOOL_IDX_NIL, bp_q_get(&qb, own(&self->b), self->b.id));
 }
 
 /* Addressed handoff: held while the receiver lives, back when it goes. */

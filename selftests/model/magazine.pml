@@ -206,30 +206,10 @@ inline reconcile()
 		:: i < NB -> bfree[i] = false; bheld[i] = false; i++
 		:: else -> break
 		od;
-		/*
-		 * 0. (ABI 1.4) Client 1's cache words claim their magazines:
-		 * a stack that names one too loses it (unlinked below).
-		 */
-		if
-		:: cacheA[1] != NIL -> mheld[cacheA[1]] = true
-		:: else -> skip
-		fi;
-		if
-		:: cacheB[1] != NIL -> assert(!mheld[cacheB[1]]);
-			mheld[cacheB[1]] = true
-		:: else -> skip
-		fi;
 		/* 1. The stacks, and what full magazines hold, are free. */
-		prv = NIL;
 		cur = full_head;
 		do
 		:: cur == NIL -> break
-		:: mheld[cur] ->
-			if
-			:: prv == NIL -> full_head = mnext[cur]
-			:: else -> mnext[prv] = mnext[cur]
-			fi;
-			cur = mnext[cur]
 		:: else ->
 			assert(!mfree[cur]);
 			mfree[cur] = true;
@@ -238,26 +218,15 @@ inline reconcile()
 				bfree[midx[cur]] = true
 			:: else -> skip
 			fi;
-			prv = cur;
 			cur = mnext[cur]
 		od;
-		prv = NIL;
 		cur = empty_head;
 		do
 		:: cur == NIL -> break
-		:: mheld[cur] ->
-			if
-			:: prv == NIL -> empty_head = mnext[cur]
-			:: else -> mnext[prv] = mnext[cur]
-			fi;
-			cur = mnext[cur]
 		:: else -> assert(!mfree[cur]); mfree[cur] = true;
-			mcount[cur] = 0; prv = cur; cur = mnext[cur]
+			mcount[cur] = 0; cur = mnext[cur]
 		od;
-		/*
-		 * 2. Client 1's cache words (claimed) and pending (the
-		 * stacks win over an announcement).
-		 */
+		/* 2. Client 1's cache words and pending; the stacks win. */
 		i = 0;
 		do
 		:: i < 3 ->
@@ -267,13 +236,17 @@ inline reconcile()
 			:: else -> cur = pending[1]
 			fi;
 			if
-			:: cur != NIL && i < 2 ->
+			:: cur != NIL && mfree[cur] && i < 2 ->
+				/*
+				 * ABI 1.4: a word naming a stacked magazine
+				 * (a give in flight) is cleared; the thread
+				 * overwrites it next anyway.
+				 */
 				if
-				:: mcount[cur] > 0 && !bfree[midx[cur]] ->
-					bheld[midx[cur]] = true
-				:: else -> skip
+				:: i == 0 -> cacheA[1] = NIL
+				:: else -> cacheB[1] = NIL
 				fi
-			:: cur != NIL && i == 2 && !mfree[cur] && !mheld[cur] ->
+			:: cur != NIL && !mfree[cur] && !mheld[cur] ->
 				mheld[cur] = true;
 				if
 				:: mcount[cur] > 0 && !bfree[midx[cur]] ->
@@ -336,7 +309,7 @@ inline reconcile()
 
 active proctype kernel()
 {
-	byte i, cur, cnt, prv;
+	byte i, cur, cnt;
 	bool mfree[NM], mheld[NM], bfree[NB], bheld[NB];
 
 	gone[0];

@@ -152,15 +152,13 @@ static inline int bp_recon_own_hold(struct bp_recon *r, __u32 idx, __u32 o)
  * cut it at the first entry out of range or seen before.  With own (the
  * free list of buffers), an entry that own[] says a live client holds is
  * unlinked instead (the walk goes on after it) and marked held, so that
- * it counts as seen if the list comes back to it.  With hold (a depot
- * stack), an entry marked there (a live cache's magazine, step 0) is
- * unlinked likewise.  Returns the number of entries left on the list, at
- * most n.  A list of n entries takes at most n steps: the walk cuts the
- * list at step n, so that a cycle through unlinked entries ends too.
+ * it counts as seen if the list comes back to it.  Returns the number
+ * of entries left on the list, at most n.  A list of n entries takes at
+ * most n steps: the walk cuts the list at step n, whatever it meets.
  */
 static inline __u32 bp_recon_walk(struct bp_recon *r, __u64 *head,
 				  __u32 *link, __u32 n, __u64 *bm,
-				  __u32 *own, const __u64 *hold)
+				  __u32 *own)
 {
 	__u64 h = bp_load_relaxed_u64(head), tag = bp_fl_next_tag(h);
 	__u64 cut = bp_fl_pack(BUFPOOL_IDX_NIL, tag);
@@ -179,9 +177,8 @@ static inline __u32 bp_recon_walk(struct bp_recon *r, __u64 *head,
 			break;
 		}
 		nxt = bp_load_relaxed_u32(&link[idx]);
-		if ((hold && bp_bm_test(hold, idx)) ||
-		    (own && bp_recon_own_hold(r, idx,
-					      bp_load_relaxed_u32(&own[idx])))) {
+		if (own && bp_recon_own_hold(r, idx,
+					     bp_load_relaxed_u32(&own[idx]))) {
 			/* Its holder keeps it; a bad nxt is cut next step. */
 			if (prev == BUFPOOL_IDX_NIL)
 				bp_store_relaxed_u64(head, bp_fl_pack(nxt, tag));
@@ -243,40 +240,23 @@ static inline void bp_recon_push_chain(__u64 *head, __u32 *next,
 	bp_store_relaxed_u64(head, bp_fl_pack(first, bp_fl_next_tag(h)));
 }
 
-/*
- * Step 0, ABI 1.4: a live cache's loaded or prev word claims its
- * magazine before the depot is walked, so that a stack that names it
- * too loses it (the walk unlinks it).  The thread uses the magazine
- * through its own pointer whatever a stack says, and a correct client
- * never takes from a magazine it pushed: its word names a magazine on a
- * stack only between its push and its next store to the word, and then
- * counting the magazine as the thread's only keeps it out of the pool
- * until the next reconciliation.  A magazine two words name (garbage)
- * stays with the first; the other word is cleared, which that thread's
- * library notices (it checks its words).
- */
-static inline void bp_recon_claim_mag(struct bp_shm *s, struct bp_recon *r,
-				      __u32 *field)
-{
-	__u32 id = bp_load_relaxed_u32(field);
-
-	if (id == BUFPOOL_IDX_NIL)
-		return;
-	if (id >= s->nr_mags || bp_bm_test_set(r->mheld_bm, id)) {
-		bp_store_relaxed_u32(field, BUFPOOL_IDX_NIL);
-		r->repaired++;
-	}
-}
-
 static inline void bp_recon_mag_contents(struct bp_shm *s,
 					 struct bp_recon *r, __u32 id);
 
 /*
- * The magazine a live cache's pending word announces (a take from a
- * stack in flight): held, unless a stack still has it (the list wins).
+ * A magazine a live cache's word names: held, with what it holds,
+ * unless a depot stack has it: then the list wins (a give in flight:
+ * the thread pushed it and has not yet stored the word that replaces
+ * it, or a take in flight: pending announces it before the CAS).
+ * ABI 1.4: a loaded or prev word that names a magazine on a stack is
+ * also cleared, silently (word set): the thread is done with that
+ * magazine if it is correct (it overwrites the word next), and if the
+ * magazine got there by another client's doing, the thread's library
+ * sees its word gone and stops using the magazine, which someone else
+ * may take from the stack next.
  */
 static inline void bp_recon_live_mag(struct bp_shm *s, struct bp_recon *r,
-				     __u32 *field)
+				     __u32 *field, int word)
 {
 	__u32 id = bp_load_relaxed_u32(field);
 
@@ -287,7 +267,12 @@ static inline void bp_recon_live_mag(struct bp_shm *s, struct bp_recon *r,
 		r->repaired++;
 		return;
 	}
-	if (bp_bm_test(r->mfree_bm, id) || bp_bm_test_set(r->mheld_bm, id))
+	if (bp_bm_test(r->mfree_bm, id)) {
+		if (word)
+			bp_store_relaxed_u32(field, BUFPOOL_IDX_NIL);
+		return;
+	}
+	if (bp_bm_test_set(r->mheld_bm, id))
 		return;
 	bp_recon_mag_contents(s, r, id);
 }
@@ -448,27 +433,18 @@ static inline void bp_reconcile(struct bp_shm *s, struct bp_recon *r)
 	struct bufpool_cache *c;
 	__u64 h;
 
-	/* 0. Live caches' magazines are theirs (bp_recon_claim_mag). */
-	for (i = 0; i < s->nr_caches && s->nr_mags; i++) {
-		c = &s->caches[i];
-		if (!bp_recon_live(r, bp_load_relaxed_u32(&c->owner)))
-			continue;
-		bp_recon_claim_mag(s, r, &c->loaded);
-		bp_recon_claim_mag(s, r, &c->prev);
-	}
-
 	/* 1. What the lists hold is free. */
 	r->free = bp_recon_walk(r, s->free_head, s->next, s->buf_count,
-				r->free_bm, s->own, (__u64 *)0);
+				r->free_bm, s->own);
 	if (s->nr_mags) {
 		bp_recon_walk(r, s->full_head, s->mag_next, s->nr_mags,
-			      r->mfree_bm, (__u32 *)0, r->mheld_bm);
+			      r->mfree_bm, (__u32 *)0);
 		for (id = bp_fl_idx(bp_load_relaxed_u64(s->full_head));
 		     id < s->nr_mags;
 		     id = bp_load_relaxed_u32(&s->mag_next[id]))
 			r->free += bp_recon_free_mag(s, r, &s->mags[id]);
 		bp_recon_walk(r, s->empty_head, s->mag_next, s->nr_mags,
-			      r->mfree_bm, (__u32 *)0, r->mheld_bm);
+			      r->mfree_bm, (__u32 *)0);
 		for (id = bp_fl_idx(bp_load_relaxed_u64(s->empty_head));
 		     id < s->nr_mags;
 		     id = bp_load_relaxed_u32(&s->mag_next[id]))
@@ -490,14 +466,9 @@ static inline void bp_reconcile(struct bp_shm *s, struct bp_recon *r)
 			bp_store_relaxed_u32(&c->owner, 0);
 			continue;
 		}
-		/* Claimed in step 0 (a bad id was cleared there). */
-		id = bp_load_relaxed_u32(&c->loaded);
-		if (id < s->nr_mags)
-			bp_recon_mag_contents(s, r, id);
-		id = bp_load_relaxed_u32(&c->prev);
-		if (id < s->nr_mags)
-			bp_recon_mag_contents(s, r, id);
-		bp_recon_live_mag(s, r, &c->pending);
+		bp_recon_live_mag(s, r, &c->loaded, 1);
+		bp_recon_live_mag(s, r, &c->prev, 1);
+		bp_recon_live_mag(s, r, &c->pending, 0);
 		idx = bp_load_relaxed_u32(&c->pend_buf);
 		if (idx == BUFPOOL_IDX_NIL)
 			continue;
