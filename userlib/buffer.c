@@ -111,9 +111,8 @@ unsigned int bufpool_acquire_bulk(struct bufpool *pool, void **bufs,
 		 * The count is read once: another client can write it, and
 		 * only the value checked may index the magazine.
 		 */
-		c = cache && bp_cache_named(cache) ?
-		    bp_load_relaxed_u32(&cache->loaded->count) : 0;
-		if (c && c - 1 < cache->mag_fill) {
+		c = cache ? bp_load_relaxed_u32(&cache->loaded->count) : 0;
+		if (cache && c - 1 < cache->mag_fill) {
 			struct bufpool_mag *m = cache->loaded;
 
 			for (k = 0; c && i < n; k++, i++) {

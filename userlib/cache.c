@@ -539,10 +539,8 @@ static uint32_t bp_acquire_from_free_list(struct bufpool *pool,
 		idx = bp_free_list_take(pool, shared, &err);
 		if (idx != BP_NONE) {
 			o = BUFPOOL_OWN_FREE;
-			if (atomic_compare_exchange_strong_explicit(
-					(_Atomic __u32 *)&pool->own[idx], &o,
-					pool->client_id, memory_order_relaxed,
-					memory_order_relaxed)) {
+			if (bp_cas_relaxed_u32(&pool->own[idx], &o,
+					       pool->client_id)) {
 				bp_unannounce(&shared->pend_buf);
 				return idx;
 			}

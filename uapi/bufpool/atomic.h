@@ -70,6 +70,11 @@ static inline bool bp_cas_release_u64(__u64 *p, __u64 *old, __u64 new)
 	return try_cmpxchg64_release(p, old, new);
 }
 
+static inline bool bp_cas_relaxed_u32(__u32 *p, __u32 *old, __u32 new)
+{
+	return try_cmpxchg_relaxed(p, old, new);
+}
+
 static inline void bp_cpu_relax(void)
 {
 	cpu_relax();
@@ -131,6 +136,15 @@ static inline bool bp_cas_release_u64(__u64 *p, __u64 *old, __u64 new)
 						     old, new,
 						     memory_order_release,
 						     memory_order_relaxed);
+}
+
+/* A strong CAS: fails only when *p differs from *old. */
+static inline bool bp_cas_relaxed_u32(__u32 *p, __u32 *old, __u32 new)
+{
+	return atomic_compare_exchange_strong_explicit((_Atomic __u32 *)p,
+						       old, new,
+						       memory_order_relaxed,
+						       memory_order_relaxed);
 }
 
 static inline void bp_cpu_relax(void)

@@ -281,11 +281,13 @@ static inline __u32 bp_q_get(struct bp_q *q, __u32 *own, __u32 me)
 		 * client.  Its position is passed over, the buffer left to
 		 * its holder, and the corruption reported.
 		 */
-		if (idx < q->buf_count && own &&
-		    bp_load_relaxed_u32(&own[idx]) != BUFPOOL_OWN_FREE)
-			idx = BP_FL_CORRUPT;
-		else if (idx < q->buf_count && own)
-			bp_store_relaxed_u32(&own[idx], me);
+		if (idx < q->buf_count && own) {
+			__u32 o = BUFPOOL_OWN_FREE;
+
+			/* A CAS: nobody else can take it at the same time. */
+			if (!bp_cas_relaxed_u32(&own[idx], &o, me))
+				idx = BP_FL_CORRUPT;
+		}
 		/* Orders the record before the slot lets go of the buffer. */
 		bp_store_release_u64(slot, bp_q_slot(lap + 1,
 						     BUFPOOL_QUEUE_EMPTY));
