@@ -19,7 +19,8 @@
  * corrupted, and /dev/bufpool-calm) and loads it back as it was at the
  * end.  The corrupter is a child that opens the device, attaches and
  * maps the control area read-write; a pattern writes once, the storm
- * keeps writing for BUFPOOL_TRUST_SECS (default 3) seconds while
+ * keeps writing for BUFPOOL_TRUST_SECS seconds (default: a third of
+ * BUFPOOL_STORM_SECS, at least 3) while
  * workers take, stamp, hold and give buffers back (BUFPOOL_TRUST_CASES,
  * a mask of storm_write()'s cases 0-8, narrows what it writes).
  *
@@ -1397,8 +1398,11 @@ FIXTURE_TEARDOWN(trust_storm)
 TEST_F_TIMEOUT(trust_storm, workers, 300)
 {
 	const char *env = getenv("BUFPOOL_TRUST_SECS");
+	const char *storm = getenv("BUFPOOL_STORM_SECS");
 	const char *cases = getenv("BUFPOOL_TRUST_CASES");
-	int secs = env ? atoi(env) : 3;
+	/* A third of the crash storms' time (make check: 10 s), or as set. */
+	int secs = env ? atoi(env) : storm && atoi(storm) / 3 > 3 ?
+		   atoi(storm) / 3 : 3;
 	struct env *e = &self->e;
 	struct shared *sh = e->sh;
 	struct bufpool_stats st0, st;
