@@ -122,7 +122,7 @@ static inline int bp_recon_live(const struct bp_recon *r, __u32 id)
  * ABI 1.4: is own[] record o of buffer idx a live hold (see the top of
  * this file)?  Then count it held or in transit, as step 3 would, and
  * mark it in held_bm (step 3 then leaves the count alone); return 1.
- * Only for step 1, before anything else marks held_bm.
+ * A buffer marked already is not counted again.
  */
 static inline int bp_recon_own_hold(struct bp_recon *r, __u32 idx, __u32 o)
 {
@@ -290,9 +290,18 @@ static inline void bp_recon_mag_contents(struct bp_shm *s,
 	for (i = 0; i < n; i++) {
 		idx = bp_load_relaxed_u32(&m->idx[i]);
 		/* Free as well: a drain in flight; the list wins. */
-		if (idx < s->buf_count && !bp_bm_test(r->free_bm, idx) &&
-		    !bp_bm_test(r->queued_bm, idx) &&
-		    !bp_bm_test_set(r->held_bm, idx))
+		if (idx >= s->buf_count || bp_bm_test(r->free_bm, idx) ||
+		    bp_bm_test(r->queued_bm, idx))
+			continue;
+		/*
+		 * A live hold in own[] counts as held: a take or a give in
+		 * flight (the magazine still names the buffer the thread has
+		 * recorded), or another client's entry naming a buffer that
+		 * someone holds (the thread's CAS will refuse it).
+		 */
+		if (bp_recon_own_hold(r, idx, bp_load_relaxed_u32(&s->own[idx])))
+			continue;
+		if (!bp_bm_test_set(r->held_bm, idx))
 			r->cached++;
 	}
 }

@@ -397,6 +397,36 @@ TEST_F(rc, stacked_mag_clears_live_word)
 	EXPECT_EQ(COUNT, self->r.free);
 }
 
+/*
+ * A live cache's magazine naming a buffer that own[] says a live client
+ * holds (a take or give in flight, or another client's entry): held,
+ * not cached, and nothing is given back.
+ */
+TEST_F(rc, live_mag_entry_with_a_live_record_is_held)
+{
+	struct bp_shm *s = &self->s;
+	struct bufpool_cache *c = &s->caches[1];
+	__u32 a, x, y;
+
+	c->owner = 7;
+	a = bp_fl_pop(s->empty_head, s->mag_next, s->nr_mags);
+	c->loaded = a;
+	x = bp_fl_pop(s->free_head, s->next, s->buf_count);
+	y = bp_fl_pop(s->free_head, s->next, s->buf_count);
+	s->mags[a].idx[0] = x;
+	s->mags[a].idx[1] = y;
+	s->mags[a].count = 2;
+	s->own[y] = 8;			/* held by another live client */
+	set_live(self, 7);
+	set_live(self, 8);
+	RECONCILE(self);
+	EXPECT_WHOLE(self);
+	EXPECT_EQ(1, self->r.cached);
+	EXPECT_EQ(1, self->r.held);
+	EXPECT_EQ(0, self->r.reclaimed);
+	EXPECT_EQ(8, s->own[y]);
+}
+
 TEST_F(rc, cycles_and_duplicates_are_cut)
 {
 	struct bp_shm *s = &self->s;
