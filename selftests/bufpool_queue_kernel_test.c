@@ -17,43 +17,13 @@
 
 #include "bufpool_selftest.h"
 
-/* One client: an open, attached file and its mapping of the area. */
-struct client {
-	int fd;
-	__u32 id;
-	struct bufpool_info info;
-	char *ctrl;
-};
-
-static int client_open(struct client *c)
+/* One client: bp_raw_open() of the default pool, read-write. */
+static int client_open(struct bp_raw_client *c)
 {
-	__u32 abi = BUFPOOL_ABI_VERSION;
-	int id;
-
-	c->ctrl = MAP_FAILED;
-	c->fd = open(BUFPOOL_DEV_PATH, O_RDWR | O_CLOEXEC);
-	if (c->fd < 0)
-		return -1;
-	id = ioctl(c->fd, BUFPOOL_IOC_ATTACH, &abi);
-	if (id <= 0 || ioctl(c->fd, BUFPOOL_IOC_INFO, &c->info))
-		return -1;
-	c->id = id;
-	c->ctrl = mmap(NULL, c->info.ctrl_size, PROT_READ | PROT_WRITE,
-		       MAP_SHARED, c->fd, 0);
-	return c->ctrl == MAP_FAILED ? -1 : 0;
+	return bp_raw_open(c, BUFPOOL_DEV_PATH, PROT_READ | PROT_WRITE);
 }
 
-static void client_close(struct client *c)
-{
-	if (c->ctrl != MAP_FAILED)
-		munmap(c->ctrl, c->info.ctrl_size);
-	c->ctrl = MAP_FAILED;
-	if (c->fd >= 0)
-		close(c->fd);
-	c->fd = -1;
-}
-
-static int qop(struct client *c, __u32 op, __u32 flags, const char *name,
+static int qop(struct bp_raw_client *c, __u32 op, __u32 flags, const char *name,
 	       __u32 capacity, __u32 id, struct bufpool_queue_req *out)
 {
 	struct bufpool_queue_req req = {
@@ -70,29 +40,29 @@ static int qop(struct client *c, __u32 op, __u32 flags, const char *name,
 	return ret;
 }
 
-static int qopen(struct client *c, __u32 flags, const char *name,
+static int qopen(struct bp_raw_client *c, __u32 flags, const char *name,
 		 __u32 capacity, struct bufpool_queue_req *out)
 {
 	return qop(c, BUFPOOL_QOP_OPEN, flags, name, capacity, 0, out);
 }
 
-static int qclose(struct client *c, __u32 id)
+static int qclose(struct bp_raw_client *c, __u32 id)
 {
 	return qop(c, BUFPOOL_QOP_CLOSE, 0, "", 0, id, NULL);
 }
 
-static __u32 *own(struct client *c)
+static __u32 *own(struct bp_raw_client *c)
 {
 	return (__u32 *)(c->ctrl + c->info.own_offset);
 }
 
-static struct bufpool_qdesc *desc(struct client *c, __u32 k)
+static struct bufpool_qdesc *desc(struct bp_raw_client *c, __u32 k)
 {
 	return (struct bufpool_qdesc *)(c->ctrl + c->info.queues_offset) + k;
 }
 
 /* Queue k as the kernel answered, for <bufpool/queue.h>. */
-static void qbind(struct client *c, const struct bufpool_queue_req *r,
+static void qbind(struct bp_raw_client *c, const struct bufpool_queue_req *r,
 		  struct bp_q *q)
 {
 	q->d = desc(c, r->id);
@@ -104,7 +74,7 @@ static void qbind(struct client *c, const struct bufpool_queue_req *r,
 }
 
 /* Take a buffer off the free list and record it as c's. */
-static __u32 take(struct client *c)
+static __u32 take(struct bp_raw_client *c)
 {
 	struct bufpool_ctrl *h = (struct bufpool_ctrl *)c->ctrl;
 	__u32 x = bp_fl_pop(&h->free_head,
@@ -117,19 +87,19 @@ static __u32 take(struct client *c)
 }
 
 /* Enqueue a buffer c holds, as the ownership protocol says. */
-static int put(struct client *c, struct bp_q *q, __u32 x)
+static int put(struct bp_raw_client *c, struct bp_q *q, __u32 x)
 {
 	own(c)[x] = BUFPOOL_OWN_FREE;
 	return bp_q_put(q, x, 0, NULL);
 }
 
-static int audit(struct client *c, struct bufpool_audit *a)
+static int audit(struct bp_raw_client *c, struct bufpool_audit *a)
 {
 	memset(a, 0, sizeof(*a));
 	return ioctl(c->fd, BUFPOOL_IOC_AUDIT, a);
 }
 
-static int live_bit(struct client *c, __u32 id)
+static int live_bit(struct bp_raw_client *c, __u32 id)
 {
 	__u64 *live = (__u64 *)(c->ctrl + c->info.live_offset);
 
@@ -137,7 +107,7 @@ static int live_bit(struct client *c, __u32 id)
 }
 
 FIXTURE(q) {
-	struct client a, b, c;
+	struct bp_raw_client a, b, c;
 };
 
 FIXTURE_SETUP(q)
@@ -155,9 +125,9 @@ FIXTURE_SETUP(q)
 
 FIXTURE_TEARDOWN(q)
 {
-	client_close(&self->a);
-	client_close(&self->b);
-	client_close(&self->c);
+	bp_raw_close(&self->a);
+	bp_raw_close(&self->b);
+	bp_raw_close(&self->c);
 }
 
 /* The audit adds up, with queued, and nothing was repaired. */
@@ -233,7 +203,7 @@ TEST_F(q, open_close_errors)
 	EXPECT_EQ(r.id, r2.id);
 	EXPECT_EQ(r.generation, r2.generation);
 	EXPECT_EQ(2, desc(&self->b, r.id)->users);
-	client_close(&self->a);
+	bp_raw_close(&self->a);
 	EXPECT_EQ(1, desc(&self->b, r.id)->users);
 	EXPECT_EQ(0, desc(&self->b, r.id)->consumer);
 	ASSERT_EQ(0, qopen(&self->c, BUFPOOL_QOPEN_CONSUME, "kt-q", 0, NULL));
@@ -311,7 +281,7 @@ TEST_F(q, contents_outlive_consumer_then_come_back)
 	EXPECT_EQ(3, au.queued);
 	EXPECT_LE(1, au.queues);
 
-	client_close(&self->b);		/* the consumer dies */
+	bp_raw_close(&self->b);		/* the consumer dies */
 	ASSERT_EQ(0, audit(&self->c, &au));
 	EXPECT_AUDIT_WHOLE(au);
 	EXPECT_EQ(3, au.queued);
@@ -351,7 +321,7 @@ TEST_F(q, release_drains)
 	for (i = 0; i < 4; i++)
 		ASSERT_EQ(0, put(&self->a, &qa, take(&self->a)));
 	EXPECT_EQ(BP_Q_FULL, put(&self->a, &qa, take(&self->a)));
-	client_close(&self->a);
+	bp_raw_close(&self->a);
 	ASSERT_EQ(0, audit(&self->b, &au));
 	EXPECT_AUDIT_WHOLE(au);
 	EXPECT_EQ(0, au.queued);
@@ -431,14 +401,14 @@ TEST_F(q, addressed_handoff)
 	/* c adopts y: the kernel counts it as c's. */
 	own(&self->c)[y] = self->c.id;
 	/* b goes before adopting x: x is free again after that close. */
-	client_close(&self->b);
+	bp_raw_close(&self->b);
 	EXPECT_EQ(BUFPOOL_OWN_FREE, own(&self->a)[x]);
 	ASSERT_EQ(0, audit(&self->a, &au));
 	EXPECT_AUDIT_WHOLE(au);
 	EXPECT_EQ(0, au.transit);
 	EXPECT_EQ(1, au.held);
 	EXPECT_EQ(au.buf_count - 1, au.free);
-	client_close(&self->c);
+	bp_raw_close(&self->c);
 	ASSERT_EQ(0, audit(&self->a, &au));
 	EXPECT_EQ(au.buf_count, au.free);
 }
@@ -451,7 +421,7 @@ TEST_F(q, live_map)
 	EXPECT_EQ(1, live_bit(&self->a, self->a.id));
 	EXPECT_EQ(1, live_bit(&self->a, id));
 	EXPECT_EQ(1, live_bit(&self->a, self->c.id));
-	client_close(&self->b);
+	bp_raw_close(&self->b);
 	EXPECT_EQ(0, live_bit(&self->a, id));
 	EXPECT_EQ(1, live_bit(&self->a, self->c.id));
 }

@@ -22,59 +22,29 @@
 
 #include "bufpool_selftest.h"
 
-/* One client: an open, attached file and its mapping of the area. */
-struct client {
-	int fd;
-	__u32 id;
-	struct bufpool_info info;
-	char *ctrl;
-};
-
-static int client_open(struct client *c)
+/* One client: bp_raw_open() of the default pool, read-write. */
+static int client_open(struct bp_raw_client *c)
 {
-	__u32 abi = BUFPOOL_ABI_VERSION;
-	int id;
-
-	c->ctrl = MAP_FAILED;
-	c->fd = open(BUFPOOL_DEV_PATH, O_RDWR | O_CLOEXEC);
-	if (c->fd < 0)
-		return -1;
-	id = ioctl(c->fd, BUFPOOL_IOC_ATTACH, &abi);
-	if (id <= 0 || ioctl(c->fd, BUFPOOL_IOC_INFO, &c->info))
-		return -1;
-	c->id = id;
-	c->ctrl = mmap(NULL, c->info.ctrl_size, PROT_READ | PROT_WRITE,
-		       MAP_SHARED, c->fd, 0);
-	return c->ctrl == MAP_FAILED ? -1 : 0;
+	return bp_raw_open(c, BUFPOOL_DEV_PATH, PROT_READ | PROT_WRITE);
 }
 
-static void client_close(struct client *c)
-{
-	if (c->ctrl != MAP_FAILED)
-		munmap(c->ctrl, c->info.ctrl_size);
-	c->ctrl = MAP_FAILED;
-	if (c->fd >= 0)
-		close(c->fd);
-	c->fd = -1;
-}
-
-static struct bufpool_ctrl *hdr(struct client *c)
+static struct bufpool_ctrl *hdr(struct bp_raw_client *c)
 {
 	return (struct bufpool_ctrl *)c->ctrl;
 }
 
-static __u32 *own(struct client *c)
+static __u32 *own(struct bp_raw_client *c)
 {
 	return (__u32 *)(c->ctrl + c->info.own_offset);
 }
 
-static __u32 *next(struct client *c)
+static __u32 *next(struct bp_raw_client *c)
 {
 	return (__u32 *)(c->ctrl + c->info.next_offset);
 }
 
 /* Take a buffer off the free list and record it as c's. */
-static __u32 take(struct client *c)
+static __u32 take(struct bp_raw_client *c)
 {
 	__u32 x = bp_fl_pop(&hdr(c)->free_head, next(c), c->info.buf_count);
 
@@ -84,7 +54,7 @@ static __u32 take(struct client *c)
 }
 
 /* Corruption: link x into the free list at its head. */
-static void link_head(struct client *c, __u32 x)
+static void link_head(struct bp_raw_client *c, __u32 x)
 {
 	__u64 h = hdr(c)->free_head;
 
@@ -93,7 +63,7 @@ static void link_head(struct client *c, __u32 x)
 }
 
 /* Corruption: link x into the free list after its k-th entry. */
-static int link_after(struct client *c, __u32 x, unsigned int k)
+static int link_after(struct bp_raw_client *c, __u32 x, unsigned int k)
 {
 	__u32 idx = bp_fl_idx(hdr(c)->free_head);
 
@@ -107,7 +77,7 @@ static int link_after(struct client *c, __u32 x, unsigned int k)
 }
 
 /* Is x on the free list?  A bounded walk: the list may be corrupt. */
-static int on_free_list(struct client *c, __u32 x)
+static int on_free_list(struct bp_raw_client *c, __u32 x)
 {
 	__u32 idx = bp_fl_idx(hdr(c)->free_head), n;
 
@@ -119,12 +89,12 @@ static int on_free_list(struct client *c, __u32 x)
 	return 0;
 }
 
-static int repair(struct client *c, __u32 flags)
+static int repair(struct bp_raw_client *c, __u32 flags)
 {
 	return ioctl(c->fd, BUFPOOL_IOC_REPAIR, &flags);
 }
 
-static int audit(struct client *c, struct bufpool_audit *a)
+static int audit(struct bp_raw_client *c, struct bufpool_audit *a)
 {
 	memset(a, 0, sizeof(*a));
 	return ioctl(c->fd, BUFPOOL_IOC_AUDIT, a);
@@ -146,7 +116,7 @@ static long long now_ns(void)
 } while (0)
 
 FIXTURE(rp) {
-	struct client a, b;
+	struct bp_raw_client a, b;
 };
 
 FIXTURE_SETUP(rp)
@@ -163,8 +133,8 @@ FIXTURE_SETUP(rp)
 
 FIXTURE_TEARDOWN(rp)
 {
-	client_close(&self->a);
-	client_close(&self->b);
+	bp_raw_close(&self->a);
+	bp_raw_close(&self->b);
 }
 
 /* Unknown flags: EINVAL; every call counts in repair_requests. */
@@ -474,7 +444,7 @@ TEST_F(reload, pending_request_at_unload)
 	struct sigaction sa = { .sa_handler = on_alarm };
 	struct itimerval it = { .it_value = { .tv_usec = 50000 } };
 	struct bufpool_audit au;
-	struct client c = { .fd = -1 }, rx = { .fd = -1 };
+	struct bp_raw_client c = { .fd = -1 }, rx = { .fd = -1 };
 	long long t0, waits;
 	int i, ret, err;
 
@@ -512,7 +482,7 @@ TEST_F(reload, pending_request_at_unload)
 	close(rx.fd);
 
 	/* The last close with the request pending; then unload at once. */
-	client_close(&c);
+	bp_raw_close(&c);
 	t0 = now_ns();
 	EXPECT_EQ(0, bp_delete_module());
 	EXPECT_GT(10000000000LL, now_ns() - t0);

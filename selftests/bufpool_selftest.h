@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -187,6 +189,49 @@ static inline int bp_module_restore(const char *ko, int was_loaded,
 	if (was_loaded && bp_finit_module(ko, saved))
 		return -1;
 	return 0;
+}
+
+/*
+ * A raw client of a pool, for the tests that speak the ABI without the
+ * library: an open file of path, attached (its records are reconciled,
+ * not deferred), and its mapping of the control area with prot.
+ * bp_raw_open: 0, or -1 (bp_raw_close it all the same).
+ */
+struct bp_raw_client {
+	int fd;
+	__u32 id;
+	struct bufpool_info info;
+	char *ctrl;
+};
+
+static inline int bp_raw_open(struct bp_raw_client *c, const char *path,
+			      int prot)
+{
+	__u32 abi = BUFPOOL_ABI_VERSION;
+	int id;
+
+	c->ctrl = MAP_FAILED;
+	c->fd = open(path, O_RDWR | O_CLOEXEC);
+	if (c->fd < 0)
+		return -1;
+	id = ioctl(c->fd, BUFPOOL_IOC_ATTACH, &abi);
+	memset(&c->info, 0, sizeof(c->info));
+	if (id <= 0 || ioctl(c->fd, BUFPOOL_IOC_INFO, &c->info))
+		return -1;
+	c->id = id;
+	c->ctrl = mmap(NULL, c->info.ctrl_size, prot, MAP_SHARED, c->fd,
+		       (off_t)c->info.ctrl_offset);
+	return c->ctrl == MAP_FAILED ? -1 : 0;
+}
+
+static inline void bp_raw_close(struct bp_raw_client *c)
+{
+	if (c->ctrl != MAP_FAILED)
+		munmap(c->ctrl, c->info.ctrl_size);
+	c->ctrl = MAP_FAILED;
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
 }
 
 #endif /* BUFPOOL_SELFTEST_H */

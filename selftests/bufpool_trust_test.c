@@ -125,48 +125,25 @@ static int wait_for(_Atomic int *f, int want, int secs)
 
 /* The control area as the corrupter (or the monitor) maps it. */
 struct ctl {
-	int fd;
-	uint32_t id;
-	struct bufpool_info info;
-	void *ctrl;
+	struct bp_raw_client c;
 	struct bp_shm s;
 };
 
 static int ctl_open(struct ctl *c, const char *path, int prot)
 {
 	struct bp_layout l;
-	__u32 v = BUFPOOL_ABI_VERSION;
-	int id;
 
-	c->ctrl = MAP_FAILED;
-	c->fd = open(path, O_RDWR | O_CLOEXEC);
-	if (c->fd < 0)
-		return -1;
 	/* Attached before it maps: no legacy client, repairs run. */
-	id = ioctl(c->fd, BUFPOOL_IOC_ATTACH, &v);
-	if (id <= 0)
+	if (bp_raw_open(&c->c, path, prot))
 		return -1;
-	c->id = id;
-	memset(&c->info, 0, sizeof(c->info));
-	if (ioctl(c->fd, BUFPOOL_IOC_INFO, &c->info))
-		return -1;
-	c->ctrl = mmap(NULL, c->info.ctrl_size, prot, MAP_SHARED, c->fd,
-		       c->info.ctrl_offset);
-	if (c->ctrl == MAP_FAILED)
-		return -1;
-	bp_layout_from_info(&l, &c->info);
-	bp_shm_bind(&c->s, c->ctrl, &l);
+	bp_layout_from_info(&l, &c->c.info);
+	bp_shm_bind(&c->s, c->c.ctrl, &l);
 	return 0;
 }
 
 static void ctl_close(struct ctl *c)
 {
-	if (c->ctrl != MAP_FAILED)
-		munmap(c->ctrl, c->info.ctrl_size);
-	c->ctrl = MAP_FAILED;
-	if (c->fd >= 0)
-		close(c->fd);
-	c->fd = -1;
+	bp_raw_close(&c->c);
 }
 
 static uint32_t own_of(struct ctl *mon, uint32_t idx)
@@ -299,7 +276,7 @@ static void corrupter(struct shared *sh, enum pattern p)
 	if (ctl_open(&c, BUFPOOL_DEV_PATH, PROT_READ | PROT_WRITE))
 		_exit(1);
 	s = &c.s;
-	w = c.ctrl;
+	w = (uint32_t *)c.c.ctrl;
 	switch (p) {
 	case P_FL_CYCLE:	/* x11 -> x4: x4..x11 come round for ever */
 		if (fl_walk(s, x, 12) == 12) {
@@ -386,17 +363,17 @@ static void corrupter(struct shared *sh, enum pattern p)
 		}
 		break;
 	case P_ZERO:
-		memset(c.ctrl, 0, c.info.ctrl_size);
-		sh->touched = c.info.ctrl_size / 4;
+		memset(c.c.ctrl, 0, c.c.info.ctrl_size);
+		sh->touched = c.c.info.ctrl_size / 4;
 		break;
 	case P_ONES:
-		memset(c.ctrl, 0xff, c.info.ctrl_size);
-		sh->touched = c.info.ctrl_size / 4;
+		memset(c.c.ctrl, 0xff, c.c.info.ctrl_size);
+		sh->touched = c.c.info.ctrl_size / 4;
 		break;
 	case P_RANDOM_ALL:	/* as the hostile test: a third zero */
-		for (i = 0; i < c.info.ctrl_size / 4; i++)
+		for (i = 0; i < c.c.info.ctrl_size / 4; i++)
 			w[i] = rnd64(&r) % 3 ? (uint32_t)rnd64(&r) : 0;
-		sh->touched = c.info.ctrl_size / 4;
+		sh->touched = c.c.info.ctrl_size / 4;
 		break;
 	case P_RANDOM_LISTS:	/* every list word and magazine, not own[] */
 		*s->free_head = bp_fl_pack(sh->h[0], 1);
@@ -603,8 +580,8 @@ static void env_setup(struct __test_metadata *_metadata, struct env *e)
 	unsigned int i;
 	uint32_t idx;
 
-	e->mon.fd = -1;
-	e->mon.ctrl = MAP_FAILED;
+	e->mon.c.fd = -1;
+	e->mon.c.ctrl = MAP_FAILED;
 	BP_REQUIRE_MODULE(e);
 	e->was_loaded = bp_module_save_unload(e->saved, sizeof(e->saved));
 	ASSERT_LE(0, e->was_loaded);
@@ -622,8 +599,8 @@ static void env_setup(struct __test_metadata *_metadata, struct env *e)
 	e->calm = bufpool_open(CALM_DEV);
 	ASSERT_NE(NULL, e->calm);
 	ASSERT_EQ(0, ctl_open(&e->mon, BUFPOOL_DEV_PATH, PROT_READ));
-	ASSERT_EQ(COUNT, e->mon.info.buf_count);
-	ASSERT_LT(0, e->mon.info.mag_fill);
+	ASSERT_EQ(COUNT, e->mon.c.info.buf_count);
+	ASSERT_LT(0, e->mon.c.info.mag_fill);
 	/* The other pool is in use too: a client holds a few, stamped. */
 	for (i = 0; i < CALM_NH; i++) {
 		struct stamp *st;
@@ -760,7 +737,7 @@ static void calm_untouched(struct __test_metadata *_metadata, struct env *e)
  */
 static void victim_prepare(struct __test_metadata *_metadata, struct env *e)
 {
-	uint32_t fill = e->mon.info.mag_fill, n = NH + 6 * fill, i;
+	uint32_t fill = e->mon.c.info.mag_fill, n = NH + 6 * fill, i;
 	uint32_t *got = calloc(n, sizeof(*got));
 
 	ASSERT_NE(NULL, got);
@@ -1147,7 +1124,7 @@ TEST_F_TIMEOUT(trust, pattern, 240)
 	/* ... and the pool serves, never a held buffer. */
 	for (i = 0; i < t->n; i++)
 		EXPECT_EQ(0, bufpool_release(e->victim, t->buf[i]));
-	want = 2 * e->mon.info.mag_fill + 8;
+	want = 2 * e->mon.c.info.mag_fill + 8;
 	n_more = serve(e, more, want, &stale, &err);
 	ASSERT_EQ(want, n_more) {
 		TH_LOG("acquire after the repair: %s (%u EUCLEAN)",
@@ -1483,7 +1460,7 @@ TEST_F_TIMEOUT(trust_storm, workers, 300)
 			    o == (BUFPOOL_OWN_TRANSIT | sh->victim_id));
 	}
 	/* The pool serves: nothing held, nothing twice. */
-	want = 2 * e->mon.info.mag_fill + 8;
+	want = 2 * e->mon.c.info.mag_fill + 8;
 	n = serve(e, more, want, &stale, &err);
 	ASSERT_EQ(want, n) {
 		TH_LOG("acquire after the repair: %s (%u EUCLEAN)",
