@@ -14,9 +14,10 @@
  * mag_fill is chosen so that all nr_caches caches together hold at most
  * half the pool.  A pool too small for that, or asked for none
  * (nr_caches 0), has no magazines (mag_fill 0); it still has caches,
- * because a cache is also where a thread announces what it is taking,
- * and every thread that takes buffers needs one: BP_DEFAULT_CACHES when
- * none were asked for.
+ * because a cache is where a thread announces what it is taking, for
+ * threads that have one: BP_DEFAULT_CACHES when none were asked for.
+ * A thread without a cache works on the shared path (ABI 1.5), counted
+ * in flight in its client's inflight[] word after the live-client map.
  */
 #ifndef _BUFPOOL_LAYOUT_H
 #define _BUFPOOL_LAYOUT_H
@@ -40,10 +41,15 @@ static_assert(sizeof(struct bufpool_audit) == BUFPOOL_AUDIT_SIZE_VER1,
 	      "struct bufpool_audit is ABI");
 static_assert(__builtin_offsetof(struct bufpool_audit, queued) ==
 	      BUFPOOL_AUDIT_SIZE_VER0, "ABI 1.3 appends to bufpool_audit");
-static_assert(sizeof(struct bufpool_ctrl) == BUFPOOL_CTRL_SIZE_VER3,
+static_assert(sizeof(struct bufpool_ctrl) == BUFPOOL_CTRL_SIZE_VER5,
 	      "struct bufpool_ctrl is ABI");
 static_assert(__builtin_offsetof(struct bufpool_ctrl, nr_queues) ==
 	      BUFPOOL_CTRL_SIZE_VER2, "ABI 1.3 appends to bufpool_ctrl");
+static_assert(__builtin_offsetof(struct bufpool_ctrl, caches_free) ==
+	      BUFPOOL_CTRL_SIZE_VER4, "ABI 1.5 appends to bufpool_ctrl");
+static_assert(__builtin_offsetof(struct bufpool_ctrl, shared_acquires) ==
+	      BUFPOOL_CTRL_SIZE_VER4 + BUFPOOL_CACHELINE,
+	      "the shared path's counters have their own line");
 static_assert(sizeof(struct bufpool_qdesc) == BUFPOOL_QUEUE_DESC_SIZE,
 	      "struct bufpool_qdesc is ABI");
 static_assert(__builtin_offsetof(struct bufpool_qdesc, head) ==
@@ -163,6 +169,7 @@ struct bp_layout {
 	__u64 queues_offset;
 	__u64 qslots_offset;
 	__u64 live_offset;
+	__u64 inflight_offset;	/* live_offset + BUFPOOL_INFLIGHT_GAP */
 	__u64 ctrl_size;
 	__u64 bufs_offset;	/* offsets within the mmap space */
 	__u64 bufs_size;
@@ -213,7 +220,8 @@ static inline void bp_layout_compute(struct bp_layout *l, __u32 count,
 			   sizeof(struct bufpool_qdesc);
 	l->live_offset = bp_align(l->qslots_offset + 8ULL * l->nr_queues *
 				  l->queue_len, BUFPOOL_CACHELINE);
-	end = l->live_offset + 8ULL * BUFPOOL_LIVE_WORDS;
+	l->inflight_offset = l->live_offset + BUFPOOL_INFLIGHT_GAP;
+	end = l->inflight_offset + 4ULL * BUFPOOL_INFLIGHT_WORDS;
 	l->ctrl_size = bp_align(end, page_size);
 	l->bufs_offset = bp_align(l->ctrl_size, BUFPOOL_CHUNK_SIZE);
 	l->bufs_size = bp_align((__u64)count << shift, BUFPOOL_CHUNK_SIZE);
@@ -269,6 +277,7 @@ static inline void bp_layout_from_info(struct bp_layout *l,
 	l->queues_offset = in->queues_offset;
 	l->qslots_offset = in->qslots_offset;
 	l->live_offset = in->live_offset;
+	l->inflight_offset = in->live_offset + BUFPOOL_INFLIGHT_GAP;
 	l->ctrl_size = in->ctrl_size;
 	l->bufs_offset = in->bufs_offset;
 	l->bufs_size = in->bufs_size;
@@ -307,7 +316,8 @@ static inline int bp_info_ok(const struct bufpool_info *in)
 	    in->queues_offset + (__u64)in->nr_queues *
 	    sizeof(struct bufpool_qdesc) > c ||
 	    in->qslots_offset + 8ULL * in->nr_queues * in->queue_len > c ||
-	    in->live_offset + 8ULL * BUFPOOL_LIVE_WORDS > c ||
+	    in->live_offset + BUFPOOL_INFLIGHT_GAP +
+	    4ULL * BUFPOOL_INFLIGHT_WORDS > c ||
 	    (in->own_offset | in->mags_offset | in->caches_offset |
 	     in->mag_next_offset | in->next_offset) % 4 ||
 	    (in->queues_offset | in->qslots_offset | in->live_offset) % 8)
@@ -393,6 +403,7 @@ struct bp_shm {
 	struct bufpool_qdesc *queues;
 	__u64 *qslots;
 	__u64 *live;
+	__u32 *inflight;	/* ABI 1.5: inflight[client id] */
 	__u32 buf_count;
 	__u32 nr_mags;
 	__u32 nr_caches;
@@ -417,6 +428,7 @@ static inline void bp_shm_bind(struct bp_shm *s, void *ctrl,
 	s->queues = (struct bufpool_qdesc *)((char *)ctrl + l->queues_offset);
 	s->qslots = (__u64 *)((char *)ctrl + l->qslots_offset);
 	s->live = (__u64 *)((char *)ctrl + l->live_offset);
+	s->inflight = (__u32 *)((char *)ctrl + l->inflight_offset);
 	s->buf_count = l->buf_count;
 	s->nr_mags = l->nr_mags;
 	s->nr_caches = l->nr_caches;
@@ -458,6 +470,8 @@ static inline void bp_shm_init(void *ctrl, const struct bp_layout *l,
 				     bp_fl_pack(BUFPOOL_IDX_NIL, 0));
 	for (i = 0; i < l->nr_caches; i++)
 		bp_cache_reset(&s.caches[i]);
+	bp_store_relaxed_u32(&((struct bufpool_ctrl *)ctrl)->caches_free,
+			     l->nr_caches);
 	for (i = 0; i < l->nr_queues; i++)
 		bp_q_slots_init(s.qslots + (__u64)i * l->queue_len,
 				l->queue_len);

@@ -52,6 +52,14 @@
  *  - What no live record names and no list holds is lost (its holder
  *    died) and goes back to the free list.  Magazines likewise, to the
  *    empty stack.
+ *  - ABI 1.5: unless a live client has shared-path operations in flight
+ *    (its inflight[] word is not 0): a thread without a cache names
+ *    nothing between its take's CAS and its own[] record, or between
+ *    clearing own[] and its give's CAS, so what nobody names may be
+ *    such a thread's.  Then nothing unnamed goes back: each buffer is
+ *    counted held and in ->unsettled, each magazine in ->deferred, and
+ *    the caller reconciles again later (docs/DESIGN.md, "The shared
+ *    path").
  *  - Records of clients that are gone are cleared.  Heads get a new tag,
  *    so that a CAS prepared before the stop fails and is retried.
  *  - What no correct client could have written (an index out of range, a
@@ -97,7 +105,33 @@ struct bp_recon {
 	__u32 reclaimed;
 	__u32 repaired;
 	__u32 dropped;		/* own[] records of gone clients dropped */
+	__u32 busy;		/* live clients with operations in flight */
+	__u32 unsettled;	/* unnamed, left for a later pass (busy) */
 };
+
+/*
+ * ABI 1.5: how many live clients have shared-path operations in flight;
+ * each word is read once (any value but 0 counts: it may be garbage,
+ * which only defers what goes back).
+ */
+static inline __u32 bp_recon_busy(const struct bp_shm *s,
+				  const struct bp_recon *r)
+{
+	__u32 w, busy = 0;
+	__u64 bits;
+
+	for (w = 0; w < BUFPOOL_LIVE_WORDS; w++) {
+		bits = r->live[w];
+		while (bits) {
+			__u32 id = w * 64 + (__u32)__builtin_ctzll(bits);
+
+			bits &= bits - 1;
+			if (id && bp_load_relaxed_u32(&s->inflight[id]))
+				busy++;
+		}
+	}
+	return busy;
+}
 
 static inline int bp_bm_test(const __u64 *bm, __u32 i)
 {
@@ -564,12 +598,22 @@ static inline void bp_reconcile(struct bp_shm *s, struct bp_recon *r)
 		}
 	}
 
-	/* 4. What nobody holds goes back, in one chain. */
+	/*
+	 * 4. What nobody holds goes back, in one chain; while a live client
+	 * has a shared-path operation in flight, it stays (see the top).
+	 */
+	r->busy = bp_recon_busy(s, r);
+	r->unsettled = 0;
 	for (idx = 0; idx < s->buf_count; idx++) {
 		if (bp_bm_test(r->free_bm, idx) ||
 		    bp_bm_test(r->held_bm, idx) ||
 		    bp_bm_test(r->queued_bm, idx))
 			continue;
+		if (r->busy) {
+			r->held++;
+			r->unsettled++;
+			continue;
+		}
 		bp_fl_chain_add(s->next, &first, &last, idx);
 		r->reclaimed++;
 	}
@@ -579,6 +623,10 @@ static inline void bp_reconcile(struct bp_shm *s, struct bp_recon *r)
 	for (id = 0; id < s->nr_mags; id++) {
 		if (bp_bm_test(r->mfree_bm, id) || bp_bm_test(r->mheld_bm, id))
 			continue;
+		if (r->busy) {
+			r->unsettled++;
+			continue;
+		}
 		bp_store_relaxed_u32(&s->mags[id].count, 0);
 		bp_recon_push_chain(s->empty_head, s->mag_next, id, id);
 	}

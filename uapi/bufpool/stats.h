@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT */
 /*
  * bufpool: the pool's statistics, kept in the shared caches by the
- * threads that act and summed by whoever reads them (the module's sysfs
+ * threads that act (in the control area's shared_* words by threads
+ * without a cache) and summed by whoever reads them (the module's sysfs
  * and BUFPOOL_IOC_AUDIT, the library's bufpool_stats()).
  */
 #ifndef _BUFPOOL_STATS_H
@@ -21,6 +22,8 @@ struct bp_stats {
 	__u64 releases;
 	__u64 exhausted;
 	__u64 in_use;
+	__u64 shared_acquires;	/* of acquires: without a cache (1.5) */
+	__u64 shared_releases;	/* of releases: without a cache (1.5) */
 };
 
 static inline void bp_stats_sum(struct bp_shm *s, struct bufpool_ctrl *c,
@@ -34,6 +37,12 @@ static inline void bp_stats_sum(struct bp_shm *s, struct bufpool_ctrl *c,
 		rel += bp_load_relaxed_u64(&s->caches[i].releases);
 		exh += bp_load_relaxed_u32(&s->caches[i].exhausted);
 	}
+	/* ABI 1.5: what threads without a cache did. */
+	st->shared_acquires = bp_load_relaxed_u64(&c->shared_acquires);
+	st->shared_releases = bp_load_relaxed_u64(&c->shared_releases);
+	acq += st->shared_acquires;
+	rel += st->shared_releases;
+	exh += bp_load_relaxed_u64(&c->shared_exhausted);
 	freed = bp_load_relaxed_u64(&c->kernel_released);
 	st->acquires = acq;
 	st->releases = rel;

@@ -29,7 +29,7 @@
 #include <linux/ioctl.h>
 
 #define BUFPOOL_ABI_MAJOR	1
-#define BUFPOOL_ABI_MINOR	4
+#define BUFPOOL_ABI_MINOR	5
 #define BUFPOOL_ABI_VERSION	((BUFPOOL_ABI_MAJOR << 16) | BUFPOOL_ABI_MINOR)
 #define BUFPOOL_ABI_VERSION_MAJOR(v)	((v) >> 16)
 #define BUFPOOL_ABI_VERSION_MINOR(v)	((v) & 0xffff)
@@ -260,6 +260,25 @@ struct bufpool_ctrl {
 	__u64 detected;
 	__u64 repairs;
 	__u8 __pad9[BUFPOOL_CACHELINE - 48];
+	/*
+	 * ABI 1.5: threads without a cache (docs/DESIGN.md, "The shared
+	 * path").  caches_free is a hint: the caches whose owner is 0, kept
+	 * by the clients that claim and free them and recounted by the
+	 * kernel after each reconciliation; a thread working without a
+	 * cache claims one when it reads non-zero.  Garbage in it costs
+	 * speed, never correctness.
+	 */
+	__u32 caches_free;
+	__u8 __pad10[BUFPOOL_CACHELINE - 4];
+	/*
+	 * ABI 1.5: statistics of the operations threads made without a
+	 * cache (one atomic add each, by any client; included in the sums
+	 * of struct bufpool_cache's counters that readers report).
+	 */
+	__u64 shared_acquires;
+	__u64 shared_releases;
+	__u64 shared_exhausted;
+	__u8 __pad11[BUFPOOL_CACHELINE - 24];
 };
 
 #define BUFPOOL_CTRL_SIZE_VER0	128	/* ABI 1.0 */
@@ -267,6 +286,7 @@ struct bufpool_ctrl {
 #define BUFPOOL_CTRL_SIZE_VER2	384	/* ABI 1.2 */
 #define BUFPOOL_CTRL_SIZE_VER3	448	/* ABI 1.3 */
 #define BUFPOOL_CTRL_SIZE_VER4	448	/* ABI 1.4: same size */
+#define BUFPOOL_CTRL_SIZE_VER5	576	/* ABI 1.5 */
 
 /*
  * A magazine (Bonwick): an array of buffer indices moved as a whole
@@ -336,6 +356,21 @@ struct bufpool_cache {
  * lives); the module never reads it.
  */
 #define BUFPOOL_LIVE_WORDS	((BUFPOOL_CLIENT_MAX + 1) / 64)
+
+/*
+ * ABI 1.5: the in-flight counts, right after the live-client map (at
+ * info.live_offset + BUFPOOL_INFLIGHT_GAP): __u32 inflight[c] counts
+ * the operations client c's threads have in flight on the shared path,
+ * the one a thread takes when it has no cache (docs/DESIGN.md, "The
+ * shared path").  A thread adds one before the take or give that no
+ * record of its own names for an instant, and takes it back (release)
+ * after.  While a live client's count is not 0, the kernel's
+ * reconciliation leaves what nobody names where it is (it may be that
+ * thread's take in flight) and gives it back later; the kernel zeroes
+ * a client's count when it is gone.
+ */
+#define BUFPOOL_INFLIGHT_GAP	(8 * BUFPOOL_LIVE_WORDS)
+#define BUFPOOL_INFLIGHT_WORDS	(BUFPOOL_CLIENT_MAX + 1)
 
 /*
  * ABI 1.3: queues.  A pool has nr_queues queue descriptors and, for
