@@ -386,8 +386,9 @@ struct bps_churn_result {
  * BPS_WORKERS long-lived workers acquire and release (holding up to
  * BPS_WORKER_HOLD) for secs seconds while batches of batch_n
  * short-lived threads start, all hold at once, and exit.  Every fourth
- * batch, a checkpoint: the workers park, and the pool's acquires minus
- * releases since the start must be what they hold.  0, or an errno.
+ * batch, and after the last, a checkpoint: the workers park, and the
+ * pool's acquires minus releases since the start must be what they
+ * hold.  0, or an errno.
  */
 static inline int bps_churn_run(struct bps_churn *c,
 				struct bps_churn_result *r,
@@ -401,7 +402,7 @@ static inline int bps_churn_run(struct bps_churn *c,
 	uint32_t i, w;
 	double t0;
 	long held;
-	int err = 0;
+	int err = 0, last;
 
 	memset(c, 0, sizeof(*c));
 	memset(r, 0, sizeof(*r));
@@ -420,7 +421,7 @@ static inline int bps_churn_run(struct bps_churn *c,
 			abort();
 	}
 	t0 = bps_now();
-	while (bps_now() - t0 < secs) {
+	for (last = 0; !last;) {
 		pthread_barrier_init(&c->batch, NULL, batch_n);
 		for (i = 0; i < batch_n; i++) {
 			args[i] = (struct bps_churn_arg){ c,
@@ -433,7 +434,8 @@ static inline int bps_churn_run(struct bps_churn *c,
 			pthread_join(t[i], NULL);
 		pthread_barrier_destroy(&c->batch);
 		r->threads += batch_n;
-		if (++r->batches % 4)
+		last = bps_now() - t0 >= secs;
+		if (++r->batches % 4 && !last)
 			continue;
 		/* A checkpoint: every thread quiet, the counts exact. */
 		atomic_store(&c->pause, 1);

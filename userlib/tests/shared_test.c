@@ -112,6 +112,9 @@ TEST_F_TIMEOUT(shared, thousand_threads_hold_at_once, 300)
 	EXPECT_LT(0, k.shared_acquires - k0.shared_acquires);
 	EXPECT_LT(0, k.shared_releases - k0.shared_releases);
 	EXPECT_EQ(0, k.caches_owned);	/* every thread gave its cache back */
+	/* bufpool_stats reports the control area's counters (1.5). */
+	EXPECT_EQ(k.shared_acquires, st.shared_acquires);
+	EXPECT_EQ(k.shared_releases, st.shared_releases);
 	TH_LOG("%d threads held %llu buffers at once; %llu acquires on the shared path",
 	       MANY_THREADS, (unsigned long long)want,
 	       (unsigned long long)(k.shared_acquires - k0.shared_acquires));
@@ -426,6 +429,8 @@ TEST_F_TIMEOUT(shared, slotless_thread_calls, 120)
 	EXPECT_LE(1, k.shared_exhausted - k0.shared_exhausted);
 	ASSERT_EQ(0, bufpool_stats(pool, &st));
 	EXPECT_EQ(got, st.in_use);
+	EXPECT_EQ(k.shared_acquires, st.shared_acquires);
+	EXPECT_EQ(k.shared_releases, st.shared_releases);
 	EXPECT_EQ(0, bufpool_release_bulk(pool, bufs, got));
 	TH_LOG("a thread without a cache took %u of %u", got, SL_COUNT);
 
