@@ -116,8 +116,13 @@ TEST_F_TIMEOUT(dev, thousand_threads_hold_at_once, 300)
 	ASSERT_EQ(0, bufpool_stats(self->pool, &st));
 	EXPECT_EQ(want, st.acquires - st0.acquires);
 	EXPECT_EQ(want, st.releases - st0.releases);
-	EXPECT_LT(st0.shared_acquires, st.shared_acquires);
-	EXPECT_LT(st0.shared_releases, st.shared_releases);
+	/*
+	 * All but nr_caches held at once without a slot.  Their releases may
+	 * all find a slot given back by a thread that exited first: the
+	 * shared releases are counted exactly in first_acquire's check.
+	 */
+	EXPECT_LE(st0.shared_acquires + 1000 - self->info.nr_caches,
+		  st.shared_acquires);
 	EXPECT_ALL_FREE(self->pool);
 	TH_LOG("1000 threads held %llu buffers at once; %llu acquires on the shared path",
 	       (unsigned long long)want,
@@ -151,7 +156,6 @@ TEST_F_TIMEOUT(dev, threads_come_and_go, 600)
 	EXPECT_EQ(0, r.owned_end);
 	EXPECT_EQ(r.acquires, r.releases);
 	EXPECT_LT(0, r.shared_acquires);
-	EXPECT_LT(0, r.shared_releases);
 	EXPECT_LT(r.shared_acquires, r.acquires);
 	EXPECT_ALL_FREE(self->pool);
 	TH_LOG("%d s: %ld threads in %ld batches, %ld checkpoints; %llu acquires, %llu of them shared",
@@ -198,7 +202,9 @@ TEST_F_TIMEOUT(dev, first_acquire_takes_no_fault, 120)
 	ASSERT_EQ(0, bps_fault_run(&f));
 	EXPECT_NO_FAULT(f);
 	ASSERT_EQ(0, bufpool_stats(self->pool, &st));
+	/* Every slot parked: each first acquire and its release shared. */
 	EXPECT_EQ(8, st.shared_acquires - st0.shared_acquires);
+	EXPECT_EQ(8, st.shared_releases - st0.shared_releases);
 	bps_unpark(&park);
 	EXPECT_NO_ERR(park.err);
 }

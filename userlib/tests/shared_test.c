@@ -109,8 +109,12 @@ TEST_F_TIMEOUT(shared, thousand_threads_hold_at_once, 300)
 	EXPECT_EQ(want, st.acquires);
 	EXPECT_EQ(want, st.releases);
 	ASSERT_EQ(0, bps_ctrl_read(pool, &k));
-	EXPECT_LT(0, k.shared_acquires - k0.shared_acquires);
-	EXPECT_LT(0, k.shared_releases - k0.shared_releases);
+	/*
+	 * All but 64 held at once without a slot.  Their releases may all
+	 * find a slot given back by a thread that exited first: the shared
+	 * releases are counted exactly in slotless_thread_calls.
+	 */
+	EXPECT_LE(k0.shared_acquires + MANY_THREADS - 64, k.shared_acquires);
 	EXPECT_EQ(0, k.caches_owned);	/* every thread gave its cache back */
 	/* bufpool_stats reports the control area's counters (1.5). */
 	EXPECT_EQ(k.shared_acquires, st.shared_acquires);
@@ -255,7 +259,6 @@ TEST_F_TIMEOUT(shared, threads_come_and_go, 600)
 	EXPECT_EQ(0, r.owned_end);
 	EXPECT_EQ(r.acquires, r.releases);
 	EXPECT_LT(0, r.shared_acquires);
-	EXPECT_LT(0, r.shared_releases);
 	EXPECT_LT(r.shared_acquires, r.acquires);	/* cached ones too */
 	EXPECT_QUIET(pool);
 	TH_LOG("%d s: %ld threads in %ld batches of %u, %ld checkpoints; %llu acquires, %llu of them shared",
@@ -319,6 +322,7 @@ TEST_F_TIMEOUT(shared, first_acquire_takes_no_fault, 120)
 	EXPECT_NO_FAULT(f);
 	ASSERT_EQ(0, bps_ctrl_read(slotless, &k));
 	EXPECT_EQ(8, k.shared_acquires - k0.shared_acquires);
+	EXPECT_EQ(8, k.shared_releases - k0.shared_releases);
 	bps_unpark(&park);
 	EXPECT_NO_ERR(park.err);
 	bufpool_close(slotless);
