@@ -45,8 +45,9 @@
  *             run_queue)
  *   shared    (2 KiB only) bufpool's shared path, the one a thread
  *             without a cache takes (bufpool-shared), beside its cached
- *             path, a bare Treiber stack and DPDK without and with its
- *             lcore cache; 1, 2 and 64 threads (see run_shared)
+ *             path, a bare Treiber stack and DPDK without (ring and
+ *             lock-free stack) and with its lcore cache; 1, 2 and 64
+ *             threads (see run_shared)
  *
  * Figures: ns per operation (a take+give pair; a message for the
  * handoff scenarios) over batches of about 1000, timed with
@@ -1624,7 +1625,9 @@ out:
  *   floor-cas       not a peer: a bare tagged Treiber stack, the least a
  *                   shared path's pop and push cost here
  *   dpdk-c0         rte_mempool without a cache: each get and put on its
- *                   shared ring (ring_mp_mc)
+ *                   shared ring (ring_mp_mc); its 64-thread cells run
+ *                   boxed (run_boxed): the ring stalls there
+ *   dpdk-c0-lfs     the same on DPDK's lock-free stack (lf_stack)
  *   dpdk-c256       rte_mempool with its lcore cache (256), for reference
  * bufpool_stats checks each bufpool cell: its failed column counts the
  * acquires that did not take the path the row names (shared_acquires
