@@ -160,6 +160,8 @@ static struct bufpool_cache *bp_shared_cache_claim(struct bufpool *pool)
 	struct bp_shm *s = &pool->shm;
 	uint32_t i, o;
 	int garbage = 0;
+	__u32 hint = atomic_load_explicit(bp_caches_free(pool),
+					  memory_order_relaxed);
 
 	for (i = 0; i < s->nr_caches; i++) {
 		_Atomic __u32 *owner = (_Atomic __u32 *)&s->caches[i].owner;
@@ -189,13 +191,12 @@ static struct bufpool_cache *bp_shared_cache_claim(struct bufpool *pool)
 		bp_report_corruption(pool);
 	/*
 	 * None free: the hint was stale (or garbage).  Say so, so that the
-	 * threads on the shared path stop scanning; a cache freed meanwhile
-	 * adds itself back.
+	 * threads on the shared path stop scanning, unless it moved during
+	 * the scan (a cache freed meanwhile has added itself).
 	 */
-	o = atomic_load_explicit(bp_caches_free(pool), memory_order_relaxed);
-	if (o)
+	if (hint)
 		atomic_compare_exchange_strong_explicit(bp_caches_free(pool),
-				&o, 0, memory_order_relaxed,
+				&hint, 0, memory_order_relaxed,
 				memory_order_relaxed);
 	errno = EUSERS;
 	return NULL;
