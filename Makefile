@@ -9,7 +9,7 @@
 #                   (make check KERNELS=6.1 for a quick loop)
 #   make bench      run the benchmarks
 #   make lint       checkpatch --strict, sparse, W=1; cppcheck on userspace
-#   make model      Spin model checks (free list, ownership, magazines, queues, handoff)
+#   make model      Spin model checks (free list, ownership, magazines, queues, handoff, shared path)
 #   make install / modules_install   (DESTDIR, PREFIX honoured)
 #
 # scripts/dev installs the Debian packages all of this needs.

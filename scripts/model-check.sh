@@ -5,16 +5,18 @@
 # ownership records with the kernel's reconciliation (ownership.pml) and
 # the magazine protocol with both (magazine.pml), a queue with its
 # ownership protocol (queue.pml) and the addressed handoff with the
-# live-client map (handoff.pml) with Spin: each must hold under every
-# interleaving and every process death, and the checker must find the bug
-# in each planted mutation (a tag too narrow; an announcement after the
-# CAS; a magazine named after its announcement is cleared; a slot
-# consumed before its record, an announcement cleared before the CAS, a
-# slot CAS without its lap, the kernel clearing a dequeue in flight, an
-# unmoved tail behind a consumed slot called corrupt; a receiver's live
-# bit read before the handoff's store; own[] cleared after a give's
-# push).  Prints KTAP; exits 1 on any
-# failure.
+# live-client map (handoff.pml), and the shared path of threads without
+# a cache with its in-flight counts (shared.pml) with Spin: each must
+# hold under every interleaving and every process death, and the checker
+# must find the bug in each planted mutation (a tag too narrow; an
+# announcement after the CAS; a magazine named after its announcement is
+# cleared; a slot consumed before its record, an announcement cleared
+# before the CAS, a slot CAS without its lap, the kernel clearing a
+# dequeue in flight, an unmoved tail behind a consumed slot called
+# corrupt; a receiver's live bit read before the handoff's store; own[]
+# cleared after a give's push; a shared-path thread not counted in flight, the kernel ignoring
+# a busy client, own[] cleared after a shared give's push, a gone
+# client's pend_buf trusted).  Prints KTAP; exits 1 on any failure.
 set -eu
 
 models=$(cd "$(dirname "$0")/../selftests/model" && pwd)
@@ -63,7 +65,7 @@ finds() { # number description output
 }
 
 echo "TAP version 13"
-echo "1..15"
+echo "1..20"
 holds 1 "free list safe under every interleaving and death" "$(run 256)"
 finds 2 "a 1-bit tag's ABA is found (the check can fail)" "$(run 2)"
 holds 3 "ownership records and reconciliation exact under every interleaving and death" \
@@ -92,4 +94,16 @@ finds 14 "a live bit read before the handoff's store is found (the check can fai
 	"$(run_model handoff.pml -DCHECK_FIRST)"
 finds 15 "own[] cleared after the give's push is found by the record-wins rule (the check can fail)" \
 	"$(run_model ownership.pml -DCLEAR_LATE)"
+holds 16 "shared path, in-flight counts and reconciliation exact under every interleaving and death" \
+	"$(run_model shared.pml)"
+# The kernel's own checks off (-DNO_KASSERT): each bug must show in
+# what the threads see.
+finds 17 "a thread without a cache not counted in flight is found (the check can fail)" \
+	"$(run_model shared.pml -DNO_INFLIGHT -DNO_KASSERT)"
+finds 18 "the kernel giving back what nobody names while busy is found (the check can fail)" \
+	"$(run_model shared.pml -DIGNORE_BUSY -DNO_KASSERT)"
+finds 19 "own[] cleared after a shared give's push is found (the check can fail)" \
+	"$(run_model shared.pml -DCLEAR_LATE -DNO_KASSERT)"
+finds 20 "a gone client's pend_buf taken for its record is found (the check can fail)" \
+	"$(run_model shared.pml -DTRUST_GONE_PEND -DNO_KASSERT)"
 exit $fail
