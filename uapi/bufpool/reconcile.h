@@ -125,14 +125,24 @@ struct bp_recon {
 };
 
 /*
- * ABI 1.5: how many live clients have shared-path operations in flight;
- * each word is read once (any value but 0 counts: it may be garbage,
- * which only defers what goes back).
+ * ABI 1.5: the most operations a client can have in flight: one per
+ * thread of the processes that share its file, and no system has more
+ * tasks than PID_MAX_LIMIT (4 Mi, pids being below it).  A larger count
+ * no correct client could have written.
  */
-static inline __u32 bp_recon_busy(const struct bp_shm *s,
-				  const struct bp_recon *r)
+#define BP_RECON_INFLIGHT_MAX	0x400000U	/* 1 << 22 */
+
+/*
+ * ABI 1.5: how many live clients have shared-path operations in flight;
+ * each word is read once.  Any value from 1 to BP_RECON_INFLIGHT_MAX
+ * counts (it may be garbage, which only defers what goes back); a
+ * larger one is garbage for sure: it is reset to 0 as a repair, so that
+ * a pattern written over the control area cannot keep the pool from
+ * being repaired.
+ */
+static inline __u32 bp_recon_busy(struct bp_shm *s, struct bp_recon *r)
 {
-	__u32 w, busy = 0;
+	__u32 w, v, busy = 0;
 	__u64 bits;
 
 	for (w = 0; w < BUFPOOL_LIVE_WORDS; w++) {
@@ -141,8 +151,15 @@ static inline __u32 bp_recon_busy(const struct bp_shm *s,
 			__u32 id = w * 64 + (__u32)__builtin_ctzll(bits);
 
 			bits &= bits - 1;
-			if (id && bp_load_relaxed_u32(&s->inflight[id]))
+			if (!id)
+				continue;
+			v = bp_load_relaxed_u32(&s->inflight[id]);
+			if (v > BP_RECON_INFLIGHT_MAX) {
+				bp_store_relaxed_u32(&s->inflight[id], 0);
+				r->repaired++;
+			} else if (v) {
 				busy++;
+			}
 		}
 	}
 	return busy;

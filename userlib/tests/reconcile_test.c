@@ -895,6 +895,39 @@ TEST_F(rc, busy_gone_record_of_a_live_hold)
 	EXPECT_FALSE(on_free_list(self, x));
 }
 
+/*
+ * ABI 1.5: an in-flight count no correct client could have written
+ * (above BP_RECON_INFLIGHT_MAX) is reset as a repair and makes nobody
+ * busy; one that could be a count defers, garbage or not.
+ */
+TEST_F(rc, inflight_garbage_reset)
+{
+	struct bp_shm *s = &self->s;
+	__u32 x;
+
+	set_live(self, 5);
+	set_live(self, 6);
+	s->inflight[5] = 0xffffffff;
+	s->inflight[6] = BP_RECON_INFLIGHT_MAX + 1;
+	x = bp_fl_pop(s->free_head, s->next, s->buf_count);
+	RECONCILE(self);
+	EXPECT_EQ(0, self->r.busy);
+	EXPECT_EQ(2, self->r.repaired);
+	EXPECT_EQ(0, s->inflight[5]);
+	EXPECT_EQ(0, s->inflight[6]);
+	EXPECT_EQ(1, self->r.reclaimed);
+	EXPECT_TRUE(on_free_list(self, x));
+
+	s->inflight[6] = BP_RECON_INFLIGHT_MAX;
+	x = bp_fl_pop(s->free_head, s->next, s->buf_count);
+	RECONCILE(self);
+	EXPECT_EQ(1, self->r.busy);
+	EXPECT_EQ(0, self->r.repaired);
+	EXPECT_EQ(BP_RECON_INFLIGHT_MAX, s->inflight[6]);
+	EXPECT_EQ(1, self->r.unsettled);
+	EXPECT_FALSE(on_free_list(self, x));
+}
+
 /* ABI 1.5: the caches whose owner is 0 after a pass, the hint's value. */
 TEST_F(rc, caches_free_recounted)
 {
