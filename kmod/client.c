@@ -299,7 +299,9 @@ int bufpool_client_attach(struct bufpool_client *client, u32 abi)
  * the allowed time; requests coalesce.  Reconciliations for a client's
  * departure stay immediate and outside this budget: nobody asks for
  * them, each costs an open and a close, and delaying them would delay
- * giving back what the departed client held.
+ * giving back what the departed client held.  The follow-ups a
+ * departure may leave owed (ABI 1.5, below) are spaced as client-asked
+ * ones are, and count for the limit.
  */
 
 /* When the next client-asked reconciliation may start; under pool->lock. */
@@ -308,8 +310,8 @@ static ktime_t bufpool_asked_next(struct bufpool_pool *pool)
 	u64 gap = max_t(u64, (u64)pool->repair_interval_ms * NSEC_PER_MSEC,
 			100 * pool->asked_ns);
 
-	if (!atomic_long_read(&pool->repairs))
-		return 0;	/* none yet */
+	if (!pool->asked_end)
+		return 0;	/* none yet (asked, or a follow-up) */
 	return ktime_add_ns(pool->asked_end, gap);
 }
 
