@@ -44,7 +44,7 @@ BP_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread \
 BP_LDFLAGS := -pthread $(LDFLAGS)
 
 LIB_MAJOR := 1
-LIB_VERSION := 1.4.0
+LIB_VERSION := 1.5.0
 LIB_A := userlib/libbufpool-user.a
 GCC_AR ?= gcc-ar
 LIB_SO := userlib/libbufpool-user.so
@@ -75,7 +75,7 @@ MAN_PAGES := $(wildcard docs/man/*.[1-8])
 EXAMPLES := userlib/examples/bufpool-pipeline
 TOOLS := scripts/tools/bufpool-sizes scripts/tools/bufpoolctl
 TOOL_FUZZ_SECS ?= 20
-BENCHES := bench/freelist_bench bench/pagesize_bench
+BENCHES := bench/freelist_bench bench/pagesize_bench bench/rseq_bench
 
 # The Python module (userlib/python/; README.md, section Python): a
 # CPython extension over the shared library, for Debian's python3 (not

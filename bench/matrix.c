@@ -43,6 +43,11 @@
  *             dequeueing, SP/SC across two threads, MP/SC with two
  *             producers; one entry per call and bursts of 32 (see
  *             run_queue)
+ *   shared    (2 KiB only) bufpool's shared path, the one a thread
+ *             without a cache takes (bufpool-shared), beside its cached
+ *             path, a bare Treiber stack and DPDK without (ring and
+ *             lock-free stack) and with its lcore cache; 1, 2 and 64
+ *             threads (see run_shared)
  *
  * Figures: ns per operation (a take+give pair; a message for the
  * handoff scenarios) over batches of about 1000, timed with
@@ -854,6 +859,12 @@ struct burst_run {
 	pthread_barrier_t start;
 };
 
+/* The most threads of a cell: 64 in the shared scenario, 8 elsewhere. */
+#define MAX_RUN_THREADS	64
+
+/* In a boxed cell's child (run_boxed): the peer's round, counted. */
+static long (*cell_round)(void *pool, void **objs, int burst);
+
 struct burst_arg {
 	struct burst_run *run;
 	int id;
@@ -891,14 +902,25 @@ static void *burst_thread(void *arg)
 	return NULL;
 }
 
-static void run_burst(struct peer *p, size_t size, int threads, int burst,
-		      int bulk)
+/*
+ * One cell of threads doing rounds; its row is named scenario.  check,
+ * when there is one, is called after the threads are done with the
+ * cell's operation count and returns how many of them were not what the
+ * cell claims (added to failed).
+ */
+static void run_cell(struct peer *p, const char *scenario, size_t size,
+		     int threads, int burst, int bulk,
+		     long (*check)(struct peer *p, long ops))
 {
 	struct burst_run r = { .p = p, .threads = threads, .burst = burst,
 			       .round = bulk ? p->bulk : p->round };
-	struct burst_arg a[MAX_THREADS];
-	struct series s[MAX_THREADS];
-	pthread_t t[MAX_THREADS];
+
+	if (cell_round)		/* a boxed cell's (run_boxed) */
+		r.round = cell_round;
+	struct burst_arg a[MAX_RUN_THREADS];
+	struct series s[MAX_RUN_THREADS];
+	pthread_t t[MAX_RUN_THREADS];
+	long ops = 0;
 	int i;
 
 	pthread_barrier_init(&r.start, NULL, threads + 1);
@@ -915,12 +937,21 @@ static void run_burst(struct peer *p, size_t size, int threads, int burst,
 	for (i = 0; i < threads; i++) {
 		pthread_join(t[i], NULL);
 		s[i] = a[i].s;
+		/* warm-up rounds included: the pool's counters see them */
+		ops += s[i].ops + 10L * burst - s[i].failed;
 	}
-	report(bulk ? "bulk" : "burst", size, threads, burst, p->name, s,
-	       threads);
+	if (check)
+		s[0].failed += check(p, ops);
+	report(scenario, size, threads, burst, p->name, s, threads);
 	for (i = 0; i < threads; i++)
 		free(s[i].ns);
 	pthread_barrier_destroy(&r.start);
+}
+
+static void run_burst(struct peer *p, size_t size, int threads, int burst,
+		      int bulk)
+{
+	run_cell(p, bulk ? "bulk" : "burst", size, threads, burst, bulk, NULL);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1577,6 +1608,244 @@ out:
 }
 #endif
 
+#ifdef PEER_MAIN
+/* ------------------------------------------------------------------ */
+/* shared: bufpool's shared path (issue 17) beside its cached path    */
+
+/*
+ * ns per acquire+release pair, 2 KiB objects, bursts of 1 and 32 (take
+ * B, write a byte of each, give them back), at 1 and 2 threads (pinned
+ * one per core) and 64 threads (on the 2 cores), one pool of
+ * SHARED_COUNT objects per peer:
+ *   bufpool         every thread has a cache (the pool has SHARED_CACHES)
+ *   bufpool-shared  no worker has one: the pool has one cache, which the
+ *                   main thread claims (an acquire and a release, and it
+ *                   keeps the cache) before the workers start, so that
+ *                   every worker works on the shared path
+ *   floor-cas       not a peer: a bare tagged Treiber stack, the least a
+ *                   shared path's pop and push cost here
+ *   dpdk-c0         rte_mempool without a cache: each get and put on its
+ *                   shared ring (ring_mp_mc); its 64-thread cells run
+ *                   boxed (run_boxed): the ring stalls there
+ *   dpdk-c0-lfs     the same on DPDK's lock-free stack (lf_stack)
+ *   dpdk-c256       rte_mempool with its lcore cache (256), for reference
+ * bufpool_stats checks each bufpool cell: its failed column counts the
+ * acquires that did not take the path the row names (shared_acquires
+ * must move by the cell's acquires for bufpool-shared, not at all for
+ * bufpool), besides acquires that found the pool empty.  SHARED_COUNT is
+ * large enough that 64 DPDK lcore caches (up to 1.5 x 256 each) leave
+ * the ring objects to give.  memfd pools only: a device pool's caches
+ * are the module's.
+ */
+#define SHARED_COUNT	32768
+#define SHARED_CACHES	72
+#define SHARED_SIZE	2048
+
+static struct bufpool_stats shared_base;
+
+static int listed(const char *list, const char *name);
+
+static void *sh_make(size_t size, uint32_t count, uint32_t caches)
+{
+	struct bufpool_params p = {
+		.buf_size = size, .buf_count = count, .caches = caches,
+	};
+
+	return bufpool_create(&p);
+}
+
+static void *sh_cached_make(size_t size, uint32_t count)
+{
+	return sh_make(size, count, SHARED_CACHES);
+}
+
+static void *sh_shared_make(size_t size, uint32_t count)
+{
+	struct bufpool *pool = sh_make(size, count, 1);
+	void *b;
+
+	if (!pool)
+		return NULL;
+	/* The pool's one cache, to this thread, which keeps it. */
+	b = bufpool_acquire(pool);
+	if (!b) {
+		fprintf(stderr, "# shared: the main thread's acquire: %s\n",
+			strerror(errno));
+		bufpool_close(pool);
+		return NULL;
+	}
+	bufpool_release(pool, b);
+	return pool;
+}
+
+/* Acquires (of ops) that did not take the path the row names. */
+static long sh_check(struct peer *p, long ops)
+{
+	int want_shared = !strcmp(p->name, "bufpool-shared");
+	struct bufpool_stats st;
+	long shared, off;
+
+	if (bufpool_stats(p->pool, &st)) {
+		fprintf(stderr, "# shared: %s: bufpool_stats: %s\n", p->name,
+			strerror(errno));
+		return ops;
+	}
+	shared = (long)(st.shared_acquires - shared_base.shared_acquires);
+	off = want_shared ? (ops > shared ? ops - shared : 0) : shared;
+	if (off)
+		fprintf(stderr, "# shared: %s: %ld of %ld acquires %s the shared path\n",
+			p->name, off, ops, want_shared ? "did not take" : "took");
+	return off;
+}
+
+/*
+ * A cell that may not end: an rte_ring (the mempool without a cache)
+ * with 64 threads on 2 cores.  A thread preempted between its ring
+ * reservation and its tail update holds up every later one, which spins
+ * until it runs again; with 64 threads each pair then takes up to
+ * seconds.  The cell runs in a child process, killed after its time and
+ * BOX_GRACE_S more; if it had to be killed, the row is the cell's
+ * average over what it did (ns per pair per thread, p50 = p99 = p99.9 =
+ * max = that average) and says so on stderr.
+ */
+#ifdef HAVE_DPDK
+#define BOX_GRACE_S	2.0
+
+struct box {
+	_Atomic long pairs;
+	_Atomic uint64_t t0;
+};
+
+static struct box *box;
+static long (*box_round)(void *pool, void **objs, int burst);
+
+static long boxed_round(void *pool, void **objs, int burst)
+{
+	long failed = box_round(pool, objs, burst);
+	uint64_t none = 0;
+
+	if (!atomic_load_explicit(&box->t0, memory_order_relaxed))
+		atomic_compare_exchange_strong(&box->t0, &none, now_ns());
+	atomic_fetch_add_explicit(&box->pairs, burst - failed,
+				  memory_order_relaxed);
+	return failed;
+}
+
+static void run_boxed(struct peer *p, const char *scenario, size_t size,
+		      int threads, int burst)
+{
+	uint64_t start, deadline, end, t0;
+	struct series s;
+	double avg, secs_run;
+	long pairs;
+	int status;
+	pid_t pid;
+
+	box = mmap(NULL, sizeof(*box), PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (box == MAP_FAILED)
+		return;
+	memset(box, 0, sizeof(*box));
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid == 0) {
+		box_round = p->round;
+		cell_round = boxed_round;
+		run_cell(p, scenario, size, threads, burst, 0, NULL);
+		fflush(stdout);
+		_exit(0);
+	}
+	start = now_ns();
+	deadline = start + (uint64_t)((secs + BOX_GRACE_S) * 1e9);
+	while (pid > 0 && waitpid(pid, &status, WNOHANG) == 0) {
+		if (now_ns() > deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			end = now_ns();
+			pairs = atomic_load(&box->pairs);
+			t0 = atomic_load(&box->t0);
+			secs_run = (end - (t0 ? t0 : start)) / 1e9;
+			/* none done: at least the whole time for one */
+			avg = pairs ? secs_run * 1e9 * threads / pairs :
+				      secs_run * 1e9;
+			fprintf(stderr, "# %s: %s, %d threads, burst %d: killed after %.1f s, %ld pairs done; the row is their average%s\n",
+				scenario, p->name, threads, burst, secs_run,
+				pairs, pairs ? "" : " (none: a lower bound)");
+			memset(&s, 0, sizeof(s));
+			s.ns = &avg;
+			s.n = 1;
+			s.ops = pairs;
+			s.t0 = end - (uint64_t)(secs_run * 1e9);
+			s.t1 = end;
+			report(scenario, size, threads, burst, p->name, &s, 1);
+			break;
+		}
+		nap(0.01);
+	}
+	munmap(box, sizeof(*box));
+	box = NULL;
+}
+#endif
+
+static void run_shared(const char *only)
+{
+	struct peer sp[] = {
+		{ "bufpool", sh_cached_make, bp_destroy, bp_round, bp_getf,
+		  bp_putf, NULL, bp_thread_exit, NULL, NULL, 0 },
+		{ "bufpool-shared", sh_shared_make, bp_destroy, bp_round,
+		  bp_getf, bp_putf, NULL, NULL, NULL, NULL, 0 },
+		{ "floor-cas", floor_make, floor_destroy, cs_round, cs_getf,
+		  cs_putf, NULL, NULL, NULL, NULL, 1 },
+#ifdef HAVE_DPDK
+		{ "dpdk-c0", dp_c0_make, dp_destroy, dp_round, dp_getf,
+		  dp_putf, dp_thread_init, dp_thread_exit, NULL, NULL, 0 },
+		{ "dpdk-c256", dp_c256_make, dp_destroy, dp_round, dp_getf,
+		  dp_putf, dp_thread_init, dp_thread_exit, NULL, NULL, 0 },
+		{ "dpdk-c0-lfs", dp_c0lfs_make, dp_destroy, dp_round, dp_getf,
+		  dp_putf, dp_thread_init, dp_thread_exit, NULL, NULL, 0 },
+#endif
+	};
+	int threads[] = { 1, 2, 64 }, bursts[] = { 1, 32 };
+	int i, j, k, is_bp;
+
+	if (device) {
+		fprintf(stderr, "# shared: memfd pools only, not with --device\n");
+		return;
+	}
+	for (k = 0; k < (int)(sizeof(sp) / sizeof(sp[0])); k++) {
+		struct peer *p = &sp[k];
+
+		if (!listed(only, p->name))
+			continue;
+		p->pool = p->make(SHARED_SIZE, SHARED_COUNT);
+		if (!p->pool) {
+			fprintf(stderr, "# shared: %s: no pool of %d B objects\n",
+				p->name, SHARED_SIZE);
+			continue;
+		}
+		is_bp = p->make == sh_cached_make || p->make == sh_shared_make;
+		for (i = 0; i < 3; i++)
+			for (j = 0; j < 2; j++) {
+				if (is_bp && bufpool_stats(p->pool, &shared_base))
+					memset(&shared_base, 0,
+					       sizeof(shared_base));
+#ifdef HAVE_DPDK
+				if (p->make == dp_c0_make && threads[i] > 2) {
+					run_boxed(p, "shared", SHARED_SIZE,
+						  threads[i], bursts[j]);
+					continue;
+				}
+#endif
+				run_cell(p, "shared", SHARED_SIZE, threads[i],
+					 bursts[j], 0, is_bp ? sh_check : NULL);
+			}
+		p->destroy(p->pool);
+		p->pool = NULL;
+	}
+}
+#endif
+
 /* ------------------------------------------------------------------ */
 
 static int listed(const char *list, const char *name)
@@ -1615,7 +1884,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--secs") && i + 1 < argc)
 			secs = atof(argv[++i]);
 		else {
-			fprintf(stderr, "usage: %s [--quick] [--device] [--peers a,b] [--scenarios burst,bulk,handoff,pipeline,procs,queue] [--sizes 64,2048] [--secs S]\n",
+			fprintf(stderr, "usage: %s [--quick] [--device] [--peers a,b] [--scenarios burst,bulk,handoff,pipeline,procs,queue,shared] [--sizes 64,2048] [--secs S]\n",
 				argv[0]);
 			return 2;
 		}
@@ -1692,6 +1961,9 @@ int main(int argc, char **argv)
 	    (listed(only, "bufpool-queue") || listed(only, "rte_ring")))
 		run_queue(listed(only, "bufpool-queue"),
 			  listed(only, "rte_ring"));
+	/* One pool per peer, of 2 KiB buffers, whatever --sizes. */
+	if (listed(scen, "shared"))
+		run_shared(only);
 #endif
 	return 0;
 }

@@ -12,7 +12,7 @@
 #   - build/bench/results.csv, the same with the ratios;
 #   - build/bench/*.png: latency percentiles per peer, throughput against
 #     threads, the message pipeline against message size (gnuplot);
-#   - freelist_bench and pagesize_bench, as before.
+#   - freelist_bench, rseq_bench and pagesize_bench.
 #
 # usage: run.sh [--quick]   (--quick: short measurements, for CI smoke)
 set -eu
@@ -169,6 +169,12 @@ fi
 echo
 echo "== freelist_bench"
 ./freelist_bench
+
+# Per-CPU stacks kept with rseq against a thread's magazine and a
+# Treiber stack (issue 17); skips its rseq cells where rseq is not
+# registered.
+echo "== rseq_bench"
+./rseq_bench $quick
 
 echo "== pagesize_bench"
 nr=/proc/sys/vm/nr_hugepages

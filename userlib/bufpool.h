@@ -36,7 +36,12 @@
  *
  * Each thread keeps a small cache of buffers (two magazines); a cache
  * miss moves a whole magazine to or from the pool's shared depot with
- * one compare-and-swap.  At most half of a pool can sit in caches.
+ * one compare-and-swap.  At most half of a pool can sit in caches.  A
+ * pool has a fixed number of caches (64 by default); a thread that finds
+ * none free, or that uses more than 16 pools, works on the shared path
+ * (the pool's free list, still without a lock or a system call) until a
+ * cache is freed by a thread that exits or calls bufpool_flush_cache.
+ * So any number of threads can use a pool; caches only make them faster.
  *
  * Buffers can be named by index, which is the same in every process
  * that maps the pool: hand an index to another process and it can reach
@@ -104,8 +109,6 @@ int bufpool_close(struct bufpool *pool);
 /*
  * bufpool_acquire - take a free buffer.
  * Returns its address, or NULL with errno ENOBUFS when none is free,
- * EUSERS when every cache of the pool is taken (a pool serves as many
- * threads at once as it has caches: the caches module parameter),
  * EUCLEAN when it found the pool's shared area corrupted (see Trust
  * above: the next call serves again, once repaired), EAGAIN when
  * another client kept rewriting a shared word under it.
@@ -157,6 +160,7 @@ int bufpool_release_bulk(struct bufpool *pool, void *const *bufs,
  * bufpool_flush_cache - give what this thread's cache holds back to the
  * pool, for a thread about to go idle.  A thread's cache is also given
  * back when it exits, and every cache of the process at bufpool_close.
+ * The cache goes to the next thread that wants one.
  */
 void bufpool_flush_cache(struct bufpool *pool);
 
@@ -255,8 +259,8 @@ int bufpool_queue_close(struct bufpool_queue *q);
  * is not a buffer this handle holds (as bufpool_release), EPERM when the
  * handle did not open the queue with BUFPOOL_QUEUE_PRODUCE, EAGAIN when
  * it lost a race with other producers many times over (nothing moved:
- * try again), EUCLEAN when the queue's shared words were corrupted,
- * EUSERS as bufpool_acquire.  On every error the caller still holds buf.
+ * try again), EUCLEAN when the queue's shared words were corrupted.
+ * On every error the caller still holds buf.
  * bufpool_dequeue - take the buffer at the queue's head: its address,
  * or NULL with EAGAIN when the queue is empty, EPERM when the handle is
  * not the consumer, EUCLEAN.
@@ -344,7 +348,13 @@ struct bufpool_stats {
 	 */
 	uint64_t detected;
 	uint64_t repairs;
-	uint64_t __reserved[5];
+	/*
+	 * 1.5: of acquires and releases, those made by threads without a
+	 * cache of their own (the shared path: every cache was taken).
+	 */
+	uint64_t shared_acquires;
+	uint64_t shared_releases;
+	uint64_t __reserved[3];
 };
 
 int bufpool_stats(struct bufpool *pool, struct bufpool_stats *st);

@@ -11,6 +11,14 @@
  * other threads change that serial only with a CAS (bufpool_close, the
  * thread-exit destructor), so that exactly one of them flushes a cache.
  *
+ * A thread that has no cache for a pool (every shared cache is taken,
+ * or the thread uses more pools than BP_CACHES_PER_THREAD, or the
+ * process has BP_CACHE_ARENA thread caches already) works on the shared
+ * path: the free list and the depot directly, counted in flight in its
+ * client's inflight[] word where a cache would announce what it takes
+ * (docs/DESIGN.md, "The shared path").  It claims a cache as soon as the
+ * control area's caches_free hint says one is free.
+ *
  * Here, in order: claiming a cache on a thread's first use of a pool;
  * the misses (refill: swap in the second magazine, else trade the empty
  * one for a full one from the depot, else fill it from the free list;
@@ -36,9 +44,11 @@
 #include "fastpath.h"
 
 #define BP_CACHE_ARENA		1024	/* thread caches in the process */
-#define BP_CACHES_PER_THREAD	8	/* pools one thread caches at once */
+#define BP_CACHES_PER_THREAD	16	/* pools one thread caches at once */
 
 static struct bp_thread_cache bp_cache_arena[BP_CACHE_ARENA];
+/* Arena entries no thread owns: a hint, so that a full arena costs no scan. */
+static _Atomic int bp_arena_free = BP_CACHE_ARENA;
 BP_TLS struct bp_thread_cache *bp_cache_last;
 /* This thread's caches, one per pool it uses; NULL past the last. */
 static BP_TLS struct bp_thread_cache *bp_thread_caches[BP_CACHES_PER_THREAD];
@@ -48,6 +58,13 @@ static int bp_exit_key_ok;
 static pthread_once_t bp_once = PTHREAD_ONCE_INIT;
 /* What a cache without magazines points at: never written. */
 static struct bufpool_mag bp_no_mag;
+/*
+ * Where the shared path's takes are announced: words of this thread only
+ * (the kernel cannot see them; the client's in-flight count tells it
+ * instead), so that one pop routine serves both paths.
+ */
+static BP_TLS __u32 bp_shared_pend_buf;
+static BP_TLS __u32 bp_shared_pending;
 
 static inline void bp_unannounce(__u32 *word)
 {
@@ -92,7 +109,8 @@ static struct bp_thread_cache *bp_thread_cache_take(void)
 	for (mine = 0; mine < BP_CACHES_PER_THREAD && bp_thread_caches[mine];
 	     mine++)
 		;
-	if (mine == BP_CACHES_PER_THREAD)
+	if (mine == BP_CACHES_PER_THREAD ||
+	    atomic_load_explicit(&bp_arena_free, memory_order_relaxed) <= 0)
 		return NULL;
 	for (i = 0; i < BP_CACHE_ARENA; i++) {
 		cache = &bp_cache_arena[i];
@@ -102,6 +120,8 @@ static struct bp_thread_cache *bp_thread_cache_take(void)
 		    atomic_compare_exchange_strong_explicit(&cache->thread,
 				&expect, &bp_thread_marker,
 				memory_order_acquire, memory_order_relaxed)) {
+			atomic_fetch_sub_explicit(&bp_arena_free, 1,
+						  memory_order_relaxed);
 			bp_thread_caches[mine] = cache;
 			/* A thread's first cache arms its exit destructor. */
 			if (pthread_getspecific(bp_exit_key) == NULL)
@@ -112,17 +132,36 @@ static struct bp_thread_cache *bp_thread_cache_take(void)
 	return NULL;
 }
 
+/* The control area's count of free caches: a hint (any client writes it). */
+static inline _Atomic __u32 *bp_caches_free(const struct bufpool *pool)
+{
+	return (_Atomic __u32 *)&pool->ctrl->caches_free;
+}
+
+/* This handle gives a shared cache up (its owner word is 0 now). */
+static void bp_shared_cache_free(struct bufpool *pool,
+				 struct bufpool_cache *shared)
+{
+	atomic_store_explicit((_Atomic __u32 *)&shared->owner, 0,
+			      memory_order_release);
+	atomic_fetch_add_explicit(bp_caches_free(pool), 1,
+				  memory_order_relaxed);
+}
+
 /*
  * A free shared cache of pool, claimed for this handle, or NULL with
- * errno EUSERS, or EUCLEAN when some cache's owner is no client that
- * has the pool open (garbage, or a client the kernel has not
- * reconciled yet: the repair asked for frees it).
+ * errno EUSERS (the thread then works on the shared path).  Caches whose
+ * owner is no client that has the pool open (garbage, or a client the
+ * kernel has not reconciled yet) are reported: the repair asked for
+ * frees them.
  */
 static struct bufpool_cache *bp_shared_cache_claim(struct bufpool *pool)
 {
 	struct bp_shm *s = &pool->shm;
 	uint32_t i, o;
 	int garbage = 0;
+	__u32 hint = atomic_load_explicit(bp_caches_free(pool),
+					  memory_order_relaxed);
 
 	for (i = 0; i < s->nr_caches; i++) {
 		_Atomic __u32 *owner = (_Atomic __u32 *)&s->caches[i].owner;
@@ -142,13 +181,23 @@ static struct bufpool_cache *bp_shared_cache_claim(struct bufpool *pool)
 		if (atomic_load_explicit(owner, memory_order_relaxed) == 0 &&
 		    atomic_compare_exchange_strong_explicit(owner, &expect,
 				pool->client_id, memory_order_acquire,
-				memory_order_relaxed))
+				memory_order_relaxed)) {
+			atomic_fetch_sub_explicit(bp_caches_free(pool), 1,
+						  memory_order_relaxed);
 			return &s->caches[i];
+		}
 	}
-	if (garbage) {
-		bp_corrupt(pool);
-		return NULL;
-	}
+	if (garbage)
+		bp_report_corruption(pool);
+	/*
+	 * None free: the hint was stale (or garbage).  Say so, so that the
+	 * threads on the shared path stop scanning, unless it moved during
+	 * the scan (a cache freed meanwhile has added itself).
+	 */
+	if (hint)
+		atomic_compare_exchange_strong_explicit(bp_caches_free(pool),
+				&hint, 0, memory_order_relaxed,
+				memory_order_relaxed);
 	errno = EUSERS;
 	return NULL;
 }
@@ -216,9 +265,11 @@ static void bp_thread_cache_bind(struct bp_thread_cache *cache,
 
 /*
  * bp_thread_cache_get - this thread's cache for pool, claimed on first
- * use.  Every thread that takes buffers needs a shared cache, where it
- * announces what it takes: NULL with errno EUSERS when the pool's caches
- * (or this process's) are all taken.
+ * use, or NULL (errno EUSERS) when it has none and cannot claim one now:
+ * the caller then works on the shared path.  A thread without a cache
+ * looks for one only when the caches_free hint says one is free, so the
+ * shared path costs one read of a line that changes only when a cache
+ * is claimed or freed.
  */
 struct bp_thread_cache *bp_thread_cache_get(struct bufpool *pool)
 {
@@ -230,17 +281,22 @@ struct bp_thread_cache *bp_thread_cache_get(struct bufpool *pool)
 		return cache;
 	}
 	/* No cache without a way to give it back at thread exit. */
-	cache = bp_exit_key_ok ? bp_thread_cache_take() : NULL;
-	if (!cache) {
-		errno = EUSERS;
-		return NULL;
-	}
+	if (!bp_exit_key_ok ||
+	    !atomic_load_explicit(bp_caches_free(pool), memory_order_relaxed))
+		goto none;
+	cache = bp_thread_cache_take();
+	if (!cache)
+		goto none;
 	shared = bp_shared_cache_claim(pool);
 	if (!shared)
-		return NULL;	/* EUSERS, EUCLEAN */
+		return NULL;	/* EUSERS; the arena entry stays this thread's */
 	bp_thread_cache_bind(cache, pool, shared);
 	bp_cache_last = cache;
 	return cache;
+
+none:
+	errno = EUSERS;
+	return NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -327,8 +383,7 @@ static int bp_thread_cache_check(struct bufpool *pool,
 		return 0;
 	if (owner == pool->client_id) {
 		bp_cache_reset(shared);
-		atomic_store_explicit((_Atomic __u32 *)&shared->owner, 0,
-				      memory_order_release);
+		bp_shared_cache_free(pool, shared);
 	}
 	bp_thread_cache_unbind(pool, cache);
 	bp_report_corruption(pool);
@@ -403,12 +458,12 @@ static int bp_depot_pop_ok(const struct bp_thread_cache *cache,
  * holder's.  Returns the index, or BP_NONE with *err set (0: the list is
  * empty).
  */
-static uint32_t bp_free_list_take(struct bufpool *pool,
-				  struct bufpool_cache *shared, int *err)
+static uint32_t bp_free_list_take(struct bufpool *pool, __u32 *pend_buf,
+				  int *err)
 {
 	struct bp_shm *s = &pool->shm;
 	uint32_t idx = bp_fl_pop_rec(s->free_head, s->next, s->buf_count,
-				     &shared->pend_buf);
+				     pend_buf);
 
 	if (idx < s->buf_count) {
 		if (bp_load_relaxed_u32(&s->own[idx]) == BUFPOOL_OWN_FREE)
@@ -419,7 +474,7 @@ static uint32_t bp_free_list_take(struct bufpool *pool,
 	} else if (idx != BUFPOOL_IDX_NIL) {
 		*err = EUCLEAN;
 	}
-	bp_unannounce(&shared->pend_buf);
+	bp_unannounce(pend_buf);
 	return BP_NONE;
 }
 
@@ -471,7 +526,7 @@ static int bp_thread_cache_refill(struct bufpool *pool,
 		return err;
 	m = cache->loaded;
 	for (n = 0; n < cache->mag_fill; n++) {
-		idx = bp_free_list_take(pool, shared, &err);
+		idx = bp_free_list_take(pool, &shared->pend_buf, &err);
 		if (idx == BP_NONE)
 			break;
 		m->idx[n] = idx;
@@ -519,72 +574,211 @@ static int bp_thread_cache_spill(struct bufpool *pool,
 }
 
 /*
+ * bp_depot_pop_ok for a thread without a cache (cache NULL): any
+ * magazine in range.
+ */
+static int bp_lists_pop_ok(const struct bp_thread_cache *cache,
+			   const struct bp_shm *s, uint32_t id, int *err)
+{
+	if (cache)
+		return bp_depot_pop_ok(cache, s, id, err);
+	if (id < s->nr_mags)
+		return 1;
+	if (id == BP_FL_BUSY)
+		*err = EAGAIN;
+	else if (id != BUFPOOL_IDX_NIL)
+		*err = EUCLEAN;
+	return 0;
+}
+
+/*
  * A thread without magazines takes buffers from the free list; when
  * there are none, it breaks up a magazine from the depot into the free
  * list, so that what caches gave back is never out of its reach.  The
  * take is recorded with a compare-and-swap on own[] (free to ours), so
  * that a buffer another client took meanwhile (it can be on the list
- * only by corruption) is never taken twice.
+ * only by corruption) is never taken twice.  The takes are announced in
+ * pend_buf and pending (a cache's words, or the shared path's private
+ * ones: then the client's in-flight count covers them).  Returns the
+ * index, or BP_NONE with *err set (ENOBUFS, EAGAIN, EUCLEAN); reports
+ * nothing itself.
  */
-static uint32_t bp_acquire_from_free_list(struct bufpool *pool,
-					  struct bp_thread_cache *cache)
+static uint32_t bp_take_from_lists(struct bufpool *pool,
+				   const struct bp_thread_cache *cache,
+				   __u32 *pend_buf, __u32 *pending, int *err)
 {
-	struct bufpool_cache *shared = cache->shared;
 	struct bp_shm *s = &pool->shm;
 	uint32_t idx, full;
-	int tries, err = 0;
+	int tries;
 	__u32 o;
 
+	*err = 0;
 	for (tries = 0; tries < 8; tries++) {
-		idx = bp_free_list_take(pool, shared, &err);
+		idx = bp_free_list_take(pool, pend_buf, err);
 		if (idx != BP_NONE) {
 			o = BUFPOOL_OWN_FREE;
 			if (bp_cas_relaxed_u32(&pool->own[idx], &o,
 					       pool->client_id)) {
-				bp_unannounce(&shared->pend_buf);
+				bp_unannounce(pend_buf);
 				return idx;
 			}
-			bp_unannounce(&shared->pend_buf);
-			err = EUCLEAN;
+			bp_unannounce(pend_buf);
+			*err = EUCLEAN;
 		}
-		if (err)
+		if (*err)
 			break;
 		full = s->nr_mags ? bp_fl_pop_rec(s->full_head, s->mag_next,
-						  s->nr_mags,
-						  &shared->pending) :
+						  s->nr_mags, pending) :
 				    BUFPOOL_IDX_NIL;
-		if (!bp_depot_pop_ok(cache, s, full, &err)) {
-			bp_unannounce(&shared->pending);
+		if (!bp_lists_pop_ok(cache, s, full, err)) {
+			bp_unannounce(pending);
 			break;
 		}
 		if (bp_mag_drain(s, &s->mags[full]))
-			err = EUCLEAN;
+			*err = EUCLEAN;
 		bp_fl_push(s->empty_head, s->mag_next, full);
-		bp_unannounce(&shared->pending);
-		if (err)
+		bp_unannounce(pending);
+		if (*err)
 			break;
 	}
+	if (!*err)
+		*err = ENOBUFS;
+	return BP_NONE;
+}
+
+static uint32_t bp_acquire_from_free_list(struct bufpool *pool,
+					  struct bp_thread_cache *cache)
+{
+	int err;
+	uint32_t idx = bp_take_from_lists(pool, cache,
+					  &cache->shared->pend_buf,
+					  &cache->shared->pending, &err);
+
+	if (idx != BP_NONE)
+		return idx;
 	if (err == EUCLEAN)
 		return bp_corrupt(pool);
-	errno = err ? err : ENOBUFS;
+	errno = err;
 	return BP_NONE;
 }
 
 /*
  * Give idx to the free list.  Once pushed, it is someone else's to take
- * and record: own[] must be cleared before, so the shared cache's
- * pend_buf names it instead until the push is done.  A push that gave
- * up (another client rewriting the head) leaves it named by nothing:
- * the repair it asks for gives it back.
+ * and record: own[] must be cleared before, so pend_buf (a cache's, or
+ * the shared path's private word under the client's in-flight count)
+ * names it instead until the push is done.  A push that gave up
+ * (another client rewriting the head) leaves it named by nothing: the
+ * repair it asks for gives it back.  Returns 0, or -1 if the push gave
+ * up (the caller reports it).
  */
+static int bp_give_to_free_list(struct bufpool *pool, __u32 *pend_buf,
+				uint32_t idx)
+{
+	int r;
+
+	bp_store_relaxed_u32(pend_buf, idx);
+	bp_store_release_u32(&pool->own[idx], BUFPOOL_OWN_FREE);
+	r = bp_fl_push(pool->shm.free_head, pool->shm.next, idx);
+	bp_unannounce(pend_buf);
+	return r;
+}
+
 void bp_release_to_free_list(struct bufpool *pool,
 			     struct bp_thread_cache *cache, uint32_t idx)
 {
-	bp_store_relaxed_u32(&cache->shared->pend_buf, idx);
-	bp_store_release_u32(&pool->own[idx], BUFPOOL_OWN_FREE);
-	if (bp_fl_push(pool->shm.free_head, pool->shm.next, idx))
+	if (bp_give_to_free_list(pool, &cache->shared->pend_buf, idx))
 		bp_report_corruption(pool);
-	bp_unannounce(&cache->shared->pend_buf);
+}
+
+/* ------------------------------------------------------------------ */
+/* The shared path: a thread without a cache                          */
+
+/* This client's count of shared-path operations in flight. */
+static inline _Atomic __u32 *bp_inflight(const struct bufpool *pool)
+{
+	return (_Atomic __u32 *)&pool->shm.inflight[pool->client_id];
+}
+
+/*
+ * bp_inflight_begin/end bracket what names nothing for an instant: the
+ * take between its pop's CAS and own[] (or a magazine's drain), the give
+ * between clearing own[] and its push.  The add comes before the pop's
+ * CAS (acq_rel: it orders the add before it) or the release store of
+ * own[]; the release subtraction comes after the last store.  While the
+ * count is not 0, the kernel gives back nothing unnamed.
+ */
+static inline void bp_inflight_begin(const struct bufpool *pool)
+{
+	atomic_fetch_add_explicit(bp_inflight(pool), 1, memory_order_relaxed);
+}
+
+static inline void bp_inflight_end(const struct bufpool *pool)
+{
+	atomic_fetch_sub_explicit(bp_inflight(pool), 1, memory_order_release);
+}
+
+static inline void bp_shared_count(__u64 *c)
+{
+	atomic_fetch_add_explicit((_Atomic __u64 *)c, 1, memory_order_relaxed);
+}
+
+/*
+ * bp_shared_acquire - take a buffer without a cache: from the free list,
+ * else from a depot magazine broken up into it.  Lock-free (a lost race
+ * means another thread's CAS won), no system call, nothing allocated;
+ * a process killed at any instruction of it loses nothing: the take is
+ * on the list, or in flight under the client's count (the kernel waits
+ * for a pass with no live client in flight to give back what it named
+ * nothing), or recorded in own[].
+ */
+uint32_t bp_shared_acquire(struct bufpool *pool)
+{
+	uint32_t idx;
+	int err;
+
+	bp_inflight_begin(pool);
+	idx = bp_take_from_lists(pool, NULL, &bp_shared_pend_buf,
+				 &bp_shared_pending, &err);
+	bp_inflight_end(pool);
+	if (idx != BP_NONE) {
+		bp_shared_count(&pool->ctrl->shared_acquires);
+		return idx;
+	}
+	if (err == ENOBUFS)
+		bp_shared_count(&pool->ctrl->shared_exhausted);
+	if (err == EUCLEAN)
+		return bp_corrupt(pool);
+	errno = err;
+	return BP_NONE;
+}
+
+/* bp_shared_release - give idx, which the caller holds, to the free list. */
+void bp_shared_release(struct bufpool *pool, uint32_t idx)
+{
+	int r;
+
+	bp_shared_count(&pool->ctrl->shared_releases);
+	bp_inflight_begin(pool);
+	r = bp_give_to_free_list(pool, &bp_shared_pend_buf, idx);
+	bp_inflight_end(pool);
+	if (r)
+		bp_report_corruption(pool);
+}
+
+/*
+ * For a queue's enqueue from a thread without a cache: the word that
+ * announces the buffer being enqueued (private), and the count that
+ * covers it.
+ */
+__u32 *bp_shared_enqueue_begin(struct bufpool *pool)
+{
+	bp_inflight_begin(pool);
+	return &bp_shared_pend_buf;
+}
+
+void bp_shared_enqueue_end(struct bufpool *pool)
+{
+	bp_inflight_end(pool);
 }
 
 /*
@@ -601,7 +795,7 @@ uint32_t bp_acquire_miss(struct bufpool *pool)
 	int err;
 
 	if (!cache)
-		return BP_NONE;
+		return bp_shared_acquire(pool);
 	if (bp_thread_cache_check(pool, cache)) {
 		errno = EUCLEAN;
 		return BP_NONE;
@@ -655,13 +849,12 @@ int bp_release_miss(struct bufpool *pool, uint32_t idx)
 	uint32_t c;
 	struct bp_thread_cache *cache = bp_thread_cache_get(pool);
 
-	if (!cache)
-		return -1;
-	if (bp_thread_cache_check(pool, cache)) {
+	if (cache && bp_thread_cache_check(pool, cache))
 		/* A cache afresh: the release goes on (the buffer is ours). */
 		cache = bp_thread_cache_get(pool);
-		if (!cache)
-			return -1;
+	if (!cache) {
+		bp_shared_release(pool, idx);
+		return 0;
 	}
 	bp_count(&cache->shared->releases);
 	if (!cache->mag_fill) {
@@ -721,8 +914,7 @@ static void bp_thread_cache_flush(struct bp_thread_cache *cache)
 	} else {
 		if (bp_cache_flush(&cache->pool->shm, cache->shared))
 			bp_report_corruption(cache->pool);
-		atomic_store_explicit((_Atomic __u32 *)&cache->shared->owner,
-				      0, memory_order_release);
+		bp_shared_cache_free(cache->pool, cache->shared);
 	}
 	cache->shared = NULL;
 	cache->pool = NULL;
@@ -793,6 +985,8 @@ static void bp_thread_exit(void *unused)
 		bp_thread_cache_flush(cache);
 		atomic_store_explicit(&cache->thread, NULL,
 				      memory_order_release);
+		atomic_fetch_add_explicit(&bp_arena_free, 1,
+					  memory_order_relaxed);
 	}
 	bp_thread_caches_forget();
 }
@@ -812,11 +1006,25 @@ static void bp_atfork_child(void)
 		atomic_store_explicit(&bp_cache_arena[i].thread, NULL,
 				      memory_order_relaxed);
 	}
+	atomic_store_explicit(&bp_arena_free, BP_CACHE_ARENA,
+			      memory_order_relaxed);
 	bp_thread_caches_forget();
 }
 
 static void bp_cache_init_once(void)
 {
+	volatile char *arena = (volatile char *)bp_cache_arena;
+	size_t off;
+
+	/*
+	 * Prefault the arena (no thread uses it yet), so that a thread's
+	 * first use of a pool takes no page fault of the library's making:
+	 * its TLS is allocated and cleared with the thread, and the control
+	 * area is prefaulted by mmap.
+	 */
+	for (off = 0; off < sizeof(bp_cache_arena); off += 4096)
+		arena[off] = arena[off];
+	arena[sizeof(bp_cache_arena) - 1] = arena[sizeof(bp_cache_arena) - 1];
 	bp_exit_key_ok = pthread_key_create(&bp_exit_key, bp_thread_exit) == 0;
 	pthread_atfork(NULL, NULL, bp_atfork_child);
 }

@@ -37,6 +37,8 @@ int bufpool_stats(struct bufpool *pool, struct bufpool_stats *st)
 	st->waiters = bp_load_relaxed_u32(&c->waiters);
 	st->detected = bp_load_relaxed_u64(&c->detected);
 	st->repairs = bp_load_relaxed_u64(&c->repairs);
+	st->shared_acquires = sum.shared_acquires;
+	st->shared_releases = sum.shared_releases;
 	return 0;
 }
 

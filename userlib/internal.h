@@ -195,6 +195,10 @@ void bp_report_corruption(struct bufpool *pool);
 uint32_t bp_corrupt(struct bufpool *pool);
 void bp_cache_init(void);
 struct bp_thread_cache *bp_thread_cache_get(struct bufpool *pool);
+uint32_t bp_shared_acquire(struct bufpool *pool);
+void bp_shared_release(struct bufpool *pool, uint32_t idx);
+__u32 *bp_shared_enqueue_begin(struct bufpool *pool);
+void bp_shared_enqueue_end(struct bufpool *pool);
 uint32_t bp_acquire_miss(struct bufpool *pool);
 int bp_release_miss(struct bufpool *pool, uint32_t idx);
 void bp_release_to_free_list(struct bufpool *pool,

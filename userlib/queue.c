@@ -11,7 +11,8 @@
  * The ownership protocol, which lets the kernel's reconciliation tell
  * at every instruction where a buffer is:
  *   enqueue: own[x] is ours; the thread's shared cache announces x
- *            (pend_buf); own[x] = FREE (release); bp_q_put(); on
+ *            (pend_buf; a thread without a cache counts itself in
+ *            flight instead); own[x] = FREE (release); bp_q_put(); on
  *            failure own[x] = ours again; pend_buf = NIL (release).
  *   dequeue: bp_q_get() records own[x] = ours before it marks the slot
  *            consumed.
@@ -224,12 +225,11 @@ static int bp_enqueue(struct bufpool_queue *q, uint32_t idx)
 		return -1;
 	}
 	cache = bp_thread_cache_current(pool);
-	if (!cache) {
+	if (!cache)
 		cache = bp_thread_cache_get(pool);
-		if (!cache)
-			return -1;	/* EUSERS */
-	}
-	pend = &cache->shared->pend_buf;
+	/* Without a cache, the client's in-flight count covers the put. */
+	pend = cache ? &cache->shared->pend_buf :
+		       bp_shared_enqueue_begin(pool);
 	bp_store_relaxed_u32(pend, idx);
 	/* Orders the announcement before the record lets go. */
 	bp_store_release_u32(&pool->own[idx], BUFPOOL_OWN_FREE);
@@ -238,6 +238,8 @@ static int bp_enqueue(struct bufpool_queue *q, uint32_t idx)
 		bp_store_relaxed_u32(&pool->own[idx], me);
 	/* Orders the record (on failure) before the announcement goes. */
 	bp_store_release_u32(pend, BUFPOOL_IDX_NIL);
+	if (!cache)
+		bp_shared_enqueue_end(pool);
 	switch (r) {
 	case 0:
 		return 0;

@@ -25,10 +25,12 @@ int bp_release_to_sleeper(struct bufpool *pool, uint32_t idx)
 {
 	struct bp_thread_cache *cache = bp_thread_cache_get(pool);
 
-	if (!cache)
-		return -1;
-	bp_count(&cache->shared->releases);
-	bp_release_to_free_list(pool, cache, idx);
+	if (cache) {
+		bp_count(&cache->shared->releases);
+		bp_release_to_free_list(pool, cache, idx);
+	} else {
+		bp_shared_release(pool, idx);	/* no cache: the shared path */
+	}
 	atomic_fetch_add_explicit(bp_wake_seq(pool), 1, memory_order_seq_cst);
 	pool->backend->wake(pool);
 	return 0;

@@ -1042,7 +1042,7 @@ static PyObject *Pool_stats(PyObject *self, PyObject *unused)
 		const uint64_t v[] = { st.total, st.free, st.in_use,
 			st.high_watermark, st.acquires, st.releases,
 			st.exhausted, st.reclaimed, st.waiters, st.detected,
-			st.repairs };
+			st.repairs, st.shared_acquires, st.shared_releases };
 
 		return structseq_u64(StatsType, v, (int)(sizeof(v) / sizeof(v[0])));
 	}
@@ -1552,8 +1552,8 @@ static PyMethodDef Pool_methods[] = {
 	{ "__exit__", METH_CALLABLE(Pool_exit), METH_FASTCALL, NULL },
 	{ "acquire", Pool_acquire, METH_NOARGS,
 	  "acquire()\n--\n\nTake a free buffer: a Buffer.  Exhausted (errno "
-	  "ENOBUFS) when none is free; OSError(EUSERS) when every cache of the "
-	  "pool is taken by other threads.  Never blocks; keeps the GIL." },
+	  "ENOBUFS) when none is free.  A thread that finds no free cache "
+	  "works on the pool's shared path.  Never blocks; keeps the GIL." },
 	{ "acquire_index", Pool_acquire_index, METH_NOARGS,
 	  "acquire_index()\n--\n\nTake a free buffer and return its index "
 	  "(no Buffer object: give it back with release_index)." },
@@ -1959,12 +1959,14 @@ static PyStructSequence_Field stats_fields[] = {
 	{ "waiters", "threads sleeping in a timed acquire now" },
 	{ "detected", "corruption clients found in the shared area (EUCLEAN)" },
 	{ "repairs", "repairs the kernel ran while clients stayed open" },
+	{ "shared_acquires", "of acquires, by threads without a cache" },
+	{ "shared_releases", "of releases, by threads without a cache" },
 	{ NULL, NULL }
 };
 
 static PyStructSequence_Desc stats_desc = {
 	"bufpool.Stats", "A pool's statistics (bufpool_stats).", stats_fields,
-	11
+	13
 };
 
 static PyStructSequence_Field info_fields[] = {

@@ -76,6 +76,33 @@ def test_create_caches():
         assert p.stats().in_use == 0
 
 
+def test_threads_without_a_cache():
+    # One cache, taken by this thread: the others work on the shared path.
+    with bufpool.Pool.create(caches=1, hugetlb=False) as p:
+        p.acquire().release()
+        before = p.stats()
+        errors = []
+
+        def work():
+            try:
+                held = [p.acquire() for _ in range(8)]
+                for b in held:
+                    b.release()
+            except OSError as e:  # pragma: no cover - the failure shown
+                errors.append(e)
+
+        threads = [threading.Thread(target=work) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        after = p.stats()
+        assert after.shared_acquires - before.shared_acquires == 48
+        assert after.shared_releases - before.shared_releases == 48
+        assert after.in_use == 0
+
+
 def test_create_bad_geometry():
     with pytest.raises(OSError) as e:
         bufpool.Pool.create(buf_size=1000, hugetlb=False)

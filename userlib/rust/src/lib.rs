@@ -66,9 +66,11 @@
 //!   per queue, so a dequeue that meets another thread's fails with
 //!   `EBUSY` rather than wait.
 //!
-//! A pool serves as many threads at once as it has caches; a thread
-//! beyond that gets [`errno::EUSERS`]. A thread's cache goes back to the
-//! pool when the thread exits, or with [`Pool::flush_cache`].
+//! A pool has a fixed number of caches; a thread that finds none free
+//! works on the pool's shared path (still lock-free and without a system
+//! call), so any number of threads can use a pool. A thread's cache goes
+//! back to the pool when the thread exits, or with [`Pool::flush_cache`],
+//! and then to the next thread that wants one.
 //!
 //! # Memory
 //!
@@ -189,6 +191,11 @@ pub struct Stats {
     pub detected: u64,
     /// Repairs the kernel ran while clients stayed open.
     pub repairs: u64,
+    /// Of `acquires`, those by threads without a cache of their own
+    /// (the shared path: every cache of the pool was taken).
+    pub shared_acquires: u64,
+    /// Of `releases`, those by threads without a cache of their own.
+    pub shared_releases: u64,
 }
 
 /// What the kernel (or, for a module-free pool, the library) said about
@@ -372,8 +379,7 @@ impl Pool {
     }
 
     /// Takes a free buffer, without waiting. Errors: `ENOBUFS` when none
-    /// is free, `EUSERS` when every cache of the pool is taken by other
-    /// threads, `EUCLEAN` when the free list was found corrupted.
+    /// is free, `EUCLEAN` when the free list was found corrupted.
     #[inline]
     pub fn acquire(&self) -> Result<Buf<'_>> {
         // SAFETY: an open handle.
@@ -632,6 +638,8 @@ impl Pool {
             waiters: st.waiters,
             detected: st.detected,
             repairs: st.repairs,
+            shared_acquires: st.shared_acquires,
+            shared_releases: st.shared_releases,
         })
     }
 

@@ -247,8 +247,7 @@ impl<'p> Queue<'p> {
     /// queue is full, `EPERM` when this handle did not open it with
     /// `produce`, `EAGAIN` when it lost a race with other producers many
     /// times over (try again), `EINVAL` for a buffer of another handle,
-    /// `EUCLEAN` when the queue's shared words were corrupted, `EUSERS`
-    /// as [`Pool::acquire`].
+    /// `EUCLEAN` when the queue's shared words were corrupted.
     #[inline]
     pub fn enqueue<'b>(&self, buf: Buf<'b>) -> std::result::Result<(), BufError<'b>> {
         if !same_pool(buf.pool, self.pool) {

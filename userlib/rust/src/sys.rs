@@ -52,7 +52,9 @@ pub struct bufpool_stats {
     pub waiters: u64,
     pub detected: u64,
     pub repairs: u64,
-    pub __reserved: [u64; 5],
+    pub shared_acquires: u64,
+    pub shared_releases: u64,
+    pub __reserved: [u64; 3],
 }
 
 /// `struct bufpool_info` of ABI 1.3 (`BUFPOOL_INFO_SIZE_VER3`, 176

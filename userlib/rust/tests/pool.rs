@@ -431,20 +431,26 @@ fn repair() {
 }
 
 #[test]
-fn too_many_threads_say_eusers() {
+fn threads_without_a_cache_take_the_shared_path() {
     let pool = Pool::create(&Params {
         caches: 1,
         ..Params::default()
     })
     .unwrap();
     drop(pool.acquire().unwrap()); // this thread takes the one cache
+    let before = pool.stats().unwrap();
     std::thread::scope(|s| {
-        let e = s
-            .spawn(|| pool.acquire().map(|_| ()).unwrap_err())
-            .join()
-            .unwrap();
-        assert_eq!(e.errno(), errno::EUSERS);
+        for _ in 0..4 {
+            s.spawn(|| {
+                let held: Vec<_> = (0..8).map(|_| pool.acquire().unwrap()).collect();
+                drop(held);
+            });
+        }
     });
+    let after = pool.stats().unwrap();
+    assert_eq!(after.shared_acquires - before.shared_acquires, 32);
+    assert_eq!(after.shared_releases - before.shared_releases, 32);
+    assert_eq!(after.in_use, 0);
 }
 
 #[test]
