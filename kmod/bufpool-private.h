@@ -151,6 +151,14 @@ struct bufpool_queue_kobj {
  * @repairs:	client-asked reconciliations run (changes under @lock only)
  * @repair_waits: calls that waited, ASYNC requests deferred, by the limit
  * @repair_stopped_ns: time the pool was stopped by those reconciliations
+ * @settle_owed: a pass left unnamed buffers or magazines for later, with
+ *		a live client busy on the shared path: @repair_work runs
+ *		follow-up passes until one leaves nothing (under @lock)
+ * @settle_delay_ms: the wait before the next follow-up, doubled after
+ *		each that still finds a live client busy (under @lock)
+ * @settle_due:	when the next follow-up may run (under @lock)
+ * @unsettled:	what the last reconciliation left unnamed, for later
+ * @settle_passes: follow-up passes run
  */
 struct bufpool_pool {
 	refcount_t ref;
@@ -196,6 +204,11 @@ struct bufpool_pool {
 	atomic_long_t repairs;
 	atomic_long_t repair_waits;
 	atomic64_t repair_stopped_ns;
+	bool settle_owed;
+	u32 settle_delay_ms;
+	ktime_t settle_due;
+	u32 unsettled;
+	atomic_long_t settle_passes;
 };
 
 /**
@@ -229,7 +242,7 @@ static inline pgoff_t bufpool_bufs_pages(const struct bufpool_pool *pool)
 /* Words of the reconciliation bitmaps, all in one allocation. */
 static inline size_t bufpool_recon_words(const struct bufpool_pool *pool)
 {
-	return 3 * BITS_TO_U64(pool->layout.buf_count) +
+	return 4 * BITS_TO_U64(pool->layout.buf_count) +
 	       2 * BITS_TO_U64(pool->layout.nr_mags) + 1;
 }
 
@@ -275,7 +288,15 @@ int bufpool_pool_repair(struct bufpool_pool *pool, u32 flags);
 void bufpool_repair_work(struct work_struct *work);
 
 /* client.c: the caller holds pool->lock */
-u64 bufpool_reconcile(struct bufpool_pool *pool);
+/* Why a reconciliation runs. */
+enum bufpool_recon_why {
+	BUFPOOL_RECON_GONE,	/* a client is gone */
+	BUFPOOL_RECON_DRAIN,	/* a queue's last user left it */
+	BUFPOOL_RECON_ASKED,	/* AUDIT, REPAIR (rate-limited) */
+	BUFPOOL_RECON_SETTLE,	/* a follow-up (rate-limited) */
+};
+
+u64 bufpool_reconcile(struct bufpool_pool *pool, enum bufpool_recon_why why);
 
 /* queue.c */
 bool bufpool_queue_name_ok(const char *name, size_t max);

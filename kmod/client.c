@@ -55,13 +55,28 @@ static void bufpool_resume_mappings(struct bufpool_pool *pool)
 		unlock_page(bufpool_pool_page(pool, i));
 }
 
+/* Client @id's in-flight count on the shared path (ABI 1.5). */
+static u32 *bufpool_inflight(struct bufpool_pool *pool, u32 id)
+{
+	return (u32 *)((char *)pool->ctrl + pool->layout.inflight_offset) + id;
+}
+
+static void bufpool_settle_note(struct bufpool_pool *pool,
+				enum bufpool_recon_why why);
+
 /**
  * bufpool_reconcile - reconcile the pool now, draining the queues to drain
  * @pool: the pool, whose lock the caller holds
+ * @why: what it runs for: a client-asked pass or a follow-up counts for
+ *	the rate limit (see bufpool_asked_next())
+ *
+ * A pass that leaves something unnamed for later (a live client was
+ * busy on the shared path) may leave the pool owing a follow-up: see
+ * bufpool_settle_note().
  *
  * Return: how long the pool was stopped, in nanoseconds.
  */
-u64 bufpool_reconcile(struct bufpool_pool *pool)
+u64 bufpool_reconcile(struct bufpool_pool *pool, enum bufpool_recon_why why)
 {
 	struct bp_recon *recon = &pool->recon;
 	struct bp_shm shm;
@@ -88,11 +103,18 @@ u64 bufpool_reconcile(struct bufpool_pool *pool)
 	/* What the gone held counts as released, for the statistics. */
 	WRITE_ONCE(pool->ctrl->kernel_released,
 		   READ_ONCE(pool->ctrl->kernel_released) + recon->dropped);
+	/* The hint of free caches, exact again (a client may scribble it). */
+	WRITE_ONCE(pool->ctrl->caches_free, recon->caches_free);
 	bufpool_resume_mappings(pool);
 	stopped = ktime_to_ns(ktime_sub(ktime_get(), start));
 	bufpool_pool_stats(pool, NULL);	/* samples the high watermark */
 	atomic_long_add(recon->reclaimed, &pool->reclaimed);
 	atomic_long_add(recon->repaired, &pool->repaired);
+	if (why == BUFPOOL_RECON_ASKED || why == BUFPOOL_RECON_SETTLE) {
+		pool->asked_end = ktime_get();
+		pool->asked_ns = stopped;
+	}
+	bufpool_settle_note(pool, why);
 	return stopped;
 }
 
@@ -130,6 +152,9 @@ static void bufpool_rebuild(struct bufpool_pool *pool)
 	bp_shm_init(pool->ctrl, &pool->layout, pool->generation);
 	bufpool_queues_rebuild(pool);
 	atomic_long_inc(&pool->rebuilds);
+	/* Nothing is left to settle: a pending follow-up runs no pass. */
+	pool->settle_owed = false;
+	WRITE_ONCE(pool->unsettled, 0);
 }
 
 /**
@@ -162,6 +187,8 @@ struct bufpool_client *bufpool_client_open(struct bufpool_pool *pool)
 	}
 	pool->last_id = id;
 	pool->nr_clients++;
+	/* Nothing in flight yet, before the id is live (or can map). */
+	WRITE_ONCE(*bufpool_inflight(pool, id), 0);
 	bufpool_live_set(pool, id, true);
 	mutex_unlock(&pool->lock);
 
@@ -199,8 +226,16 @@ void bufpool_client_close(struct bufpool_client *client)
 		atomic_long_inc(&pool->deferred);
 	} else {
 		atomic_long_inc(&pool->reclaims);
-		bufpool_reconcile(pool);
+		/*
+		 * Its in-flight count (not 0: it died amid a shared-path
+		 * operation) makes nothing busy: only live clients' do.
+		 * What its thread left unnamed goes back now, or, with a
+		 * live client busy, in a follow-up (bufpool_settle_note()).
+		 */
+		bufpool_reconcile(pool, BUFPOOL_RECON_GONE);
 	}
+	/* Its id may be given again: nothing of its is in flight. */
+	WRITE_ONCE(*bufpool_inflight(pool, client->id), 0);
 	mutex_unlock(&pool->lock);
 
 	bufpool_pool_put(pool);
@@ -264,7 +299,9 @@ int bufpool_client_attach(struct bufpool_client *client, u32 abi)
  * the allowed time; requests coalesce.  Reconciliations for a client's
  * departure stay immediate and outside this budget: nobody asks for
  * them, each costs an open and a close, and delaying them would delay
- * giving back what the departed client held.
+ * giving back what the departed client held.  The follow-ups a
+ * departure may leave owed (ABI 1.5, below) are spaced as client-asked
+ * ones are, and count for the limit.
  */
 
 /* When the next client-asked reconciliation may start; under pool->lock. */
@@ -273,8 +310,8 @@ static ktime_t bufpool_asked_next(struct bufpool_pool *pool)
 	u64 gap = max_t(u64, (u64)pool->repair_interval_ms * NSEC_PER_MSEC,
 			100 * pool->asked_ns);
 
-	if (!atomic_long_read(&pool->repairs))
-		return 0;	/* none yet */
+	if (!pool->asked_end)
+		return 0;	/* none yet (asked, or a follow-up) */
 	return ktime_add_ns(pool->asked_end, gap);
 }
 
@@ -296,9 +333,7 @@ static void bufpool_reconcile_asked(struct bufpool_pool *pool)
 	struct bufpool_audit *out = &pool->asked_audit;
 	u64 stopped;
 
-	stopped = bufpool_reconcile(pool);
-	pool->asked_end = ktime_get();
-	pool->asked_ns = stopped;
+	stopped = bufpool_reconcile(pool, BUFPOOL_RECON_ASKED);
 	atomic64_add(stopped, &pool->repair_stopped_ns);
 	atomic_long_inc(&pool->repairs);
 	/* Statistics only: clients may read (and write) the copy. */
@@ -370,31 +405,102 @@ static int bufpool_pool_asked(struct bufpool_pool *pool,
 	return err;
 }
 
+/*
+ * Follow-ups (ABI 1.5).  While a live client has shared-path operations
+ * in flight, reconciliation leaves what nobody names where it is (it may
+ * be that client's take in flight; uapi/bufpool/reconcile.h); what a
+ * gone client held and only its caches name is among it.  So a pass
+ * after a departure that leaves something so owes a follow-up, and so
+ * does every pass while one is owed, until a pass leaves nothing
+ * unnamed (no live client was busy, or nothing was unnamed).  The
+ * follow-ups run from @repair_work, after repair_interval_ms (at least
+ * 1 ms), doubled after each pass that still leaves something, up to
+ * BUFPOOL_SETTLE_MAX_MS (or repair_interval_ms if larger), and no
+ * earlier than the rate limit of client-asked reconciliations allows:
+ * they stop the pool as those do, and count for it.
+ */
+#define BUFPOOL_SETTLE_MAX_MS	1000
+
+/* When the next follow-up may run: the later of its due time and the limit. */
+static ktime_t bufpool_settle_next(struct bufpool_pool *pool)
+{
+	ktime_t next = bufpool_asked_next(pool);
+
+	return ktime_after(pool->settle_due, next) ? pool->settle_due : next;
+}
+
+/*
+ * After a pass: note what it left for later, and owe (or clear) a
+ * follow-up; pool->lock held.
+ */
+static void bufpool_settle_note(struct bufpool_pool *pool,
+				enum bufpool_recon_why why)
+{
+	u32 first = max_t(u32, pool->repair_interval_ms, 1);
+	u32 unsettled = pool->recon.unsettled;
+
+	WRITE_ONCE(pool->unsettled, unsettled);
+	if (!unsettled) {
+		pool->settle_owed = false;
+		return;
+	}
+	if (pool->settle_owed)
+		pool->settle_delay_ms =
+			min_t(u32, 2 * pool->settle_delay_ms,
+			      max_t(u32, first, BUFPOOL_SETTLE_MAX_MS));
+	else if (why == BUFPOOL_RECON_GONE)
+		pool->settle_delay_ms = first;
+	else
+		return;	/* nobody's leftovers: a live thread's, in flight */
+	pool->settle_owed = true;
+	pool->settle_due = ktime_add_ms(ktime_get(), pool->settle_delay_ms);
+	/* Pending already: that run looks again, and waits if early. */
+	queue_delayed_work(system_unbound_wq, &pool->repair_work,
+			   bufpool_jiffies_until(bufpool_settle_next(pool)));
+}
+
 /**
- * bufpool_repair_work - the reconciliation an ASYNC REPAIR asked for
+ * bufpool_repair_work - what an ASYNC REPAIR asked for, and follow-ups
  * @work: the pool's repair_work
  *
- * Runs it when the rate limit allows (else waits again), unless one ran
- * since the last request, the pool has no client (the last close
- * rebuilt it) or a legacy client maps it.
+ * Runs the asked reconciliation when the rate limit allows, unless one
+ * ran since the last request; and the follow-up owed, when due.  What
+ * is not yet allowed waits again.  Nothing runs when the pool has no
+ * client (the last close rebuilt it) or a legacy client maps it.
  */
 void bufpool_repair_work(struct work_struct *work)
 {
 	struct bufpool_pool *pool = container_of(to_delayed_work(work),
 						 struct bufpool_pool,
 						 repair_work);
-	unsigned long delay;
+	unsigned long delay = 0, d;
+	bool asked;
 
 	mutex_lock(&pool->lock);
-	if (pool->nr_clients && !pool->nr_legacy &&
-	    atomic_long_read(&pool->repairs) == pool->async_seq) {
+	if (!pool->nr_clients || pool->nr_legacy) {
+		/* Reconciled (or rebuilt) when the legacy client goes. */
+		pool->settle_owed = false;
+		goto out;
+	}
+	asked = atomic_long_read(&pool->repairs) == pool->async_seq;
+	if (asked) {
 		delay = bufpool_jiffies_until(bufpool_asked_next(pool));
-		if (delay)
-			queue_delayed_work(system_unbound_wq, &pool->repair_work,
-					   delay);
-		else
+		if (!delay)
 			bufpool_reconcile_asked(pool);
 	}
+	if (pool->settle_owed) {
+		d = bufpool_jiffies_until(bufpool_settle_next(pool));
+		if (!d) {
+			atomic_long_inc(&pool->settle_passes);
+			bufpool_reconcile(pool, BUFPOOL_RECON_SETTLE);
+		} else if (!delay || d < delay) {
+			delay = d;
+		}
+	}
+	/* Requeued by a pass (a follow-up owed): that run looks again. */
+	if (delay)
+		queue_delayed_work(system_unbound_wq, &pool->repair_work, delay);
+out:
 	mutex_unlock(&pool->lock);
 }
 
@@ -426,8 +532,11 @@ int bufpool_pool_repair(struct bufpool_pool *pool, u32 flags)
 	delay = bufpool_jiffies_until(bufpool_asked_next(pool));
 	if (delay)
 		atomic_long_inc(&pool->repair_waits);
-	/* Already pending: that run serves this request too. */
-	queue_delayed_work(system_unbound_wq, &pool->repair_work, delay);
+	/*
+	 * Already pending: that run serves this request too; one due
+	 * later (a follow-up, never due before the limit) runs earlier.
+	 */
+	mod_delayed_work(system_unbound_wq, &pool->repair_work, delay);
 	mutex_unlock(&pool->lock);
 	return 0;
 }

@@ -291,6 +291,7 @@ static int bufpool_alloc_recon(struct bufpool_pool *pool)
 	pool->recon.mfree_bm = pool->recon.held_bm + bufs;
 	pool->recon.mheld_bm = pool->recon.mfree_bm + mags;
 	pool->recon.queued_bm = pool->recon.mheld_bm + mags;
+	pool->recon.dead_bm = pool->recon.queued_bm + bufs;
 	pool->recon.live = pool->live;
 	return 0;
 }
@@ -334,6 +335,7 @@ struct bufpool_pool *bufpool_pool_create(const struct bufpool_pool_spec *spec)
 	mutex_init(&pool->lock);
 	init_waitqueue_head(&pool->waitq);
 	INIT_DELAYED_WORK(&pool->repair_work, bufpool_repair_work);
+	pool->async_seq = -1;	/* no ASYNC request yet */
 	pool->repair_interval_ms = spec->repair_interval_ms;
 	strscpy(pool->name, spec->name, sizeof(pool->name));
 	pool->mode = spec->mode;

@@ -371,7 +371,7 @@ static int bufpool_queue_close(struct bufpool_client *client,
 		if (pool->nr_legacy)
 			atomic_long_inc(&pool->deferred);
 		else
-			bufpool_reconcile(pool);
+			bufpool_reconcile(pool, BUFPOOL_RECON_DRAIN);
 	}
 	return 0;
 }

@@ -38,6 +38,8 @@ enum bufpool_sysfs_number {
 	BUFPOOL_SYSFS_REPAIRS,
 	BUFPOOL_SYSFS_REPAIR_WAITS,
 	BUFPOOL_SYSFS_REPAIR_STOPPED_US,
+	BUFPOOL_SYSFS_UNSETTLED,
+	BUFPOOL_SYSFS_SETTLE_PASSES,
 	BUFPOOL_SYSFS_TOTAL,
 	BUFPOOL_SYSFS_IN_USE,
 	BUFPOOL_SYSFS_FREE,
@@ -45,6 +47,8 @@ enum bufpool_sysfs_number {
 	BUFPOOL_SYSFS_ACQUIRES,
 	BUFPOOL_SYSFS_RELEASES,
 	BUFPOOL_SYSFS_EXHAUSTED,
+	BUFPOOL_SYSFS_SHARED_ACQUIRES,
+	BUFPOOL_SYSFS_SHARED_RELEASES,
 };
 
 /* An attribute of either group, and which number it shows. */
@@ -127,6 +131,12 @@ static ssize_t bufpool_sysfs_show(struct device *dev,
 		value = div_u64(atomic64_read(&pool->repair_stopped_ns),
 				NSEC_PER_USEC);
 		break;
+	case BUFPOOL_SYSFS_UNSETTLED:
+		value = READ_ONCE(pool->unsettled);
+		break;
+	case BUFPOOL_SYSFS_SETTLE_PASSES:
+		value = atomic_long_read(&pool->settle_passes);
+		break;
 	case BUFPOOL_SYSFS_IN_USE:
 		value = stats.sum.in_use;
 		break;
@@ -141,6 +151,12 @@ static ssize_t bufpool_sysfs_show(struct device *dev,
 		break;
 	case BUFPOOL_SYSFS_RELEASES:
 		value = stats.sum.releases;
+		break;
+	case BUFPOOL_SYSFS_SHARED_ACQUIRES:
+		value = stats.sum.shared_acquires;
+		break;
+	case BUFPOOL_SYSFS_SHARED_RELEASES:
+		value = stats.sum.shared_releases;
 		break;
 	case BUFPOOL_SYSFS_EXHAUSTED:
 	default:
@@ -176,6 +192,8 @@ BUFPOOL_SYSFS_ATTR(repair_requests, BUFPOOL_SYSFS_REPAIR_REQUESTS);
 BUFPOOL_SYSFS_ATTR(repairs, BUFPOOL_SYSFS_REPAIRS);
 BUFPOOL_SYSFS_ATTR(repair_waits, BUFPOOL_SYSFS_REPAIR_WAITS);
 BUFPOOL_SYSFS_ATTR(repair_stopped_us, BUFPOOL_SYSFS_REPAIR_STOPPED_US);
+BUFPOOL_SYSFS_ATTR(unsettled, BUFPOOL_SYSFS_UNSETTLED);
+BUFPOOL_SYSFS_ATTR(settle_passes, BUFPOOL_SYSFS_SETTLE_PASSES);
 BUFPOOL_SYSFS_ATTR(total, BUFPOOL_SYSFS_TOTAL);
 BUFPOOL_SYSFS_ATTR(in_use, BUFPOOL_SYSFS_IN_USE);
 BUFPOOL_SYSFS_ATTR(free, BUFPOOL_SYSFS_FREE);
@@ -183,6 +201,8 @@ BUFPOOL_SYSFS_ATTR(high_watermark, BUFPOOL_SYSFS_HIGH_WATERMARK);
 BUFPOOL_SYSFS_ATTR(acquires, BUFPOOL_SYSFS_ACQUIRES);
 BUFPOOL_SYSFS_ATTR(releases, BUFPOOL_SYSFS_RELEASES);
 BUFPOOL_SYSFS_ATTR(exhausted, BUFPOOL_SYSFS_EXHAUSTED);
+BUFPOOL_SYSFS_ATTR(shared_acquires, BUFPOOL_SYSFS_SHARED_ACQUIRES);
+BUFPOOL_SYSFS_ATTR(shared_releases, BUFPOOL_SYSFS_SHARED_RELEASES);
 
 static struct attribute *bufpool_info_attrs[] = {
 	&bufpool_sysfs_attr_buf_size.attr.attr,
@@ -214,6 +234,8 @@ static struct attribute *bufpool_stats_attrs[] = {
 	&bufpool_sysfs_attr_repairs.attr.attr,
 	&bufpool_sysfs_attr_repair_waits.attr.attr,
 	&bufpool_sysfs_attr_repair_stopped_us.attr.attr,
+	&bufpool_sysfs_attr_unsettled.attr.attr,
+	&bufpool_sysfs_attr_settle_passes.attr.attr,
 	&bufpool_sysfs_attr_total.attr.attr,
 	&bufpool_sysfs_attr_in_use.attr.attr,
 	&bufpool_sysfs_attr_free.attr.attr,
@@ -221,6 +243,8 @@ static struct attribute *bufpool_stats_attrs[] = {
 	&bufpool_sysfs_attr_acquires.attr.attr,
 	&bufpool_sysfs_attr_releases.attr.attr,
 	&bufpool_sysfs_attr_exhausted.attr.attr,
+	&bufpool_sysfs_attr_shared_acquires.attr.attr,
+	&bufpool_sysfs_attr_shared_releases.attr.attr,
 	NULL,
 };
 

@@ -21,7 +21,7 @@ t() { # status description
 }
 
 echo "TAP version 13"
-echo "1..14"
+echo "1..15"
 out=$("$ctl" list); st=$?
 printf '%s\n' "$out" | grep -q '^bufpool  *2048 ' && [ $st = 0 ]
 t $? "list shows the default pool with its buffer size"
@@ -51,6 +51,14 @@ repairs=$(cat /sys/class/bufpool/bufpool/stats/repairs)
 case $out in
 *"\"repair_requests\":"*"\"repairs\":$repairs,"*"\"repair_waits\":"*"\"repair_stopped_us\":"*) t 0 "show --json: the repair counters" ;;
 *) t 1 "show --json: the repair counters: $out" ;;
+esac
+
+# ABI 1.5: follow-ups and the shared path's counters, as sysfs has them.
+out=$("$ctl" --json stats bufpool)
+passes=$(cat /sys/class/bufpool/bufpool/stats/settle_passes)
+case $out in
+*"\"unsettled\":"*"\"settle_passes\":$passes,"*"\"shared_acquires\":"*"\"shared_releases\":"*) t 0 "stats --json: the follow-up and shared-path counters" ;;
+*) t 1 "stats --json: the follow-up and shared-path counters: $out" ;;
 esac
 
 # Queues: one object per live descriptor (a name in queues/<k>/name).

@@ -57,9 +57,22 @@
  *    nothing between its take's CAS and its own[] record, or between
  *    clearing own[] and its give's CAS, so what nobody names may be
  *    such a thread's.  Then nothing unnamed goes back: each buffer is
- *    counted held and in ->unsettled, each magazine in ->deferred, and
- *    the caller reconciles again later (docs/DESIGN.md, "The shared
- *    path").
+ *    counted held and in ->unsettled, each magazine in ->unsettled too,
+ *    and the caller reconciles again later (docs/DESIGN.md, "The shared
+ *    path"), until a pass finds no live client busy (->busy 0).
+ *    But a buffer that own[] says a gone client holds (its id, or
+ *    BUFPOOL_OWN_QUARANTINE | its id) goes back all the same (marked in
+ *    dead_bm by step 3): a correct client clears own[x] before any give
+ *    of x and records it only after its take, so x was on no list since
+ *    and no thread can be taking it.  A gone cache's words are not
+ *    trusted so: loaded and prev still name a magazine its thread has
+ *    pushed to the full stack (bp_thread_cache_spill(), bp_cache_flush()
+ *    push before the word changes), and a magazine still names the
+ *    buffers bp_mag_drain() pushed to the free list until its count is
+ *    cleared; a thread without a cache may have taken those since
+ *    (breaking up the magazine, or popping the buffer), naming nothing.
+ *    Nor is its pend_buf or pending (an announcement, stale once its
+ *    thread is gone: a live thread may have won the race).
  *  - Records of clients that are gone are cleared.  Heads get a new tag,
  *    so that a CAS prepared before the stop fails and is retried.
  *  - What no correct client could have written (an index out of range, a
@@ -75,8 +88,8 @@
  *  - An addressed handoff (BUFPOOL_OWN_TO | receiver) is held while its
  *    receiver lives and goes back when the receiver is gone.
  *
- * The caller provides zeroed bitmaps: free, held and queued, buf_count
- * bits each; mfree and mheld, nr_mags bits each; and live, the client
+ * The caller provides zeroed bitmaps: free, held, queued and dead,
+ * buf_count bits each; mfree and mheld, nr_mags bits each; and live, the client
  * ids (1..BUFPOOL_CLIENT_MAX) whose records stand; and the live queues,
  * with their geometry from a trusted source (never the shared
  * descriptor).
@@ -94,6 +107,7 @@ struct bp_recon {
 	__u64 *mfree_bm;
 	__u64 *mheld_bm;
 	__u64 *queued_bm;
+	__u64 *dead_bm;		/* ABI 1.5: own[] names a gone client */
 	const __u64 *live;
 	struct bp_recon_queue *queues;
 	__u32 nr_queues;	/* entries of queues[] */
@@ -107,17 +121,28 @@ struct bp_recon {
 	__u32 dropped;		/* own[] records of gone clients dropped */
 	__u32 busy;		/* live clients with operations in flight */
 	__u32 unsettled;	/* unnamed, left for a later pass (busy) */
+	__u32 caches_free;	/* caches whose owner is 0 after the pass */
 };
 
 /*
- * ABI 1.5: how many live clients have shared-path operations in flight;
- * each word is read once (any value but 0 counts: it may be garbage,
- * which only defers what goes back).
+ * ABI 1.5: the most operations a client can have in flight: one per
+ * thread of the processes that share its file, and no system has more
+ * tasks than PID_MAX_LIMIT (4 Mi, pids being below it).  A larger count
+ * no correct client could have written.
  */
-static inline __u32 bp_recon_busy(const struct bp_shm *s,
-				  const struct bp_recon *r)
+#define BP_RECON_INFLIGHT_MAX	0x400000U	/* 1 << 22 */
+
+/*
+ * ABI 1.5: how many live clients have shared-path operations in flight;
+ * each word is read once.  Any value from 1 to BP_RECON_INFLIGHT_MAX
+ * counts (it may be garbage, which only defers what goes back); a
+ * larger one is garbage for sure: it is reset to 0 as a repair, so that
+ * a pattern written over the control area cannot keep the pool from
+ * being repaired.
+ */
+static inline __u32 bp_recon_busy(struct bp_shm *s, struct bp_recon *r)
 {
-	__u32 w, busy = 0;
+	__u32 w, v, busy = 0;
 	__u64 bits;
 
 	for (w = 0; w < BUFPOOL_LIVE_WORDS; w++) {
@@ -126,8 +151,15 @@ static inline __u32 bp_recon_busy(const struct bp_shm *s,
 			__u32 id = w * 64 + (__u32)__builtin_ctzll(bits);
 
 			bits &= bits - 1;
-			if (id && bp_load_relaxed_u32(&s->inflight[id]))
+			if (!id)
+				continue;
+			v = bp_load_relaxed_u32(&s->inflight[id]);
+			if (v > BP_RECON_INFLIGHT_MAX) {
+				bp_store_relaxed_u32(&s->inflight[id], 0);
+				r->repaired++;
+			} else if (v) {
 				busy++;
+			}
 		}
 	}
 	return busy;
@@ -501,12 +533,14 @@ static inline void bp_reconcile(struct bp_shm *s, struct bp_recon *r)
 			bp_recon_queue(s, r, &r->queues[i]);
 
 	/* 2. Caches: a live client's hold, the rest are cleared. */
+	r->caches_free = 0;
 	for (i = 0; i < s->nr_caches; i++) {
 		c = &s->caches[i];
 		o = bp_load_relaxed_u32(&c->owner);
 		if (!bp_recon_live(r, o)) {
 			bp_cache_reset(c);
 			bp_store_relaxed_u32(&c->owner, 0);
+			r->caches_free++;
 			continue;
 		}
 		bp_recon_live_mag(s, r, &c->loaded, 1);
@@ -568,8 +602,13 @@ static inline void bp_reconcile(struct bp_shm *s, struct bp_recon *r)
 				r->held++;
 		} else {
 			/* Taken by a client now gone: its release, for stats. */
-			if (!bp_bm_test(r->held_bm, idx))
+			if (!bp_bm_test(r->held_bm, idx)) {
 				r->dropped++;
+				/* A gone client's, not garbage: see the top. */
+				if ((o & ~BUFPOOL_OWN_QUARANTINE) - 1 <
+				    BUFPOOL_CLIENT_MAX)
+					bp_bm_test_set(r->dead_bm, idx);
+			}
 			bp_store_relaxed_u32(&s->own[idx], BUFPOOL_OWN_FREE);
 		}
 	}
@@ -600,7 +639,8 @@ static inline void bp_reconcile(struct bp_shm *s, struct bp_recon *r)
 
 	/*
 	 * 4. What nobody holds goes back, in one chain; while a live client
-	 * has a shared-path operation in flight, it stays (see the top).
+	 * has a shared-path operation in flight, only what a gone client's
+	 * own[] records named does, the rest stays (see the top).
 	 */
 	r->busy = bp_recon_busy(s, r);
 	r->unsettled = 0;
@@ -609,7 +649,7 @@ static inline void bp_reconcile(struct bp_shm *s, struct bp_recon *r)
 		    bp_bm_test(r->held_bm, idx) ||
 		    bp_bm_test(r->queued_bm, idx))
 			continue;
-		if (r->busy) {
+		if (r->busy && !bp_bm_test(r->dead_bm, idx)) {
 			r->held++;
 			r->unsettled++;
 			continue;

@@ -30,7 +30,7 @@ FIXTURE(rc) {
 	__u64 live[(BUFPOOL_CLIENT_MAX + 1) / 64];
 };
 
-#define BM_WORDS(self) (3 * ((COUNT + 63) / 64) +			\
+#define BM_WORDS(self) (4 * ((COUNT + 63) / 64) +			\
 			  2 * (((self)->l.nr_mags + 63) / 64) + 1)
 
 static void recon_reset(FIXTURE_DATA(rc) *self)
@@ -44,6 +44,7 @@ static void recon_reset(FIXTURE_DATA(rc) *self)
 	self->r.mfree_bm = self->bits + 2 * b;
 	self->r.mheld_bm = self->bits + 2 * b + m;
 	self->r.queued_bm = self->bits + 2 * b + 2 * m;
+	self->r.dead_bm = self->bits + 3 * b + 2 * m;
 	self->r.live = self->live;
 	self->r.queues = self->rq;
 	self->r.nr_queues = NQ;
@@ -722,6 +723,231 @@ TEST_F(rc, addressed_handoff)
  * A state correct clients could leave: full magazines in the depot,
  * caches of clients 1..16 holding magazines, buffers named in own[].
  */
+/* ABI 1.5: is magazine id on the stack at head? */
+static int on_stack(FIXTURE_DATA(rc) *self, __u64 *head, __u32 id)
+{
+	__u32 m, n = 0;
+
+	for (m = bp_fl_idx(*head); m < self->s.nr_mags &&
+	     n++ <= self->s.nr_mags; m = self->s.mag_next[m])
+		if (m == id)
+			return 1;
+	return 0;
+}
+
+/*
+ * ABI 1.5: a buffer and a magazine taken off the depot and not yet
+ * named (a thread without a cache, between its CAS and its record).
+ * While its client's inflight word is not 0, both stay where they are,
+ * counted held and unsettled; nothing is pushed.
+ */
+TEST_F(rc, busy_client_defers_unnamed)
+{
+	struct bp_shm *s = &self->s;
+	__u64 free_head, empty_head;
+	__u32 x, m;
+
+	ASSERT_LT(0, s->nr_mags);
+	set_live(self, 5);
+	set_live(self, 6);
+	s->inflight[5] = 1;
+	s->inflight[7] = 3;	/* not live: makes nothing busy */
+	x = bp_fl_pop(s->free_head, s->next, s->buf_count);
+	m = bp_fl_pop(s->empty_head, s->mag_next, s->nr_mags);
+	free_head = *s->free_head;
+	empty_head = *s->empty_head;
+	RECONCILE(self);
+	EXPECT_WHOLE(self);
+	EXPECT_EQ(1, self->r.busy);
+	EXPECT_EQ(2, self->r.unsettled);
+	EXPECT_EQ(1, self->r.held);
+	EXPECT_EQ(0, self->r.reclaimed);
+	EXPECT_EQ(COUNT - 1, self->r.free);
+	EXPECT_FALSE(on_free_list(self, x));
+	EXPECT_FALSE(on_stack(self, s->empty_head, m));
+	/* Only the tags changed. */
+	EXPECT_EQ(bp_fl_idx(free_head), bp_fl_idx(*s->free_head));
+	EXPECT_EQ(bp_fl_idx(empty_head), bp_fl_idx(*s->empty_head));
+	EXPECT_EQ(1, s->inflight[5]);	/* the kernel's to clear, not this */
+
+	/* Its operation done (no record made: it gave up), all comes back. */
+	s->inflight[5] = 0;
+	RECONCILE(self);
+	EXPECT_EQ(0, self->r.busy);
+	EXPECT_EQ(0, self->r.unsettled);
+	EXPECT_EQ(1, self->r.reclaimed);
+	EXPECT_EQ(COUNT, self->r.free);
+	EXPECT_TRUE(on_free_list(self, x));
+	EXPECT_TRUE(on_stack(self, s->empty_head, m));
+}
+
+/* The same, nobody busy: what nobody names goes back at once. */
+TEST_F(rc, idle_clients_unnamed_goes_back)
+{
+	struct bp_shm *s = &self->s;
+	__u32 x, m;
+
+	set_live(self, 5);
+	s->inflight[5] = 0;
+	x = bp_fl_pop(s->free_head, s->next, s->buf_count);
+	m = bp_fl_pop(s->empty_head, s->mag_next, s->nr_mags);
+	RECONCILE(self);
+	EXPECT_WHOLE(self);
+	EXPECT_EQ(0, self->r.busy);
+	EXPECT_EQ(0, self->r.unsettled);
+	EXPECT_EQ(0, self->r.held);
+	EXPECT_EQ(1, self->r.reclaimed);
+	EXPECT_EQ(COUNT, self->r.free);
+	EXPECT_TRUE(on_free_list(self, x));
+	EXPECT_TRUE(on_stack(self, s->empty_head, m));
+}
+
+/*
+ * ABI 1.5, busy: what a gone client's own[] records name (its id, or
+ * quarantined by it) goes back all the same; a correct client records
+ * only what it took, so no live thread can be taking it.  Its cache's
+ * words are not trusted so (a magazine its thread pushed to the depot
+ * is still named until the word changes, and a drained magazine still
+ * names what it pushed until the count is cleared: a thread without a
+ * cache may be taking those), nor its pend_buf: they stay until nobody
+ * is busy.  Garbage in own[] is no client's record: it stays too.
+ */
+TEST_F(rc, busy_gone_records_own_wins_cache_waits)
+{
+	struct bp_shm *s = &self->s;
+	struct bufpool_cache *c = &s->caches[2];
+	__u32 y, z, g, w, a, b0, b1, i;
+
+	ASSERT_LT(2, s->mag_fill);
+	set_live(self, 5);
+	s->inflight[5] = 1;
+	/* Client 9 is gone: records in own[], a cache with a magazine. */
+	y = bp_fl_pop(s->free_head, s->next, s->buf_count);
+	s->own[y] = 9;
+	z = bp_fl_pop(s->free_head, s->next, s->buf_count);
+	s->own[z] = BUFPOOL_OWN_QUARANTINE | 9;
+	g = bp_fl_pop(s->free_head, s->next, s->buf_count);
+	s->own[g] = 0x123456;		/* garbage: no client's id */
+	c->owner = 9;
+	a = bp_fl_pop(s->empty_head, s->mag_next, s->nr_mags);
+	c->loaded = a;
+	b0 = bp_fl_pop(s->free_head, s->next, s->buf_count);
+	b1 = bp_fl_pop(s->free_head, s->next, s->buf_count);
+	s->mags[a].idx[0] = b0;
+	s->mags[a].idx[1] = b1;
+	s->mags[a].count = 2;
+	w = bp_fl_pop(s->free_head, s->next, s->buf_count);
+	c->pend_buf = w;		/* a stale announcement */
+
+	RECONCILE(self);
+	EXPECT_WHOLE(self);
+	EXPECT_EQ(1, self->r.busy);
+	EXPECT_EQ(2, self->r.reclaimed);	/* y and z */
+	EXPECT_EQ(3, self->r.dropped);		/* and g's record */
+	EXPECT_EQ(4, self->r.held);		/* g, b0, b1, w */
+	EXPECT_EQ(5, self->r.unsettled);	/* and the magazine */
+	EXPECT_EQ(COUNT - 4, self->r.free);
+	EXPECT_TRUE(on_free_list(self, y));
+	EXPECT_TRUE(on_free_list(self, z));
+	EXPECT_FALSE(on_free_list(self, g));
+	EXPECT_FALSE(on_free_list(self, b0));
+	EXPECT_FALSE(on_free_list(self, b1));
+	EXPECT_FALSE(on_free_list(self, w));
+	EXPECT_FALSE(on_stack(self, s->empty_head, a));
+	EXPECT_EQ(BUFPOOL_OWN_FREE, s->own[y]);
+	EXPECT_EQ(BUFPOOL_OWN_FREE, s->own[z]);
+	EXPECT_EQ(0, c->owner);			/* the cache is reset */
+	EXPECT_EQ(BUFPOOL_IDX_NIL, c->loaded);
+
+	/* Nobody busy: the rest comes back, nothing twice. */
+	s->inflight[5] = 0;
+	RECONCILE(self);
+	EXPECT_EQ(0, self->r.unsettled);
+	EXPECT_EQ(4, self->r.reclaimed);
+	EXPECT_EQ(0, self->r.dropped);
+	EXPECT_EQ(COUNT, self->r.free);
+	EXPECT_TRUE(on_stack(self, s->empty_head, a));
+	for (i = 0; i < COUNT; i++)
+		EXPECT_EQ(BUFPOOL_OWN_FREE, s->own[i]);
+	RECONCILE(self);
+	EXPECT_EQ(COUNT, self->r.free);
+	EXPECT_EQ(0, self->r.reclaimed);
+	EXPECT_EQ(0, self->r.repaired);
+}
+
+/* A gone client's record of a buffer a live cache names: held, not given. */
+TEST_F(rc, busy_gone_record_of_a_live_hold)
+{
+	struct bp_shm *s = &self->s;
+	__u32 x;
+
+	set_live(self, 5);
+	s->inflight[5] = 1;
+	s->caches[0].owner = 5;
+	x = bp_fl_pop(s->free_head, s->next, s->buf_count);
+	s->caches[0].pend_buf = x;	/* 5's take in flight */
+	s->own[x] = 9;			/* and a record of gone 9 */
+	RECONCILE(self);
+	EXPECT_WHOLE(self);
+	EXPECT_EQ(1, self->r.held);
+	EXPECT_EQ(0, self->r.reclaimed);
+	EXPECT_EQ(0, self->r.unsettled);
+	EXPECT_FALSE(on_free_list(self, x));
+}
+
+/*
+ * ABI 1.5: an in-flight count no correct client could have written
+ * (above BP_RECON_INFLIGHT_MAX) is reset as a repair and makes nobody
+ * busy; one that could be a count defers, garbage or not.
+ */
+TEST_F(rc, inflight_garbage_reset)
+{
+	struct bp_shm *s = &self->s;
+	__u32 x;
+
+	set_live(self, 5);
+	set_live(self, 6);
+	s->inflight[5] = 0xffffffff;
+	s->inflight[6] = BP_RECON_INFLIGHT_MAX + 1;
+	x = bp_fl_pop(s->free_head, s->next, s->buf_count);
+	RECONCILE(self);
+	EXPECT_EQ(0, self->r.busy);
+	EXPECT_EQ(2, self->r.repaired);
+	EXPECT_EQ(0, s->inflight[5]);
+	EXPECT_EQ(0, s->inflight[6]);
+	EXPECT_EQ(1, self->r.reclaimed);
+	EXPECT_TRUE(on_free_list(self, x));
+
+	s->inflight[6] = BP_RECON_INFLIGHT_MAX;
+	x = bp_fl_pop(s->free_head, s->next, s->buf_count);
+	RECONCILE(self);
+	EXPECT_EQ(1, self->r.busy);
+	EXPECT_EQ(0, self->r.repaired);
+	EXPECT_EQ(BP_RECON_INFLIGHT_MAX, s->inflight[6]);
+	EXPECT_EQ(1, self->r.unsettled);
+	EXPECT_FALSE(on_free_list(self, x));
+}
+
+/* ABI 1.5: the caches whose owner is 0 after a pass, the hint's value. */
+TEST_F(rc, caches_free_recounted)
+{
+	struct bp_shm *s = &self->s;
+
+	ASSERT_LT(3, s->nr_caches);
+	RECONCILE(self);
+	EXPECT_EQ(s->nr_caches, self->r.caches_free);
+	set_live(self, 5);
+	s->caches[0].owner = 5;
+	s->caches[1].owner = 5;
+	s->caches[2].owner = 9;			/* gone */
+	s->caches[3].owner = 0xdeadbeef;	/* garbage */
+	RECONCILE(self);
+	EXPECT_EQ(s->nr_caches - 2, self->r.caches_free);
+	EXPECT_EQ(0, s->caches[2].owner);
+	EXPECT_EQ(0, s->caches[3].owner);
+	EXPECT_EQ(5, s->caches[1].owner);
+}
+
 static void populate(FIXTURE_DATA(rc) *self, unsigned int *seed)
 {
 	struct bp_shm *s = &self->s;
