@@ -1017,14 +1017,15 @@ static void bp_cache_init_once(void)
 	size_t off;
 
 	/*
-	 * Prefault the arena (no thread uses it yet), so that a thread's
-	 * first use of a pool takes no page fault of the library's making:
-	 * its TLS is allocated and cleared with the thread, and the control
-	 * area is prefaulted by mmap.
+	 * Prefault the arena (no thread uses it yet, and it is all zeros
+	 * still: writing 0 changes only the page tables), so that a
+	 * thread's first use of a pool takes no page fault of the library's
+	 * making: its TLS is allocated and cleared with the thread, and the
+	 * control area is prefaulted by mmap.
 	 */
 	for (off = 0; off < sizeof(bp_cache_arena); off += 4096)
-		arena[off] = arena[off];
-	arena[sizeof(bp_cache_arena) - 1] = arena[sizeof(bp_cache_arena) - 1];
+		arena[off] = 0;
+	arena[sizeof(bp_cache_arena) - 1] = 0;
 	bp_exit_key_ok = pthread_key_create(&bp_exit_key, bp_thread_exit) == 0;
 	pthread_atfork(NULL, NULL, bp_atfork_child);
 }
