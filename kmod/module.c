@@ -54,7 +54,7 @@ MODULE_PARM_DESC(numa_node,
 
 module_param_named(caches, bufpool_default_spec.caches, uint, 0444);
 MODULE_PARM_DESC(caches,
-		 "Per-thread caches, 0 to 4096; 0 disables caching (default 64)");
+		 "Cache slots, 0 to 4096: threads beyond them use the shared path; 0: 64 slots without magazines (default 64)");
 
 module_param_named(mode, bufpool_default_spec.mode, uint, 0444);
 MODULE_PARM_DESC(mode,
