@@ -335,6 +335,31 @@ TEST_F_TIMEOUT(shared, first_acquire_takes_no_fault, 120)
  */
 #define SL_COUNT	512
 
+/*
+ * Take buffers until none is left (or SL_COUNT), marking each in seen[]:
+ * how many were taken; *twice counts those taken twice or not indexed.
+ */
+static unsigned int take_all(struct bufpool *pool, void **bufs,
+			     unsigned char *seen,
+			     unsigned int *twice)
+{
+	unsigned int got = 0;
+	void *b;
+
+	*twice = 0;
+	while (got < SL_COUNT && (b = bufpool_acquire(pool))) {
+		int64_t x = bufpool_index(pool, b);
+
+		if (x < 0 || seen[x])
+			++*twice;
+		else
+			seen[x] = 1;
+		bufs[got++] = b;
+	}
+	return got;
+}
+
+
 TEST_F_TIMEOUT(shared, slotless_thread_calls, 120)
 {
 	struct bufpool *pool = create(256, SL_COUNT, 2);
@@ -345,7 +370,7 @@ TEST_F_TIMEOUT(shared, slotless_thread_calls, 120)
 	void *bufs[SL_COUNT];
 	unsigned char *seen;
 	uint64_t acq = 0, rel = 0;
-	unsigned int got, i, n;
+	unsigned int got, i, n, twice;
 	uint32_t idx;
 	void *b;
 
@@ -418,15 +443,8 @@ TEST_F_TIMEOUT(shared, slotless_thread_calls, 120)
 	 * Everything it can take: the parked threads' caches keep theirs;
 	 * the rest, depot magazines broken up included, comes once each.
 	 */
-	got = 0;
-	while (got < SL_COUNT && (b = bufpool_acquire(pool))) {
-		int64_t x = bufpool_index(pool, b);
-
-		ASSERT_LE(0, x);
-		EXPECT_EQ(0, seen[x]);
-		seen[x] = 1;
-		bufs[got++] = b;
-	}
+	got = take_all(pool, bufs, seen, &twice);
+	EXPECT_EQ(0, twice);
 	EXPECT_EQ(ENOBUFS, errno);
 	EXPECT_LE(SL_COUNT / 2, got);
 	ASSERT_EQ(0, bps_ctrl_read(pool, &k));
@@ -442,15 +460,8 @@ TEST_F_TIMEOUT(shared, slotless_thread_calls, 120)
 	EXPECT_NO_ERR(park.err);
 	/* Their caches are back: all of it can be had, once each. */
 	memset(seen, 0, SL_COUNT);
-	got = 0;
-	while (got < SL_COUNT && (b = bufpool_acquire(pool))) {
-		int64_t x = bufpool_index(pool, b);
-
-		ASSERT_LE(0, x);
-		EXPECT_EQ(0, seen[x]);
-		seen[x] = 1;
-		bufs[got++] = b;
-	}
+	got = take_all(pool, bufs, seen, &twice);
+	EXPECT_EQ(0, twice);
 	EXPECT_EQ(SL_COUNT, got);
 	EXPECT_EQ(0, bufpool_release_bulk(pool, bufs, got));
 	EXPECT_EQ(0, bufpool_queue_close(q));
