@@ -167,35 +167,41 @@ TEST_F_TIMEOUT(dev, threads_come_and_go, 600)
 /*
  * NUMA balancing (the VM has two nodes) unmaps pages of a process now
  * and then to see who touches them: those minor faults are the
- * kernel's, not the library's.  Off while a fault test measures, then
- * as it was; and its hinting faults logged.
+ * kernel's, not the library's.  A page it marked stays marked after it
+ * is switched off, so it is off for this whole program, from before its
+ * first test forks and the first pool is opened, and as it was after;
+ * the fault tests log the hinting faults that happen anyway.
  */
 #define NUMA_SYSCTL	"/proc/sys/kernel/numa_balancing"
 
-static void numa_balancing_off(char *saved, size_t len)
+static char numa_saved[16];
+static pid_t numa_pid;
+
+static void __attribute__((constructor)) numa_balancing_off(void)
 {
 	int fd;
 
-	saved[0] = '\0';
-	if (bp_read_file(NUMA_SYSCTL, saved, len) <= 0)
+	numa_saved[0] = '\0';
+	if (bp_read_file(NUMA_SYSCTL, numa_saved, sizeof(numa_saved)) <= 0)
 		return;
 	fd = open(NUMA_SYSCTL, O_WRONLY | O_CLOEXEC);
 	if (fd < 0 || write(fd, "0", 1) != 1)
-		saved[0] = '\0';
+		numa_saved[0] = '\0';
 	if (fd >= 0)
 		close(fd);
+	numa_pid = getpid();
 }
 
-static void numa_balancing_restore(const char *saved)
+static void __attribute__((destructor)) numa_balancing_restore(void)
 {
 	int fd;
 
-	if (!saved[0])
+	if (!numa_saved[0] || getpid() != numa_pid)
 		return;
 	fd = open(NUMA_SYSCTL, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return;
-	if (write(fd, saved, strlen(saved)) < 0)
+	if (write(fd, numa_saved, strlen(numa_saved)) < 0)
 		perror(NUMA_SYSCTL);
 	close(fd);
 }
@@ -238,12 +244,10 @@ TEST_F_TIMEOUT(dev, first_acquire_takes_no_fault, 120)
 	struct bufpool_stats st0, st;
 	struct bps_parking park;
 	struct bps_fault f;
-	char numa[16];
 	long long hint0;
 
 	if (!self->pool || self->info.flags & BUFPOOL_INFO_F_MEMFD)
 		return;
-	numa_balancing_off(numa, sizeof(numa));
 	hint0 = vmstat("numa_hint_faults");
 	memset(&f, 0, sizeof(f));
 	f.n = 1;
@@ -263,7 +267,6 @@ TEST_F_TIMEOUT(dev, first_acquire_takes_no_fault, 120)
 	EXPECT_EQ(8, st.shared_releases - st0.shared_releases);
 	bps_unpark(&park);
 	EXPECT_NO_ERR(park.err);
-	numa_balancing_restore(numa);
 }
 
 /*
@@ -578,11 +581,9 @@ TEST_F_TIMEOUT(classes, first_acquire_from_each_class_takes_no_fault, 120)
 {
 	struct bps_fault f;
 	unsigned int i;
-	char numa[16];
 	long long hint0;
 
 	BP_NEED_READY(self);
-	numa_balancing_off(numa, sizeof(numa));
 	hint0 = vmstat("numa_hint_faults");
 	memset(&f, 0, sizeof(f));
 	f.n = 16;
@@ -593,7 +594,6 @@ TEST_F_TIMEOUT(classes, first_acquire_from_each_class_takes_no_fault, 120)
 	}
 	ASSERT_EQ(0, bps_fault_run(&f));
 	EXPECT_NO_FAULT(f);
-	numa_balancing_restore(numa);
 }
 
 TEST_HARNESS_MAIN
