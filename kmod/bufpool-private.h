@@ -50,6 +50,7 @@ struct bufpool_pool_spec {
 	int numa_node;
 	unsigned int mode;	/* checked before it becomes a umode_t */
 	u32 caches;
+	u32 mag_size;		/* buffers per magazine; 0: the default */
 	u32 uid;		/* owner and group of the device node */
 	u32 gid;
 	u32 queues;		/* queue descriptors */

@@ -267,13 +267,16 @@ void bufpool_client_mapped(struct bufpool_client *client)
  * @client: the client
  * @abi: the ABI version the client speaks
  *
- * Return: the client's id, or -EPROTO for an ABI without the records.
+ * Return: the client's id, or -EPROTO for an ABI without the records, or
+ * one older than 1.6 on a pool whose magazines it cannot read.
  */
 int bufpool_client_attach(struct bufpool_client *client, u32 abi)
 {
 	struct bufpool_pool *pool = client->pool;
 
-	if (!bp_abi_usable(abi))
+	if (!bp_abi_usable(abi) ||
+	    (pool->layout.mag_fill > BUFPOOL_MAG_CAP &&
+	     BUFPOOL_ABI_VERSION_MINOR(abi) < 6))
 		return -EPROTO;
 	mutex_lock(&pool->lock);
 	client->attached = true;

@@ -56,6 +56,10 @@ module_param_named(caches, bufpool_default_spec.caches, uint, 0444);
 MODULE_PARM_DESC(caches,
 		 "Cache slots, 0 to 4096: threads beyond them use the shared path; 0: 64 slots without magazines (default 64)");
 
+module_param_named(mag_size, bufpool_default_spec.mag_size, uint, 0444);
+MODULE_PARM_DESC(mag_size,
+		 "Buffers per magazine of a thread's cache, 1 to 1023 and at most buf_count / (4 * caches), so that the caches hold at most half the pool; size it to the bursts (a cache holds two magazines); above 63 only clients of ABI 1.6 or later can use the pool; 0: buf_count / (4 * caches), at most 63 (default 0)");
+
 module_param_named(mode, bufpool_default_spec.mode, uint, 0444);
 MODULE_PARM_DESC(mode,
 		 "Permission bits of the device node (default 0600)");
@@ -87,7 +91,7 @@ MODULE_PARM_DESC(queue,
 static char *param_pools;
 module_param_named(pools, param_pools, charp, 0444);
 MODULE_PARM_DESC(pools,
-		 "More pools, /dev/bufpool-NAME each: NAME:key=value,...;NAME:... with keys buf_size, buf_count, numa_node, caches, mode, uid, gid, queues, queue_len, repair_interval_ms (defaults: those of the default pool) and queue (as the queue parameter; none by default)");
+		 "More pools, /dev/bufpool-NAME each: NAME:key=value,...;NAME:... with keys buf_size, buf_count, numa_node, caches, mag_size, mode, uid, gid, queues, queue_len, repair_interval_ms (defaults: those of the default pool) and queue (as the queue parameter; none by default)");
 
 static struct bufpool_pool *bufpool_pools[BUFPOOL_NR_MINORS];
 static unsigned int bufpool_nr_pools;
@@ -177,6 +181,8 @@ static int bufpool_parse_key_value(struct bufpool_pool_spec *spec,
 		err = kstrtoint(val, 0, &spec->numa_node);
 	else if (!strcmp(key, "caches"))
 		err = kstrtou32(val, 0, &spec->caches);
+	else if (!strcmp(key, "mag_size"))
+		err = kstrtou32(val, 0, &spec->mag_size);
 	else if (!strcmp(key, "mode"))
 		err = kstrtouint(val, 8, &spec->mode);
 	else if (!strcmp(key, "uid"))

@@ -94,7 +94,7 @@ static void bufpool_spec_layout(const struct bufpool_pool_spec *spec,
 				struct bp_layout *layout)
 {
 	bp_layout_compute(layout, spec->buf_count, ilog2(spec->buf_size),
-			  spec->caches, spec->queues,
+			  spec->caches, spec->mag_size, spec->queues,
 			  bufpool_spec_queue_len(spec), PAGE_SIZE);
 }
 
@@ -131,6 +131,12 @@ int bufpool_pool_spec_check(const struct bufpool_pool_spec *spec)
 	if (!bp_nr_caches_ok(spec->caches)) {
 		pr_err("%s: caches=%u: must be from 0 to %u\n", spec->name,
 		       spec->caches, BUFPOOL_MAX_CACHES);
+		return -EINVAL;
+	}
+	if (!bp_mag_fill_ok(spec->buf_count, spec->caches, spec->mag_size)) {
+		pr_err("%s: mag_size=%u: must be from 1 to %u, with caches, and at most buf_count / (4 * caches) = %u\n",
+		       spec->name, spec->mag_size, BUFPOOL_MAG_MAX,
+		       spec->caches ? spec->buf_count / (4 * spec->caches) : 0);
 		return -EINVAL;
 	}
 	if (bufpool_spec_queues_check(spec))

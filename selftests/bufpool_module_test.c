@@ -144,6 +144,118 @@ static void sysfs_is(struct __test_metadata *_metadata, const char *path,
 	EXPECT_STREQ(want, buf);
 }
 
+/* One round: take n buffers one by one, write each, give them back. */
+static int burst_round(struct bufpool *pool, void **held, unsigned int n)
+{
+	unsigned int i, got = 0;
+	int bad = 0;
+
+	for (i = 0; i < n; i++) {
+		held[i] = bufpool_acquire(pool);
+		if (!held[i])
+			break;
+		*(volatile char *)held[i] = (char)i;
+		got++;
+	}
+	for (i = 0; i < got; i++)
+		bad |= bufpool_release(pool, held[i]);
+	return got == n && !bad ? 0 : -1;
+}
+
+/*
+ * ABI 1.6, mag_size: magazines of 256 and 512 buffers, which bursts of
+ * 256 fill and empty without the depot or the free list (their heads,
+ * read through a second mapping of the control area, do not move once
+ * the thread's two magazines are warm); a process killed holding 100
+ * buffers, with 156 more in its cache, gives it all back; a client that speaks an
+ * ABI older than 1.6 is refused such a pool (EPROTO), a 1.6 one is not.
+ */
+TEST_F(module, burst_sized_magazines)
+{
+	struct bufpool_info info;
+	struct bufpool_audit a;
+	struct bufpool *pool;
+	const struct bufpool_ctrl *c;
+	uint64_t heads[3];
+	void *held[512];
+	unsigned int r;
+	__u32 abi;
+	pid_t pid;
+	int status, fd;
+
+	BP_NEED_READY(self);
+	ASSERT_EQ(0, bp_finit_module(self->ko,
+		"buf_count=4096 caches=4 mag_size=256 pools=big:caches=2,mag_size=512"));
+	EXPECT_EQ(256, bp_param("mag_size"));
+	sysfs_is(_metadata, "/sys/class/bufpool/bufpool/mag_fill", "256");
+	sysfs_is(_metadata, "/sys/class/bufpool/bufpool-big/mag_fill", "512");
+
+	pool = bufpool_open(NULL);
+	ASSERT_NE(NULL, pool);
+	ASSERT_EQ(0, bufpool_get_info(pool, &info));
+	EXPECT_EQ(256, info.mag_fill);
+	EXPECT_EQ(4, info.nr_caches);
+	EXPECT_LE(info.mags_offset + (uint64_t)info.nr_mags *
+		  BUFPOOL_MAG_STRIDE(256), info.caches_offset);
+	c = mmap(NULL, info.ctrl_size, PROT_READ, MAP_SHARED, bufpool_fd(pool),
+		 info.ctrl_offset);
+	ASSERT_NE(MAP_FAILED, c);
+	for (r = 0; r < 3; r++)
+		ASSERT_EQ(0, burst_round(pool, held, 256));
+	heads[0] = c->free_head;
+	heads[1] = c->full_head;
+	heads[2] = c->empty_head;
+	for (r = 0; r < 100; r++)
+		ASSERT_EQ(0, burst_round(pool, held, 256));
+	EXPECT_EQ(heads[0], c->free_head);
+	EXPECT_EQ(heads[1], c->full_head);
+	EXPECT_EQ(heads[2], c->empty_head);
+	munmap((void *)c, info.ctrl_size);
+
+	/* Killed holding a burst, with a full magazine cached: all back. */
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct bufpool *p = bufpool_open(NULL);
+
+		if (!p || burst_round(p, held, 256))
+			_exit(1);
+		for (r = 0; r < 100; r++)
+			if (!bufpool_acquire(p))
+				_exit(1);
+		raise(SIGKILL);
+		_exit(1);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFSIGNALED(status));
+	memset(&a, 0, sizeof(a));
+	ASSERT_EQ(0, bufpool_audit(pool, &a));
+	EXPECT_EQ(4096, a.free + a.cached);
+	EXPECT_EQ(0, a.held);
+	EXPECT_EQ(0, a.repaired);
+	bufpool_close(pool);
+
+	pool = bufpool_open("/dev/bufpool-big");
+	ASSERT_NE(NULL, pool);
+	ASSERT_EQ(0, bufpool_get_info(pool, &info));
+	EXPECT_EQ(512, info.mag_fill);
+	for (r = 0; r < 5; r++)
+		ASSERT_EQ(0, burst_round(pool, held, 512));
+	bufpool_close(pool);
+
+	fd = open(BUFPOOL_DEV_PATH, O_RDWR);
+	ASSERT_LE(0, fd);
+	abi = (1u << 16) | 5;
+	errno = 0;
+	EXPECT_EQ(-1, ioctl(fd, BUFPOOL_IOC_ATTACH, &abi));
+	EXPECT_EQ(EPROTO, errno);
+	abi = BUFPOOL_ABI_VERSION;
+	EXPECT_LT(0, ioctl(fd, BUFPOOL_IOC_ATTACH, &abi));
+	close(fd);
+	ASSERT_EQ(0, bp_delete_module());
+}
+
+
 #define QDIR "/sys/class/bufpool/bufpool/queues/"
 
 /* Queues declared at load are there, and stay when their users go. */
@@ -668,6 +780,21 @@ FIXTURE_VARIANT_ADD(badparam, repair_interval_negative) {
 };
 FIXTURE_VARIANT_ADD(badparam, repair_interval_in_pools_bad) {
 	.params = "pools=a:repair_interval_ms=100000", .err = EINVAL,
+};
+FIXTURE_VARIANT_ADD(badparam, mag_size_above_max) {
+	.params = "buf_count=1048576 caches=1 mag_size=1024", .err = EINVAL,
+};
+FIXTURE_VARIANT_ADD(badparam, mag_size_above_half_the_pool) {
+	.params = "buf_count=4096 caches=4 mag_size=257", .err = EINVAL,
+};
+FIXTURE_VARIANT_ADD(badparam, mag_size_without_caches) {
+	.params = "caches=0 mag_size=8", .err = EINVAL,
+};
+FIXTURE_VARIANT_ADD(badparam, mag_size_not_a_number) {
+	.params = "mag_size=big", .err = EINVAL,
+};
+FIXTURE_VARIANT_ADD(badparam, mag_size_in_pools_bad) {
+	.params = "pools=a:buf_count=4096,caches=64,mag_size=17", .err = EINVAL,
 };
 FIXTURE_VARIANT_ADD(badparam, queues_with_too_many_buffers) {
 	.params = "buf_size=64 buf_count=16777215", .err = EINVAL,

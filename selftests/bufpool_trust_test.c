@@ -188,7 +188,7 @@ static uint64_t rnd64(uint64_t *r)
 static uint32_t mag_name_held(struct shared *sh, struct bp_shm *s, uint32_t m,
 			      uint32_t k)
 {
-	struct bufpool_mag *mag = &s->mags[m];
+	struct bufpool_mag *mag = bp_mag_at(s, m);
 	uint32_t c = mag->count, j;
 
 	if (c == 0 || c > s->mag_fill) {
@@ -223,11 +223,11 @@ static void storm_write(struct shared *sh, struct bp_shm *s, uint64_t *r)
 		break;
 	case 2:		/* a magazine's count */
 		if (s->nr_mags)
-			s->mags[m].count = v & 1 ? any % 128 : any;
+			bp_mag_at(s, m)->count = v & 1 ? any % 128 : any;
 		break;
 	case 3:		/* a magazine's entry */
 		if (s->nr_mags)
-			s->mags[m].idx[any % BUFPOOL_MAG_CAP] =
+			bp_mag_at(s, m)->idx[any % s->mag_cap] =
 				v & 1 ? pick : any;
 		break;
 	case 4:		/* a magazine link: itself, another, garbage */
@@ -301,19 +301,19 @@ static void corrupter(struct shared *sh, enum pattern p)
 			sh->touched = 2;
 		}
 		break;
-	case P_MAG_OVER_CAP:	/* every magazine, count > BUFPOOL_MAG_CAP */
+	case P_MAG_OVER_CAP:	/* every magazine, count > its room */
 		for (i = 0; i < s->nr_mags; i++)
-			s->mags[i].count = i % 3 == 0 ? BUFPOOL_MAG_CAP + 1 :
+			bp_mag_at(s, i)->count = i % 3 == 0 ? s->mag_cap + 1 :
 				i % 3 == 1 ? 1000 : UINT32_MAX;
 		sh->touched = s->nr_mags;
 		break;
 	case P_MAG_OVER_FILL:	/* mag_fill < count <= CAP, held beyond */
-		cap = BUFPOOL_MAG_CAP;
+		cap = s->mag_cap;
 		for (i = 0; i < s->nr_mags && s->mag_fill < cap; i++) {
-			s->mags[i].count = s->mag_fill + 1 +
+			bp_mag_at(s, i)->count = s->mag_fill + 1 +
 					   i % (cap - s->mag_fill);
 			for (n = s->mag_fill; n < cap; n++)
-				s->mags[i].idx[n] = sh->h[(k++) % NH];
+				bp_mag_at(s, i)->idx[n] = sh->h[(k++) % NH];
 		}
 		sh->touched = i;
 		break;
@@ -388,10 +388,10 @@ static void corrupter(struct shared *sh, enum pattern p)
 			uint64_t v = rnd64(&r);
 
 			s->mag_next[i] = (uint32_t)(v >> 32) % (s->nr_mags + 1);
-			s->mags[i].count = (uint32_t)v % (BUFPOOL_MAG_CAP + 2);
-			for (n = 0; n < BUFPOOL_MAG_CAP; n++) {
+			bp_mag_at(s, i)->count = (uint32_t)v % (s->mag_cap + 2);
+			for (n = 0; n < s->mag_cap; n++) {
 				v = rnd64(&r);
-				s->mags[i].idx[n] = v % 2 ?
+				bp_mag_at(s, i)->idx[n] = v % 2 ?
 					sh->h[(v >> 8) % NH] :
 					(uint32_t)(v >> 32) % (s->buf_count + 1);
 			}

@@ -83,10 +83,18 @@ struct bufpool_params {
 	uint32_t buf_count;	/* 0: 4096 */
 	uint32_t caches;	/* per-thread caches; 0: 64 */
 	unsigned int flags;	/* BUFPOOL_F_* */
+	/*
+	 * 1.6, read only with BUFPOOL_F_MAG_SIZE: buffers per magazine, 1
+	 * to 1023 and at most buf_count / (4 * caches); a thread's cache
+	 * holds two, so size it to the bursts.  Without the flag:
+	 * buf_count / (4 * caches), at most 63.
+	 */
+	uint32_t mag_size;
 };
 
 #define BUFPOOL_F_NO_HUGETLB	(1u << 0)	/* never hugetlb pages */
 #define BUFPOOL_F_NO_CACHE	(1u << 1)	/* no per-thread caches */
+#define BUFPOOL_F_MAG_SIZE	(1u << 2)	/* mag_size is set (1.6) */
 
 /*
  * bufpool_create - a pool without the module: the same layout over a

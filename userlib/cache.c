@@ -213,7 +213,7 @@ static uint32_t bp_take_empty_mag(struct bp_shm *s,
 		bp_unannounce(&shared->pending);
 		return BUFPOOL_IDX_NIL;
 	}
-	bp_store_relaxed_u32(&s->mags[id].count, 0);
+	bp_store_relaxed_u32(&bp_mag_at(s, id)->count, 0);
 	bp_store_release_u32(word, id);
 	bp_unannounce(&shared->pending);
 	return id;
@@ -251,8 +251,8 @@ static void bp_thread_cache_bind(struct bp_thread_cache *cache,
 			cache->mag_fill = pool->mag_fill;
 			cache->loaded_id = loaded;
 			cache->prev_id = prev;
-			cache->loaded = &s->mags[loaded];
-			cache->prev = &s->mags[prev];
+			cache->loaded = bp_mag_at(s, loaded);
+			cache->prev = bp_mag_at(s, prev);
 		} else if (loaded < s->nr_mags) {
 			/* The depot is short (corrupted): go without. */
 			bp_fl_push(s->empty_head, s->mag_next, loaded);
@@ -428,7 +428,7 @@ static void bp_thread_cache_set_prev(struct bp_thread_cache *cache,
 				     uint32_t id)
 {
 	cache->prev_id = id;
-	cache->prev = &cache->pool->shm.mags[id];
+	cache->prev = bp_mag_at(&cache->pool->shm, id);
 	bp_store_release_u32(cache->prev_word, id);
 	bp_unannounce(&cache->shared->pending);
 }
@@ -507,7 +507,7 @@ static int bp_thread_cache_refill(struct bufpool *pool,
 				     &shared->pending);
 		if (!bp_depot_pop_ok(cache, s, full, &err))
 			break;
-		n = bp_load_relaxed_u32(&s->mags[full].count);
+		n = bp_load_relaxed_u32(&bp_mag_at(s, full)->count);
 		if (n - 1 >= cache->mag_fill) {
 			/* An empty or corrupted magazine on the full stack. */
 			if (bp_mag_stash(s, full))
@@ -562,7 +562,7 @@ static int bp_thread_cache_spill(struct bufpool *pool,
 			      &cache->shared->pending);
 	if (bp_depot_pop_ok(cache, s, empty, &err)) {
 		bp_fl_push(s->full_head, s->mag_next, cache->prev_id);
-		bp_store_relaxed_u32(&s->mags[empty].count, 0);
+		bp_store_relaxed_u32(&bp_mag_at(s, empty)->count, 0);
 		bp_thread_cache_set_prev(cache, empty);
 		bp_thread_cache_swap(cache);
 		return 0;
@@ -634,7 +634,7 @@ static uint32_t bp_take_from_lists(struct bufpool *pool,
 			bp_unannounce(pending);
 			break;
 		}
-		if (bp_mag_drain(s, &s->mags[full]))
+		if (bp_mag_drain(s, bp_mag_at(s, full)))
 			*err = EUCLEAN;
 		bp_fl_push(s->empty_head, s->mag_next, full);
 		bp_unannounce(pending);

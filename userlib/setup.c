@@ -157,6 +157,7 @@ struct bufpool *bufpool_open_fd(int fd)
 struct bufpool *bufpool_create(const struct bufpool_params *params)
 {
 	struct bufpool_params p = { 0 };
+	uint32_t mag_size = 0;
 	struct bufpool *pool;
 	struct bp_layout l;
 	uint32_t shift;
@@ -172,14 +173,19 @@ struct bufpool *bufpool_create(const struct bufpool_params *params)
 		p.caches = BP_DEFAULT_CACHES;
 	if (p.flags & BUFPOOL_F_NO_CACHE)
 		p.caches = 0;
+	/* Read only when the caller says it set it (1.6: it was padding). */
+	if (p.flags & BUFPOOL_F_MAG_SIZE)
+		mag_size = p.mag_size;
 	if (!bp_buf_size_ok(p.buf_size) || !bp_buf_count_ok(p.buf_count) ||
 	    !bp_nr_caches_ok(p.caches) ||
-	    (p.flags & ~(BUFPOOL_F_NO_HUGETLB | BUFPOOL_F_NO_CACHE))) {
+	    !bp_mag_fill_ok(p.buf_count, p.caches, mag_size) ||
+	    (p.flags & ~(BUFPOOL_F_NO_HUGETLB | BUFPOOL_F_NO_CACHE |
+			 BUFPOOL_F_MAG_SIZE))) {
 		errno = EINVAL;
 		return NULL;
 	}
 	shift = (uint32_t)__builtin_ctzl(p.buf_size);
-	bp_layout_compute(&l, p.buf_count, shift, p.caches,
+	bp_layout_compute(&l, p.buf_count, shift, p.caches, mag_size,
 			  p.buf_count <= BUFPOOL_QUEUE_SKIP ? BP_DEFAULT_QUEUES : 0,
 			  p.buf_count <= BUFPOOL_QUEUE_SKIP ?
 			  bp_default_queue_len(p.buf_count) : 0,

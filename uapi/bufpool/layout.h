@@ -12,8 +12,10 @@
  * Caches are bounded so that idle threads cannot starve a pool: each
  * thread's cache holds at most two magazines of mag_fill buffers, and
  * mag_fill is chosen so that all nr_caches caches together hold at most
- * half the pool.  A pool too small for that, or asked for none
- * (nr_caches 0), has no magazines (mag_fill 0); it still has caches,
+ * half the pool: by default the most that allows up to BUFPOOL_MAG_CAP,
+ * or (ABI 1.6) what the pool was made with, up to BUFPOOL_MAG_MAX, for
+ * bursts (bp_mag_fill_ok()).  A pool too small for that, or asked for
+ * none (nr_caches 0), has no magazines (mag_fill 0); it still has caches,
  * because a cache is where a thread announces what it is taking, for
  * threads that have one: BP_DEFAULT_CACHES when none were asked for.
  * A thread without a cache works on the shared path (ABI 1.5), counted
@@ -66,7 +68,11 @@ static_assert(__builtin_offsetof(struct bufpool_ctrl, full_head) ==
 	      2 * BUFPOOL_CACHELINE, "full_head has its own line");
 static_assert(__builtin_offsetof(struct bufpool_ctrl, empty_head) ==
 	      3 * BUFPOOL_CACHELINE, "empty_head has its own line");
-static_assert(sizeof(struct bufpool_mag) == 256, "a magazine is 256 bytes");
+static_assert(sizeof(struct bufpool_mag) == 4 &&
+	      BUFPOOL_MAG_STRIDE(BUFPOOL_MAG_CAP) == 256 &&
+	      BUFPOOL_MAG_STRIDE(BUFPOOL_MAG_CAP + 1) == 320 &&
+	      BUFPOOL_MAG_STRIDE(BUFPOOL_MAG_MAX) == 4096,
+	      "a magazine of up to 63 buffers is 256 bytes, as before 1.6");
 static_assert(sizeof(struct bufpool_cache) == BUFPOOL_CACHELINE,
 	      "a cache is one line");
 static_assert(BUFPOOL_MAX_BUF_SIZE <= BUFPOOL_CHUNK_SIZE,
@@ -153,6 +159,25 @@ static inline int bp_abi_current(__u32 abi_version)
 	       BUFPOOL_ABI_VERSION_MINOR(abi_version) >= BUFPOOL_ABI_MINOR;
 }
 
+/*
+ * Whether a pool of count buffers and nr_caches caches (0: none) can be
+ * made with magazines of mag_fill buffers (0: the default): the caches
+ * together hold at most half the pool.
+ */
+static inline int bp_mag_fill_ok(__u32 count, __u32 nr_caches,
+				 __u32 mag_fill)
+{
+	return !mag_fill ||
+	       (nr_caches && mag_fill <= BUFPOOL_MAG_MAX &&
+		4ULL * nr_caches * mag_fill <= count);
+}
+
+/* The bytes from one magazine to the next, for magazines of mag_fill. */
+static inline __u64 bp_mag_stride(__u32 mag_fill)
+{
+	return BUFPOOL_MAG_STRIDE(mag_fill);
+}
+
 struct bp_layout {
 	__u32 buf_count;
 	__u32 buf_shift;
@@ -182,12 +207,13 @@ static inline __u64 bp_align(__u64 v, __u64 a)	/* a: a power of two */
 
 /*
  * bp_layout_compute - place everything.  The geometry must have passed
- * bp_geometry_ok() and bp_queue_geometry_ok().
+ * bp_geometry_ok(), bp_queue_geometry_ok() and bp_mag_fill_ok();
+ * mag_fill 0 asks for the default.
  */
 static inline void bp_layout_compute(struct bp_layout *l, __u32 count,
 				     __u32 shift, __u32 nr_caches,
-				     __u32 nr_queues, __u32 queue_len,
-				     __u64 page_size)
+				     __u32 mag_fill, __u32 nr_queues,
+				     __u32 queue_len, __u64 page_size)
 {
 	__u64 end;
 
@@ -198,6 +224,8 @@ static inline void bp_layout_compute(struct bp_layout *l, __u32 count,
 	l->mag_fill = nr_caches ? count / (4 * nr_caches) : 0;
 	if (l->mag_fill > BUFPOOL_MAG_CAP)
 		l->mag_fill = BUFPOOL_MAG_CAP;
+	if (nr_caches && mag_fill)
+		l->mag_fill = mag_fill;
 	l->nr_caches = nr_caches ? nr_caches : BP_DEFAULT_CACHES;
 	/* Two per cache, enough to hold every buffer, and one spare. */
 	l->nr_mags = l->mag_fill ? 2 * l->nr_caches +
@@ -211,7 +239,7 @@ static inline void bp_layout_compute(struct bp_layout *l, __u32 count,
 	l->mags_offset = bp_align(l->mag_next_offset + 4ULL * l->nr_mags,
 				  BUFPOOL_CACHELINE);
 	l->caches_offset = bp_align(l->mags_offset + (__u64)l->nr_mags *
-				    sizeof(struct bufpool_mag),
+				    bp_mag_stride(l->mag_fill),
 				    BUFPOOL_CACHELINE);
 	l->queues_offset = bp_align(l->caches_offset + (__u64)l->nr_caches *
 				    sizeof(struct bufpool_cache),
@@ -298,7 +326,7 @@ static inline int bp_info_ok(const struct bufpool_info *in)
 				  in->queue_len) ||
 	    !bp_geometry_ok(in->buf_shift, in->buf_count, in->nr_caches) ||
 	    in->buf_size != 1u << in->buf_shift ||
-	    in->mag_fill > BUFPOOL_MAG_CAP || in->nr_mags >= BUFPOOL_IDX_NIL ||
+	    in->mag_fill > BUFPOOL_MAG_MAX || in->nr_mags >= BUFPOOL_IDX_NIL ||
 	    (in->mag_fill && !in->nr_mags))
 		return 0;
 	if (c < sizeof(struct bufpool_ctrl) ||
@@ -310,7 +338,7 @@ static inline int bp_info_ok(const struct bufpool_info *in)
 	    in->own_offset + 4ULL * in->buf_count > c ||
 	    in->mag_next_offset + 4ULL * in->nr_mags > c ||
 	    in->mags_offset + (__u64)in->nr_mags *
-	    sizeof(struct bufpool_mag) > c ||
+	    bp_mag_stride(in->mag_fill) > c ||
 	    in->caches_offset + (__u64)in->nr_caches *
 	    sizeof(struct bufpool_cache) > c ||
 	    in->queues_offset + (__u64)in->nr_queues *
@@ -365,16 +393,20 @@ static inline int bp_layout_from_ctrl(struct bp_layout *l,
 	    !bp_abi_current(hdr->abi_version) ||
 	    !bp_geometry_ok(hdr->buf_shift, hdr->buf_count, hdr->nr_caches) ||
 	    !bp_queue_geometry_ok(hdr->buf_count, hdr->nr_queues,
-				  hdr->queue_len))
+				  hdr->queue_len) ||
+	    !bp_mag_fill_ok(hdr->buf_count, hdr->nr_caches, hdr->mag_fill))
 		return 0;
 	/*
-	 * A pool made without caches (nr_caches 0: no magazines) records
-	 * the default number of caches: try that geometry too.
+	 * The magazine size is the pool's maker's choice (checked above):
+	 * the rest follows from it.  A pool made without caches
+	 * (nr_caches 0: no magazines) records the default number of
+	 * caches: try that geometry too.
 	 */
 	bp_layout_compute(l, hdr->buf_count, hdr->buf_shift, hdr->nr_caches,
-			  hdr->nr_queues, hdr->queue_len, page_size);
+			  hdr->mag_fill, hdr->nr_queues, hdr->queue_len,
+			  page_size);
 	if (!hdr->mag_fill && l->mag_fill)
-		bp_layout_compute(l, hdr->buf_count, hdr->buf_shift, 0,
+		bp_layout_compute(l, hdr->buf_count, hdr->buf_shift, 0, 0,
 				  hdr->nr_queues, hdr->queue_len, page_size);
 	bp_layout_to_ctrl(&want, l, hdr->generation);
 	return want.mag_fill == hdr->mag_fill &&
@@ -398,7 +430,7 @@ struct bp_shm {
 	__u32 *next;
 	__u32 *own;
 	__u32 *mag_next;
-	struct bufpool_mag *mags;
+	char *mags;		/* magazine id i at mags + i * mag_stride */
 	struct bufpool_cache *caches;
 	struct bufpool_qdesc *queues;
 	__u64 *qslots;
@@ -410,7 +442,15 @@ struct bp_shm {
 	__u32 mag_fill;
 	__u32 nr_queues;
 	__u32 queue_len;
+	__u32 mag_stride;
+	__u32 mag_cap;		/* the entries a magazine's stride has room for */
 };
+
+/* Magazine id (< nr_mags, checked by the caller). */
+static inline struct bufpool_mag *bp_mag_at(const struct bp_shm *s, __u32 id)
+{
+	return (struct bufpool_mag *)(s->mags + (__u64)id * s->mag_stride);
+}
 
 static inline void bp_shm_bind(struct bp_shm *s, void *ctrl,
 			       const struct bp_layout *l)
@@ -423,7 +463,7 @@ static inline void bp_shm_bind(struct bp_shm *s, void *ctrl,
 	s->next = (__u32 *)((char *)ctrl + l->next_offset);
 	s->own = (__u32 *)((char *)ctrl + l->own_offset);
 	s->mag_next = (__u32 *)((char *)ctrl + l->mag_next_offset);
-	s->mags = (struct bufpool_mag *)((char *)ctrl + l->mags_offset);
+	s->mags = (char *)ctrl + l->mags_offset;
 	s->caches = (struct bufpool_cache *)((char *)ctrl + l->caches_offset);
 	s->queues = (struct bufpool_qdesc *)((char *)ctrl + l->queues_offset);
 	s->qslots = (__u64 *)((char *)ctrl + l->qslots_offset);
@@ -435,6 +475,8 @@ static inline void bp_shm_bind(struct bp_shm *s, void *ctrl,
 	s->mag_fill = l->mag_fill;
 	s->nr_queues = l->nr_queues;
 	s->queue_len = l->queue_len;
+	s->mag_stride = (__u32)bp_mag_stride(l->mag_fill);
+	s->mag_cap = (s->mag_stride - 4) / 4;
 }
 
 /* bp_cache_reset - a cache that names nothing and announces nothing. */

@@ -28,7 +28,7 @@ static inline __u32 bp_mag_drain(struct bp_shm *s, struct bufpool_mag *m)
 	__u32 n = bp_load_relaxed_u32(&m->count);
 	__u32 first = BUFPOOL_IDX_NIL, last = BUFPOOL_IDX_NIL, i, idx, bad = 0;
 
-	if (n > BUFPOOL_MAG_CAP) {
+	if (n > s->mag_cap) {
 		bad = 1;
 		n = 0;
 	}
@@ -56,7 +56,7 @@ static inline __u32 bp_mag_drain(struct bp_shm *s, struct bufpool_mag *m)
  */
 static inline __u32 bp_mag_stash(struct bp_shm *s, __u32 id)
 {
-	struct bufpool_mag *m = &s->mags[id];
+	struct bufpool_mag *m = bp_mag_at(s, id);
 	__u32 n = bp_load_relaxed_u32(&m->count), bad = 0;
 
 	if (n > s->mag_fill) {

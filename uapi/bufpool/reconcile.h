@@ -347,12 +347,12 @@ static inline void bp_recon_live_mag(struct bp_shm *s, struct bp_recon *r,
 static inline void bp_recon_mag_contents(struct bp_shm *s,
 					 struct bp_recon *r, __u32 id)
 {
-	struct bufpool_mag *m = &s->mags[id];
+	struct bufpool_mag *m = bp_mag_at(s, id);
 	__u32 n, i, idx;
 
 	n = bp_load_relaxed_u32(&m->count);
-	if (n > BUFPOOL_MAG_CAP)
-		n = BUFPOOL_MAG_CAP;	/* its thread resets a bad count */
+	if (n > s->mag_cap)
+		n = s->mag_cap;		/* its thread resets a bad count */
 	for (i = 0; i < n; i++) {
 		idx = bp_load_relaxed_u32(&m->idx[i]);
 		/* Free as well: a drain in flight; the list wins. */
@@ -517,13 +517,13 @@ static inline void bp_reconcile(struct bp_shm *s, struct bp_recon *r)
 		for (id = bp_fl_idx(bp_load_relaxed_u64(s->full_head));
 		     id < s->nr_mags;
 		     id = bp_load_relaxed_u32(&s->mag_next[id]))
-			r->free += bp_recon_free_mag(s, r, &s->mags[id]);
+			r->free += bp_recon_free_mag(s, r, bp_mag_at(s, id));
 		bp_recon_walk(r, s->empty_head, s->mag_next, s->nr_mags,
 			      r->mfree_bm, (__u32 *)0);
 		for (id = bp_fl_idx(bp_load_relaxed_u64(s->empty_head));
 		     id < s->nr_mags;
 		     id = bp_load_relaxed_u32(&s->mag_next[id]))
-			bp_store_relaxed_u32(&s->mags[id].count, 0);
+			bp_store_relaxed_u32(&bp_mag_at(s, id)->count, 0);
 	}
 
 	/* 1b. What the valid slots of the queues kept name is queued. */
@@ -667,7 +667,7 @@ static inline void bp_reconcile(struct bp_shm *s, struct bp_recon *r)
 			r->unsettled++;
 			continue;
 		}
-		bp_store_relaxed_u32(&s->mags[id].count, 0);
+		bp_store_relaxed_u32(&bp_mag_at(s, id)->count, 0);
 		bp_recon_push_chain(s->empty_head, s->mag_next, id, id);
 	}
 

@@ -29,7 +29,7 @@
 #include <linux/ioctl.h>
 
 #define BUFPOOL_ABI_MAJOR	1
-#define BUFPOOL_ABI_MINOR	5
+#define BUFPOOL_ABI_MINOR	6
 #define BUFPOOL_ABI_VERSION	((BUFPOOL_ABI_MAJOR << 16) | BUFPOOL_ABI_MINOR)
 #define BUFPOOL_ABI_VERSION_MAJOR(v)	((v) >> 16)
 #define BUFPOOL_ABI_VERSION_MINOR(v)	((v) & 0xffff)
@@ -287,15 +287,31 @@ struct bufpool_ctrl {
 #define BUFPOOL_CTRL_SIZE_VER3	448	/* ABI 1.3 */
 #define BUFPOOL_CTRL_SIZE_VER4	448	/* ABI 1.4: same size */
 #define BUFPOOL_CTRL_SIZE_VER5	576	/* ABI 1.5 */
+#define BUFPOOL_CTRL_SIZE_VER6	576	/* ABI 1.6: same size */
 
 /*
  * A magazine (Bonwick): an array of buffer indices moved as a whole
- * between a thread's cache and the depot.  idx[0..count) are buffers.
+ * between a thread's cache and the depot.  idx[0..count) are buffers,
+ * count <= the pool's mag_fill.
+ *
+ * Magazine id i starts at mags_offset + i * BUFPOOL_MAG_STRIDE(mag_fill).
+ * Up to ABI 1.5 mag_fill was at most BUFPOOL_MAG_CAP and a magazine
+ * took 256 bytes, which is still the stride of every such pool, so that
+ * those clients map them as before.  From ABI 1.6 a pool may be made
+ * with magazines of up to BUFPOOL_MAG_MAX buffers (sized for bursts);
+ * their stride is count and indices rounded up to a cache line, and a
+ * client older than 1.6 refuses such a pool (its mag_fill is above the
+ * cap it knows).
  */
 #define BUFPOOL_MAG_CAP		63
+#define BUFPOOL_MAG_MAX		1023
+#define BUFPOOL_MAG_STRIDE(fill)					\
+	((fill) <= BUFPOOL_MAG_CAP ? 256u :				\
+	 ((4u * ((fill) + 1) + BUFPOOL_CACHELINE - 1) &			\
+	  ~(BUFPOOL_CACHELINE - 1u)))
 struct bufpool_mag {
 	__u32 count;
-	__u32 idx[BUFPOOL_MAG_CAP];
+	__u32 idx[];		/* mag_fill entries */
 };
 
 /*

@@ -4,10 +4,12 @@
  * what a program sees when there is no bufpool device.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <linux/types.h>
+#include <linux/bufpool.h>
 
 #include <bufpool.h>
 #include <kselftest_harness.h>
@@ -156,6 +158,86 @@ TEST(create_refuses_bad_params)
 	p = (struct bufpool_params){ .flags = 1u << 20 };
 	EXPECT_EQ(NULL, bufpool_create(&p));
 	EXPECT_EQ(EINVAL, errno);
+	/* 1.6: magazines above BUFPOOL_MAG_MAX, above half the pool, none */
+	p = (struct bufpool_params){ .buf_count = 1u << 20, .caches = 1,
+		.flags = BUFPOOL_F_MAG_SIZE, .mag_size = BUFPOOL_MAG_MAX + 1 };
+	EXPECT_EQ(NULL, bufpool_create(&p));
+	EXPECT_EQ(EINVAL, errno);
+	p = (struct bufpool_params){ .buf_count = 4096, .caches = 4,
+		.flags = BUFPOOL_F_MAG_SIZE, .mag_size = 257 };
+	EXPECT_EQ(NULL, bufpool_create(&p));
+	EXPECT_EQ(EINVAL, errno);
+	p = (struct bufpool_params){ .mag_size = 8,
+		.flags = BUFPOOL_F_MAG_SIZE | BUFPOOL_F_NO_CACHE };
+	EXPECT_EQ(NULL, bufpool_create(&p));
+	EXPECT_EQ(EINVAL, errno);
+}
+
+/*
+ * 1.6: a pool made with magazines of 256 (and one of 1023), as another
+ * process opening its fd sees it too; bursts of 256 run through it; a
+ * mag_size without BUFPOOL_F_MAG_SIZE is not read (it was padding); a
+ * header whose mag_fill breaks the half-the-pool bound is refused.
+ */
+TEST(create_burst_sized_magazines)
+{
+	struct bufpool_params p = { .buf_count = 8192, .caches = 8,
+		.flags = BUFPOOL_F_NO_HUGETLB | BUFPOOL_F_MAG_SIZE,
+		.mag_size = 256 };
+	struct bufpool_info info, info2;
+	struct bufpool_stats st;
+	struct bufpool *pool, *other;
+	void *held[256];
+	unsigned int i, r;
+	__u32 bad = 512;
+
+	pool = bufpool_create(&p);
+	ASSERT_NE(NULL, pool);
+	ASSERT_EQ(0, bufpool_get_info(pool, &info));
+	EXPECT_EQ(256, info.mag_fill);
+	EXPECT_GE(info.buf_count / 2, 2 * info.nr_caches * info.mag_fill);
+	EXPECT_LE(info.mags_offset + (uint64_t)info.nr_mags *
+		  BUFPOOL_MAG_STRIDE(256), info.caches_offset);
+	other = bufpool_open_fd(bufpool_fd(pool));
+	ASSERT_NE(NULL, other);
+	ASSERT_EQ(0, bufpool_get_info(other, &info2));
+	EXPECT_EQ(256, info2.mag_fill);
+	EXPECT_EQ(info.caches_offset, info2.caches_offset);
+	bufpool_close(other);
+	for (r = 0; r < 20; r++) {
+		for (i = 0; i < 256; i++) {
+			held[i] = bufpool_acquire(pool);
+			ASSERT_NE(NULL, held[i]);
+		}
+		for (i = 0; i < 256; i++)
+			ASSERT_EQ(0, bufpool_release(pool, held[i]));
+	}
+	ASSERT_EQ(0, bufpool_stats(pool, &st));
+	EXPECT_EQ(0, st.in_use);
+	EXPECT_EQ(20 * 256, st.acquires);
+	/* mag_fill, at its place in struct bufpool_ctrl: 512 > 8192 / 32 */
+	ASSERT_EQ(sizeof(bad), pwrite(bufpool_fd(pool), &bad, sizeof(bad),
+				      offsetof(struct bufpool_ctrl, mag_fill)));
+	EXPECT_EQ(NULL, bufpool_open_fd(bufpool_fd(pool)));
+	EXPECT_EQ(ENOTTY, errno);
+	bufpool_close(pool);
+
+	p = (struct bufpool_params){ .buf_count = 8192, .caches = 2,
+		.flags = BUFPOOL_F_NO_HUGETLB | BUFPOOL_F_MAG_SIZE,
+		.mag_size = BUFPOOL_MAG_MAX };
+	pool = bufpool_create(&p);
+	ASSERT_NE(NULL, pool);
+	ASSERT_EQ(0, bufpool_get_info(pool, &info));
+	EXPECT_EQ(BUFPOOL_MAG_MAX, info.mag_fill);
+	bufpool_close(pool);
+
+	p = (struct bufpool_params){ .buf_count = 8192, .caches = 8,
+		.flags = BUFPOOL_F_NO_HUGETLB, .mag_size = 256 };
+	pool = bufpool_create(&p);
+	ASSERT_NE(NULL, pool);
+	ASSERT_EQ(0, bufpool_get_info(pool, &info));
+	EXPECT_EQ(BUFPOOL_MAG_CAP, info.mag_fill);
+	bufpool_close(pool);
 }
 
 TEST(create_defaults_and_info)

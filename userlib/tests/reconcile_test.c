@@ -69,7 +69,7 @@ static void queue_setup(FIXTURE_DATA(rc) *self, int k, __u32 size,
 
 FIXTURE_SETUP(rc)
 {
-	bp_layout_compute(&self->l, COUNT, SHIFT, SLOTS, NQ, QLEN, 4096);
+	bp_layout_compute(&self->l, COUNT, SHIFT, SLOTS, 0, NQ, QLEN, 4096);
 	self->ctrl = calloc(1, self->l.ctrl_size);
 	self->bits = calloc(BM_WORDS(self), 8);
 	ASSERT_NE(NULL, self->ctrl);
@@ -131,8 +131,8 @@ TEST_F(rc, client_records_counted_then_reclaimed)
 	c->pending = BUFPOOL_IDX_NIL;
 	for (i = 0; i < 4; i++) {
 		x = bp_fl_pop(s->free_head, s->next, s->buf_count);
-		s->mags[a].idx[i] = x;
-		s->mags[a].count = i + 1;
+		bp_mag_at(s, a)->idx[i] = x;
+		bp_mag_at(s, a)->count = i + 1;
 	}
 	for (i = 0; i < 10; i++) {
 		x = bp_fl_pop(s->free_head, s->next, s->buf_count);
@@ -279,9 +279,9 @@ TEST_F(rc, live_record_wins_over_depot)
 	ASSERT_LT(4, s->mag_fill);
 	for (i = 0; i < 4; i++) {
 		x[i] = bp_fl_pop(s->free_head, s->next, s->buf_count);
-		s->mags[id].idx[i] = x[i];
+		bp_mag_at(s, id)->idx[i] = x[i];
 	}
-	s->mags[id].count = 4;
+	bp_mag_at(s, id)->count = 4;
 	bp_fl_push(s->full_head, s->mag_next, id);
 	s->own[x[1]] = 9;			/* live */
 	s->own[x[3]] = BUFPOOL_OWN_TRANSIT | 12;	/* a handoff */
@@ -293,9 +293,9 @@ TEST_F(rc, live_record_wins_over_depot)
 	EXPECT_EQ(1, self->r.transit);
 	EXPECT_EQ(2, self->r.repaired);
 	EXPECT_EQ(0, self->r.reclaimed);
-	EXPECT_EQ(2, s->mags[id].count);
-	EXPECT_EQ(x[0], s->mags[id].idx[0]);
-	EXPECT_EQ(x[2], s->mags[id].idx[1]);
+	EXPECT_EQ(2, bp_mag_at(s, id)->count);
+	EXPECT_EQ(x[0], bp_mag_at(s, id)->idx[0]);
+	EXPECT_EQ(x[2], bp_mag_at(s, id)->idx[1]);
 	EXPECT_EQ(9, s->own[x[1]]);
 	RECONCILE(self);
 	EXPECT_EQ(0, self->r.repaired);
@@ -381,8 +381,8 @@ TEST_F(rc, stacked_mag_clears_live_word)
 	c->prev = b;
 	for (i = 0; i < 3; i++) {
 		x = bp_fl_pop(s->free_head, s->next, s->buf_count);
-		s->mags[a].idx[i] = x;
-		s->mags[a].count = i + 1;
+		bp_mag_at(s, a)->idx[i] = x;
+		bp_mag_at(s, a)->count = i + 1;
 	}
 	set_live(self, 7);
 	bp_fl_push(s->full_head, s->mag_next, a);	/* a give in flight */
@@ -414,9 +414,9 @@ TEST_F(rc, live_mag_entry_with_a_live_record_is_held)
 	c->loaded = a;
 	x = bp_fl_pop(s->free_head, s->next, s->buf_count);
 	y = bp_fl_pop(s->free_head, s->next, s->buf_count);
-	s->mags[a].idx[0] = x;
-	s->mags[a].idx[1] = y;
-	s->mags[a].count = 2;
+	bp_mag_at(s, a)->idx[0] = x;
+	bp_mag_at(s, a)->idx[1] = y;
+	bp_mag_at(s, a)->count = 2;
 	s->own[y] = 8;			/* held by another live client */
 	set_live(self, 7);
 	set_live(self, 8);
@@ -833,9 +833,9 @@ TEST_F(rc, busy_gone_records_own_wins_cache_waits)
 	c->loaded = a;
 	b0 = bp_fl_pop(s->free_head, s->next, s->buf_count);
 	b1 = bp_fl_pop(s->free_head, s->next, s->buf_count);
-	s->mags[a].idx[0] = b0;
-	s->mags[a].idx[1] = b1;
-	s->mags[a].count = 2;
+	bp_mag_at(s, a)->idx[0] = b0;
+	bp_mag_at(s, a)->idx[1] = b1;
+	bp_mag_at(s, a)->count = 2;
 	w = bp_fl_pop(s->free_head, s->next, s->buf_count);
 	c->pend_buf = w;		/* a stale announcement */
 
@@ -963,9 +963,9 @@ static void populate(FIXTURE_DATA(rc) *self, unsigned int *seed)
 			x = bp_fl_pop(s->free_head, s->next, s->buf_count);
 			if (x >= COUNT)
 				break;
-			s->mags[id].idx[i] = x;
+			bp_mag_at(s, id)->idx[i] = x;
 		}
-		s->mags[id].count = i;
+		bp_mag_at(s, id)->count = i;
 		if (k % 2) {
 			bp_fl_push(s->full_head, s->mag_next, id);
 		} else {
@@ -1045,8 +1045,8 @@ TEST_F(rc, garbage_anywhere)
 		}
 		for (id = bp_fl_idx(*self->s.full_head); id < self->s.nr_mags;
 		     id = self->s.mag_next[id])
-			for (i = 0; i < self->s.mags[id].count; i++) {
-				idx = self->s.mags[id].idx[i];
+			for (i = 0; i < bp_mag_at(&self->s, id)->count; i++) {
+				idx = bp_mag_at(&self->s, id)->idx[i];
 				ASSERT_GT(COUNT, idx);
 				ASSERT_EQ(0, seen[idx]);
 				seen[idx] = 1;

@@ -86,7 +86,8 @@ static void *at(FIXTURE_DATA(trust) *self, uint64_t off)
 #define NEXT(self)	((uint32_t *)at(self, (self)->info.next_offset))
 #define OWN(self)	((uint32_t *)at(self, (self)->info.own_offset))
 #define MAG_NEXT(self)	((uint32_t *)at(self, (self)->info.mag_next_offset))
-#define MAGS(self)	((struct bufpool_mag *)at(self, (self)->info.mags_offset))
+#define MAG(self, i)	((struct bufpool_mag *)at(self, (self)->info.mags_offset + \
+		(uint64_t)(i) * BUFPOOL_MAG_STRIDE((self)->info.mag_fill)))
 
 static int64_t now_ns(void)
 {
@@ -210,7 +211,7 @@ TEST_F(trust, magazine_counts_beyond_capacity)
 	ASSERT_EQ(0, bufpool_acquire_index(self->victim, &dummy));
 	ASSERT_EQ(0, bufpool_release_index(self->victim, dummy));
 	for (i = 0; i < self->info.nr_mags; i++)
-		MAGS(self)[i].count = i & 1 ? 1000 : self->info.mag_fill + 1;
+		MAG(self, i)->count = i & 1 ? 1000 : self->info.mag_fill + 1;
 	EXPECT_LT(0, take_all(_metadata, self, 1));
 	EXPECT_LT(0, detected(self));
 	holder_gives_back(_metadata, self);
@@ -227,8 +228,8 @@ TEST_F(trust, magazines_name_held_buffers)
 	ASSERT_EQ(0, bufpool_release_index(self->victim, dummy));
 	for (i = 0; i < self->info.nr_mags; i++) {
 		for (k = 0; k < self->info.mag_fill; k++)
-			MAGS(self)[i].idx[k] = self->held[(i + k) % HELD];
-		MAGS(self)[i].count = self->info.mag_fill;
+			MAG(self, i)->idx[k] = self->held[(i + k) % HELD];
+		MAG(self, i)->count = self->info.mag_fill;
 	}
 	EXPECT_LT(0, take_all(_metadata, self, 1));
 	EXPECT_LT(0, detected(self));
@@ -244,9 +245,9 @@ TEST_F(trust, depot_points_at_itself)
 		SKIP(return, "no magazines");
 	m = self->info.nr_mags - 1;
 	for (k = 0; k < self->info.mag_fill; k++)
-		MAGS(self)[m].idx[k] = k & 1 ? self->held[k % HELD] :
+		MAG(self, m)->idx[k] = k & 1 ? self->held[k % HELD] :
 					       COUNT - 1 - k;
-	MAGS(self)[m].count = self->info.mag_fill;
+	MAG(self, m)->count = self->info.mag_fill;
 	MAG_NEXT(self)[m] = m;
 	CTRL(self)->full_head = bp_fl_pack(m, 7);
 	CTRL(self)->free_head = bp_fl_pack(BUFPOOL_IDX_NIL, 7);
