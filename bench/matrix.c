@@ -223,18 +223,35 @@ DEFINE_ROUND(alloc, A_GET, A_PUT)
 
 #ifdef PEER_MAIN
 /* ---- bufpool ------------------------------------------------------ */
+/*
+ * The host pools: 8 caches (the most threads a cell runs) with
+ * magazines of 256 (ABI 1.6), the most that bound allows for 8192
+ * buffers (the caches hold at most half the pool), sized for bursts of
+ * 256 as DPDK's lcore cache of 256 is.  BENCH_MAG_SIZE=N overrides the
+ * magazine size (0: the library's default, 63 at most).
+ */
+#define BP_CACHES	8
+#define BP_MAG_SIZE	256
+
 static void *bp_make_flags(size_t size, uint32_t count, unsigned int flags)
 {
+	const char *env = getenv("BENCH_MAG_SIZE");
+	uint32_t mag = env ? (uint32_t)strtoul(env, NULL, 0) : BP_MAG_SIZE;
 	struct bufpool_params p = {
-		.buf_size = size, .buf_count = count, .caches = 16,
+		.buf_size = size, .buf_count = count, .caches = BP_CACHES,
 		.flags = flags,
 	};
 	struct bufpool *pool;
 
+	if (mag && !(flags & BUFPOOL_F_NO_CACHE)) {
+		p.flags |= BUFPOOL_F_MAG_SIZE;
+		p.mag_size = mag;
+	}
+
 	if (!device)
 		return bufpool_create(&p);
 	if (flags)
-		return NULL;
+		return NULL;	/* the VM's pool is the module's */
 	pool = bufpool_open(BUFPOOL_DEV_PATH);
 	if (pool && bufpool_buf_size(pool) != size) {
 		bufpool_close(pool);	/* the module was loaded for another */

@@ -187,8 +187,8 @@ TEST_F(module, burst_sized_magazines)
 	ASSERT_EQ(0, bp_finit_module(self->ko,
 		"buf_count=4096 caches=4 mag_size=256 pools=big:caches=2,mag_size=512"));
 	EXPECT_EQ(256, bp_param("mag_size"));
-	sysfs_is(_metadata, "/sys/class/bufpool/bufpool/mag_fill", "256");
-	sysfs_is(_metadata, "/sys/class/bufpool/bufpool-big/mag_fill", "512");
+	sysfs_is(_metadata, "/sys/class/bufpool/bufpool/info/mag_fill", "256");
+	sysfs_is(_metadata, "/sys/class/bufpool/bufpool-big/info/mag_fill", "512");
 
 	pool = bufpool_open(NULL);
 	ASSERT_NE(NULL, pool);
