@@ -178,6 +178,7 @@ struct bufpool *bufpool_create(const struct bufpool_params *params)
 		mag_size = p.mag_size;
 	if (!bp_buf_size_ok(p.buf_size) || !bp_buf_count_ok(p.buf_count) ||
 	    !bp_nr_caches_ok(p.caches) ||
+	    ((p.flags & BUFPOOL_F_MAG_SIZE) && !mag_size) ||
 	    !bp_mag_fill_ok(p.buf_count, p.caches, mag_size) ||
 	    (p.flags & ~(BUFPOOL_F_NO_HUGETLB | BUFPOOL_F_NO_CACHE |
 			 BUFPOOL_F_MAG_SIZE))) {

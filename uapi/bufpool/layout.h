@@ -69,8 +69,10 @@ static_assert(__builtin_offsetof(struct bufpool_ctrl, full_head) ==
 static_assert(__builtin_offsetof(struct bufpool_ctrl, empty_head) ==
 	      3 * BUFPOOL_CACHELINE, "empty_head has its own line");
 static_assert(sizeof(struct bufpool_mag) == 4 &&
+	      BUFPOOL_MAG_STRIDE(0) == 256 &&
 	      BUFPOOL_MAG_STRIDE(BUFPOOL_MAG_CAP) == 256 &&
-	      BUFPOOL_MAG_STRIDE(BUFPOOL_MAG_CAP + 1) == 320 &&
+	      BUFPOOL_MAG_STRIDE(BUFPOOL_MAG_CAP + 1) == 512 &&
+	      BUFPOOL_MAG_STRIDE(256) == 1280 &&
 	      BUFPOOL_MAG_STRIDE(BUFPOOL_MAG_MAX) == 4096,
 	      "a magazine of up to 63 buffers is 256 bytes, as before 1.6");
 static_assert(sizeof(struct bufpool_cache) == BUFPOOL_CACHELINE,
@@ -476,7 +478,7 @@ static inline void bp_shm_bind(struct bp_shm *s, void *ctrl,
 	s->nr_queues = l->nr_queues;
 	s->queue_len = l->queue_len;
 	s->mag_stride = (__u32)bp_mag_stride(l->mag_fill);
-	s->mag_cap = (s->mag_stride - 4) / 4;
+	s->mag_cap = BUFPOOL_MAG_ROOM(l->mag_fill);
 }
 
 /* bp_cache_reset - a cache that names nothing and announces nothing. */

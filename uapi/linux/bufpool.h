@@ -298,17 +298,15 @@ struct bufpool_ctrl {
  * Up to ABI 1.5 mag_fill was at most BUFPOOL_MAG_CAP and a magazine
  * took 256 bytes, which is still the stride of every such pool, so that
  * those clients map them as before.  From ABI 1.6 a pool may be made
- * with magazines of up to BUFPOOL_MAG_MAX buffers (sized for bursts);
- * their stride is count and indices rounded up to a cache line, and a
- * client older than 1.6 refuses such a pool (its mag_fill is above the
- * cap it knows).
+ * with magazines of up to BUFPOOL_MAG_MAX buffers (sized for bursts):
+ * a magazine has room for mag_fill rounded up to 64 k - 1 indices, and
+ * with its count takes 256 k bytes.  A client older than 1.6 refuses a
+ * pool whose mag_fill is above the BUFPOOL_MAG_CAP it knows.
  */
 #define BUFPOOL_MAG_CAP		63
 #define BUFPOOL_MAG_MAX		1023
-#define BUFPOOL_MAG_STRIDE(fill)					\
-	((fill) <= BUFPOOL_MAG_CAP ? 256u :				\
-	 ((4u * ((fill) + 1) + BUFPOOL_CACHELINE - 1) &			\
-	  ~(BUFPOOL_CACHELINE - 1u)))
+#define BUFPOOL_MAG_ROOM(fill)	((fill) | BUFPOOL_MAG_CAP)
+#define BUFPOOL_MAG_STRIDE(fill)	(4u * (BUFPOOL_MAG_ROOM(fill) + 1))
 struct bufpool_mag {
 	__u32 count;
 	__u32 idx[];		/* mag_fill entries */

@@ -171,6 +171,9 @@ TEST(create_refuses_bad_params)
 		.flags = BUFPOOL_F_MAG_SIZE | BUFPOOL_F_NO_CACHE };
 	EXPECT_EQ(NULL, bufpool_create(&p));
 	EXPECT_EQ(EINVAL, errno);
+	p = (struct bufpool_params){ .flags = BUFPOOL_F_MAG_SIZE };
+	EXPECT_EQ(NULL, bufpool_create(&p));
+	EXPECT_EQ(EINVAL, errno);
 }
 
 /*
