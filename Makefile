@@ -436,7 +436,7 @@ check-debug-%: selftests build/ksft
 	$(KCHECK) debug $* | tee build/check/debug-$*.tap; \
 	scripts/ktap-summary.sh build/check/debug-$*.tap
 
-bench: benches bench/matrix-vm module kernel-image
+bench: benches bench/matrix-vm bench/mp_bench-vm module kernel-image
 	BENCH_VM='$(VM_RUN) -o $(VM_OUT)/bench' bench/run.sh $(if $(QUICK),--quick)
 
 # --------------------------------------------------------------- install

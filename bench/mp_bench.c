@@ -218,6 +218,10 @@ struct ops {
 	void *ctx;
 };
 
+/* What the producer held when it was stopped in an enqueue. */
+static void *leftover[MAX_BURST];
+static unsigned int leftover_n;
+
 static int stopped(void)
 {
 	return atomic_load_explicit(&sh->stop, memory_order_relaxed);
@@ -259,7 +263,14 @@ static uint64_t produce(const struct ops *op, size_t size, unsigned int burst,
 				if (k)
 					continue;
 				if (stopped()) {
-					op->put(op->ctx, o + j, got - j);
+					/*
+					 * Not given back here: a put can
+					 * hang on a ring a killed process
+					 * left half done.  The caller does.
+					 */
+					leftover_n = got - j;
+					memcpy(leftover, o + j,
+					       leftover_n * sizeof(o[0]));
 					seq -= got - j;
 					goto out;
 				}
@@ -456,6 +467,7 @@ bp_producer(size_t size, unsigned int burst, int crash)
 	bp_ops(&op, &c, burst);
 	atomic_store(&sh->ready, 1);
 	produce(&op, size, burst, crash);
+	op.put(op.ctx, leftover, leftover_n);
 	bufpool_queue_close(c.q);
 	bufpool_close(c.pool);
 	wait_count_req();
@@ -578,6 +590,17 @@ static int dp_eal(int primary, const char *prefix)
 	return rte_eal_init(argc, argv);
 }
 
+/* A ring left with an operation half done (a process killed in it). */
+static void dp_ring_state(const char *what, const struct rte_ring *r)
+{
+	uint32_t ph = r->prod.head, pt = r->prod.tail;
+	uint32_t ch = r->cons.head, ct = r->cons.tail;
+
+	if (ph != pt || ch != ct)
+		fprintf(stderr, "# %s: producer head %u tail %u, consumer head %u tail %u: an operation left half done\n",
+			what, ph, pt, ch, ct);
+}
+
 static void __attribute__((noreturn))
 dp_primary(const char *prefix, size_t size, unsigned int cache,
 	   unsigned int burst, int crash)
@@ -604,7 +627,11 @@ dp_primary(const char *prefix, size_t size, unsigned int cache,
 	atomic_store(&sh->ready, 1);
 	produce(&op, size, burst, crash);
 	wait_count_req();	/* every secondary is gone */
-	atomic_store(&sh->avail, (long)rte_mempool_avail_count(c.mp));
+	/* What it still holds is not lost (and a put could hang). */
+	atomic_store(&sh->avail, (long)(rte_mempool_avail_count(c.mp) +
+					 leftover_n));
+	dp_ring_state("the mempool's ring", c.mp->pool_data);
+	dp_ring_state("the message ring", c.r);
 	atomic_store(&sh->counted, 1);
 	rte_ring_free(c.r);
 	rte_mempool_free(c.mp);
@@ -775,6 +802,44 @@ static int reap(pid_t pid, uint64_t deadline)
 	}
 }
 
+/*
+ * Wait until the consumers have read target messages: 0; -1 when the
+ * consumer exited, the stream stalled (nothing read for STALL_S), the
+ * cell's time is up or something failed (sh->err says which).
+ */
+#define STALL_S	3
+static int watch(pid_t cons, uint64_t target, uint64_t deadline, int *gone)
+{
+	uint64_t seen = atomic_load(&sh->consumed), since = now_ns(), c;
+	int st;
+
+	for (;;) {
+		c = atomic_load(&sh->consumed);
+		if (c >= target)
+			return 0;
+		if (stopped() || got_signal)
+			return -1;
+		if (waitpid(cons, &st, WNOHANG) == cons) {
+			*gone = 1;
+			fail("a consumer exited", ECHILD);
+			return -1;
+		}
+		if (c != seen) {
+			seen = c;
+			since = now_ns();
+		} else if (now_ns() - since > STALL_S * 1000000000ull) {
+			fail("the stream stalled (no message read for 3 s)",
+			     ETIME);
+			return -1;
+		}
+		if (now_ns() > deadline) {
+			fail("the cell's time limit", ETIMEDOUT);
+			return -1;
+		}
+		nap(0.0002);
+	}
+}
+
 static pid_t spawn(enum kind k, int producer, const char *prefix, size_t size,
 		   unsigned int burst, int crash)
 {
@@ -807,6 +872,7 @@ static void run_cell(enum kind k, size_t size, unsigned int burst, int crash,
 {
 	const char *peer = kind_name[k];
 	const char *scen = crash ? "procs-crash" : "procs";
+	int gone = 0;
 	uint64_t deadline = now_ns() +
 		(uint64_t)((secs + 60 + (crash ? 20 * kills : 0)) * 1e9);
 	static unsigned int serial;
@@ -872,13 +938,8 @@ static void run_cell(enum kind k, size_t size, unsigned int burst, int crash,
 		fail("the producer's setup", ETIMEDOUT);
 
 	for (i = 0; crash && cons > 0 && i < kills; i++) {
-		uint64_t target = (uint64_t)(i + 1) * kill_every;
-
-		while (atomic_load(&sh->consumed) < target && !stopped() &&
-		       now_ns() < deadline && !got_signal &&
-		       waitpid(cons, &st, WNOHANG) == 0)
-			nap(0.0002);
-		if (atomic_load(&sh->consumed) < target)
+		if (watch(cons, (uint64_t)(i + 1) * kill_every, deadline,
+			  &gone))
 			break;
 		kill(cons, SIGKILL);
 		waitpid(cons, &st, 0);
@@ -888,19 +949,18 @@ static void run_cell(enum kind k, size_t size, unsigned int burst, int crash,
 	}
 	if (crash) {
 		/* A while longer after the last restart, then the end. */
-		uint64_t target = (uint64_t)kills * kill_every + kill_every / 2;
-
-		while (atomic_load(&sh->consumed) < target && !stopped() &&
-		       now_ns() < deadline && !got_signal &&
-		       waitpid(cons, &st, WNOHANG) == 0)
-			nap(0.0002);
+		if (!stopped())
+			watch(cons, (uint64_t)kills * kill_every +
+				    kill_every / 2, deadline, &gone);
 		atomic_store(&sh->end, 1);
 	}
-	if (cons > 0 && (st = reap(cons, deadline)) != 0)
-		fail("the consumer", ECHILD);
+	/* After a failure, a consumer stuck in a call has 2 s to end. */
+	if (cons > 0 && !gone &&
+	    reap(cons, stopped() ? now_ns() + 2000000000ull : deadline) != 0)
+		fail("the consumer did not end", ECHILD);
 	atomic_store(&sh->count_req, 1);
-	if (reap(prod, deadline) != 0)
-		fail("the producer", ECHILD);
+	if (reap(prod, now_ns() + 20000000000ull) != 0)
+		fail("the producer did not end", ECHILD);
 
 	if (k == BP) {
 		avail = bp_count_free();
