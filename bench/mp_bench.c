@@ -34,13 +34,26 @@
  *                last one drains to the end.  Then the free objects are
  *                counted: failed = objects lost (pool size - free).  The
  *                timing columns are those of the whole crashed stream.
+ *                bufpool counts by taking every buffer it can; DPDK by
+ *                rte_mempool_avail_count() in the primary.  A restarted
+ *                secondary takes lcore 1 again, so what the dead one's
+ *                lcore cache held (in the shared mempool) is not lost;
+ *                what it had in hand is.  On a memfd pool (the host)
+ *                nobody reconciles a dead client: the dead consumer
+ *                keeps the queue's consumer role, the restarted one is
+ *                refused (EBUSY), the stream stops there and what the
+ *                queue, the dead consumer's hands and its cache held
+ *                is counted lost.  Through /dev/bufpool (--device, in
+ *                the VM) the kernel gives all of it back.
  *
  * Each DPDK cell runs its own primary and secondary (forked from this
  * process, which never initialises DPDK itself) with a file prefix of
  * its own.  Everything the cells mount or create lives in a private
- * mount namespace: a hugetlbfs mount for DPDK's hugepages, and a tmpfs
- * over /var/run/dpdk for its runtime files, so both go away with the
- * last process of the run however it ends.
+ * mount namespace: a tmpfs over /var/run/dpdk for DPDK's runtime files
+ * and a hugetlbfs mount (on a temporary directory) for its hugepages;
+ * both go away with the last process of the run however it ends (the
+ * cells' processes die with this one: PR_SET_PDEATHSIG), leaving at
+ * worst the empty directory when this process is killed.
  *
  * usage: mp_bench [--quick] [--device] [--secs S] [--sizes 2048,65536]
  *                 [--peers a,b] [--scenarios procs,procs-crash]
@@ -61,6 +74,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -717,19 +731,6 @@ static const char *dpdk_setup(void)
 			 strerror(errno));
 		return why;
 	}
-	snprintf(hugedir, sizeof(hugedir), "/tmp/mp_bench.XXXXXX");
-	if (!mkdtemp(hugedir)) {
-		snprintf(why, sizeof(why), "mkdtemp: %s", strerror(errno));
-		hugedir[0] = 0;
-		return why;
-	}
-	if (mount("nodev", hugedir, "hugetlbfs", 0, "pagesize=2M")) {
-		snprintf(why, sizeof(why), "cannot mount hugetlbfs: %s",
-			 strerror(errno));
-		rmdir(hugedir);
-		hugedir[0] = 0;
-		return why;
-	}
 	if (stat(RUNDIR, &st)) {
 		if (mkdir(RUNDIR, 0700)) {
 			snprintf(why, sizeof(why), "mkdir %s: %s", RUNDIR,
@@ -744,22 +745,40 @@ static const char *dpdk_setup(void)
 		return why;
 	}
 	dpdk_ok = 1;
+	/*
+	 * The hugetlbfs mount on a directory of its own in /tmp (DPDK does
+	 * not take one inside the tmpfs above): only that empty directory
+	 * is left if this process is killed.
+	 */
+	snprintf(hugedir, sizeof(hugedir), "/tmp/mp_bench.XXXXXX");
+	if (!mkdtemp(hugedir)) {
+		snprintf(why, sizeof(why), "mkdtemp: %s", strerror(errno));
+		hugedir[0] = 0;
+		return why;
+	}
+	if (mount("nodev", hugedir, "hugetlbfs", 0, "pagesize=2M")) {
+		snprintf(why, sizeof(why), "cannot mount hugetlbfs: %s",
+			 strerror(errno));
+		rmdir(hugedir);
+		hugedir[0] = 0;
+		return why;
+	}
 	return NULL;
 }
 
 static void dpdk_teardown(void)
 {
+	if (hugedir[0]) {
+		empty_dir(hugedir);
+		umount2(hugedir, MNT_DETACH);
+		rmdir(hugedir);
+	}
 	if (dpdk_ok) {
 		empty_dir(RUNDIR);
 		umount2(RUNDIR, MNT_DETACH);
 	}
 	if (made_rundir)
 		rmdir(RUNDIR);
-	if (hugedir[0]) {
-		empty_dir(hugedir);
-		umount2(hugedir, MNT_DETACH);
-		rmdir(hugedir);
-	}
 	dpdk_ok = 0;
 	made_rundir = 0;
 	hugedir[0] = 0;
@@ -843,13 +862,17 @@ static int watch(pid_t cons, uint64_t target, uint64_t deadline, int *gone)
 static pid_t spawn(enum kind k, int producer, const char *prefix, size_t size,
 		   unsigned int burst, int crash)
 {
-	pid_t pid;
+	pid_t pid, parent = getpid();
 
 	fflush(stdout);
 	fflush(stderr);
 	pid = fork();
 	if (pid)
 		return pid;
+	/* Gone with this process, however it ends (and so is the mounts'
+	 * namespace, with the hugepages). */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
+		_exit(1);
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
 	if (k == BP) {
@@ -963,6 +986,11 @@ static void run_cell(enum kind k, size_t size, unsigned int burst, int crash,
 		fail("the producer did not end", ECHILD);
 
 	if (k == BP) {
+		struct bufpool_stats bs;
+
+		if (crash && !bufpool_stats(bp_parent, &bs))
+			fprintf(stderr, "# %s %s: reclaimed from dead clients: %lu\n",
+				scen, peer, (unsigned long)bs.reclaimed);
 		avail = bp_count_free();
 		bufpool_queue_close(q);
 		bufpool_close(bp_parent);
