@@ -957,6 +957,8 @@ static void run_cell(enum kind k, size_t size, unsigned int burst, int crash,
 		nap(0.001);
 	if (atomic_load(&sh->ready))
 		cons = spawn(k, 0, prefix, size, burst, crash);
+	else if (got_signal)
+		fail("interrupted", EINTR);
 	else
 		fail("the producer's setup", ETIMEDOUT);
 
