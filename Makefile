@@ -271,7 +271,7 @@ MATRIX := bench/matrix bench/matrix-lto $(if $(JEMALLOC_LIBS),bench/matrix-jemal
 	$(if $(TCMALLOC_LIBS),bench/matrix-tcmalloc) \
 	$(if $(MIMALLOC_LIBS),bench/matrix-mimalloc)
 
-benches: $(BENCHES) $(MATRIX)
+benches: $(BENCHES) $(MATRIX) bench/mp_bench
 bench/%: bench/%.c $(LIB_HDRS)
 	$(CC) $(BP_CFLAGS) -o $@ $< $(BP_LDFLAGS)
 
@@ -286,6 +286,15 @@ bench/matrix-vm: bench/matrix.c $(LIB_SO) $(LIB_HDRS)
 bench/matrix-lto: bench/matrix.c $(LIB_A) $(LIB_HDRS)
 	$(CC) $(MATRIX_CFLAGS) -flto -DBP_PEER='"bufpool-lto"' -o $@ $< \
 		$(LIB_A) -lurcu-common $(BP_LDFLAGS)
+# Messages between processes: bufpool's queues against DPDK's
+# multi-process mode, and the crash cell (bench/mp_bench.c).
+bench/mp_bench: bench/mp_bench.c $(LIB_SO) $(LIB_HDRS)
+	$(CC) $(MATRIX_CFLAGS) \
+		$(if $(DPDK_LIBS),-DHAVE_DPDK $(DPDK_CFLAGS) -Wno-error=cast-qual) \
+		-o $@ $< $(LINK_LIB) $(DPDK_LIBS) $(BP_LDFLAGS)
+# Without DPDK: bufpool's cells through /dev/bufpool in the VM.
+bench/mp_bench-vm: bench/mp_bench.c $(LIB_SO) $(LIB_HDRS)
+	$(CC) $(MATRIX_CFLAGS) -o $@ $< $(LINK_LIB) $(BP_LDFLAGS)
 bench/matrix-jemalloc: bench/matrix.c
 	$(CC) $(MATRIX_CFLAGS) -DPEER_JEMALLOC -o $@ $< $(JEMALLOC_LIBS) $(BP_LDFLAGS)
 bench/matrix-tcmalloc: bench/matrix.c
@@ -427,7 +436,7 @@ check-debug-%: selftests build/ksft
 	$(KCHECK) debug $* | tee build/check/debug-$*.tap; \
 	scripts/ktap-summary.sh build/check/debug-$*.tap
 
-bench: benches bench/matrix-vm module kernel-image
+bench: benches bench/matrix-vm bench/mp_bench-vm module kernel-image
 	BENCH_VM='$(VM_RUN) -o $(VM_OUT)/bench' bench/run.sh $(if $(QUICK),--quick)
 
 # --------------------------------------------------------------- install

@@ -58,6 +58,44 @@ if [ -w "$nr" ]; then
 	echo "$old_nr" > "$nr" 2>/dev/null || true
 fi
 
+# ---- mp_bench (bench/mp_bench.c): messages between processes, bufpool's
+# queues against DPDK's multi-process mode (dpdk-mp: a primary and a
+# secondary sharing a mempool and an rte_ring over hugepages), and the
+# crash cell (procs-crash: the consumer killed mid-stream 5 times; its
+# failed column is the objects lost).  Its own hugepage reservation,
+# given back however it ends; DPDK's hugetlbfs mount and runtime files
+# live in mp_bench's private mount namespace.  On the host bufpool's
+# pool is a memfd, which no kernel reconciles: its crash cell shows what
+# that backend loses; the VM runs it on /dev/bufpool.
+if [ -x ./mp_bench ]; then
+	echo "== mp_bench $quick" >&2
+	mp_nr=$(cat "$nr" 2>/dev/null || echo 0)
+	mp_give_back() {
+		if [ -w "$nr" ]; then echo "$mp_nr" > "$nr" 2>/dev/null || true; fi
+	}
+	trap 'mp_give_back; exit 130' INT TERM
+	if [ -w "$nr" ]; then
+		echo $((mp_nr + 600)) > "$nr" 2>/dev/null || true
+	fi
+	./mp_bench --secs "$secs" $quick | sed 's/^/host,/' >> "$raw" ||
+		echo "== mp_bench failed" >&2
+	mp_give_back
+	trap - INT TERM
+	if [ -n "${BENCH_VM:-}" ] && [ -x ./mp_bench-vm ]; then
+		echo "== mp_bench-vm in the VM, through /dev/bufpool" >&2
+		# shellcheck disable=SC2086
+		(cd .. && $BENCH_VM -p "buf_size=2048 buf_count=8192" -m 2048 \
+			-f bench/mp_bench-vm:/usr/bin/mp_bench \
+			-c "mp_bench --device --sizes 2048 --secs $secs $quick --peers bufpool-queue") \
+			> "$out/vm-mp.log" 2>&1 ||
+			echo "== the mp_bench VM run failed: $out/vm-mp.log" >&2
+		grep -E '^procs(-crash)?,' "$out/vm-mp.log" | tr -d '\r' |
+			sed 's/^/vm,/' >> "$raw" || true
+		grep '^# procs' "$out/vm-mp.log" | tr -d '\r' >&2 || true
+	fi
+fi
+# ---- end of mp_bench
+
 if [ -n "${BENCH_VM:-}" ] && [ -x ./matrix-vm ]; then
 	echo "== matrix-vm in the VM, through /dev/bufpool" >&2
 	# shellcheck disable=SC2086
