@@ -908,8 +908,10 @@ static void run_cell(enum kind k, size_t size, unsigned int burst, int crash,
 	snprintf(prefix, sizeof(prefix), "bpbench%u", serial++);
 	memset(sh, 0, offsetof(struct shared, ns));
 	if (k == BP) {
+		/* As bench/matrix.c's host pools: 8 caches, magazines of 256. */
 		struct bufpool_params p = {
-			.buf_size = size, .buf_count = COUNT, .caches = 16,
+			.buf_size = size, .buf_count = COUNT, .caches = 8,
+			.flags = BUFPOOL_F_MAG_SIZE, .mag_size = 256,
 		};
 
 		if (device) {
