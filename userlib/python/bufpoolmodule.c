@@ -531,19 +531,22 @@ static int count_arg(PyObject *o, const char *name, uint64_t max,
 static PyObject *Pool_create(PyObject *cls, PyObject *args, PyObject *kwds)
 {
 	static char *kwlist[] = { "buf_size", "buf_count", "caches", "hugetlb",
-				  NULL };
+				  "mag_size", NULL };
 	PyObject *size_o = Py_None, *count_o = Py_None, *caches_o = Py_None;
+	PyObject *mag_o = Py_None;
 	struct bufpool_params prm = { 0 };
-	uint64_t size, count, caches;
+	uint64_t size, count, caches, mag;
 	int hugetlb = 1, err;
 	struct bufpool *h;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwds, "|$OOOp:create", kwlist,
-					 &size_o, &count_o, &caches_o, &hugetlb))
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "|$OOOpO:create", kwlist,
+					 &size_o, &count_o, &caches_o, &hugetlb,
+					 &mag_o))
 		return NULL;
 	if (count_arg(size_o, "buf_size", SIZE_MAX, &size) ||
 	    count_arg(count_o, "buf_count", UINT32_MAX, &count) ||
-	    count_arg(caches_o, "caches", UINT32_MAX, &caches))
+	    count_arg(caches_o, "caches", UINT32_MAX, &caches) ||
+	    count_arg(mag_o, "mag_size", UINT32_MAX, &mag))
 		return NULL;
 	prm.buf_size = (size_t)size;
 	prm.buf_count = (uint32_t)count;
@@ -551,6 +554,14 @@ static PyObject *Pool_create(PyObject *cls, PyObject *args, PyObject *kwds)
 	/* caches=0 is no caches; None is the library's default. */
 	if (caches_o != Py_None && caches == 0)
 		prm.flags |= BUFPOOL_F_NO_CACHE;
+	/*
+	 * mag_size (1.6): None or 0 is the library's default; the library
+	 * checks the bounds (EINVAL).
+	 */
+	if (mag) {
+		prm.flags |= BUFPOOL_F_MAG_SIZE;
+		prm.mag_size = (uint32_t)mag;
+	}
 	if (!hugetlb)
 		prm.flags |= BUFPOOL_F_NO_HUGETLB;
 	Py_BEGIN_ALLOW_THREADS
@@ -1535,11 +1546,18 @@ static PyTypeObject QueueType = {
 static PyMethodDef Pool_methods[] = {
 	{ "create", METH_CALLABLE(Pool_create),
 	  METH_VARARGS | METH_KEYWORDS | METH_CLASS,
-	  "create(*, buf_size=None, buf_count=None, caches=None, hugetlb=True)"
+	  "create(*, buf_size=None, buf_count=None, caches=None, hugetlb=True, "
+	  "mag_size=None)"
 	  "\n--\n\nA new pool without the module, over a memfd "
 	  "(bufpool_create).  None: the library's default (2048 B, 4096 "
 	  "buffers, 64 caches); caches=0: no per-thread caches; "
-	  "hugetlb=False: never hugetlb pages.  Share it with open_fd(fd)." },
+	  "hugetlb=False: never hugetlb pages.  mag_size (library 1.6): "
+	  "buffers per magazine; a thread's cache holds two, so size them to "
+	  "the bursts a thread moves (256 for bursts of 256): 1 to 1023 "
+	  "(MAG_MAX) and 4 * caches * mag_size <= buf_count, else "
+	  "OSError(EINVAL), as with caches=0; None or 0: the default, "
+	  "buf_count / (4 * caches) up to 63 (MAG_CAP).  info().mag_fill "
+	  "tells what the pool has.  Share it with open_fd(fd)." },
 	{ "open_fd", Pool_open_fd, METH_O | METH_CLASS,
 	  "open_fd(fd)\n--\n\nA new handle of the pool behind fd (a device or "
 	  "a pool's memfd, inherited or received); fd is duplicated." },
@@ -2100,6 +2118,8 @@ PyMODINIT_FUNC PyInit_bufpool(void)
 	    PyModule_AddIntConstant(m, "INFO_F_MEMFD", BUFPOOL_INFO_F_MEMFD) ||
 	    PyModule_AddIntConstant(m, "INFO_F_HUGETLB",
 				    BUFPOOL_INFO_F_HUGETLB) ||
+	    PyModule_AddIntConstant(m, "MAG_CAP", BUFPOOL_MAG_CAP) ||
+	    PyModule_AddIntConstant(m, "MAG_MAX", BUFPOOL_MAG_MAX) ||
 	    PyModule_AddStringConstant(m, "__version__", BUFPOOL_VERSION))
 		goto fail;
 	if (pthread_atfork(NULL, NULL, after_fork_child)) {

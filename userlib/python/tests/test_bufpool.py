@@ -76,6 +76,55 @@ def test_create_caches():
         assert p.stats().in_use == 0
 
 
+def test_create_burst_sized_magazines():
+    # Library 1.6: magazines of 256, as another handle sees them too;
+    # bursts of 256 through them, bulk and single, on this thread's cache.
+    geometry = dict(buf_count=8192, caches=8, hugetlb=False)
+    with bufpool.Pool.create(mag_size=256, **geometry) as p:
+        info = p.info()
+        assert (info.mag_fill, info.nr_caches) == (256, 8)
+        with bufpool.Pool.open_fd(p.fd) as other:
+            assert other.info().mag_fill == 256
+        for _ in range(20):
+            bufs = p.acquire_bulk(256)
+            assert len({b.index for b in bufs}) == 256
+            p.release_bulk(bufs)
+        for _ in range(20):
+            bufs = [p.acquire() for _ in range(256)]
+            for b in bufs:
+                b.release()
+        st = p.stats()
+        assert (st.in_use, st.acquires, st.releases) == (0, 40 * 256, 40 * 256)
+        assert st.shared_acquires == 0
+    # The biggest, within half the pool; None and 0 are the default.
+    with bufpool.Pool.create(buf_count=8192, caches=2, hugetlb=False,
+                             mag_size=bufpool.MAG_MAX) as p:
+        assert p.info().mag_fill == bufpool.MAG_MAX == 1023
+    for default in (None, 0):
+        with bufpool.Pool.create(mag_size=default, **geometry) as p:
+            assert p.info().mag_fill == bufpool.MAG_CAP == 63
+
+
+@pytest.mark.parametrize("kw", [
+    dict(buf_count=4096, caches=4, mag_size=257),   # 4 * 4 * 257 > 4096
+    dict(buf_count=1 << 20, caches=1, mag_size=1024),
+    dict(caches=0, mag_size=8),
+])
+def test_create_bad_mag_size(kw):
+    with pytest.raises(OSError) as e:
+        bufpool.Pool.create(hugetlb=False, **kw)
+    assert e.value.errno == errno.EINVAL
+
+
+def test_create_mag_size_types():
+    with pytest.raises(OverflowError):
+        bufpool.Pool.create(mag_size=-1)
+    with pytest.raises(OverflowError):
+        bufpool.Pool.create(mag_size=1 << 32)
+    with pytest.raises(TypeError):
+        bufpool.Pool.create(mag_size="256")
+
+
 def test_threads_without_a_cache():
     # One cache, taken by this thread: the others work on the shared path.
     with bufpool.Pool.create(caches=1, hugetlb=False) as p:

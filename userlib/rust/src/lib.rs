@@ -163,6 +163,17 @@ pub struct Params {
     pub no_hugetlb: bool,
     /// No per-thread caches at all (`BUFPOOL_F_NO_CACHE`).
     pub no_cache: bool,
+    /// Buffers per magazine (library 1.6, `BUFPOOL_F_MAG_SIZE`): a
+    /// thread's cache holds two magazines, so size them to the bursts a
+    /// thread takes and gives (256 for bursts of 256). 1 to
+    /// [`sys::BUFPOOL_MAG_MAX`] (1023), and the caches may hold at most
+    /// half the pool: `4 * caches * mag_size <= buf_count` (with the
+    /// defaults filled in), else `EINVAL`; `EINVAL` with `no_cache` too.
+    /// 0: the library's default, `buf_count / (4 * caches)` and at most
+    /// [`sys::BUFPOOL_MAG_CAP`] (63). [`Info::mag_fill`] tells what the
+    /// pool has. A client older than 1.6 cannot open a pool with
+    /// magazines above 63.
+    pub mag_size: u32,
 }
 
 /// A pool's statistics ([`Pool::stats`]), summed over every client's
@@ -333,6 +344,20 @@ impl Pool {
     /// system has them reserved. Share it with another process through
     /// [`Pool::fd`] (inherited over `fork`, or sent with `SCM_RIGHTS`)
     /// and [`Pool::open_fd`]. `EINVAL` for a geometry out of range.
+    ///
+    /// ```
+    /// use bufpool::{Params, Pool};
+    ///
+    /// // Threads that move bursts of 256: magazines of 256 (library 1.6).
+    /// let pool = Pool::create(&Params {
+    ///     buf_count: 8192,
+    ///     caches: 8,
+    ///     mag_size: 256,
+    ///     ..Params::default()
+    /// })?;
+    /// assert_eq!(pool.info()?.mag_fill, 256);
+    /// # Ok::<(), bufpool::Error>(())
+    /// ```
     pub fn create(params: &Params) -> Result<Pool> {
         let p = sys::bufpool_params {
             buf_size: params.buf_size,
@@ -346,7 +371,12 @@ impl Pool {
                 sys::BUFPOOL_F_NO_CACHE
             } else {
                 0
+            } | if params.mag_size != 0 {
+                sys::BUFPOOL_F_MAG_SIZE
+            } else {
+                0
             },
+            mag_size: params.mag_size,
         };
         // SAFETY: p is valid for the call.
         Pool::from_raw(unsafe { sys::bufpool_create(&p) })

@@ -32,10 +32,21 @@ pub struct bufpool_params {
     pub buf_count: u32,
     pub caches: u32,
     pub flags: c_uint,
+    /// ABI 1.6, in what was padding: buffers per magazine, read only
+    /// when `flags` has `BUFPOOL_F_MAG_SIZE`.
+    pub mag_size: u32,
 }
 
 pub const BUFPOOL_F_NO_HUGETLB: c_uint = 1 << 0;
 pub const BUFPOOL_F_NO_CACHE: c_uint = 1 << 1;
+/// `mag_size` is set (library 1.6).
+pub const BUFPOOL_F_MAG_SIZE: c_uint = 1 << 2;
+
+/// `BUFPOOL_MAG_CAP`: the most buffers a magazine holds by default, and
+/// at all for a client older than ABI 1.6.
+pub const BUFPOOL_MAG_CAP: u32 = 63;
+/// `BUFPOOL_MAG_MAX`: the most buffers a magazine may hold (ABI 1.6).
+pub const BUFPOOL_MAG_MAX: u32 = 1023;
 
 /// `struct bufpool_stats`.
 #[repr(C)]
@@ -167,6 +178,12 @@ const _: () = assert!(std::mem::size_of::<bufpool_info>() == BUFPOOL_INFO_SIZE_V
 const _: () = assert!(std::mem::size_of::<bufpool_audit>() == BUFPOOL_AUDIT_SIZE_VER1);
 const _: () = assert!(std::mem::size_of::<bufpool_stats>() == 16 * 8);
 const _: () = assert!(std::mem::size_of::<bufpool_queue_stats>() == 13 * 8);
+// On 64-bit, mag_size took the padding after flags: the size is that
+// of ABI 1.5, so a 1.5 caller's struct is still whole.
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::size_of::<bufpool_params>() == 24);
+#[cfg(target_pointer_width = "32")]
+const _: () = assert!(std::mem::size_of::<bufpool_params>() == 20);
 
 extern "C" {
     pub fn bufpool_open(path: *const c_char) -> *mut bufpool;

@@ -430,6 +430,95 @@ fn repair() {
     drop(held);
 }
 
+/// Library 1.6: magazines sized for bursts (`Params::mag_size`). A pool
+/// made with magazines of 256, as another handle sees it too; bursts of
+/// 256 through it; sizes out of range refused; 0 is the default.
+#[test]
+fn burst_sized_magazines() {
+    let params = Params {
+        buf_count: 8192,
+        caches: 8,
+        no_hugetlb: true,
+        mag_size: 256,
+        ..Params::default()
+    };
+    let pool = Pool::create(&params).unwrap();
+    let info = pool.info().unwrap();
+    assert_eq!(info.mag_fill, 256);
+    assert_eq!(info.nr_caches, 8);
+    assert_eq!(info.raw.mag_fill, 256);
+    let other = Pool::open_fd(pool.fd()).unwrap();
+    assert_eq!(other.info().unwrap().mag_fill, 256);
+    drop(other);
+
+    {
+        let mut held = Vec::with_capacity(256);
+        for _ in 0..20 {
+            assert_eq!(pool.acquire_bulk(256, &mut held).unwrap(), 256);
+            let idx: HashSet<u32> = held.iter().map(|b| b.index()).collect();
+            assert_eq!(idx.len(), 256);
+            pool.release_bulk(held.drain(..)).unwrap();
+        }
+        for _ in 0..20 {
+            held.extend((0..256).map(|_| pool.acquire().unwrap()));
+            held.drain(..).for_each(drop);
+        }
+    }
+    let st = pool.stats().unwrap();
+    assert_eq!(st.in_use, 0);
+    assert_eq!(st.acquires, 40 * 256);
+    assert_eq!(st.releases, 40 * 256);
+    assert_eq!(st.shared_acquires, 0);
+    drop(pool);
+
+    // The biggest magazines, within half the pool.
+    let pool = Pool::create(&Params {
+        caches: 2,
+        mag_size: bufpool::sys::BUFPOOL_MAG_MAX,
+        ..params
+    })
+    .unwrap();
+    assert_eq!(pool.info().unwrap().mag_fill, 1023);
+    drop(pool);
+
+    // 0: the library's default, buf_count / (4 * caches) up to 63.
+    let pool = Pool::create(&Params {
+        mag_size: 0,
+        ..params
+    })
+    .unwrap();
+    assert_eq!(pool.info().unwrap().mag_fill, bufpool::sys::BUFPOOL_MAG_CAP);
+    drop(pool);
+
+    for p in [
+        // 4 * 4 * 257 > 4096: the caches would hold more than half.
+        Params {
+            buf_count: 4096,
+            caches: 4,
+            mag_size: 257,
+            ..params
+        },
+        Params {
+            buf_count: 1 << 20,
+            caches: 1,
+            mag_size: bufpool::sys::BUFPOOL_MAG_MAX + 1,
+            ..params
+        },
+        Params {
+            no_cache: true,
+            mag_size: 8,
+            ..params
+        },
+    ] {
+        assert_eq!(
+            Pool::create(&p).unwrap_err().errno(),
+            errno::EINVAL,
+            "{:?}",
+            p
+        );
+    }
+}
+
 #[test]
 fn threads_without_a_cache_take_the_shared_path() {
     let pool = Pool::create(&Params {
