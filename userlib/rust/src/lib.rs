@@ -146,8 +146,9 @@ use std::{fmt, ptr, slice};
 /// The module's default pool, `/dev/bufpool`.
 pub const DEV_PATH: &str = sys::BUFPOOL_DEV_PATH;
 
-/// How many buffers one C bulk call moves at most (a stack array).
-const BULK_CHUNK: usize = 64;
+/// How many buffers one C bulk call moves at most (a stack array of
+/// 2 KiB): a burst of 256, the size magazines are made for, is one call.
+const BULK_CHUNK: usize = 256;
 
 /// The geometry of a module-free pool ([`Pool::create`]). Zero fields
 /// take the library's defaults.
