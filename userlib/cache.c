@@ -158,12 +158,20 @@ static void bp_shared_cache_free(struct bufpool *pool,
 static struct bufpool_cache *bp_shared_cache_claim(struct bufpool *pool)
 {
 	struct bp_shm *s = &pool->shm;
-	uint32_t i, o;
+	uint32_t i, j, o;
 	int garbage = 0;
 	__u32 hint = atomic_load_explicit(bp_caches_free(pool),
 					  memory_order_relaxed);
 
-	for (i = 0; i < s->nr_caches; i++) {
+	/*
+	 * Even-numbered caches first, then the odd ones: the first threads
+	 * get records 128 bytes apart, so that the counters each writes on
+	 * every operation are not in the pair of lines that the other
+	 * core's adjacent-line prefetcher pulls with its own.
+	 */
+	for (j = 0; j < s->nr_caches; j++) {
+		i = 2 * j < s->nr_caches ? 2 * j :
+					   2 * (j - (s->nr_caches + 1) / 2) + 1;
 		_Atomic __u32 *owner = (_Atomic __u32 *)&s->caches[i].owner;
 		__u32 expect = 0;
 

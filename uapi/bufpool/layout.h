@@ -491,27 +491,58 @@ static inline void bp_cache_reset(struct bufpool_cache *c)
 }
 
 /*
+ * bp_shm_stack_init - link ids first..end-1 in order into the stack at
+ * head (empty when first == end).  Only for a stack nobody sees yet.
+ */
+static inline void bp_shm_stack_init(__u64 *head, __u32 *next, __u32 first,
+				     __u32 end)
+{
+	__u32 i;
+
+	for (i = first; i + 1 < end; i++)
+		bp_store_relaxed_u32(&next[i], i + 1);
+	if (first < end)
+		bp_store_relaxed_u32(&next[end - 1], BUFPOOL_IDX_NIL);
+	bp_store_relaxed_u64(head, bp_fl_pack(first < end ? first :
+					      BUFPOOL_IDX_NIL, 0));
+}
+
+/*
  * bp_shm_init - build a pool's control area in zeroed memory nobody else
  * sees yet: every buffer on the free list (so that an ABI 1.0 client,
  * which knows only that list, finds them all), every magazine empty in
  * the depot, every cache free, every queue descriptor free (zero) and
  * every slot empty (bp_q_slots_init()), nobody live.
+ *
+ * A pool with magazines larger than BUFPOOL_MAG_CAP (ABI 1.6, which no
+ * older client opens) starts with its buffers in full magazines of
+ * consecutive indices on the depot's full stack instead, the rest on
+ * the free list: a thread's first refill is then one pop and a run of
+ * buffers whose own[] words share lines with no other thread's, where
+ * threads refilling at once from the free list would take interleaved
+ * buffers and write the same own[] lines on every take and give.
  */
 static inline void bp_shm_init(void *ctrl, const struct bp_layout *l,
 			       __u64 generation)
 {
+	__u32 i, k, nfull = 0;
 	struct bp_shm s;
-	__u32 i;
 
 	bp_layout_to_ctrl((struct bufpool_ctrl *)ctrl, l, generation);
 	bp_shm_bind(&s, ctrl, l);
-	bp_fl_init(s.free_head, s.next, l->buf_count);
-	bp_store_relaxed_u64(s.full_head, bp_fl_pack(BUFPOOL_IDX_NIL, 0));
-	if (l->nr_mags)
-		bp_fl_init(s.empty_head, s.mag_next, l->nr_mags);
-	else
-		bp_store_relaxed_u64(s.empty_head,
-				     bp_fl_pack(BUFPOOL_IDX_NIL, 0));
+	if (l->mag_fill > BUFPOOL_MAG_CAP)
+		nfull = l->buf_count / l->mag_fill;
+	for (k = 0; k < nfull; k++) {
+		struct bufpool_mag *m = bp_mag_at(&s, k);
+
+		for (i = 0; i < l->mag_fill; i++)
+			bp_store_relaxed_u32(&m->idx[i], k * l->mag_fill + i);
+		bp_store_relaxed_u32(&m->count, l->mag_fill);
+	}
+	bp_shm_stack_init(s.full_head, s.mag_next, 0, nfull);
+	bp_shm_stack_init(s.empty_head, s.mag_next, nfull, l->nr_mags);
+	bp_shm_stack_init(s.free_head, s.next, nfull * l->mag_fill,
+			  l->buf_count);
 	for (i = 0; i < l->nr_caches; i++)
 		bp_cache_reset(&s.caches[i]);
 	bp_store_relaxed_u32(&((struct bufpool_ctrl *)ctrl)->caches_free,

@@ -207,6 +207,26 @@ TEST(create_burst_sized_magazines)
 	EXPECT_EQ(256, info2.mag_fill);
 	EXPECT_EQ(info.caches_offset, info2.caches_offset);
 	bufpool_close(other);
+	/*
+	 * It starts with its buffers in full magazines of consecutive
+	 * indices: a thread's first 256 are one run (no own[] line shared
+	 * with another thread's).
+	 */
+	{
+		int lo = INT32_MAX, hi = -1, x;
+
+		for (i = 0; i < 256; i++) {
+			held[i] = bufpool_acquire(pool);
+			ASSERT_NE(NULL, held[i]);
+			x = bufpool_index(pool, held[i]);
+			lo = x < lo ? x : lo;
+			hi = x > hi ? x : hi;
+		}
+		EXPECT_EQ(255, hi - lo);
+		EXPECT_EQ(0, lo % 256);
+		for (i = 0; i < 256; i++)
+			ASSERT_EQ(0, bufpool_release(pool, held[i]));
+	}
 	for (r = 0; r < 20; r++) {
 		for (i = 0; i < 256; i++) {
 			held[i] = bufpool_acquire(pool);
@@ -217,7 +237,7 @@ TEST(create_burst_sized_magazines)
 	}
 	ASSERT_EQ(0, bufpool_stats(pool, &st));
 	EXPECT_EQ(0, st.in_use);
-	EXPECT_EQ(20 * 256, st.acquires);
+	EXPECT_EQ(21 * 256, st.acquires);
 	/* mag_fill, at its place in struct bufpool_ctrl: 512 > 8192 / 32 */
 	ASSERT_EQ(sizeof(bad), pwrite(bufpool_fd(pool), &bad, sizeof(bad),
 				      offsetof(struct bufpool_ctrl, mag_fill)));
