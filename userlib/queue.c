@@ -513,9 +513,13 @@ unsigned int bufpool_dequeue_bulk(struct bufpool_queue *h, void **bufs,
 		if (__builtin_expect((s & ~(__u64)BUFPOOL_IDX_MASK) == lapw &&
 				     idx < count &&
 				     bp_cas_relaxed_u32(&own[idx], &o, me), 1)) {
-			/* Orders the record before the slot lets go of it. */
-			bp_store_release_u64(slot, (lapw + (1ULL << BUFPOOL_IDX_BITS)) |
-					     BUFPOOL_QUEUE_EMPTY);
+			/*
+			 * {lap + 1, EMPTY}: the lap wraps at 2^40 as the
+			 * word's top bits do.  Orders the record before the
+			 * slot lets go of the buffer.
+			 */
+			lapw += 1ULL << BUFPOOL_IDX_BITS;
+			bp_store_release_u64(slot, lapw | BUFPOOL_QUEUE_EMPTY);
 			bp_store_release_u64(headp, ++head);
 		} else {
 			idx = bp_q_get_slow(&q->q, own, me, &head);
