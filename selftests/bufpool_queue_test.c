@@ -354,6 +354,60 @@ TEST_F(queue, bulk_forms)
 	EXPECT_EQ(0, pool_in_use(self->pool));
 }
 
+/*
+ * Bulk calls of every size over many laps of a small queue, mixed with
+ * single calls: the order, the counters and the high watermark are those
+ * of the same entries sent one by one (a bulk call reads the tail or
+ * head once and continues from its own last position).
+ */
+TEST_F(queue, bulk_over_laps)
+{
+	struct bufpool_queue *q = bufpool_queue_open(self->pool, "t_blaps", RW, 8);
+	struct bufpool_queue_stats st;
+	unsigned int i, k, round, sent = 0, got = 0, hw = 0;
+	void *in[8], *out[8];
+	uint32_t idx;
+
+	ASSERT_NE(NULL, q);
+	ASSERT_EQ(8, bufpool_acquire_bulk(self->pool, in, 8));
+	for (round = 0; round < 40; round++) {
+		k = round % 8 + 1;
+		if (round % 5 == 4) {
+			/* One by one this time, the rest in bulk. */
+			ASSERT_EQ(0, bufpool_enqueue(q, in[0]));
+			ASSERT_EQ(k - 1, bufpool_enqueue_bulk(q, in + 1, k - 1));
+		} else {
+			ASSERT_EQ(k, bufpool_enqueue_bulk(q, in, k));
+		}
+		sent += k;
+		hw = k > hw ? k : hw;
+		ASSERT_EQ(0, bufpool_queue_stats(q, &st));
+		EXPECT_EQ(sent, st.enqueued);
+		EXPECT_EQ(k, st.depth);
+		EXPECT_EQ(hw, st.high_watermark);
+		if (round % 3 == 2) {
+			ASSERT_EQ(0, bufpool_dequeue_index(q, &idx));
+			EXPECT_EQ(bufpool_addr(self->pool, idx), in[0]);
+			out[0] = in[0];
+			ASSERT_EQ(k - 1, bufpool_dequeue_bulk(q, out + 1, 8));
+		} else {
+			ASSERT_EQ(k, bufpool_dequeue_bulk(q, out, 8));
+		}
+		got += k;
+		for (i = 0; i < k; i++)
+			EXPECT_EQ(in[i], out[i]);
+		EXPECT_EQ(0, bufpool_dequeue_bulk(q, out, 1));
+		EXPECT_EQ(EAGAIN, errno);
+	}
+	ASSERT_EQ(0, bufpool_queue_stats(q, &st));
+	EXPECT_EQ(got, st.dequeued);
+	EXPECT_EQ(0, st.depth);
+	EXPECT_EQ(0, st.full);
+	EXPECT_EQ(0, bufpool_release_bulk(self->pool, in, 8));
+	EXPECT_EQ(0, bufpool_queue_close(q));
+	EXPECT_EQ(0, pool_in_use(self->pool));
+}
+
 TEST_F(queue, statistics_exact)
 {
 	struct bufpool_queue *q = bufpool_queue_open(self->pool, "t_stats", RW, 8);

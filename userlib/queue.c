@@ -207,42 +207,13 @@ void bp_queues_close(struct bufpool *pool)
 /* ------------------------------------------------------------------ */
 /* Moving buffers                                                     */
 
-/* Enqueue idx (< buf_count), following the ownership protocol. */
-static int bp_enqueue(struct bufpool_queue *q, uint32_t idx)
+/*
+ * The errno of a put that did not go in (r != 0): -1.  A queue holding
+ * what no client could write asks for a repair.
+ */
+static int bp_enqueue_failed(struct bufpool *pool, int r)
 {
-	struct bufpool *pool = q->pool;
-	uint32_t me = pool->client_id;
-	struct bp_thread_cache *cache;
-	__u32 *pend;
-	int r;
-
-	if (__builtin_expect(!q->produce, 0)) {
-		errno = EPERM;
-		return -1;
-	}
-	if (__builtin_expect(bp_load_relaxed_u32(&pool->own[idx]) != me, 0)) {
-		errno = EINVAL;
-		return -1;
-	}
-	cache = bp_thread_cache_current(pool);
-	if (!cache)
-		cache = bp_thread_cache_get(pool);
-	/* Without a cache, the client's in-flight count covers the put. */
-	pend = cache ? &cache->shared->pend_buf :
-		       bp_shared_enqueue_begin(pool);
-	bp_store_relaxed_u32(pend, idx);
-	/* Orders the announcement before the record lets go. */
-	bp_store_release_u32(&pool->own[idx], BUFPOOL_OWN_FREE);
-	r = bp_q_put(&q->q, idx, q->sp, NULL);
-	if (__builtin_expect(r != 0, 0))
-		bp_store_relaxed_u32(&pool->own[idx], me);
-	/* Orders the record (on failure) before the announcement goes. */
-	bp_store_release_u32(pend, BUFPOOL_IDX_NIL);
-	if (!cache)
-		bp_shared_enqueue_end(pool);
 	switch (r) {
-	case 0:
-		return 0;
 	case BP_Q_FULL:
 		errno = ENOBUFS;
 		break;
@@ -256,8 +227,80 @@ static int bp_enqueue(struct bufpool_queue *q, uint32_t idx)
 	return -1;
 }
 
+/*
+ * The word that announces a buffer in flight to a queue: the thread's
+ * cache's pend_buf, or for a thread without a cache its client's
+ * in-flight count (then *cachep is NULL, and bp_shared_enqueue_end()
+ * must follow).
+ */
+static BP_ALWAYS_INLINE __u32 *bp_enqueue_begin(struct bufpool *pool,
+						struct bp_thread_cache **cachep)
+{
+	struct bp_thread_cache *cache = bp_thread_cache_current(pool);
+
+	if (__builtin_expect(!cache, 0))
+		cache = bp_thread_cache_get(pool);
+	*cachep = cache;
+	return cache ? &cache->shared->pend_buf : bp_shared_enqueue_begin(pool);
+}
+
+/*
+ * One buffer idx (< buf_count, own[idx] checked ours) into the queue from
+ * position *tp on, announced in *pend: 0, or what bp_q_put_from()
+ * returned, with own[idx] ours again.  pend_buf is left naming idx: the
+ * next buffer's announcement replaces it (a release store, so it cannot
+ * be seen before this buffer's slot names it), or the caller clears it.
+ */
+static BP_ALWAYS_INLINE int bp_enqueue_one(struct bufpool_queue *q,
+					   __u32 *pend, uint32_t idx,
+					   uint32_t me, __u64 *tp)
+{
+	struct bufpool *pool = q->pool;
+	int r;
+
+	/* Orders the slot naming the last buffer before this goes. */
+	bp_store_release_u32(pend, idx);
+	/* Orders the announcement before the record lets go. */
+	bp_store_release_u32(&pool->own[idx], BUFPOOL_OWN_FREE);
+	r = bp_q_put_from(&q->q, idx, q->sp, tp);
+	if (__builtin_expect(r != 0, 0))
+		bp_store_relaxed_u32(&pool->own[idx], me);
+	return r;
+}
+
+/* Enqueue idx (< buf_count), following the ownership protocol. */
+static BP_ALWAYS_INLINE int bp_enqueue(struct bufpool_queue *q, uint32_t idx)
+{
+	struct bufpool *pool = q->pool;
+	uint32_t me = pool->client_id;
+	struct bp_thread_cache *cache;
+	__u32 *pend;
+	__u64 t;
+	int r;
+
+	if (__builtin_expect(!q->produce, 0)) {
+		errno = EPERM;
+		return -1;
+	}
+	if (__builtin_expect(bp_load_relaxed_u32(&pool->own[idx]) != me, 0)) {
+		errno = EINVAL;
+		return -1;
+	}
+	pend = bp_enqueue_begin(pool, &cache);
+	t = bp_load_acquire_u64(&q->q.d->tail);
+	r = bp_enqueue_one(q, pend, idx, me, &t);
+	/* Orders the record (on failure) before the announcement goes. */
+	bp_store_release_u32(pend, BUFPOOL_IDX_NIL);
+	if (!cache)
+		bp_shared_enqueue_end(pool);
+	if (__builtin_expect(r != 0, 0))
+		return bp_enqueue_failed(pool, r);
+	bp_q_note_depth(&q->q, t);
+	return 0;
+}
+
 /* Dequeue: the index taken (recorded as ours), or BP_NONE with errno. */
-static uint32_t bp_dequeue(struct bufpool_queue *q)
+static BP_ALWAYS_INLINE uint32_t bp_dequeue(struct bufpool_queue *q)
 {
 	struct bufpool *pool = q->pool;
 	uint32_t idx;
@@ -326,45 +369,169 @@ int bufpool_dequeue_index(struct bufpool_queue *h, uint32_t *idx)
 	return 0;
 }
 
-/* Each buffer goes as bufpool_enqueue sends one; stops at the first. */
+/*
+ * Each buffer goes as bufpool_enqueue sends one, the same steps on the
+ * same shared words (docs/DESIGN.md, "Queues"), with what is per call
+ * done once: the checks of the handle, the thread's cache, the tail read
+ * (each put continues from the last one's position), the depth noted
+ * after the last.  pend_buf goes from one buffer to the next: at every
+ * instruction each buffer is named by a slot, by pend_buf or by own[].
+ * The common case (the slot at the tail free at its lap) is the loop
+ * here, over copies of the geometry the compiler can keep in registers
+ * (the atomic stores to own[] and the slots could alias the handle);
+ * anything else is bp_q_put_from()'s.  Stops at the first buffer that
+ * does not go in.
+ */
 unsigned int bufpool_enqueue_bulk(struct bufpool_queue *h, void *const *bufs,
 				  unsigned int n)
 {
 	struct bufpool_queue *q = h;
-	unsigned int i;
-	uint32_t idx;
+	struct bp_thread_cache *cache;
+	struct bufpool *pool;
+	uint64_t base, len, bmask, qmask, off;
+	__u64 t, lapw, s, *slots, *slot, *tail;
+	__u32 *own, *pend;
+	unsigned int i, bshift, qshift;
+	uint32_t idx, me;
+	int r = 0, sp;
 
 	if (!q || !bufs) {
 		errno = EINVAL;
 		return 0;
 	}
-	for (i = 0; i < n; i++) {
-		if (bp_ptr_to_idx(q->pool, bufs[i], &idx)) {
-			errno = EINVAL;
+	if (!n)
+		return 0;
+	if (__builtin_expect(!q->produce, 0)) {
+		errno = EPERM;
+		return 0;
+	}
+	pool = q->pool;
+	me = pool->client_id;
+	own = pool->own;
+	base = (uintptr_t)pool->bufs;
+	len = pool->bufs_len;
+	bmask = pool->buf_mask;
+	bshift = pool->buf_shift;
+	slots = q->q.slots;
+	qmask = q->q.mask;
+	qshift = q->q.shift;
+	tail = &q->q.d->tail;
+	sp = q->sp;
+	pend = bp_enqueue_begin(pool, &cache);
+	t = bp_load_acquire_u64(tail);
+	for (i = 0; i < n; i++, t++) {
+		off = (uintptr_t)bufs[i] - base;
+		if (__builtin_expect(off >= len || (off & bmask), 0))
+			goto bad;
+		idx = (uint32_t)(off >> bshift);
+		if (__builtin_expect(bp_load_relaxed_u32(&own[idx]) != me, 0))
+			goto bad;
+		/* Orders the slot naming the last buffer before this goes. */
+		bp_store_release_u32(pend, idx);
+		/* Orders the announcement before the record lets go. */
+		bp_store_release_u32(&own[idx], BUFPOOL_OWN_FREE);
+		slot = &slots[t & qmask];
+		lapw = ((t >> qshift) & BP_Q_LAP_MASK) << BUFPOOL_IDX_BITS;
+		s = bp_load_acquire_u64(slot);
+		if (__builtin_expect(s == (lapw | BUFPOOL_QUEUE_EMPTY), 1)) {
+			if (sp) {
+				bp_store_release_u64(slot, lapw | idx);
+				bp_store_release_u64(tail, t + 1);
+				continue;
+			}
+			if (bp_cas_release_u64(slot, &s, lapw | idx)) {
+				s = t;
+				bp_cas_release_u64(tail, &s, t + 1);
+				continue;
+			}
+		}
+		r = bp_q_put_slow(&q->q, idx, sp, &t);
+		if (__builtin_expect(r != 0, 0)) {
+			bp_store_relaxed_u32(&own[idx], me);
 			break;
 		}
-		if (bp_enqueue(q, idx))
-			break;
 	}
+	goto out;
+bad:
+	errno = EINVAL;
+out:
+	bp_store_release_u32(pend, BUFPOOL_IDX_NIL);
+	if (!cache)
+		bp_shared_enqueue_end(pool);
+	if (r)
+		bp_enqueue_failed(pool, r);
+	if (i)
+		bp_q_note_depth(&q->q, t - 1);
 	return i;
 }
 
+/*
+ * Each buffer taken as bufpool_dequeue takes one (own[] recorded before
+ * its slot lets go of it, the head moved on after each), the head read
+ * once.  The common case (a buffer at the head's lap, own[] saying it is
+ * free) is the loop here over copies of the geometry, anything else
+ * bp_q_get_from()'s.
+ */
 unsigned int bufpool_dequeue_bulk(struct bufpool_queue *h, void **bufs,
 				  unsigned int n)
 {
 	struct bufpool_queue *q = h;
-	unsigned int i;
-	uint32_t idx;
+	struct bufpool *pool;
+	__u64 head, lapw, s, qmask, *slots, *slot, *headp;
+	unsigned int i, bshift, qshift;
+	uint32_t idx, me, o, count;
+	char *base;
+	__u32 *own;
 
 	if (!q || !bufs) {
 		errno = EINVAL;
 		return 0;
 	}
+	if (!n)
+		return 0;
+	if (__builtin_expect(!q->consume, 0)) {
+		errno = EPERM;
+		return 0;
+	}
+	pool = q->pool;
+	me = pool->client_id;
+	own = pool->own;
+	base = pool->bufs;
+	bshift = pool->buf_shift;
+	count = q->q.buf_count;
+	slots = q->q.slots;
+	qmask = q->q.mask;
+	qshift = q->q.shift;
+	headp = &q->q.d->head;
+	head = bp_load_acquire_u64(headp);
 	for (i = 0; i < n; i++) {
-		idx = bp_dequeue(q);
-		if (idx == BP_NONE)
-			break;
-		bufs[i] = bp_buf_addr(q->pool, idx);
+		slot = &slots[head & qmask];
+		lapw = ((head >> qshift) & BP_Q_LAP_MASK) << BUFPOOL_IDX_BITS;
+		s = bp_load_acquire_u64(slot);
+		idx = bp_q_slot_idx(s);
+		o = BUFPOOL_OWN_FREE;
+		if (__builtin_expect((s & ~(__u64)BUFPOOL_IDX_MASK) == lapw &&
+				     idx < count &&
+				     bp_cas_relaxed_u32(&own[idx], &o, me), 1)) {
+			/*
+			 * {lap + 1, EMPTY}: the lap wraps at 2^40 as the
+			 * word's top bits do.  Orders the record before the
+			 * slot lets go of the buffer.
+			 */
+			lapw += 1ULL << BUFPOOL_IDX_BITS;
+			bp_store_release_u64(slot, lapw | BUFPOOL_QUEUE_EMPTY);
+			bp_store_release_u64(headp, ++head);
+		} else {
+			idx = bp_q_get_slow(&q->q, own, me, &head);
+			if (__builtin_expect(idx >= pool->buf_count, 0)) {
+				if (idx != BUFPOOL_IDX_NIL)
+					bp_corrupt(pool);
+				else
+					errno = EAGAIN;
+				break;
+			}
+		}
+		bufs[i] = base + ((size_t)idx << bshift);
 	}
 	return i;
 }

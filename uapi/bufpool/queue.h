@@ -157,26 +157,28 @@ static inline void bp_q_count(__u64 *ctr)
  * After an enqueue of position t: the depth then was at least
  * t + 1 - head (head only grows, and no position after t was filled
  * before t), so the high watermark is raised to a depth that happened.
+ * Once it is the capacity it can rise no more, and the consumer's line
+ * (head) is not read at all: a producer that keeps a queue full pays
+ * nothing for it.
  */
 static inline void bp_q_note_depth(struct bp_q *q, __u64 t)
 {
-	__u64 depth = t + 1 - bp_load_relaxed_u64(&q->d->head);
+	__u64 hw = bp_load_relaxed_u64(&q->d->high_watermark), depth;
 
-	if (depth <= q->mask + 1 &&
-	    depth > bp_load_relaxed_u64(&q->d->high_watermark))
+	if (hw > q->mask)
+		return;
+	depth = t + 1 - bp_load_relaxed_u64(&q->d->head);
+	if (depth <= q->mask + 1 && depth > hw)
 		bp_q_raise(&q->d->high_watermark, depth);
 }
 
 /*
- * bp_q_put - enqueue buffer idx (< buf_count) at the tail.
- * sp: the caller holds the queue's producer role (a single-producer
- * queue), so nobody else fills slots: plain release stores do.
- * Returns 0, BP_Q_FULL, BP_Q_BUSY or BP_Q_CORRUPT; on every return but
- * 0 no slot names idx.  *pos, when not NULL, gets the position filled.
+ * bp_q_put_slow - bp_q_put_from()'s loop: every state of the slot at the
+ * tail, from *tp on.  Not inlined in the callers' loops.
  */
-static inline int bp_q_put(struct bp_q *q, __u32 idx, int sp, __u64 *pos)
+static inline int bp_q_put_slow(struct bp_q *q, __u32 idx, int sp, __u64 *tp)
 {
-	__u64 t = bp_load_acquire_u64(&q->d->tail), s, d, lap, again, n;
+	__u64 t = *tp, s, d, lap, again, n;
 	__u64 *slot;
 
 	for (n = bp_q_tries(q); n; n--) {
@@ -196,9 +198,7 @@ static inline int bp_q_put(struct bp_q *q, __u32 idx, int sp, __u64 *pos)
 				again = t;
 				bp_cas_release_u64(&q->d->tail, &again, t + 1);
 			}
-			if (pos)
-				*pos = t;
-			bp_q_note_depth(q, t);
+			*tp = t;
 			return 0;
 		}
 		if (d == 0) {
@@ -246,16 +246,70 @@ static inline int bp_q_put(struct bp_q *q, __u32 idx, int sp, __u64 *pos)
 }
 
 /*
- * bp_q_get - the one consumer takes the buffer at the head.
- * own and me: the buffer is recorded as me's (own[idx] = me) before the
- * slot lets go of it; own NULL records nothing (the kernel's tests).
- * Returns the buffer's index, BUFPOOL_IDX_NIL when there is none, or
- * BP_FL_CORRUPT (with own: a position naming a buffer that own[] says
- * somebody holds, passed over).
+ * bp_q_put_from - enqueue buffer idx (< buf_count) at the tail, starting
+ * from *tp, a tail this caller read or its own last put's position + 1
+ * (a hint: a stale one is corrected on the way).  On 0, *tp is the
+ * position filled.  The steps on shared words are bp_q_put()'s, one by
+ * one: a bulk caller that puts k buffers with k calls of this leaves the
+ * queue in no state that k calls of bp_q_put() could not (the tail
+ * still moves once per position, so it lags the filled positions by at
+ * most one, as the kernel's repair expects).  Notes no depth.
  */
-static inline __u32 bp_q_get(struct bp_q *q, __u32 *own, __u32 me)
+static inline int bp_q_put_from(struct bp_q *q, __u32 idx, int sp, __u64 *tp)
 {
-	__u64 h = bp_load_acquire_u64(&q->d->head), s, d, lap, n;
+	__u64 t = *tp, lap = bp_q_lap(q, t), s, again;
+	__u64 *slot = &q->slots[t & q->mask];
+
+	/*
+	 * The common case first, the same steps as the loop's first round:
+	 * the slot at the tail is free at this lap (one compare of the
+	 * whole word: {lap(t), EMPTY}).  Anything else, the loop.
+	 */
+	s = bp_load_acquire_u64(slot);
+	if (__builtin_expect(s == bp_q_slot(lap, BUFPOOL_QUEUE_EMPTY), 1)) {
+		if (sp) {
+			/* Publishes the buffer's contents with it. */
+			bp_store_release_u64(slot, bp_q_slot(lap, idx));
+			bp_store_release_u64(&q->d->tail, t + 1);
+			return 0;
+		}
+		if (bp_cas_release_u64(slot, &s, bp_q_slot(lap, idx))) {
+			again = t;
+			bp_cas_release_u64(&q->d->tail, &again, t + 1);
+			return 0;
+		}
+	}
+	return bp_q_put_slow(q, idx, sp, tp);
+}
+
+/*
+ * bp_q_put - enqueue buffer idx (< buf_count) at the tail.
+ * sp: the caller holds the queue's producer role (a single-producer
+ * queue), so nobody else fills slots: plain release stores do.
+ * Returns 0, BP_Q_FULL, BP_Q_BUSY or BP_Q_CORRUPT; on every return but
+ * 0 no slot names idx.  *pos, when not NULL, gets the position filled.
+ */
+static inline int bp_q_put(struct bp_q *q, __u32 idx, int sp, __u64 *pos)
+{
+	__u64 t = bp_load_acquire_u64(&q->d->tail);
+	int r = bp_q_put_from(q, idx, sp, &t);
+
+	if (r)
+		return r;
+	if (pos)
+		*pos = t;
+	bp_q_note_depth(q, t);
+	return 0;
+}
+
+/*
+ * bp_q_get_slow - bp_q_get_from()'s loop: every state of the slot at the
+ * head, from *hp on.
+ */
+static inline __u32 bp_q_get_slow(struct bp_q *q, __u32 *own, __u32 me,
+				  __u64 *hp)
+{
+	__u64 h = *hp, s, d, lap, n;
 	__u64 *slot;
 	__u32 idx;
 
@@ -266,6 +320,7 @@ static inline __u32 bp_q_get(struct bp_q *q, __u32 *own, __u32 me)
 		if (d == 1) {
 			/* Consumed by a consumer that died before moving head. */
 			bp_store_release_u64(&q->d->head, ++h);
+			*hp = h;
 			continue;
 		}
 		if (d != 0)
@@ -292,11 +347,57 @@ static inline __u32 bp_q_get(struct bp_q *q, __u32 *own, __u32 me)
 		bp_store_release_u64(slot, bp_q_slot(lap + 1,
 						     BUFPOOL_QUEUE_EMPTY));
 		bp_store_release_u64(&q->d->head, ++h);
+		*hp = h;
 		if (idx < q->buf_count || idx == BP_FL_CORRUPT)
 			return idx;
 		/* SKIP (a position the kernel voided) or garbage: pass it. */
 	}
 	return BUFPOOL_IDX_NIL;
+}
+
+/*
+ * bp_q_get - the one consumer takes the buffer at the head.
+ * own and me: the buffer is recorded as me's (own[idx] = me) before the
+ * slot lets go of it; own NULL records nothing (the kernel's tests).
+ * Returns the buffer's index, BUFPOOL_IDX_NIL when there is none, or
+ * BP_FL_CORRUPT (with own: a position naming a buffer that own[] says
+ * somebody holds, passed over).
+ * bp_q_get_from starts at *hp, which must be the head as it is (the one
+ * consumer is its only writer: the head it read, or what its last call
+ * left in *hp), and leaves the head it stored there: a bulk caller
+ * reads the head once.  The head still moves once per position.
+ */
+static inline __u32 bp_q_get_from(struct bp_q *q, __u32 *own, __u32 me,
+				  __u64 *hp)
+{
+	__u64 h = *hp, lap = bp_q_lap(q, h);
+	__u64 *slot = &q->slots[h & q->mask];
+	__u64 s = bp_load_acquire_u64(slot);
+	__u32 idx = bp_q_slot_idx(s), o = BUFPOOL_OWN_FREE;
+
+	/*
+	 * The common case first, the loop's steps: the slot at head holds
+	 * a buffer at this lap, and own[] says it is free.  Anything else
+	 * (empty, consumed, SKIP, garbage, a record that says otherwise),
+	 * the loop, which reads the slot again.
+	 */
+	if (__builtin_expect(bp_q_slot_lap(s) == lap && idx < q->buf_count &&
+			     own && bp_cas_relaxed_u32(&own[idx], &o, me), 1)) {
+		/* Orders the record before the slot lets go of the buffer. */
+		bp_store_release_u64(slot, bp_q_slot(lap + 1,
+						     BUFPOOL_QUEUE_EMPTY));
+		bp_store_release_u64(&q->d->head, ++h);
+		*hp = h;
+		return idx;
+	}
+	return bp_q_get_slow(q, own, me, hp);
+}
+
+static inline __u32 bp_q_get(struct bp_q *q, __u32 *own, __u32 me)
+{
+	__u64 h = bp_load_acquire_u64(&q->d->head);
+
+	return bp_q_get_from(q, own, me, &h);
 }
 
 /* Buffers queued as the counters say, for statistics: 0..size. */
