@@ -4,7 +4,8 @@
 # make bench: bufpool against what users would pick instead, in one run.
 #
 # Runs every build of bench/matrix that is here (glibc, with bufpool, the
-# seeds' designs and DPDK; jemalloc; tcmalloc; mimalloc), and, when
+# seeds' designs and DPDK 22.11; jemalloc; tcmalloc; mimalloc; DPDK 25.11
+# in the sid chroot, scripts/dpdk25.sh), and, when
 # BENCH_VM names the VM runner, bufpool through /dev/bufpool in the VM
 # (relative figures only: the VM is emulated).  Then:
 #   - a table on stdout, each bufpool row with its ratio to the best
@@ -53,6 +54,23 @@ for m in matrix matrix-lto matrix-jemalloc matrix-tcmalloc matrix-mimalloc; do
 		echo "== $m: not built (its allocator is not installed)" >&2
 	fi
 done
+
+# DPDK 25.11: the same matrix built against sid's DPDK and run in the
+# sid chroot (scripts/dpdk25.sh), for its DPDK rows only (dpdk25-*,
+# rte_ring25); skipped, with the reason, where it cannot be had.
+if ! why=$(../scripts/dpdk25.sh status); then
+	echo "# dpdk25: skipped: ${why#skipped: }" >&2
+elif [ ! -x ./matrix-dpdk25 ]; then
+	echo "# dpdk25: skipped: not built (make bench/matrix-dpdk25)" >&2
+else
+	peers=$(../scripts/dpdk25.sh peers)
+	echo "== matrix-dpdk25 (${peers%%-*}, in the sid chroot) $quick" >&2
+	st=0
+	../scripts/dpdk25.sh run bench/matrix-dpdk25 --secs "$secs" \
+		--peers "$peers" > "$out/dpdk25.csv" || st=$?
+	[ "$st" = 0 ] || echo "== matrix-dpdk25 failed (exit $st): its rows are partial" >&2
+	sed 's/^/host,/' "$out/dpdk25.csv" >> "$raw"
+fi
 
 if [ -w "$nr" ]; then
 	echo "$old_nr" > "$nr" 2>/dev/null || true
