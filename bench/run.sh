@@ -108,9 +108,12 @@ NR == 1 { print $0, "best_peer_p50", "p50_vs_best", "best_peer_mops", "mops_vs_b
 END {
 	for (i = 2; i <= n; i++) {
 		k = key[i]
-		if (peer[i] ~ /^bufpool/ && (k in bp50) && p50[i] > 0 && bmops[k] > 0)
+		# Mops/s printed as 0.00 (a cell that did almost nothing, as a
+		# quick run on a loaded machine can): the p50 ratio alone.
+		if (peer[i] ~ /^bufpool/ && (k in bp50) && p50[i] > 0)
 			print row[i], bn50[k], sprintf("%.2f", bp50[k] / p50[i]), \
-			      bnm[k], sprintf("%.2f", mops[i] / bmops[k])
+			      (bmops[k] > 0 ? bnm[k] : ""), \
+			      (bmops[k] > 0 ? sprintf("%.2f", mops[i] / bmops[k]) : "")
 		else
 			print row[i], "", "", "", ""
 	}
@@ -122,9 +125,13 @@ NR == 1 { next }
 {
 	k = $1 " " $2 " " $3 " B, " $4 " thr, burst " $5
 	if (!(k in seen)) { seen[k] = ++nk; order[nk] = k }
+	vs = ""
+	if ($14 != "" && $16 != "")
+		vs = sprintf("%sx p50, %sx Mops vs %s", $14, $16, $13)
+	else if ($14 != "")
+		vs = sprintf("%sx p50 vs %s", $14, $13)
 	line[k] = line[k] sprintf("  %-16s %10.2f %10.2f %10.2f %12.2f %9.2f %6s %s\n",
-		$6, $7, $8, $9, $10, $11, $12 == 0 ? "" : $12,
-		$14 == "" ? "" : sprintf("%sx p50, %sx Mops vs %s", $14, $16, $13))
+		$6, $7, $8, $9, $10, $11, $12 == 0 ? "" : $12, vs)
 }
 END {
 	printf "  %-16s %10s %10s %10s %12s %9s %6s %s\n", "peer", "p50 ns",
@@ -155,8 +162,10 @@ if command -v gnuplot >/dev/null; then
 	set logscale y
 	set ylabel "ns"
 	set xtics rotate by -30
+	set rmargin 8
 	plot "$out/latency.dat" using 2:xtic(1) title "p50", \
 	     "" using 3 title "p99", "" using 4 title "p99.9"
+	set rmargin
 	set output "$out/threads.png"
 	set title "take+give pairs, 2 KiB, bursts of 32: throughput against threads (2 cores)"
 	unset style
