@@ -47,19 +47,23 @@ t $? "the bulk calls of bufpool and DPDK (lcore and user-owned cache)"
 
 # DPDK 25.11 (bench/run.sh, scripts/dpdk25.sh): its peers in every
 # scenario that has 22.11's, unless the run said why it skipped them.
+# shellcheck disable=SC2086
 why=$(sed -n 's/^# dpdk25: skipped: //p' "$log" | head -n 1)
 if [ -n "$why" ]; then
 	n=$((n + 1))
 	echo "ok $n bench: DPDK 25.11 peers # SKIP $why"
 else
+	# Named after the chroot's release (dpdk25-c256, ..., rte_ring25).
+	peers=$(scripts/dpdk25.sh peers 2>/dev/null | tr , ' ')
+	y=${peers%%-*}
 	missing=
 	for s in burst bulk handoff pipeline shared; do
-		for p in dpdk25-c256 dpdk25-uc256; do
+		for p in "${y:-dpdk25}-c256" "${y:-dpdk25}-uc256"; do
 			grep -q "^host,$s,[0-9]*,[0-9]*,[0-9]*,$p," "$out/results.csv" \
 				2>/dev/null || missing="$missing $s/$p"
 		done
 	done
-	for p in dpdk25-c256-lfs dpdk25-c0 dpdk25-c0-lfs rte_ring25; do
+	for p in ${peers:-dpdk25-c256-lfs dpdk25-c0 dpdk25-c0-lfs rte_ring25}; do
 		grep -q "^host,[a-z]*,[0-9]*,[0-9]*,[0-9]*,$p," "$out/results.csv" \
 			2>/dev/null || missing="$missing $p"
 	done
