@@ -9,7 +9,11 @@
  *   matrix           glibc malloc; bufpool (memfd, or the device with
  *                    --device); the seeds' two designs; DPDK 22.11
  *                    rte_mempool (cache 0 and 256, ring_mp_mc and
- *                    lf_stack) when built with HAVE_DPDK; copy-ring
+ *                    lf_stack; a cache of 256 the thread owns,
+ *                    dpdk-uc256) when built with HAVE_DPDK; copy-ring
+ *   matrix-dpdk25    the same source against DPDK 25.11, built and run
+ *                    in the sid chroot (scripts/dpdk25.sh), for its
+ *                    DPDK rows only: dpdk25-*, rte_ring25
  *   matrix-jemalloc  linked with -ljemalloc
  *   matrix-tcmalloc  linked with -ltcmalloc_minimal (gperftools)
  *   matrix-mimalloc  linked with -lmimalloc, called as mi_malloc/mi_free
@@ -84,6 +88,26 @@
 #include <rte_lcore.h>
 #include <rte_mempool.h>
 #include <rte_ring.h>
+#include <rte_version.h>
+/*
+ * DPDK's rows are named after its release: dpdk-* and rte_ring for
+ * Debian 12's 22.11, dpdk25-* and rte_ring25 for 25.11 (the build in the
+ * sid chroot, scripts/dpdk25.sh), so that one CSV holds both.  DP_TAG
+ * overrides it ("" for no version).
+ */
+#ifndef DP_TAG
+#if RTE_VER_YEAR == 22
+#define DP_TAG		""
+#else
+#define DP_TAG_(y)	#y
+#define DP_TAG_S(y)	DP_TAG_(y)
+#define DP_TAG		DP_TAG_S(RTE_VER_YEAR)
+#endif
+#endif
+#define DP_NAME(s)	"dpdk" DP_TAG "-" s
+#define DP_RING_NAME	"rte_ring" DP_TAG
+#else
+#define DP_RING_NAME	"rte_ring"
 #endif
 
 #define COUNT		8192	/* objects in every pool */
@@ -760,6 +784,62 @@ static long dp_bulk(void *pool, void **objs, int burst)
 	rte_mempool_put_bulk(pool, objs, (unsigned int)burst);
 	return 0;
 }
+
+/*
+ * A user-owned cache (dpdk-uc256): the mempool has no lcore cache
+ * (cache_size 0); each thread makes a cache of its own with
+ * rte_mempool_cache_create(256) and passes it to every
+ * rte_mempool_generic_get/put, as a program whose threads are not EAL
+ * lcores does.  The thread flushes it into the pool and frees it when
+ * it is done.
+ */
+#define DP_UC_SIZE	256
+static __thread struct rte_mempool_cache *dp_uc;
+
+static void *dp_uc256_make(size_t s, uint32_t n)
+{
+	return dp_make_ops(s, n, 0, "ring_mp_mc");
+}
+
+static void dp_uc_thread_init(void *pool)
+{
+	(void)pool;
+	dp_uc = rte_mempool_cache_create(DP_UC_SIZE, SOCKET_ID_ANY);
+	if (!dp_uc) {
+		fprintf(stderr, "rte_mempool_cache_create failed\n");
+		exit(1);
+	}
+}
+
+static void dp_uc_thread_exit(void *pool)
+{
+	rte_mempool_cache_flush(dp_uc, pool);
+	rte_mempool_cache_free(dp_uc);
+	dp_uc = NULL;
+}
+
+static inline void *dpu_get1(void *pool)
+{
+	void *o;
+
+	return rte_mempool_generic_get(pool, &o, 1, dp_uc) ? NULL : o;
+}
+
+#define DPU_GET(pool)	dpu_get1(pool)
+#define DPU_PUT(pool, o) rte_mempool_generic_put(pool, &(o), 1, dp_uc)
+DEFINE_ROUND(dpu, DPU_GET, DPU_PUT)
+
+static long dpu_bulk(void *pool, void **objs, int burst)
+{
+	int i;
+
+	if (rte_mempool_generic_get(pool, objs, (unsigned int)burst, dp_uc))
+		return burst;
+	for (i = 0; i < burst; i++)
+		*(volatile char *)objs[i] = (char)i;
+	rte_mempool_generic_put(pool, objs, (unsigned int)burst, dp_uc);
+	return 0;
+}
 #endif /* HAVE_DPDK */
 #endif /* PEER_MAIN */
 
@@ -774,14 +854,16 @@ static struct peer peers[] = {
 	{ "floor-cas", floor_make, floor_destroy, cs_round, cs_getf, cs_putf,
 	  NULL, NULL, NULL, NULL, 1 },
 #ifdef HAVE_DPDK
-	{ "dpdk-c256", dp_c256_make, dp_destroy, dp_round, dp_getf, dp_putf,
-	  dp_thread_init, dp_thread_exit, NULL, dp_bulk, 0 },
-	{ "dpdk-c256-lfs", dp_c256lfs_make, dp_destroy, dp_round, dp_getf,
+	{ DP_NAME("c256"), dp_c256_make, dp_destroy, dp_round, dp_getf,
 	  dp_putf, dp_thread_init, dp_thread_exit, NULL, dp_bulk, 0 },
-	{ "dpdk-c0", dp_c0_make, dp_destroy, dp_round, dp_getf, dp_putf,
+	{ DP_NAME("uc256"), dp_uc256_make, dp_destroy, dpu_round, dpu_getf,
+	  dpu_putf, dp_uc_thread_init, dp_uc_thread_exit, NULL, dpu_bulk, 0 },
+	{ DP_NAME("c256-lfs"), dp_c256lfs_make, dp_destroy, dp_round, dp_getf,
+	  dp_putf, dp_thread_init, dp_thread_exit, NULL, dp_bulk, 0 },
+	{ DP_NAME("c0"), dp_c0_make, dp_destroy, dp_round, dp_getf, dp_putf,
 	  dp_thread_init, dp_thread_exit, NULL, dp_bulk, 0 },
-	{ "dpdk-c0-lfs", dp_c0lfs_make, dp_destroy, dp_round, dp_getf, dp_putf,
-	  dp_thread_init, dp_thread_exit, NULL, dp_bulk, 0 },
+	{ DP_NAME("c0-lfs"), dp_c0lfs_make, dp_destroy, dp_round, dp_getf,
+	  dp_putf, dp_thread_init, dp_thread_exit, NULL, dp_bulk, 0 },
 #endif
 	{ "seed-mutexmap", mm_make, mm_destroy, mm_round, mm_getf, mm_putf,
 	  NULL, NULL, NULL, NULL, 0 },
@@ -1609,7 +1691,7 @@ static void run_queue(int want_bp, int want_ring)
 #ifdef HAVE_DPDK
 			if (rsp && rmp) {
 				c->ring = i == 2 ? rmp : rsp;
-				q_cell(c, "rte_ring", i == 2 ? &rmp_fns :
+				q_cell(c, DP_RING_NAME, i == 2 ? &rmp_fns :
 				       &rsp_fns, i, b);
 			}
 #endif
@@ -1646,6 +1728,8 @@ out:
  *                   boxed (run_boxed): the ring stalls there
  *   dpdk-c0-lfs     the same on DPDK's lock-free stack (lf_stack)
  *   dpdk-c256       rte_mempool with its lcore cache (256), for reference
+ *   dpdk-uc256      rte_mempool without one, through a cache of 256 each
+ *                   thread owns (rte_mempool_cache_create)
  * bufpool_stats checks each bufpool cell: its failed column counts the
  * acquires that did not take the path the row names (shared_acquires
  * must move by the cell's acquires for bufpool-shared, not at all for
@@ -1815,12 +1899,16 @@ static void run_shared(const char *only)
 		{ "floor-cas", floor_make, floor_destroy, cs_round, cs_getf,
 		  cs_putf, NULL, NULL, NULL, NULL, 1 },
 #ifdef HAVE_DPDK
-		{ "dpdk-c0", dp_c0_make, dp_destroy, dp_round, dp_getf,
+		{ DP_NAME("c0"), dp_c0_make, dp_destroy, dp_round, dp_getf,
 		  dp_putf, dp_thread_init, dp_thread_exit, NULL, NULL, 0 },
-		{ "dpdk-c256", dp_c256_make, dp_destroy, dp_round, dp_getf,
+		{ DP_NAME("c256"), dp_c256_make, dp_destroy, dp_round, dp_getf,
 		  dp_putf, dp_thread_init, dp_thread_exit, NULL, NULL, 0 },
-		{ "dpdk-c0-lfs", dp_c0lfs_make, dp_destroy, dp_round, dp_getf,
-		  dp_putf, dp_thread_init, dp_thread_exit, NULL, NULL, 0 },
+		{ DP_NAME("uc256"), dp_uc256_make, dp_destroy, dpu_round,
+		  dpu_getf, dpu_putf, dp_uc_thread_init, dp_uc_thread_exit,
+		  NULL, NULL, 0 },
+		{ DP_NAME("c0-lfs"), dp_c0lfs_make, dp_destroy, dp_round,
+		  dp_getf, dp_putf, dp_thread_init, dp_thread_exit, NULL, NULL,
+		  0 },
 #endif
 	};
 	int threads[] = { 1, 2, 64 }, bursts[] = { 1, 32 };
@@ -1975,9 +2063,9 @@ int main(int argc, char **argv)
 #ifdef PEER_MAIN
 	/* Indices, not bytes: one pool, of 2 KiB buffers, whatever --sizes. */
 	if (listed(scen, "queue") &&
-	    (listed(only, "bufpool-queue") || listed(only, "rte_ring")))
+	    (listed(only, "bufpool-queue") || listed(only, DP_RING_NAME)))
 		run_queue(listed(only, "bufpool-queue"),
-			  listed(only, "rte_ring"));
+			  listed(only, DP_RING_NAME));
 	/* One pool per peer, of 2 KiB buffers, whatever --sizes. */
 	if (listed(scen, "shared"))
 		run_shared(only);

@@ -4,7 +4,8 @@
 # make bench: bufpool against what users would pick instead, in one run.
 #
 # Runs every build of bench/matrix that is here (glibc, with bufpool, the
-# seeds' designs and DPDK; jemalloc; tcmalloc; mimalloc), and, when
+# seeds' designs and DPDK 22.11; jemalloc; tcmalloc; mimalloc; DPDK 25.11
+# in the sid chroot, scripts/dpdk25.sh), and, when
 # BENCH_VM names the VM runner, bufpool through /dev/bufpool in the VM
 # (relative figures only: the VM is emulated).  Then:
 #   - a table on stdout, each bufpool row with its ratio to the best
@@ -53,6 +54,23 @@ for m in matrix matrix-lto matrix-jemalloc matrix-tcmalloc matrix-mimalloc; do
 		echo "== $m: not built (its allocator is not installed)" >&2
 	fi
 done
+
+# DPDK 25.11: the same matrix built against sid's DPDK and run in the
+# sid chroot (scripts/dpdk25.sh), for its DPDK rows only (dpdk25-*,
+# rte_ring25); skipped, with the reason, where it cannot be had.
+if ! why=$(../scripts/dpdk25.sh status); then
+	echo "# dpdk25: skipped: ${why#skipped: }" >&2
+elif [ ! -x ./matrix-dpdk25 ]; then
+	echo "# dpdk25: skipped: not built (make bench/matrix-dpdk25)" >&2
+else
+	peers=$(../scripts/dpdk25.sh peers)
+	echo "== matrix-dpdk25 (${peers%%-*}, in the sid chroot) $quick" >&2
+	st=0
+	../scripts/dpdk25.sh run bench/matrix-dpdk25 --secs "$secs" \
+		--peers "$peers" > "$out/dpdk25.csv" || st=$?
+	[ "$st" = 0 ] || echo "== matrix-dpdk25 failed (exit $st): its rows are partial" >&2
+	sed 's/^/host,/' "$out/dpdk25.csv" >> "$raw"
+fi
 
 if [ -w "$nr" ]; then
 	echo "$old_nr" > "$nr" 2>/dev/null || true
@@ -128,9 +146,12 @@ NR == 1 { print $0, "best_peer_p50", "p50_vs_best", "best_peer_mops", "mops_vs_b
 END {
 	for (i = 2; i <= n; i++) {
 		k = key[i]
-		if (peer[i] ~ /^bufpool/ && (k in bp50) && p50[i] > 0 && bmops[k] > 0)
+		# Mops/s printed as 0.00 (a cell that did almost nothing, as a
+		# quick run on a loaded machine can): the p50 ratio alone.
+		if (peer[i] ~ /^bufpool/ && (k in bp50) && p50[i] > 0)
 			print row[i], bn50[k], sprintf("%.2f", bp50[k] / p50[i]), \
-			      bnm[k], sprintf("%.2f", mops[i] / bmops[k])
+			      (bmops[k] > 0 ? bnm[k] : ""), \
+			      (bmops[k] > 0 ? sprintf("%.2f", mops[i] / bmops[k]) : "")
 		else
 			print row[i], "", "", "", ""
 	}
@@ -142,9 +163,13 @@ NR == 1 { next }
 {
 	k = $1 " " $2 " " $3 " B, " $4 " thr, burst " $5
 	if (!(k in seen)) { seen[k] = ++nk; order[nk] = k }
+	vs = ""
+	if ($14 != "" && $16 != "")
+		vs = sprintf("%sx p50, %sx Mops vs %s", $14, $16, $13)
+	else if ($14 != "")
+		vs = sprintf("%sx p50 vs %s", $14, $13)
 	line[k] = line[k] sprintf("  %-16s %10.2f %10.2f %10.2f %12.2f %9.2f %6s %s\n",
-		$6, $7, $8, $9, $10, $11, $12 == 0 ? "" : $12,
-		$14 == "" ? "" : sprintf("%sx p50, %sx Mops vs %s", $14, $16, $13))
+		$6, $7, $8, $9, $10, $11, $12 == 0 ? "" : $12, vs)
 }
 END {
 	printf "  %-16s %10s %10s %10s %12s %9s %6s %s\n", "peer", "p50 ns",
@@ -175,8 +200,10 @@ if command -v gnuplot >/dev/null; then
 	set logscale y
 	set ylabel "ns"
 	set xtics rotate by -30
+	set rmargin 8
 	plot "$out/latency.dat" using 2:xtic(1) title "p50", \
 	     "" using 3 title "p99", "" using 4 title "p99.9"
+	set rmargin
 	set output "$out/threads.png"
 	set title "take+give pairs, 2 KiB, bursts of 32: throughput against threads (2 cores)"
 	unset style

@@ -24,15 +24,15 @@ t() { # ok-condition-status description
 }
 
 echo "TAP version 13"
-echo "1..6"
+echo "1..7"
 make -s bench QUICK=1 > "$log" 2>&1
 st=$?
 t $st "make bench QUICK=1 ran (log: $log)"
 [ $st = 0 ] || tail -n 20 "$log" | sed 's/^/# /'
 
 missing=
-for p in bufpool bufpool-nocache bufpool-lto floor-lifo floor-cas dpdk-c256 dpdk-c256-lfs dpdk-c0 \
-	dpdk-c0-lfs seed-mutexmap seed-boundedq glibc jemalloc tcmalloc \
+for p in bufpool bufpool-nocache bufpool-lto floor-lifo floor-cas dpdk-c256 dpdk-uc256 \
+	dpdk-c256-lfs dpdk-c0 dpdk-c0-lfs seed-mutexmap seed-boundedq glibc jemalloc tcmalloc \
 	mimalloc copy-ring bufpool-queue rte_ring; do
 	grep -q "^host,[a-z]*,[0-9]*,[0-9]*,[0-9]*,$p," "$out/results.csv" \
 		2>/dev/null || missing="$missing $p"
@@ -41,8 +41,35 @@ done
 t $? "every peer in the CSV${missing:+ (missing:$missing)}"
 
 grep -q '^host,bulk,2048,.*,bufpool,' "$out/results.csv" 2>/dev/null &&
-	grep -q '^host,bulk,2048,.*,dpdk-c256,' "$out/results.csv"
-t $? "the bulk calls of bufpool and DPDK"
+	grep -q '^host,bulk,2048,.*,dpdk-c256,' "$out/results.csv" &&
+	grep -q '^host,bulk,2048,.*,dpdk-uc256,' "$out/results.csv"
+t $? "the bulk calls of bufpool and DPDK (lcore and user-owned cache)"
+
+# DPDK 25.11 (bench/run.sh, scripts/dpdk25.sh): its peers in every
+# scenario that has 22.11's, unless the run said why it skipped them.
+# shellcheck disable=SC2086
+why=$(sed -n 's/^# dpdk25: skipped: //p' "$log" | head -n 1)
+if [ -n "$why" ]; then
+	n=$((n + 1))
+	echo "ok $n bench: DPDK 25.11 peers # SKIP $why"
+else
+	# Named after the chroot's release (dpdk25-c256, ..., rte_ring25).
+	peers=$(scripts/dpdk25.sh peers 2>/dev/null | tr , ' ')
+	y=${peers%%-*}
+	missing=
+	for s in burst bulk handoff pipeline shared; do
+		for p in "${y:-dpdk25}-c256" "${y:-dpdk25}-uc256"; do
+			grep -q "^host,$s,[0-9]*,[0-9]*,[0-9]*,$p," "$out/results.csv" \
+				2>/dev/null || missing="$missing $s/$p"
+		done
+	done
+	for p in ${peers:-dpdk25-c256-lfs dpdk25-c0 dpdk25-c0-lfs rte_ring25}; do
+		grep -q "^host,[a-z]*,[0-9]*,[0-9]*,[0-9]*,$p," "$out/results.csv" \
+			2>/dev/null || missing="$missing $p"
+	done
+	[ -z "$missing" ]
+	t $? "DPDK 25.11 peers in the CSV${missing:+ (missing:$missing)}"
+fi
 
 grep -q '^vm,burst,2048,.*,bufpool,' "$out/results.csv" 2>/dev/null
 t $? "bufpool through /dev/bufpool in the VM"

@@ -16,13 +16,26 @@ bench) pkgs="$pkgs libdpdk-dev libjemalloc-dev libgoogle-perftools-dev
 	libmimalloc-dev gnuplot-nox" ;;
 esac
 
+# DPDK 25.11 goes into the sid chroot (scripts/dpdk25.sh), when there
+# is one: make check's VM stage under sid makes it, and the bench's
+# build of bench/matrix-dpdk25 installs it then if this could not.
+dpdk25() {
+	case "${1:-}" in
+	bench) why=$("$(dirname "$0")/dpdk25.sh" install) ||
+		echo "deps: DPDK 25.11 (sid chroot): $why" >&2 ;;
+	esac
+}
+
 missing=
 for p in $pkgs; do
 	if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed'; then
 		missing="$missing $p"
 	fi
 done
-[ -z "$missing" ] && exit 0
+if [ -z "$missing" ]; then
+	dpdk25 "${1:-}"
+	exit 0
+fi
 
 sudo=
 if [ "$(id -u)" != 0 ]; then
@@ -37,3 +50,4 @@ $sudo apt-get update -q
 # shellcheck disable=SC2086
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q \
 	--no-install-recommends $missing
+dpdk25 "${1:-}"
