@@ -24,7 +24,7 @@ t() { # ok-condition-status description
 }
 
 echo "TAP version 13"
-echo "1..7"
+echo "1..8"
 make -s bench QUICK=1 > "$log" 2>&1
 st=$?
 t $st "make bench QUICK=1 ran (log: $log)"
@@ -57,7 +57,7 @@ else
 	peers=$(scripts/dpdk25.sh peers 2>/dev/null | tr , ' ')
 	y=${peers%%-*}
 	missing=
-	for s in burst bulk handoff pipeline shared; do
+	for s in burst bulk handoff pipeline; do
 		for p in "${y:-dpdk25}-c256" "${y:-dpdk25}-uc256"; do
 			grep -q "^host,$s,[0-9]*,[0-9]*,[0-9]*,$p," "$out/results.csv" \
 				2>/dev/null || missing="$missing $s/$p"
@@ -73,6 +73,27 @@ fi
 
 grep -q '^vm,burst,2048,.*,bufpool,' "$out/results.csv" 2>/dev/null
 t $? "bufpool through /dev/bufpool in the VM"
+
+# Between processes (bench/mp_bench.c): bufpool's queues, DPDK's
+# multi-process mode (unless the run said why not), and the crash cell
+# of each (its failed column: buffers lost), on the host and in the VM.
+missing=
+for c in procs,2048,2,1,bufpool-queue procs,65536,2,1,bufpool-queue \
+	procs-crash,2048,2,1,bufpool-queue; do
+	grep -q "^host,$c," "$out/results.csv" 2>/dev/null ||
+		missing="$missing host:$c"
+done
+grep -q '^vm,procs-crash,2048,2,1,bufpool-queue,' "$out/results.csv" \
+	2>/dev/null || missing="$missing vm:procs-crash/bufpool-queue"
+why=$(sed -n 's/^# dpdk-mp: skipped: //p' "$log" | head -n 1)
+if [ -z "$why" ]; then
+	for c in procs,2048,2,1,dpdk-mp procs-crash,2048,2,1,dpdk-mp; do
+		grep -q "^host,$c," "$out/results.csv" 2>/dev/null ||
+			missing="$missing host:$c"
+	done
+fi
+[ -z "$missing" ]
+t $? "between processes: bufpool's queues${why:- and DPDK multi-process}, crash cells${missing:+ (missing:$missing)}${why:+ (dpdk-mp skipped: $why)}"
 
 # Each host bufpool row carries its ratio to the best other peer.
 awk -F, 'NR > 1 && $1 == "host" && $6 == "bufpool" && $14 == "" { bad = 1 }
