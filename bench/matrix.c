@@ -1920,6 +1920,7 @@ static void run_shared(const char *only)
 	}
 	for (k = 0; k < (int)(sizeof(sp) / sizeof(sp[0])); k++) {
 		struct peer *p = &sp[k];
+		int boxed = 0;
 
 		if (!listed(only, p->name))
 			continue;
@@ -1939,13 +1940,22 @@ static void run_shared(const char *only)
 				if (p->make == dp_c0_make && threads[i] > 2) {
 					run_boxed(p, "shared", SHARED_SIZE,
 						  threads[i], bursts[j]);
+					boxed = 1;
 					continue;
 				}
 #endif
 				run_cell(p, "shared", SHARED_SIZE, threads[i],
 					 bursts[j], 0, is_bp ? sh_check : NULL);
 			}
-		p->destroy(p->pool);
+		/*
+		 * A boxed cell's child was killed in the middle of the ring's
+		 * operations, in memory the pool shares with it: the ring's
+		 * head and tail may never meet again, and rte_mempool_free()
+		 * then spins forever (it did, in 22.11 and 25.11).  The pool
+		 * stays, until the program exits.
+		 */
+		if (!boxed)
+			p->destroy(p->pool);
 		p->pool = NULL;
 	}
 }

@@ -16,6 +16,8 @@
 #   - freelist_bench, rseq_bench and pagesize_bench.
 #
 # usage: run.sh [--quick]   (--quick: short measurements, for CI smoke)
+# BENCH_SCENARIOS=a,b,...: only these scenarios of bench/matrix (default:
+# all of them; matrix --help lists them).
 set -eu
 cd "$(dirname "$0")"
 out=../build/bench
@@ -47,7 +49,7 @@ for m in matrix matrix-lto matrix-jemalloc matrix-tcmalloc matrix-mimalloc; do
 		# Only bufpool's rows: the rest is the same as in matrix.
 		matrix-lto) set -- --peers bufpool-lto \
 			--scenarios burst,bulk,handoff,pipeline ;;
-		*) set -- ;;
+		*) set -- ${BENCH_SCENARIOS:+--scenarios "$BENCH_SCENARIOS"} ;;
 		esac
 		"./$m" --secs "$secs" "$@" | sed 's/^/host,/' >> "$raw"
 	else
