@@ -272,34 +272,34 @@ MATRIX := bench/matrix bench/matrix-lto $(if $(JEMALLOC_LIBS),bench/matrix-jemal
 	$(if $(MIMALLOC_LIBS),bench/matrix-mimalloc) bench/matrix-dpdk25
 
 benches: $(BENCHES) $(MATRIX) bench/mp_bench
-bench/%: bench/%.c $(LIB_HDRS)
+bench/%: bench/%.c bench/bench_common.h $(LIB_HDRS)
 	$(CC) $(BP_CFLAGS) -o $@ $< $(BP_LDFLAGS)
 
-bench/matrix: bench/matrix.c $(LIB_SO) $(LIB_HDRS)
+bench/matrix: bench/matrix.c bench/bench_common.h $(LIB_SO) $(LIB_HDRS)
 	$(CC) $(MATRIX_CFLAGS) \
 		$(if $(DPDK_LIBS),-DHAVE_DPDK $(DPDK_CFLAGS) -Wno-error=cast-qual) \
 		-o $@ $< $(LINK_LIB) $(DPDK_LIBS) $(BP_LDFLAGS)
 # Without DPDK: what the VM carries (bench-vm).
-bench/matrix-vm: bench/matrix.c $(LIB_SO) $(LIB_HDRS)
+bench/matrix-vm: bench/matrix.c bench/bench_common.h $(LIB_SO) $(LIB_HDRS)
 	$(CC) $(MATRIX_CFLAGS) -o $@ $< $(LINK_LIB) $(BP_LDFLAGS)
 # bufpool linked statically with -flto: its fast path inlined.
-bench/matrix-lto: bench/matrix.c $(LIB_A) $(LIB_HDRS)
+bench/matrix-lto: bench/matrix.c bench/bench_common.h $(LIB_A) $(LIB_HDRS)
 	$(CC) $(MATRIX_CFLAGS) -flto -DBP_PEER='"bufpool-lto"' -o $@ $< \
 		$(LIB_A) -lurcu-common $(BP_LDFLAGS)
 # Messages between processes: bufpool's queues against DPDK's
 # multi-process mode, and the crash cell (bench/mp_bench.c).
-bench/mp_bench: bench/mp_bench.c $(LIB_SO) $(LIB_HDRS)
+bench/mp_bench: bench/mp_bench.c bench/bench_common.h $(LIB_SO) $(LIB_HDRS)
 	$(CC) $(MATRIX_CFLAGS) \
 		$(if $(DPDK_LIBS),-DHAVE_DPDK $(DPDK_CFLAGS) -Wno-error=cast-qual) \
 		-o $@ $< $(LINK_LIB) $(DPDK_LIBS) $(BP_LDFLAGS)
 # Without DPDK: bufpool's cells through /dev/bufpool in the VM.
-bench/mp_bench-vm: bench/mp_bench.c $(LIB_SO) $(LIB_HDRS)
+bench/mp_bench-vm: bench/mp_bench.c bench/bench_common.h $(LIB_SO) $(LIB_HDRS)
 	$(CC) $(MATRIX_CFLAGS) -o $@ $< $(LINK_LIB) $(BP_LDFLAGS)
-bench/matrix-jemalloc: bench/matrix.c
+bench/matrix-jemalloc: bench/matrix.c bench/bench_common.h
 	$(CC) $(MATRIX_CFLAGS) -DPEER_JEMALLOC -o $@ $< $(JEMALLOC_LIBS) $(BP_LDFLAGS)
-bench/matrix-tcmalloc: bench/matrix.c
+bench/matrix-tcmalloc: bench/matrix.c bench/bench_common.h
 	$(CC) $(MATRIX_CFLAGS) -DPEER_TCMALLOC -o $@ $< $(TCMALLOC_LIBS) $(BP_LDFLAGS)
-bench/matrix-mimalloc: bench/matrix.c
+bench/matrix-mimalloc: bench/matrix.c bench/bench_common.h
 	$(CC) $(MATRIX_CFLAGS) -DPEER_MIMALLOC -o $@ $< $(MIMALLOC_LIBS) $(BP_LDFLAGS)
 # DPDK 25.11 (Debian sid's libdpdk-dev): the same source and the
 # library's sources built again with the sid chroot's gcc, inside that
@@ -307,7 +307,7 @@ bench/matrix-mimalloc: bench/matrix.c
 # its rows are dpdk25-*.  Without the chroot (scripts/kernel.sh sid makes
 # it), root or the package it prints "# dpdk25: skipped: WHY" and builds
 # nothing, and make bench goes on without it.
-bench/matrix-dpdk25: bench/matrix.c $(LIB_SRCS) $(LIB_HDRS) $(LIB_INTERNAL_HDRS) \
+bench/matrix-dpdk25: bench/matrix.c bench/bench_common.h $(LIB_SRCS) $(LIB_HDRS) $(LIB_INTERNAL_HDRS) \
 		scripts/dpdk25.sh
 	scripts/dpdk25.sh build $@ $(LIB_SRCS)
 

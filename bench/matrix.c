@@ -80,6 +80,7 @@
 #define PEER_MAIN 1
 #include <bufpool.h>
 #endif
+#include "bench_common.h"
 #ifdef PEER_MIMALLOC
 #include <mimalloc.h>
 #endif
@@ -901,20 +902,6 @@ static void series_add(struct series *s, uint64_t t0, uint64_t t1, long ops)
 	s->ops += ops;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double pct(const double *v, long n, double p)
-{
-	long i = (long)(n * p);
-
-	return n ? v[i < n ? i : n - 1] : 0;
-}
-
 /* One CSV row from the series of all threads of a measurement. */
 static void report(const char *scenario, size_t size, int threads, int burst,
 		   const char *peer, struct series *s, int ns)
@@ -1085,28 +1072,6 @@ static uint64_t spsc_pop(struct spsc *q)
 }
 
 #define STOP	UINT64_MAX
-
-/* Write a message into buf: its header, or all of it. */
-static void fill(void *buf, size_t len, uint64_t seq)
-{
-	uint64_t *w = buf;
-	size_t i;
-
-	for (i = 0; i < len / 8; i++)
-		w[i] = seq + i;
-}
-
-/* Read it back; returns a checksum so the reads are not optimised out. */
-static uint64_t drain_msg(const void *buf, size_t len)
-{
-	const uint64_t *w = buf;
-	uint64_t sum = 0;
-	size_t i;
-
-	for (i = 0; i < len / 8; i++)
-		sum += w[i];
-	return sum;
-}
 
 struct ho_run {
 	struct peer *p;

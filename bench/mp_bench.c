@@ -81,6 +81,7 @@
 #include <unistd.h>
 
 #include <bufpool.h>
+#include "bench_common.h"
 
 #ifdef HAVE_DPDK
 #include <rte_eal.h>
@@ -162,43 +163,8 @@ static void fail(const char *where, int e)
 	atomic_store(&sh->stop, 1);
 }
 
-/* Write a whole message; read it back (a checksum keeps the reads). */
-static void fill(void *buf, size_t len, uint64_t seq)
-{
-	uint64_t *w = buf;
-	size_t i;
-
-	for (i = 0; i < len / 8; i++)
-		w[i] = seq + i;
-}
-
-static uint64_t drain_msg(const void *buf, size_t len)
-{
-	const uint64_t *w = buf;
-	uint64_t sum = 0;
-	size_t i;
-
-	for (i = 0; i < len / 8; i++)
-		sum += w[i];
-	return sum;
-}
-
 /* ------------------------------------------------------------------ */
 /* Results: bench/matrix.c's row format                               */
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double pct(const double *v, long n, double p)
-{
-	long i = (long)(n * p);
-
-	return n ? v[i < n ? i : n - 1] : 0;
-}
 
 static void report(const char *scenario, size_t size, int burst,
 		   const char *peer, long failed, uint64_t ops)

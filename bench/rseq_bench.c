@@ -48,6 +48,7 @@
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
+#include "bench_common.h"
 
 #if defined(__x86_64__) && defined(__has_include)
 #if __has_include(<sys/rseq.h>)
@@ -339,20 +340,6 @@ static void *worker(void *arg)
 	w->aborts = aborts;
 	w->misses = misses;
 	return NULL;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double pct(const double *v, long n, double p)
-{
-	long i = (long)(n * p);
-
-	return n ? v[i < n ? i : n - 1] : 0;
 }
 
 /* Indices are neither lost nor doubled: 0, or -1 with a message. */
