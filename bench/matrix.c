@@ -127,14 +127,6 @@ static int device;		/* bufpool through /dev/bufpool */
  */
 static _Atomic int stop;
 
-static inline uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
 static void pin(int cpu)
 {
 	cpu_set_t set;
@@ -1709,7 +1701,6 @@ out:
 
 static struct bufpool_stats shared_base;
 
-static int listed(const char *list, const char *name);
 
 static void *sh_make(size_t size, uint32_t count, uint32_t caches)
 {
@@ -1927,21 +1918,6 @@ static void run_shared(const char *only)
 #endif
 
 /* ------------------------------------------------------------------ */
-
-static int listed(const char *list, const char *name)
-{
-	size_t n = strlen(name);
-	const char *p = list;
-
-	if (!list)
-		return 1;
-	while ((p = strstr(p, name))) {
-		if ((p == list || p[-1] == ',') && (p[n] == ',' || !p[n]))
-			return 1;
-		p += n;
-	}
-	return 0;
-}
 
 int main(int argc, char **argv)
 {

@@ -129,14 +129,6 @@ struct shared {
 
 static struct shared *sh;
 
-static inline uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
 static void pin(int cpu)
 {
 	cpu_set_t set;
@@ -1003,21 +995,6 @@ static void run_cell(enum kind k, size_t size, unsigned int burst, int crash,
 		scen, peer, size, done_kills, HOLD, lost, COUNT,
 		(unsigned long)atomic_load(&sh->consumed));
 	report(scen, size, 1, peer, lost, atomic_load(&sh->consumed));
-}
-
-static int listed(const char *list, const char *name)
-{
-	size_t n = strlen(name);
-	const char *p = list;
-
-	if (!list)
-		return 1;
-	while ((p = strstr(p, name))) {
-		if ((p == list || p[-1] == ',') && (p[n] == ',' || !p[n]))
-			return 1;
-		p += n;
-	}
-	return 0;
 }
 
 int main(int argc, char **argv)
