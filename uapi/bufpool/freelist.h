@@ -72,17 +72,27 @@ static inline __u64 bp_fl_next_tag(__u64 head)
 }
 
 /*
- * bp_fl_init - link buffers 0..count-1 in order; count > 0.
- * Only for a list nobody else can see yet.
+ * bp_fl_init_range - link entries first..end-1 in order into the list
+ * at head (empty when first == end).  Only for a list nobody else can
+ * see yet.
  */
-static inline void bp_fl_init(__u64 *head, __u32 *next, __u32 count)
+static inline void bp_fl_init_range(__u64 *head, __u32 *next, __u32 first,
+				    __u32 end)
 {
 	__u32 i;
 
-	for (i = 0; i + 1 < count; i++)
+	for (i = first; i + 1 < end; i++)
 		bp_store_relaxed_u32(&next[i], i + 1);
-	bp_store_relaxed_u32(&next[count - 1], BUFPOOL_IDX_NIL);
-	bp_store_relaxed_u64(head, bp_fl_pack(0, 0));
+	if (first < end)
+		bp_store_relaxed_u32(&next[end - 1], BUFPOOL_IDX_NIL);
+	bp_store_relaxed_u64(head, bp_fl_pack(first < end ? first :
+					      BUFPOOL_IDX_NIL, 0));
+}
+
+/* bp_fl_init - link buffers 0..count-1 in order. */
+static inline void bp_fl_init(__u64 *head, __u32 *next, __u32 count)
+{
+	bp_fl_init_range(head, next, 0, count);
 }
 
 /*

@@ -491,23 +491,6 @@ static inline void bp_cache_reset(struct bufpool_cache *c)
 }
 
 /*
- * bp_shm_stack_init - link ids first..end-1 in order into the stack at
- * head (empty when first == end).  Only for a stack nobody sees yet.
- */
-static inline void bp_shm_stack_init(__u64 *head, __u32 *next, __u32 first,
-				     __u32 end)
-{
-	__u32 i;
-
-	for (i = first; i + 1 < end; i++)
-		bp_store_relaxed_u32(&next[i], i + 1);
-	if (first < end)
-		bp_store_relaxed_u32(&next[end - 1], BUFPOOL_IDX_NIL);
-	bp_store_relaxed_u64(head, bp_fl_pack(first < end ? first :
-					      BUFPOOL_IDX_NIL, 0));
-}
-
-/*
  * bp_shm_init - build a pool's control area in zeroed memory nobody else
  * sees yet: every buffer on the free list (so that an ABI 1.0 client,
  * which knows only that list, finds them all), every magazine empty in
@@ -539,10 +522,10 @@ static inline void bp_shm_init(void *ctrl, const struct bp_layout *l,
 			bp_store_relaxed_u32(&m->idx[i], k * l->mag_fill + i);
 		bp_store_relaxed_u32(&m->count, l->mag_fill);
 	}
-	bp_shm_stack_init(s.full_head, s.mag_next, 0, nfull);
-	bp_shm_stack_init(s.empty_head, s.mag_next, nfull, l->nr_mags);
-	bp_shm_stack_init(s.free_head, s.next, nfull * l->mag_fill,
-			  l->buf_count);
+	bp_fl_init_range(s.full_head, s.mag_next, 0, nfull);
+	bp_fl_init_range(s.empty_head, s.mag_next, nfull, l->nr_mags);
+	bp_fl_init_range(s.free_head, s.next, nfull * l->mag_fill,
+			 l->buf_count);
 	for (i = 0; i < l->nr_caches; i++)
 		bp_cache_reset(&s.caches[i]);
 	bp_store_relaxed_u32(&((struct bufpool_ctrl *)ctrl)->caches_free,
