@@ -29,7 +29,7 @@
 #include <linux/ioctl.h>
 
 #define BUFPOOL_ABI_MAJOR	1
-#define BUFPOOL_ABI_MINOR	6
+#define BUFPOOL_ABI_MINOR	7
 #define BUFPOOL_ABI_VERSION	((BUFPOOL_ABI_MAJOR << 16) | BUFPOOL_ABI_MINOR)
 #define BUFPOOL_ABI_VERSION_MAJOR(v)	((v) >> 16)
 #define BUFPOOL_ABI_VERSION_MINOR(v)	((v) & 0xffff)
@@ -359,6 +359,20 @@ struct bufpool_cache {
  */
 #define BUFPOOL_OWN_TO		(BUFPOOL_OWN_TRANSIT | BUFPOOL_OWN_QUARANTINE)
 #define BUFPOOL_OWN_KIND	BUFPOOL_OWN_TO	/* the kind bits of own[i] */
+/*
+ * ABI 1.7: BUFPOOL_OWN_CACHED | c for a free buffer in a magazine of
+ * cache c (< nr_caches), written by the thread that uses cache c when it
+ * gives the buffer to its magazine.  Only that thread takes a buffer so
+ * marked, so its take needs no atomic read-modify-write; a buffer whose
+ * record is BUFPOOL_OWN_FREE (from the depot, or a client older than
+ * 1.7) is taken with a compare-and-swap as before.  The thread clears
+ * its marks before a magazine leaves the cache, so that the depot and
+ * the free list hold only BUFPOOL_OWN_FREE buffers.  Never a client id
+ * (above BUFPOOL_CLIENT_MAX) nor a hold: the kernel keeps the mark of a
+ * buffer that a live cache's magazine names and clears every other.
+ */
+#define BUFPOOL_OWN_CACHED	0x20000000u
+#define BUFPOOL_OWN_CACHE_MASK	0x0000ffffu	/* c, below BUFPOOL_MAX_CACHES */
 
 /*
  * ABI 1.3: the live-client map, at info.live_offset: bit c of
