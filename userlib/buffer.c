@@ -116,7 +116,7 @@ unsigned int bufpool_acquire_bulk(struct bufpool *pool, void **bufs,
 			struct bufpool_mag *m = cache->loaded;
 
 			for (k = 0; c && i < n; k++, i++) {
-				idx = bp_mag_take(pool, m, c);
+				idx = bp_mag_take(pool, m, c, cache->mark);
 				if (idx == BP_NONE)
 					break;
 				c--;
@@ -159,7 +159,7 @@ int bufpool_release_bulk(struct bufpool *pool, void *const *bufs,
 				    bp_load_relaxed_u32(&pool->own[idx]) !=
 				    pool->client_id)
 					break;
-				bp_mag_put(pool, m, c, idx);
+				bp_mag_put(pool, m, c, idx, cache->mark);
 			}
 			bp_count_n(&cache->shared->releases, k);
 			if (i == n)

@@ -241,6 +241,7 @@ static void bp_thread_cache_bind(struct bp_thread_cache *cache,
 	cache->pool = pool;
 	cache->shared = shared;
 	cache->mag_fill = 0;
+	cache->mark = BUFPOOL_OWN_CACHED | (uint32_t)(shared - s->caches);
 	cache->loaded = cache->prev = &bp_no_mag;
 	cache->loaded_id = cache->prev_id = BUFPOOL_IDX_NIL;
 	cache->loaded_word = &shared->loaded;
@@ -569,6 +570,7 @@ static int bp_thread_cache_spill(struct bufpool *pool,
 	empty = bp_fl_pop_rec(s->empty_head, s->mag_next, s->nr_mags,
 			      &cache->shared->pending);
 	if (bp_depot_pop_ok(cache, s, empty, &err)) {
+		bp_mag_unmark(s, cache->prev, cache->mark);
 		bp_fl_push(s->full_head, s->mag_next, cache->prev_id);
 		bp_store_relaxed_u32(&bp_mag_at(s, empty)->count, 0);
 		bp_thread_cache_set_prev(cache, empty);
@@ -576,6 +578,7 @@ static int bp_thread_cache_spill(struct bufpool *pool,
 		return 0;
 	}
 	bp_unannounce(&cache->shared->pending);
+	bp_mag_unmark(s, cache->loaded, cache->mark);
 	if (bp_mag_drain(s, cache->loaded))
 		err = EUCLEAN;
 	return err == EUCLEAN ? err : 0;
@@ -830,7 +833,7 @@ uint32_t bp_acquire_miss(struct bufpool *pool)
 		if (c - 1 >= cache->mag_fill)
 			goto garbage;	/* written meanwhile */
 	}
-	idx = bp_mag_take(pool, cache->loaded, c);
+	idx = bp_mag_take(pool, cache->loaded, c, cache->mark);
 	if (idx != BP_NONE) {
 		bp_count(&cache->shared->acquires);
 		return idx;
@@ -888,7 +891,7 @@ int bp_release_miss(struct bufpool *pool, uint32_t idx)
 			return 0;
 		}
 	}
-	bp_mag_put(pool, cache->loaded, c, idx);
+	bp_mag_put(pool, cache->loaded, c, idx, cache->mark);
 	return 0;
 }
 
@@ -920,6 +923,8 @@ static void bp_thread_cache_flush(struct bp_thread_cache *cache)
 	    bp_load_relaxed_u32(cache->prev_word) != cache->prev_id) {
 		bp_report_corruption(cache->pool);
 	} else {
+		bp_mag_unmark(&cache->pool->shm, cache->loaded, cache->mark);
+		bp_mag_unmark(&cache->pool->shm, cache->prev, cache->mark);
 		if (bp_cache_flush(&cache->pool->shm, cache->shared))
 			bp_report_corruption(cache->pool);
 		bp_shared_cache_free(cache->pool, cache->shared);

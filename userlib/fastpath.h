@@ -12,8 +12,9 @@
  * cache's mag_fill, an index against the pool), since it sits in
  * writable shared memory.  The ownership record own[] follows each
  * buffer: named ours before the magazine lets go of it on a take, and
- * cleared only after the magazine names it on a give (docs/DESIGN.md,
- * section 4).
+ * marked the cache's only after the magazine names it on a give
+ * (docs/DESIGN.md, section 4).  No atomic read-modify-write on either
+ * path (ABI 1.7: the cache's mark).
  *
  * Included by the files that take and give single buffers: buffer.c,
  * cache.c (the misses finish the take or the give) and wait.c (a timed
@@ -59,40 +60,51 @@ static BP_ALWAYS_INLINE int bp_ptr_to_idx(const struct bufpool *pool,
 }
 
 /*
- * Take the last buffer of the loaded magazine m (c > 0 buffers),
- * recording it as ours; BP_NONE when the magazine held garbage: an
- * index out of range, or a buffer own[] says someone holds (a buffer in
- * a magazine is free, and own[] says so: a give clears it after the
- * magazine names the buffer, in the same thread, and the magazine
- * reaches another thread only through the depot's release CAS).  The
- * record is taken with a compare-and-swap from free to ours, so that
- * two threads taking one buffer at once from two places another client
- * wrote it into cannot both have it; it costs well under a nanosecond
- * on a line the take writes anyway (bench/RESULTS.md, "Trust").
+ * Take the last buffer of the loaded magazine m (c > 0 buffers) of a
+ * cache whose mark is mark, recording it as ours; BP_NONE when the
+ * magazine held garbage: an index out of range, or a buffer own[] says
+ * is not a free one of this cache.  A buffer this thread gave to the
+ * cache carries the cache's mark (ABI 1.7, BUFPOOL_OWN_CACHED | c):
+ * only this thread writes or clears that mark, so a plain store names
+ * the buffer ours, and a thread that finds the same index in its own
+ * magazine (another client wrote it there) sees another cache's mark
+ * and refuses it.  A free buffer without a mark (a magazine from the
+ * depot, whose marks its last cache cleared, or one a client older
+ * than 1.7 filled) is taken with a compare-and-swap from free to ours,
+ * so that two threads taking it at once from two places cannot both
+ * have it.
  */
 static BP_ALWAYS_INLINE uint32_t bp_mag_take(struct bufpool *pool,
-					     struct bufpool_mag *m, uint32_t c)
+					     struct bufpool_mag *m, uint32_t c,
+					     uint32_t mark)
 {
 	uint32_t idx = bp_load_relaxed_u32(&m->idx[c - 1]);
-	__u32 o = BUFPOOL_OWN_FREE;
+	__u32 o;
 
-	if (__builtin_expect(idx >= pool->buf_count, 0) ||
-	    !__builtin_expect(bp_cas_relaxed_u32(&pool->own[idx], &o,
-						 pool->client_id), 1))
+	if (__builtin_expect(idx >= pool->buf_count, 0))
+		return BP_NONE;
+	o = bp_load_relaxed_u32(&pool->own[idx]);
+	if (__builtin_expect(o == mark, 1))
+		bp_store_relaxed_u32(&pool->own[idx], pool->client_id);
+	else if (o != BUFPOOL_OWN_FREE ||
+		 !bp_cas_relaxed_u32(&pool->own[idx], &o, pool->client_id))
 		return BP_NONE;
 	/* Named by own[] before the magazine lets go of it. */
 	bp_store_release_u32(&m->count, c - 1);
 	return idx;
 }
 
-/* Put idx into the loaded magazine m (c buffers), then clear own[idx]. */
+/*
+ * Put idx into the loaded magazine m (c buffers), then mark own[idx]
+ * as a free buffer of the cache whose mark is mark.
+ */
 static BP_ALWAYS_INLINE void bp_mag_put(struct bufpool *pool,
 					struct bufpool_mag *m, uint32_t c,
-					uint32_t idx)
+					uint32_t idx, uint32_t mark)
 {
 	bp_store_relaxed_u32(&m->idx[c], idx);
 	bp_store_release_u32(&m->count, c + 1);
-	bp_store_release_u32(&pool->own[idx], BUFPOOL_OWN_FREE);
+	bp_store_release_u32(&pool->own[idx], mark);
 }
 
 /* Take a buffer: its index, or BP_NONE with errno set. */
@@ -106,7 +118,8 @@ static BP_ALWAYS_INLINE uint32_t bp_acquire(struct bufpool *pool)
 		uint32_t c = bp_load_relaxed_u32(&m->count);
 
 		if (__builtin_expect(c - 1 < cache->mag_fill, 1)) {
-			uint32_t idx = bp_mag_take(pool, m, c);
+			uint32_t idx = bp_mag_take(pool, m, c,
+						   cache->mark);
 
 			if (__builtin_expect(idx != BP_NONE, 1)) {
 				bp_count(&cache->shared->acquires);
@@ -139,7 +152,7 @@ static BP_ALWAYS_INLINE int bp_release_to_cache(struct bufpool *pool,
 		uint32_t c = bp_load_relaxed_u32(&m->count);
 
 		if (__builtin_expect(c < cache->mag_fill, 1)) {
-			bp_mag_put(pool, m, c, idx);
+			bp_mag_put(pool, m, c, idx, cache->mark);
 			bp_count(&cache->shared->releases);
 			return 0;
 		}

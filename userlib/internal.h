@@ -153,6 +153,8 @@ struct bp_thread_cache {
 	struct bufpool_mag *loaded;
 	struct bufpool_mag *prev;
 	uint32_t mag_fill;		/* the pool's; 0: no magazines */
+	/* BUFPOOL_OWN_CACHED | the shared cache's index (ABI 1.7). */
+	uint32_t mark;
 	uint32_t loaded_id;
 	uint32_t prev_id;
 	__u32 *loaded_word;		/* the shared word naming loaded */

@@ -12,6 +12,32 @@
 #include <bufpool/layout.h>
 
 /*
+ * bp_mag_unmark - ABI 1.7: clear the marks a cache's thread left on the
+ * buffers of magazine m (mark: BUFPOOL_OWN_CACHED | the cache's index),
+ * before the magazine leaves the cache (to the depot's full stack, to the
+ * free list, at a flush), so that the depot and the free list hold only
+ * BUFPOOL_OWN_FREE buffers and any thread may take them with its CAS.
+ * Only the thread of that cache calls it (it alone writes those marks);
+ * the push that follows, a release CAS, publishes the stores.  A record
+ * other than the mark is left alone (what takes and the kernel make of
+ * it is theirs), and so is everything when the count is above the cap.
+ */
+static inline void bp_mag_unmark(struct bp_shm *s, struct bufpool_mag *m,
+				 __u32 mark)
+{
+	__u32 n = bp_load_relaxed_u32(&m->count), i, idx;
+
+	if (n > s->mag_cap)
+		return;
+	for (i = 0; i < n; i++) {
+		idx = bp_load_relaxed_u32(&m->idx[i]);
+		if (idx < s->buf_count &&
+		    bp_load_relaxed_u32(&s->own[idx]) == mark)
+			bp_store_relaxed_u32(&s->own[idx], BUFPOOL_OWN_FREE);
+	}
+}
+
+/*
  * bp_mag_drain - give a magazine's buffers back to the free list, with
  * one CAS.  The caller owns the magazine.  An entry no correct client
  * could have written (an index out of range, a buffer that own[] says

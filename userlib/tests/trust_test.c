@@ -257,6 +257,110 @@ TEST_F(trust, depot_points_at_itself)
 }
 
 /*
+ * ABI 1.7: the record of a buffer in a cache is the cache's mark, from
+ * the give to the take; a second release of it is refused; a flush
+ * clears the marks, so the depot holds unmarked buffers only.
+ */
+TEST_F(trust, cache_marks_follow_buffers)
+{
+	uint32_t x = self->held[HELD - 1], y, i, mark, marked;
+
+	if (!self->info.nr_mags)
+		SKIP(return, "no magazines");
+	ASSERT_EQ(0, bufpool_release_index(self->holder, x));
+	mark = OWN(self)[x];
+	EXPECT_EQ(BUFPOOL_OWN_CACHED,
+		  mark & ~(uint32_t)BUFPOOL_OWN_CACHE_MASK);
+	EXPECT_GT(self->info.nr_caches, mark & BUFPOOL_OWN_CACHE_MASK);
+	/* A second release: the buffer is the cache's, not the holder's. */
+	EXPECT_EQ(-1, bufpool_release_index(self->holder, x));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(mark, OWN(self)[x]);
+	/* Nor can it be handed off or queued as the holder's. */
+	EXPECT_EQ(-1, bufpool_handoff(self->holder, x));
+	ASSERT_EQ(0, bufpool_acquire_index(self->holder, &y));
+	EXPECT_EQ(x, y);
+	EXPECT_EQ(bufpool_client_id(self->holder), OWN(self)[x]);
+	ASSERT_EQ(0, bufpool_release_index(self->holder, x));
+	EXPECT_EQ(mark, OWN(self)[x]);
+	/* The victim's cache has another mark. */
+	ASSERT_EQ(0, bufpool_acquire_index(self->victim, &y));
+	ASSERT_EQ(0, bufpool_release_index(self->victim, y));
+	EXPECT_EQ(BUFPOOL_OWN_CACHED, OWN(self)[y] & ~BUFPOOL_OWN_CACHE_MASK);
+	EXPECT_NE(mark, OWN(self)[y]);
+	bufpool_flush_cache(self->holder);
+	bufpool_flush_cache(self->victim);
+	for (i = 0, marked = 0; i < COUNT; i++) {
+		if (self->is_held[i] && i != x)
+			continue;
+		if (OWN(self)[i] != BUFPOOL_OWN_FREE && !marked++)
+			TH_LOG("buffer %u: record %#x after the flush", i,
+			       OWN(self)[i]);
+	}
+	EXPECT_EQ(0, marked);
+	self->is_held[x] = 0;
+	self->held[HELD - 1] = self->held[0];
+}
+
+/*
+ * ABI 1.7: a buffer given to a cache carries the cache's mark; its
+ * thread takes it back with a plain store, and nobody else takes it.
+ * The holder gives 8 buffers to its cache (marked its own), and every
+ * magazine, the victim's own included, is made to name them: the victim
+ * must refuse them all, and the holder still takes exactly those.
+ */
+TEST_F(trust, magazines_name_another_caches_buffers)
+{
+	unsigned char victim_got[COUNT] = { 0 };
+	uint32_t i, k, idx, dummy, mark;
+	int r;
+
+	if (!self->info.nr_mags)
+		SKIP(return, "no magazines");
+	ASSERT_EQ(0, bufpool_acquire_index(self->victim, &dummy));
+	ASSERT_EQ(0, bufpool_release_index(self->victim, dummy));
+	for (i = 0; i < 8; i++) {
+		ASSERT_EQ(0, bufpool_release_index(self->holder,
+						   self->held[HELD - 1 - i]));
+		self->is_held[self->held[HELD - 1 - i]] = 0;
+	}
+	mark = OWN(self)[self->held[HELD - 1]];
+	ASSERT_EQ(BUFPOOL_OWN_CACHED,
+		  mark & (BUFPOOL_OWN_KIND | BUFPOOL_OWN_CACHED));
+	ASSERT_GT(self->info.nr_caches, mark & BUFPOOL_OWN_CACHE_MASK);
+	for (i = 0; i < self->info.nr_mags; i++) {
+		for (k = 0; k < self->info.mag_fill; k++)
+			MAG(self, i)->idx[k] = self->held[HELD - 1 - k % 8];
+		MAG(self, i)->count = self->info.mag_fill;
+	}
+	for (i = 0; i < 4 * COUNT; i++) {
+		r = bufpool_acquire_index(self->victim, &idx);
+		if (r && errno == ENOBUFS)
+			break;
+		if (r)
+			continue;
+		ASSERT_GT(COUNT, idx);
+		for (k = 0; k < 8; k++)
+			ASSERT_NE(self->held[HELD - 1 - k], idx) {
+				TH_LOG("the victim took %u, in the holder's cache",
+				       idx);
+			}
+		victim_got[idx] = 1;
+	}
+	EXPECT_LT(0, detected(self));
+	/* The holder's magazines were overwritten too: what it takes now
+	 * is never what the victim holds.
+	 */
+	for (i = 0; i < 8; i++) {
+		if (bufpool_acquire_index(self->holder, &idx))
+			break;
+		EXPECT_EQ(0, victim_got[idx]) {
+			TH_LOG("%u taken by both handles", idx);
+		}
+	}
+}
+
+/*
  * Whole patterns over everything after the header, records included:
  * once own[] is overwritten, nothing says what the holder holds (its
  * releases fail with EINVAL), but no buffer is handed out twice and
