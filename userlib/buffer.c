@@ -93,7 +93,33 @@ int bp_release_to_sleeper_or_cache(struct bufpool *pool, uint32_t idx)
  * thread's cache is looked up and the statistics counted once per
  * magazine rather than per buffer.  The single-buffer paths take over
  * for refills, spills, garbage, sleepers and debug mode.
+ *
+ * What the loops read of the handle and the cache is copied into
+ * locals first (struct bp_bulk): the stores into the control area are
+ * atomic stores of __u32, which the compiler must assume may alias the
+ * handle's fields, so it would load every field again for every buffer
+ * (ten loads a buffer: a third of what a bulk call cost per buffer).
  */
+struct bp_bulk {
+	char *bufs;
+	uint64_t len, mask;
+	__u32 *own;
+	struct bufpool_mag *m;
+	uint32_t shift, count, me, mark, fill;
+};
+
+static BP_ALWAYS_INLINE struct bp_bulk bp_bulk_of(struct bufpool *pool,
+						  struct bp_thread_cache *cache)
+{
+	return (struct bp_bulk){
+		.bufs = pool->bufs, .len = pool->bufs_len,
+		.mask = pool->buf_mask, .own = pool->own,
+		.m = cache->loaded, .shift = pool->buf_shift,
+		.count = pool->buf_count, .me = pool->client_id,
+		.mark = cache->mark, .fill = cache->mag_fill,
+	};
+}
+
 unsigned int bufpool_acquire_bulk(struct bufpool *pool, void **bufs,
 				  unsigned int n)
 {
@@ -113,14 +139,16 @@ unsigned int bufpool_acquire_bulk(struct bufpool *pool, void **bufs,
 		 */
 		c = cache ? bp_load_relaxed_u32(&cache->loaded->count) : 0;
 		if (cache && c - 1 < cache->mag_fill) {
-			struct bufpool_mag *m = cache->loaded;
+			struct bp_bulk b = bp_bulk_of(pool, cache);
 
 			for (k = 0; c && i < n; k++, i++) {
-				idx = bp_mag_take(pool, m, c, cache->mark);
-				if (idx == BP_NONE)
+				idx = bp_load_relaxed_u32(&b.m->idx[c - 1]);
+				if (!bp_own_take(b.own, b.count, idx, b.mark,
+						 b.me))
 					break;
-				c--;
-				bufs[i] = bp_buf_addr(pool, idx);
+				/* Named by own[] before the magazine lets go. */
+				bp_store_release_u32(&b.m->count, --c);
+				bufs[i] = b.bufs + ((size_t)idx << b.shift);
 			}
 			bp_count_n(&cache->shared->acquires, k);
 			if (i == n)
@@ -151,15 +179,14 @@ int bufpool_release_bulk(struct bufpool *pool, void *const *bufs,
 		if (cache && c < cache->mag_fill &&
 		    !atomic_load_explicit(pool->divert_releases,
 					  memory_order_relaxed)) {
-			struct bufpool_mag *m = cache->loaded;
+			struct bp_bulk b = bp_bulk_of(pool, cache);
 
-			for (k = 0; c < cache->mag_fill && i < n;
-			     k++, i++, c++) {
-				if (bp_ptr_to_idx(pool, bufs[i], &idx) ||
-				    bp_load_relaxed_u32(&pool->own[idx]) !=
-				    pool->client_id)
+			for (k = 0; c < b.fill && i < n; k++, i++, c++) {
+				if (bp_addr_to_idx(b.bufs, b.len, b.mask, b.shift,
+						   bufs[i], &idx) ||
+				    bp_load_relaxed_u32(&b.own[idx]) != b.me)
 					break;
-				bp_mag_put(pool, m, c, idx, cache->mark);
+				bp_mag_put_own(b.own, b.m, c, idx, b.mark);
 			}
 			bp_count_n(&cache->shared->releases, k);
 			if (i == n)

@@ -46,17 +46,52 @@ static inline void *bp_buf_addr(const struct bufpool *pool, uint32_t idx)
 	return pool->bufs + ((size_t)idx << pool->buf_shift);
 }
 
-/* A buffer's start to its index; its bounds check covers buf_count. */
+/*
+ * A buffer's start to its index, given the pool's buffer area (bufs,
+ * len bytes of buffers of mask + 1 = 1 << shift bytes); its bounds
+ * check covers buf_count.
+ */
+static BP_ALWAYS_INLINE int bp_addr_to_idx(const char *bufs, uint64_t len,
+					   uint64_t mask, uint32_t shift,
+					   const void *buf, uint32_t *idx)
+{
+	uint64_t off = (uintptr_t)buf - (uintptr_t)bufs;
+
+	/* One unsigned compare catches pointers below and above the pool. */
+	if (__builtin_expect(off >= len || (off & mask), 0))
+		return -1;
+	*idx = (uint32_t)(off >> shift);
+	return 0;
+}
+
 static BP_ALWAYS_INLINE int bp_ptr_to_idx(const struct bufpool *pool,
 					  const void *buf, uint32_t *idx)
 {
-	uint64_t off = (uintptr_t)buf - (uintptr_t)pool->bufs;
+	return bp_addr_to_idx(pool->bufs, pool->bufs_len, pool->buf_mask,
+			      pool->buf_shift, buf, idx);
+}
 
-	/* One unsigned compare catches pointers below and above the pool. */
-	if (__builtin_expect(off >= pool->bufs_len || (off & pool->buf_mask), 0))
-		return -1;
-	*idx = (uint32_t)(off >> pool->buf_shift);
-	return 0;
+/*
+ * The record half of a take (bp_mag_take): idx, read from a magazine of
+ * the cache whose mark is mark, becomes client me's in own[]; 0 when it
+ * is out of range or not a free buffer of that cache.  The pool's fields
+ * come as arguments, so that a loop (the bulk calls) keeps them in
+ * registers.
+ */
+static BP_ALWAYS_INLINE int bp_own_take(__u32 *own, uint32_t buf_count,
+					uint32_t idx, uint32_t mark,
+					uint32_t me)
+{
+	__u32 o;
+
+	if (__builtin_expect(idx >= buf_count, 0))
+		return 0;
+	o = bp_load_relaxed_u32(&own[idx]);
+	if (__builtin_expect(o == mark, 1)) {
+		bp_store_relaxed_u32(&own[idx], me);
+		return 1;
+	}
+	return o == BUFPOOL_OWN_FREE && bp_cas_relaxed_u32(&own[idx], &o, me);
 }
 
 /*
@@ -79,15 +114,9 @@ static BP_ALWAYS_INLINE uint32_t bp_mag_take(struct bufpool *pool,
 					     uint32_t mark)
 {
 	uint32_t idx = bp_load_relaxed_u32(&m->idx[c - 1]);
-	__u32 o;
 
-	if (__builtin_expect(idx >= pool->buf_count, 0))
-		return BP_NONE;
-	o = bp_load_relaxed_u32(&pool->own[idx]);
-	if (__builtin_expect(o == mark, 1))
-		bp_store_relaxed_u32(&pool->own[idx], pool->client_id);
-	else if (o != BUFPOOL_OWN_FREE ||
-		 !bp_cas_relaxed_u32(&pool->own[idx], &o, pool->client_id))
+	if (__builtin_expect(!bp_own_take(pool->own, pool->buf_count, idx,
+					  mark, pool->client_id), 0))
 		return BP_NONE;
 	/* Named by own[] before the magazine lets go of it. */
 	bp_store_release_u32(&m->count, c - 1);
@@ -96,15 +125,23 @@ static BP_ALWAYS_INLINE uint32_t bp_mag_take(struct bufpool *pool,
 
 /*
  * Put idx into the loaded magazine m (c buffers), then mark own[idx]
- * as a free buffer of the cache whose mark is mark.
+ * as a free buffer of the cache whose mark is mark (own: the pool's, as
+ * an argument for the bulk loops).
  */
+static BP_ALWAYS_INLINE void bp_mag_put_own(__u32 *own, struct bufpool_mag *m,
+					    uint32_t c, uint32_t idx,
+					    uint32_t mark)
+{
+	bp_store_relaxed_u32(&m->idx[c], idx);
+	bp_store_release_u32(&m->count, c + 1);
+	bp_store_release_u32(&own[idx], mark);
+}
+
 static BP_ALWAYS_INLINE void bp_mag_put(struct bufpool *pool,
 					struct bufpool_mag *m, uint32_t c,
 					uint32_t idx, uint32_t mark)
 {
-	bp_store_relaxed_u32(&m->idx[c], idx);
-	bp_store_release_u32(&m->count, c + 1);
-	bp_store_release_u32(&pool->own[idx], mark);
+	bp_mag_put_own(pool->own, m, c, idx, mark);
 }
 
 /* Take a buffer: its index, or BP_NONE with errno set. */
