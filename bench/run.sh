@@ -13,7 +13,7 @@
 #   - build/bench/results.csv, the same with the ratios;
 #   - build/bench/*.png: latency percentiles per peer, throughput against
 #     threads, the message pipeline against message size (gnuplot);
-#   - freelist_bench, rseq_bench and pagesize_bench.
+#   - freelist_bench, rseq_bench, stride_bench and pagesize_bench.
 #
 # usage: run.sh [--quick]   (--quick: short measurements, for CI smoke)
 # BENCH_SCENARIOS=a,b,...: only these scenarios of bench/matrix (default:
@@ -245,6 +245,19 @@ echo "== freelist_bench"
 # registered.
 echo "== rseq_bench"
 ./rseq_bench $quick
+
+# What a power-of-two stride costs a burst that writes each buffer's
+# first line (the cache-set conflicts of bufpool's layout; issue 18).
+echo "== stride_bench"
+nr=/proc/sys/vm/nr_hugepages
+old=$(cat "$nr" 2>/dev/null || echo 0)
+if [ -w "$nr" ]; then
+	echo $((old + 20)) > "$nr" || true
+fi
+./stride_bench ${quick:+2000} || true
+if [ -w "$nr" ]; then
+	echo "$old" > "$nr" || true
+fi
 
 echo "== pagesize_bench"
 nr=/proc/sys/vm/nr_hugepages
