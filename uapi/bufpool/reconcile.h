@@ -101,12 +101,17 @@
  *    i, FREE (a 1.2-1.6 client, a magazine off the depot) and CACHED | i
  *    are both cached; CACHED | j, j != i, is another cache's: rewritten
  *    FREE (its thread's take falls back to the CAS) and counted in
- *    ->repaired.  Step 3 keeps CACHED | c only when live cache c's
- *    magazine was found naming the buffer (held_bm), clears every other:
- *    one of a gone cache goes back even while a live client is busy (in
- *    dead_bm: marked by a thread now gone, it was on no free structure
- *    since), one of a live cache that names nothing goes back as lost,
- *    and one with c >= nr_caches or stray bits is garbage (->repaired).
+ *    ->repaired; but not in a magazine only a pending word names (a
+ *    stale announcement: another thread took it first, marks and all),
+ *    and the pending words are walked after every loaded and prev word,
+ *    so that a magazine is checked against its own cache.  Step 3
+ *    keeps CACHED | c only when live cache c's magazine was found
+ *    naming the buffer (held_bm), and clears every other mark: one of
+ *    a gone cache on a buffer nothing else names goes back even while a
+ *    live client is busy (in dead_bm: marked by a thread now gone, it
+ *    was on no free structure since), one of a live cache that names
+ *    nothing goes back as lost, and one with c >= nr_caches or stray
+ *    bits is garbage (->repaired).
  *
  * The caller provides zeroed bitmaps: free, held, queued and dead,
  * buf_count bits each; mfree and mheld, nr_mags bits each; and live, the client
@@ -332,6 +337,8 @@ static inline void bp_recon_mag_contents(struct bp_shm *s,
 					 struct bp_recon *r, __u32 id,
 					 __u32 ci);
 
+#define BP_RECON_ANY_CACHE	0xffffffffU	/* a pending word's magazine */
+
 /*
  * A magazine a live cache's word names: held, with what it holds,
  * unless a depot stack has it: then the list wins (a give in flight:
@@ -342,7 +349,8 @@ static inline void bp_recon_mag_contents(struct bp_shm *s,
  * magazine if it is correct (it overwrites the word next), and if the
  * magazine got there by another client's doing, the thread's library
  * sees its word gone and stops using the magazine, which someone else
- * may take from the stack next.  ci: the live cache whose word it is.
+ * may take from the stack next.  ci: the live cache whose word it is,
+ * or BP_RECON_ANY_CACHE for its pending word (see below).
  */
 static inline void bp_recon_live_mag(struct bp_shm *s, struct bp_recon *r,
 				     __u32 *field, int word, __u32 ci)
@@ -370,7 +378,11 @@ static inline void bp_recon_live_mag(struct bp_shm *s, struct bp_recon *r,
  * What a magazine live cache ci holds names is cached.  ABI 1.7: its
  * own[] is FREE or BUFPOOL_OWN_CACHED | ci (its thread's mark); any
  * other mark (another cache's, or garbage) is rewritten FREE as a
- * repair, so that the thread's take falls back to the CAS.
+ * repair, so that the thread's take falls back to the CAS.  But a
+ * magazine that only a pending word names (ci BP_RECON_ANY_CACHE) may
+ * be another cache's, marks and all: the thread announced the full
+ * stack's head and another thread took it before the CAS, which will
+ * fail; its marks are left to step 3.
  */
 static inline void bp_recon_mag_contents(struct bp_shm *s,
 					 struct bp_recon *r, __u32 id,
@@ -397,7 +409,8 @@ static inline void bp_recon_mag_contents(struct bp_shm *s,
 		o = bp_load_relaxed_u32(&s->own[idx]);
 		if (bp_recon_own_hold(r, idx, o))
 			continue;
-		if ((o & BUFPOOL_OWN_CACHED) && o != (BUFPOOL_OWN_CACHED | ci)) {
+		if ((o & BUFPOOL_OWN_CACHED) && ci != BP_RECON_ANY_CACHE &&
+		    o != (BUFPOOL_OWN_CACHED | ci)) {
 			bp_store_relaxed_u32(&s->own[idx], BUFPOOL_OWN_FREE);
 			r->repaired++;
 		}
@@ -610,7 +623,6 @@ static inline void bp_reconcile(struct bp_shm *s, struct bp_recon *r)
 		}
 		bp_recon_live_mag(s, r, &c->loaded, 1, i);
 		bp_recon_live_mag(s, r, &c->prev, 1, i);
-		bp_recon_live_mag(s, r, &c->pending, 0, i);
 		idx = bp_load_relaxed_u32(&c->pend_buf);
 		if (idx == BUFPOOL_IDX_NIL)
 			continue;
@@ -623,6 +635,18 @@ static inline void bp_reconcile(struct bp_shm *s, struct bp_recon *r)
 			/* A queued one: an enqueue in flight; the queue wins. */
 			r->held++;
 		}
+	}
+	/*
+	 * 2b. ABI 1.7: the pending words after every loaded and prev word,
+	 * so that a magazine a live cache holds is checked against that
+	 * cache's marks even when another cache's stale announcement also
+	 * names it.
+	 */
+	for (i = 0; i < s->nr_caches; i++) {
+		c = &s->caches[i];
+		if (bp_recon_live(r, bp_load_relaxed_u32(&c->owner)))
+			bp_recon_live_mag(s, r, &c->pending, 0,
+					  BP_RECON_ANY_CACHE);
 	}
 
 	/* 3. Per-buffer ownership. */

@@ -1365,4 +1365,48 @@ TEST_F(rc, mark_in_a_queue_slot_cleared)
 	EXPECT_EQ(BUFPOOL_OWN_FREE, s->own[x]);
 }
 
+/*
+ * A stale announcement: live cache 1's pending names the magazine live
+ * cache 4 holds (another thread took the full stack's head before its
+ * CAS).  Cache 4's marks are its own: kept, nothing repaired.  Named
+ * so by a gone cache instead, they are cleared, silently, and the
+ * buffers stay cached until the announcement is gone.
+ */
+TEST_F(rc, stale_pending_names_a_marked_magazine)
+{
+	struct bp_shm *s = &self->s;
+	__u32 x[3], y[2], m, i;
+
+	m = cache_mag(self, 4, 8, 0, 3, 0x7, x);
+	s->caches[1].owner = 7;
+	s->caches[1].pending = m;
+	set_live(self, 7);
+	set_live(self, 8);
+	RECONCILE(self);
+	EXPECT_WHOLE(self);
+	EXPECT_EQ(3, self->r.cached);
+	EXPECT_EQ(0, self->r.repaired);
+	for (i = 0; i < 3; i++)
+		EXPECT_EQ(BUFPOOL_OWN_CACHED | 4, s->own[x[i]]);
+
+	m = cache_mag(self, 6, 9, 0, 2, 0x3, y);	/* 9 is gone */
+	s->caches[2].owner = 7;
+	s->caches[2].pending = m;
+	RECONCILE(self);
+	EXPECT_WHOLE(self);
+	EXPECT_EQ(5, self->r.cached);
+	EXPECT_EQ(0, self->r.repaired);
+	EXPECT_EQ(0, self->r.reclaimed);
+	EXPECT_EQ(0, self->r.dropped);
+	for (i = 0; i < 2; i++)
+		EXPECT_EQ(BUFPOOL_OWN_FREE, s->own[y[i]]);
+	s->caches[2].pending = BUFPOOL_IDX_NIL;	/* its CAS failed */
+	RECONCILE(self);
+	EXPECT_WHOLE(self);
+	EXPECT_EQ(3, self->r.cached);
+	EXPECT_EQ(2, self->r.reclaimed);
+	EXPECT_EQ(0, self->r.dropped);
+	EXPECT_EQ(0, self->r.repaired);
+}
+
 TEST_HARNESS_MAIN
