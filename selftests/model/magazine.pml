@@ -24,6 +24,9 @@
  *    off, clear the marks of the full one (own[x] == CACHED(me) -> 0,
  *    a load then a plain store), push it on the full stack (CAS), name
  *    the new one, clear pending.
+ *  - ABI 1.7, client 0's thread exits when its operations are done
+ *    (bp_cache_flush): each magazine, its marks cleared, is pushed on
+ *    the full stack (or the empty one), then its word is cleared.
  * -DSPILL starts from a state where client 0 holds a third buffer with
  * both its magazines full (of buffers it marked), so that its first
  * give spills; without it, the first moves are refills from the depot.
@@ -40,8 +43,8 @@
  * marks (the kernel asserts it), no mark of the gone client survives,
  * and a mark that does is client 1's on a buffer its magazine names.
  *
- * -DMARK_LATE (with -DSPILL) pushes the spilled magazine before it
- * clears its marks: the checker must find a take refused (another
+ * -DMARK_LATE pushes a magazine (spilled, with -DSPILL; flushed) before
+ * it clears its marks: the checker must find a take refused (another
  * thread pops the magazine and finds a mark not its own).
  * -DKEEP_GONE_MARKS: the kernel keeps the marks of the gone client's
  * cache: the checker must find a take refused (the buffer goes back to
@@ -151,6 +154,33 @@ bool gone[2];
 	:: else -> skip							\
 	fi
 
+/* Flush magazine m, named by cacheA when inA, else by cacheB. */
+#ifndef MARK_LATE
+#define FLUSH_PUSH(m)							\
+	CLEAR_MARKS(m);							\
+	MAY_DIE;							\
+	if								\
+	:: mcount[m] > 0 -> PUSH(full_head, full_tag, m)		\
+	:: else -> PUSH(empty_head, empty_tag, m)			\
+	fi
+#else
+#define FLUSH_PUSH(m)							\
+	if								\
+	:: mcount[m] > 0 -> PUSH(full_head, full_tag, m)		\
+	:: else -> PUSH(empty_head, empty_tag, m)			\
+	fi;								\
+	MAY_DIE;							\
+	CLEAR_MARKS(m)
+#endif
+#define FLUSH_ONE(m, inA)						\
+	FLUSH_PUSH(m);							\
+	MAY_DIE;							\
+	if								\
+	:: inA -> cacheA[me] = NIL					\
+	:: else -> cacheB[me] = NIL					\
+	fi;								\
+	MAY_DIE
+
 proctype client(byte me)
 {
 	byte loaded, prev, h, t, nx, got, x, ops, c, i, o, y;
@@ -252,7 +282,18 @@ proctype client(byte me)
 		fi;
 next:
 		MAY_DIE
-	}
+	};
+	/*
+	 * Client 0's thread exits (bp_cache_flush): each magazine, its
+	 * marks cleared, goes to the depot (full or empty stack), then its
+	 * word is cleared.
+	 */
+	if
+	:: me == 0 ->
+		FLUSH_ONE(loaded, loadedA);
+		FLUSH_ONE(prev, !loadedA)
+	:: else -> skip
+	fi;
 died:
 	gone[me] = true
 }
