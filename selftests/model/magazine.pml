@@ -148,7 +148,8 @@ bool gone[2];
 		o = own[y];						\
 		MAY_DIE;						\
 		if							\
-		:: o == CACHED(me) -> own[y] = 0			\
+		:: o == CACHED(me) ->					\
+			atomic { assert(own[y] == o); own[y] = 0 }	\
 		:: else -> skip						\
 		fi							\
 	:: else -> skip							\
@@ -226,7 +227,9 @@ proctype client(byte me)
 			MAY_DIE;
 			/* bp_mag_take's check: no correct run gets EUCLEAN. */
 			if
-			:: o == CACHED(me) -> own[x] = me + 1
+			:: o == CACHED(me) ->
+				/* a plain store: nobody wrote it since */
+				atomic { assert(own[x] == o); own[x] = me + 1 }
 			:: o == 0 ->
 				atomic { assert(own[x] == 0); own[x] = me + 1 }
 			:: else -> assert(false)
