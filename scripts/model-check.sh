@@ -16,7 +16,11 @@
 # corrupt; a receiver's live bit read before the handoff's store; own[]
 # cleared after a give's push; a shared-path thread not counted in flight, the kernel ignoring
 # a busy client, own[] cleared after a shared give's push, a gone
-# client's pend_buf trusted).  Prints KTAP; exits 1 on any failure.
+# client's pend_buf trusted; ABI 1.7 cache marks: a spill or a flush
+# that pushes before it clears its marks, the kernel keeping a gone
+# cache's marks, the kernel rewriting the marks in a magazine a stale
+# pending names).
+# Prints KTAP; exits 1 on any failure.
 set -eu
 
 models=$(cd "$(dirname "$0")/../selftests/model" && pwd)
@@ -65,7 +69,7 @@ finds() { # number description output
 }
 
 echo "TAP version 13"
-echo "1..20"
+echo "1..25"
 holds 1 "free list safe under every interleaving and death" "$(run 256)"
 finds 2 "a 1-bit tag's ABA is found (the check can fail)" "$(run 2)"
 holds 3 "ownership records and reconciliation exact under every interleaving and death" \
@@ -106,4 +110,14 @@ finds 19 "own[] cleared after a shared give's push is found (the check can fail)
 	"$(run_model shared.pml -DCLEAR_LATE -DNO_KASSERT)"
 finds 20 "a gone client's pend_buf taken for its record is found (the check can fail)" \
 	"$(run_model shared.pml -DTRUST_GONE_PEND -DNO_KASSERT)"
+holds 21 "magazine spills from full magazines with cache marks exact under every interleaving and death" \
+	"$(run_model magazine.pml -DSPILL)"
+finds 22 "a spill that pushes before it clears its marks is found (the check can fail)" \
+	"$(run_model magazine.pml -DSPILL -DMARK_LATE)"
+finds 23 "the kernel keeping a gone cache's marks is found (the check can fail)" \
+	"$(run_model magazine.pml -DKEEP_GONE_MARKS)"
+finds 24 "the kernel rewriting marks in a magazine a stale pending names is found (the check can fail)" \
+	"$(run_model magazine.pml -DPENDING_REWRITE)"
+finds 25 "a flush that pushes before it clears its marks is found (the check can fail)" \
+	"$(run_model magazine.pml -DMARK_LATE)"
 exit $fail

@@ -10,14 +10,26 @@
  * words A and B; which one is "loaded" is the thread's private business).
  * Magazines hold at most FILL buffers.  The depot is two Treiber stacks
  * of magazine ids (full, empty) with tags.  Modelled steps, as in C:
- *  - take from the loaded magazine: own[x] = me, then count - 1;
- *  - give to it: idx[count] = x, count + 1, then own[x] = 0;
+ *  - take from the loaded magazine: load own[x]; ABI 1.7: if it is
+ *    the thread's own cache mark CACHED(me), a plain store own[x] = me
+ *    (only this thread writes that mark); if it is 0 (a magazine off the
+ *    depot), a compare-and-swap 0 -> me (one atomic step); anything
+ *    else is refused (bp_mag_take's EUCLEAN: asserted never to happen);
+ *    then count - 1;
+ *  - give to it: idx[count] = x, count + 1, then own[x] = CACHED(me);
  *  - refill when both are empty: announce the full stack's head in
  *    pending, CAS it off, push the empty one on the empty stack (CAS),
  *    name the new one in the cache word, clear pending;
  *  - spill when both are full: announce the empty stack's head, CAS it
- *    off, push the full one on the full stack (CAS), name the new one,
- *    clear pending.
+ *    off, clear the marks of the full one (own[x] == CACHED(me) -> 0,
+ *    a load then a plain store), push it on the full stack (CAS), name
+ *    the new one, clear pending.
+ *  - ABI 1.7, client 0's thread exits when its operations are done
+ *    (bp_cache_flush): each magazine, its marks cleared, is pushed on
+ *    the full stack (or the empty one), then its word is cleared.
+ * -DSPILL starts from a state where client 0 holds a third buffer with
+ * both its magazines full (of buffers it marked), so that its first
+ * give spills; without it, the first moves are refills from the depot.
  * Client 0 may stop forever between any two steps; when it is gone the
  * kernel reconciles in one atomic step (the freeze makes it one) while
  * client 1 runs before and after; at the end a second reconciliation
@@ -27,9 +39,26 @@
  * another client holds it; the kernel never gives back what the live
  * client holds or caches; at the end every buffer is in a depot
  * magazine, in the live client's magazines, or held by it (own[] says
- * so), exactly once.
+ * so), exactly once; ABI 1.7: a correct client needs no repair of its
+ * marks (the kernel asserts it), no mark of the gone client survives,
+ * and a mark that does is client 1's on a buffer its magazine names.
+ *
+ * -DMARK_LATE pushes a magazine (spilled, with -DSPILL; flushed) before
+ * it clears its marks: the checker must find a take refused (another
+ * thread pops the magazine and finds a mark not its own).
+ * -DKEEP_GONE_MARKS: the kernel keeps the marks of the gone client's
+ * cache: the checker must find a take refused (the buffer goes back to
+ * the depot still marked).
+ * -DPENDING_REWRITE: the kernel rewrites other caches' marks in a
+ * magazine that only the live client's pending names: the checker must
+ * find it repairing what a correct client wrote (a stale announcement
+ * of the magazine the gone client took first).
  */
+#ifndef SPILL
 #define NB	2	/* buffers */
+#else
+#define NB	3
+#endif
 #define NM	6	/* magazines */
 #define FILL	1	/* buffers a magazine holds */
 #define OPS	3
@@ -41,7 +70,8 @@ byte empty_head = NIL, empty_tag = 0;
 byte mnext[NM];
 byte mcount[NM];
 byte midx[NM];		/* FILL == 1: the one entry */
-byte own[NB];		/* 0, or client + 1 */
+byte own[NB];		/* 0, client + 1, or CACHED(cache) */
+#define CACHED(c)	(4 + (c))	/* ABI 1.7: client c's cache is c */
 byte cacheA[2], cacheB[2], pending[2];
 byte holder[NB];	/* ghost: 0 not held by a client's code, c + 1 held */
 bool gone[2];
@@ -106,9 +136,55 @@ bool gone[2];
 	fi
 #endif
 
+/*
+ * ABI 1.7: before magazine m leaves the cache, its marks are cleared:
+ * each entry's record is loaded and, if it is this thread's mark, set
+ * to 0 with a plain store (FILL == 1: the one entry).
+ */
+#define CLEAR_MARKS(m)							\
+	if								\
+	:: mcount[m] > 0 ->						\
+		y = midx[m];						\
+		o = own[y];						\
+		MAY_DIE;						\
+		if							\
+		:: o == CACHED(me) ->					\
+			atomic { assert(own[y] == o); own[y] = 0 }	\
+		:: else -> skip						\
+		fi							\
+	:: else -> skip							\
+	fi
+
+/* Flush magazine m, named by cacheA when inA, else by cacheB. */
+#ifndef MARK_LATE
+#define FLUSH_PUSH(m)							\
+	CLEAR_MARKS(m);							\
+	MAY_DIE;							\
+	if								\
+	:: mcount[m] > 0 -> PUSH(full_head, full_tag, m)		\
+	:: else -> PUSH(empty_head, empty_tag, m)			\
+	fi
+#else
+#define FLUSH_PUSH(m)							\
+	if								\
+	:: mcount[m] > 0 -> PUSH(full_head, full_tag, m)		\
+	:: else -> PUSH(empty_head, empty_tag, m)			\
+	fi;								\
+	MAY_DIE;							\
+	CLEAR_MARKS(m)
+#endif
+#define FLUSH_ONE(m, inA)						\
+	FLUSH_PUSH(m);							\
+	MAY_DIE;							\
+	if								\
+	:: inA -> cacheA[me] = NIL					\
+	:: else -> cacheB[me] = NIL					\
+	fi;								\
+	MAY_DIE
+
 proctype client(byte me)
 {
-	byte loaded, prev, h, t, nx, got, x, ops, c, i;
+	byte loaded, prev, h, t, nx, got, x, ops, c, i, o, y;
 	byte mine[2];
 	bool loadedA = true;
 
@@ -116,6 +192,12 @@ proctype client(byte me)
 	prev = cacheB[me];
 	mine[0] = NIL;
 	mine[1] = NIL;
+#ifdef SPILL
+	if
+	:: me == 0 -> mine[0] = 2	/* held from the start */
+	:: else -> skip
+	fi;
+#endif
 	for (ops : 1 .. OPS) {
 		if
 		:: true ->	/* take one */
@@ -141,9 +223,17 @@ proctype client(byte me)
 			MAY_DIE;
 			c = mcount[loaded];
 			x = midx[loaded];
+			o = own[x];
+			MAY_DIE;
 			/* bp_mag_take's check: no correct run gets EUCLEAN. */
-			assert(own[x] == 0);
-			own[x] = me + 1;
+			if
+			:: o == CACHED(me) ->
+				/* a plain store: nobody wrote it since */
+				atomic { assert(own[x] == o); own[x] = me + 1 }
+			:: o == 0 ->
+				atomic { assert(own[x] == 0); own[x] = me + 1 }
+			:: else -> assert(false)
+			fi;
 			MAY_DIE;
 			atomic {
 				mcount[loaded] = c - 1;
@@ -168,7 +258,15 @@ proctype client(byte me)
 				POP(empty_head, empty_tag, got);
 				assert(got != NIL);	/* enough magazines */
 				MAY_DIE;
+#ifndef MARK_LATE
+				CLEAR_MARKS(prev);
+				MAY_DIE;
 				PUSH(full_head, full_tag, prev);
+#else
+				PUSH(full_head, full_tag, prev);
+				MAY_DIE;
+				CLEAR_MARKS(prev);
+#endif
 				MAY_DIE;
 				NAME_IT(got);
 				prev = loaded; loaded = got;
@@ -183,11 +281,22 @@ proctype client(byte me)
 				holder[x] = 0
 			};
 			MAY_DIE;
-			own[x] = 0
+			own[x] = CACHED(me)
 		fi;
 next:
 		MAY_DIE
-	}
+	};
+	/*
+	 * Client 0's thread exits (bp_cache_flush): each magazine, its
+	 * marks cleared, goes to the depot (full or empty stack), then its
+	 * word is cleared.
+	 */
+	if
+	:: me == 0 ->
+		FLUSH_ONE(loaded, loadedA);
+		FLUSH_ONE(prev, !loadedA)
+	:: else -> skip
+	fi;
 died:
 	gone[me] = true
 }
@@ -250,7 +359,25 @@ inline reconcile()
 				mheld[cur] = true;
 				if
 				:: mcount[cur] > 0 && !bfree[midx[cur]] ->
-					bheld[midx[cur]] = true
+					bheld[midx[cur]] = true;
+					/*
+					 * ABI 1.7: another cache's mark in
+					 * this one's magazine: 0, repaired;
+					 * but not through pending (i == 2):
+					 * a stale announcement may name the
+					 * magazine another cache holds.
+					 */
+					if
+#ifndef PENDING_REWRITE
+					:: i < 2 && own[midx[cur]] >= CACHED(0) &&
+#else
+					:: own[midx[cur]] >= CACHED(0) &&
+#endif
+					   own[midx[cur]] != CACHED(1) ->
+						own[midx[cur]] = 0;
+						repaired++
+					:: else -> skip
+					fi
 				:: else -> skip
 				fi
 			:: else -> skip
@@ -266,7 +393,12 @@ inline reconcile()
 			if
 			:: bfree[i] -> own[i] = 0
 			:: !bfree[i] && own[i] == 2 -> bheld[i] = true
-			:: else -> own[i] = 0
+			/* ABI 1.7: the live cache's mark, in its magazine. */
+			:: !bfree[i] && own[i] == CACHED(1) && bheld[i] -> skip
+#ifdef KEEP_GONE_MARKS
+			:: !bfree[i] && own[i] == CACHED(0) -> skip
+#endif
+			:: else -> own[i] = 0	/* a gone cache's mark too */
 			fi;
 			i++
 		:: else -> break
@@ -309,7 +441,7 @@ inline reconcile()
 
 active proctype kernel()
 {
-	byte i, cur, cnt;
+	byte i, cur, cnt, repaired = 0;
 	bool mfree[NM], mheld[NM], bfree[NB], bheld[NB];
 
 	gone[0];
@@ -324,9 +456,13 @@ active proctype kernel()
 		assert(holder[i] != 1);
 		assert(bfree[i] || bheld[i]);
 		assert(holder[i] != 2 || own[i] == 2);
+		/* ABI 1.7: no gone cache's mark; a live one's is cached. */
+		assert(own[i] != CACHED(0));
+		assert(own[i] != CACHED(1) || (bheld[i] && holder[i] == 0));
 		i++
 	:: else -> break
-	od
+	od;
+	assert(repaired == 0)	/* correct clients need no repair */
 }
 
 init {
@@ -334,6 +470,17 @@ init {
 		mnext[4] = 5; mnext[5] = NIL;
 		mcount[4] = 1; midx[4] = 0;
 		mcount[5] = 1; midx[5] = 1;
+#ifdef SPILL
+		/*
+		 * Client 0's magazines full of what it marked, a third
+		 * buffer in its hand; the depot has two empty magazines.
+		 */
+		full_head = NIL; empty_head = 4;
+		mcount[4] = 0; mcount[5] = 0;
+		mcount[0] = 1; midx[0] = 0; own[0] = CACHED(0);
+		mcount[1] = 1; midx[1] = 1; own[1] = CACHED(0);
+		own[2] = 1; holder[2] = 1;
+#endif
 		cacheA[0] = 0; cacheB[0] = 1; pending[0] = NIL;
 		cacheA[1] = 2; cacheB[1] = 3; pending[1] = NIL;
 		run client(0);

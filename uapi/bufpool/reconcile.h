@@ -87,6 +87,31 @@
  *    walked: what it held, named by nothing else, goes back.
  *  - An addressed handoff (BUFPOOL_OWN_TO | receiver) is held while its
  *    receiver lives and goes back when the receiver is gone.
+ *  - ABI 1.7 cache marks: BUFPOOL_OWN_CACHED | c is a free buffer in a
+ *    magazine of cache c, never a hold (bp_recon_own_hold() sees a value
+ *    above BUFPOOL_CLIENT_MAX in every branch and returns 0), never a
+ *    client's release (not counted in ->dropped: the give into the
+ *    magazine was the release).  Its thread marks x after the magazine
+ *    names it (idx[count] = x, count + 1, then own[x]) and takes it back
+ *    before count - 1, and clears its marks before a magazine leaves the
+ *    cache (to the full stack, the free list, or a stash), so a correct
+ *    client's mark is always on a buffer a magazine of live cache c
+ *    names.  A free structure or a queue slot wins over a mark (set
+ *    FREE, silently on a free structure).  In a magazine of live cache
+ *    i, FREE (a 1.2-1.6 client, a magazine off the depot) and CACHED | i
+ *    are both cached; CACHED | j, j != i, is another cache's: rewritten
+ *    FREE (its thread's take falls back to the CAS) and counted in
+ *    ->repaired; but not in a magazine only a pending word names (a
+ *    stale announcement: another thread took it first, marks and all),
+ *    and the pending words are walked after every loaded and prev word,
+ *    so that a magazine is checked against its own cache.  Step 3
+ *    keeps CACHED | c only when live cache c's magazine was found
+ *    naming the buffer (held_bm), and clears every other mark: one of
+ *    a gone cache on a buffer nothing else names goes back even while a
+ *    live client is busy (in dead_bm: marked by a thread now gone, it
+ *    was on no free structure since), one of a live cache that names
+ *    nothing goes back as lost, and one with c >= nr_caches or stray
+ *    bits is garbage (->repaired).
  *
  * The caller provides zeroed bitmaps: free, held, queued and dead,
  * buf_count bits each; mfree and mheld, nr_mags bits each; and live, the client
@@ -188,7 +213,9 @@ static inline int bp_recon_live(const struct bp_recon *r, __u32 id)
  * ABI 1.4: is own[] record o of buffer idx a live hold (see the top of
  * this file)?  Then count it held or in transit, as step 3 would, and
  * mark it in held_bm (step 3 then leaves the count alone); return 1.
- * A buffer marked already is not counted again.
+ * A buffer marked already is not counted again.  ABI 1.7: a cache mark
+ * (BUFPOOL_OWN_CACHED set, with any other bits) is never a hold: each
+ * branch below sees an id above BUFPOOL_CLIENT_MAX and returns 0.
  */
 static inline int bp_recon_own_hold(struct bp_recon *r, __u32 idx, __u32 o)
 {
@@ -307,7 +334,10 @@ static inline void bp_recon_push_chain(__u64 *head, __u32 *next,
 }
 
 static inline void bp_recon_mag_contents(struct bp_shm *s,
-					 struct bp_recon *r, __u32 id);
+					 struct bp_recon *r, __u32 id,
+					 __u32 ci);
+
+#define BP_RECON_ANY_CACHE	0xffffffffU	/* a pending word's magazine */
 
 /*
  * A magazine a live cache's word names: held, with what it holds,
@@ -319,10 +349,11 @@ static inline void bp_recon_mag_contents(struct bp_shm *s,
  * magazine if it is correct (it overwrites the word next), and if the
  * magazine got there by another client's doing, the thread's library
  * sees its word gone and stops using the magazine, which someone else
- * may take from the stack next.
+ * may take from the stack next.  ci: the live cache whose word it is,
+ * or BP_RECON_ANY_CACHE for its pending word (see below).
  */
 static inline void bp_recon_live_mag(struct bp_shm *s, struct bp_recon *r,
-				     __u32 *field, int word)
+				     __u32 *field, int word, __u32 ci)
 {
 	__u32 id = bp_load_relaxed_u32(field);
 
@@ -340,15 +371,25 @@ static inline void bp_recon_live_mag(struct bp_shm *s, struct bp_recon *r,
 	}
 	if (bp_bm_test_set(r->mheld_bm, id))
 		return;
-	bp_recon_mag_contents(s, r, id);
+	bp_recon_mag_contents(s, r, id, ci);
 }
 
-/* What a magazine a live cache holds names is cached. */
+/*
+ * What a magazine live cache ci holds names is cached.  ABI 1.7: its
+ * own[] is FREE or BUFPOOL_OWN_CACHED | ci (its thread's mark); any
+ * other mark (another cache's, or garbage) is rewritten FREE as a
+ * repair, so that the thread's take falls back to the CAS.  But a
+ * magazine that only a pending word names (ci BP_RECON_ANY_CACHE) may
+ * be another cache's, marks and all: the thread announced the full
+ * stack's head and another thread took it before the CAS, which will
+ * fail; its marks are left to step 3.
+ */
 static inline void bp_recon_mag_contents(struct bp_shm *s,
-					 struct bp_recon *r, __u32 id)
+					 struct bp_recon *r, __u32 id,
+					 __u32 ci)
 {
 	struct bufpool_mag *m = bp_mag_at(s, id);
-	__u32 n, i, idx;
+	__u32 n, i, idx, o;
 
 	n = bp_load_relaxed_u32(&m->count);
 	if (n > s->mag_cap)
@@ -365,8 +406,14 @@ static inline void bp_recon_mag_contents(struct bp_shm *s,
 		 * recorded), or another client's entry naming a buffer that
 		 * someone holds (the thread's CAS will refuse it).
 		 */
-		if (bp_recon_own_hold(r, idx, bp_load_relaxed_u32(&s->own[idx])))
+		o = bp_load_relaxed_u32(&s->own[idx]);
+		if (bp_recon_own_hold(r, idx, o))
 			continue;
+		if ((o & BUFPOOL_OWN_CACHED) && ci != BP_RECON_ANY_CACHE &&
+		    o != (BUFPOOL_OWN_CACHED | ci)) {
+			bp_store_relaxed_u32(&s->own[idx], BUFPOOL_OWN_FREE);
+			r->repaired++;
+		}
 		if (!bp_bm_test_set(r->held_bm, idx))
 			r->cached++;
 	}
@@ -387,6 +434,10 @@ static inline void bp_recon_skip(struct bp_recon *r, __u64 *slot, __u64 lap)
  * own[x] before the CAS that queues x, so only another client can have
  * put a held buffer in a slot; the library's dequeue passes over such a
  * slot too).  Any other record (a dead client's, garbage) is cleared.
+ * ABI 1.7: a cache mark is not a hold either: the slot wins, and the
+ * mark is cleared as garbage (a consumer records the buffer its own
+ * before it consumes the slot, and marks it only when it gives it to
+ * its magazine after, so no correct client leaves one in a valid slot).
  */
 static inline void bp_recon_queued(struct bp_shm *s, struct bp_recon *r,
 				   const struct bp_recon_queue *rq,
@@ -502,6 +553,33 @@ static inline void bp_recon_queue(struct bp_shm *s, struct bp_recon *r,
 		bp_store_relaxed_u64(&q->d->tail, end);
 }
 
+/*
+ * Step 3 for ABI 1.7 cache mark o (no kind bit) of buffer idx, neither
+ * free nor queued: kept while live cache c's magazine names the buffer
+ * (step 2 put it in held_bm, after rewriting any other cache's mark in
+ * that magazine), cleared otherwise; never counted in ->dropped (see
+ * the top of this file).  Step 2 has reset the owner of every cache
+ * that is not live.
+ */
+static inline void bp_recon_mark(struct bp_shm *s, struct bp_recon *r,
+				 __u32 idx, __u32 o)
+{
+	__u32 c = o & BUFPOOL_OWN_CACHE_MASK;
+
+	if ((o & ~(BUFPOOL_OWN_CACHED | BUFPOOL_OWN_CACHE_MASK)) ||
+	    c >= s->nr_caches) {
+		r->repaired++;		/* no correct client wrote it */
+	} else if (bp_recon_live(r, bp_load_relaxed_u32(&s->caches[c].owner))) {
+		if (bp_bm_test(r->held_bm, idx))
+			return;		/* in its magazine: cached */
+		/* Named by nothing: lost, like any unnamed buffer. */
+	} else if (!bp_bm_test(r->held_bm, idx)) {
+		/* A gone thread's: on no free structure since it marked it. */
+		bp_bm_test_set(r->dead_bm, idx);
+	}
+	bp_store_relaxed_u32(&s->own[idx], BUFPOOL_OWN_FREE);
+}
+
 static inline void bp_reconcile(struct bp_shm *s, struct bp_recon *r)
 {
 	__u32 i, id, o, idx, first = BUFPOOL_IDX_NIL, last = BUFPOOL_IDX_NIL;
@@ -543,9 +621,8 @@ static inline void bp_reconcile(struct bp_shm *s, struct bp_recon *r)
 			r->caches_free++;
 			continue;
 		}
-		bp_recon_live_mag(s, r, &c->loaded, 1);
-		bp_recon_live_mag(s, r, &c->prev, 1);
-		bp_recon_live_mag(s, r, &c->pending, 0);
+		bp_recon_live_mag(s, r, &c->loaded, 1, i);
+		bp_recon_live_mag(s, r, &c->prev, 1, i);
 		idx = bp_load_relaxed_u32(&c->pend_buf);
 		if (idx == BUFPOOL_IDX_NIL)
 			continue;
@@ -559,6 +636,18 @@ static inline void bp_reconcile(struct bp_shm *s, struct bp_recon *r)
 			r->held++;
 		}
 	}
+	/*
+	 * 2b. ABI 1.7: the pending words after every loaded and prev word,
+	 * so that a magazine a live cache holds is checked against that
+	 * cache's marks even when another cache's stale announcement also
+	 * names it.
+	 */
+	for (i = 0; i < s->nr_caches; i++) {
+		c = &s->caches[i];
+		if (bp_recon_live(r, bp_load_relaxed_u32(&c->owner)))
+			bp_recon_live_mag(s, r, &c->pending, 0,
+					  BP_RECON_ANY_CACHE);
+	}
 
 	/* 3. Per-buffer ownership. */
 	for (idx = 0; idx < s->buf_count; idx++) {
@@ -569,9 +658,14 @@ static inline void bp_reconcile(struct bp_shm *s, struct bp_recon *r)
 		if (bp_bm_test(r->free_bm, idx)) {
 			/*
 			 * Free, and no live hold (step 1 unlinked those): a
-			 * gone client's record or garbage; the list wins.
+			 * gone client's record, garbage or a cache mark
+			 * (ABI 1.7); the list wins.
 			 */
 			bp_store_relaxed_u32(&s->own[idx], BUFPOOL_OWN_FREE);
+		} else if ((o & (BUFPOOL_OWN_KIND | BUFPOOL_OWN_CACHED)) ==
+			   BUFPOOL_OWN_CACHED) {
+			/* ABI 1.7: a cache mark, not a hold nor a release. */
+			bp_recon_mark(s, r, idx, o);
 		} else if ((o & BUFPOOL_OWN_KIND) == BUFPOOL_OWN_TO) {
 			/* Addressed: held while its receiver lives. */
 			if ((o & ~BUFPOOL_OWN_KIND) - 1 >= BUFPOOL_CLIENT_MAX) {

@@ -1069,4 +1069,344 @@ TEST_F(rc, garbage_anywhere)
 	free(seen);
 }
 
+/*
+ * ABI 1.7: cache ci claimed by client owner, with a magazine in its
+ * loaded word (prev: 0) or prev word (prev: 1) naming n buffers off
+ * the free list, x[]; own[x[i]] is BUFPOOL_OWN_CACHED | ci where bit i
+ * of marks is set, BUFPOOL_OWN_FREE elsewhere (a 1.6 client, a
+ * magazine off the depot).  Returns the magazine.
+ */
+static __u32 cache_mag(FIXTURE_DATA(rc) *self, __u32 ci, __u32 owner,
+		       int prev, __u32 n, __u32 marks, __u32 *x)
+{
+	struct bp_shm *s = &self->s;
+	struct bufpool_cache *c = &s->caches[ci];
+	__u32 m = bp_fl_pop(s->empty_head, s->mag_next, s->nr_mags), i;
+
+	c->owner = owner;
+	if (prev)
+		c->prev = m;
+	else
+		c->loaded = m;
+	for (i = 0; i < n; i++) {
+		x[i] = bp_fl_pop(s->free_head, s->next, s->buf_count);
+		bp_mag_at(s, m)->idx[i] = x[i];
+		bp_mag_at(s, m)->count = i + 1;
+		if (marks & (1u << i))
+			s->own[x[i]] = BUFPOOL_OWN_CACHED | ci;
+	}
+	return m;
+}
+
+/* (a) A live cache's marks: cached, kept, nothing dropped or repaired. */
+TEST_F(rc, marks_of_a_live_cache_kept)
+{
+	struct bp_shm *s = &self->s;
+	__u32 x[4], i, pass;
+
+	ASSERT_LT(4, s->mag_fill);
+	ASSERT_LT(5, s->nr_caches);
+	cache_mag(self, 5, 7, 0, 4, 0xf, x);
+	set_live(self, 7);
+	for (pass = 0; pass < 2; pass++) {
+		RECONCILE(self);
+		EXPECT_WHOLE(self);
+		EXPECT_EQ(4, self->r.cached);
+		EXPECT_EQ(0, self->r.held);
+		EXPECT_EQ(COUNT - 4, self->r.free);
+		EXPECT_EQ(0, self->r.dropped);
+		EXPECT_EQ(0, self->r.reclaimed);
+		EXPECT_EQ(0, self->r.repaired);
+		for (i = 0; i < 4; i++) {
+			EXPECT_EQ(BUFPOOL_OWN_CACHED | 5, s->own[x[i]]);
+			EXPECT_FALSE(on_free_list(self, x[i]));
+		}
+	}
+}
+
+/*
+ * (b) A gone client's cache, its marks on what its magazines name: all
+ * back on the free list, records FREE, reclaimed and not dropped (the
+ * give into the magazine was the release).  While a live client is
+ * busy they go back all the same (dead_bm): marked by a thread now
+ * gone, they were on no free structure since; an unmarked entry (1.6,
+ * or a refill) is not trusted so and waits, like the magazine.
+ */
+TEST_F(rc, marks_of_a_gone_cache_go_back)
+{
+	struct bp_shm *s = &self->s;
+	__u32 x[5], y[2], i;
+
+	ASSERT_LT(5, s->mag_fill);
+	cache_mag(self, 2, 9, 0, 5, 0xf, x);	/* x[4] unmarked */
+	cache_mag(self, 2, 9, 1, 2, 0x3, y);
+	set_live(self, 5);
+	s->inflight[5] = 1;
+	RECONCILE(self);
+	EXPECT_WHOLE(self);
+	EXPECT_EQ(1, self->r.busy);
+	EXPECT_EQ(6, self->r.reclaimed);
+	EXPECT_EQ(0, self->r.dropped);
+	EXPECT_EQ(0, self->r.repaired);
+	EXPECT_EQ(0, self->r.cached);
+	EXPECT_EQ(3, self->r.unsettled);	/* x[4], two magazines */
+	EXPECT_EQ(1, self->r.held);
+	EXPECT_EQ(COUNT - 1, self->r.free);
+	EXPECT_EQ(0, s->caches[2].owner);
+	for (i = 0; i < 4; i++) {
+		EXPECT_EQ(BUFPOOL_OWN_FREE, s->own[x[i]]);
+		EXPECT_TRUE(on_free_list(self, x[i]));
+	}
+	for (i = 0; i < 2; i++) {
+		EXPECT_EQ(BUFPOOL_OWN_FREE, s->own[y[i]]);
+		EXPECT_TRUE(on_free_list(self, y[i]));
+	}
+	EXPECT_FALSE(on_free_list(self, x[4]));
+
+	/* Nobody busy: the rest comes back, nothing twice. */
+	s->inflight[5] = 0;
+	RECONCILE(self);
+	EXPECT_WHOLE(self);
+	EXPECT_EQ(1, self->r.reclaimed);
+	EXPECT_EQ(0, self->r.unsettled);
+	EXPECT_EQ(0, self->r.dropped);
+	EXPECT_EQ(COUNT, self->r.free);
+	EXPECT_TRUE(on_free_list(self, x[4]));
+}
+
+/* (b) The same with nobody busy: all at once, counted exactly. */
+TEST_F(rc, marks_of_a_gone_cache_idle)
+{
+	struct bp_shm *s = &self->s;
+	__u32 x[4], i;
+
+	cache_mag(self, 0, 9, 0, 4, 0xf, x);
+	RECONCILE(self);
+	EXPECT_WHOLE(self);
+	EXPECT_EQ(COUNT, self->r.free);
+	EXPECT_EQ(4, self->r.reclaimed);
+	EXPECT_EQ(0, self->r.dropped);
+	EXPECT_EQ(0, self->r.repaired);
+	for (i = 0; i < 4; i++)
+		EXPECT_EQ(BUFPOOL_OWN_FREE, s->own[x[i]]);
+}
+
+/*
+ * (c) A live cache's magazine naming a buffer another live cache
+ * marked: the mark is rewritten FREE (its thread's take falls back to
+ * the CAS), repaired, and the buffer counted cached once; the other
+ * cache's marks in its own magazine stay.
+ */
+TEST_F(rc, foreign_mark_in_a_live_magazine)
+{
+	struct bp_shm *s = &self->s;
+	__u32 x[3], y[2];
+
+	cache_mag(self, 1, 7, 0, 3, 0x7, x);
+	cache_mag(self, 4, 8, 0, 2, 0x3, y);
+	s->own[x[1]] = BUFPOOL_OWN_CACHED | 4;
+	set_live(self, 7);
+	set_live(self, 8);
+	RECONCILE(self);
+	EXPECT_WHOLE(self);
+	EXPECT_EQ(5, self->r.cached);
+	EXPECT_EQ(1, self->r.repaired);
+	EXPECT_EQ(0, self->r.dropped);
+	EXPECT_EQ(0, self->r.reclaimed);
+	EXPECT_EQ(BUFPOOL_OWN_FREE, s->own[x[1]]);
+	EXPECT_EQ(BUFPOOL_OWN_CACHED | 1, s->own[x[0]]);
+	EXPECT_EQ(BUFPOOL_OWN_CACHED | 1, s->own[x[2]]);
+	EXPECT_EQ(BUFPOOL_OWN_CACHED | 4, s->own[y[0]]);
+	EXPECT_EQ(BUFPOOL_OWN_CACHED | 4, s->own[y[1]]);
+
+	/* Both caches naming x[1], marked by the second: counted once. */
+	bp_mag_at(s, s->caches[4].loaded)->idx[2] = x[1];
+	bp_mag_at(s, s->caches[4].loaded)->count = 3;
+	s->own[x[1]] = BUFPOOL_OWN_CACHED | 4;
+	RECONCILE(self);
+	EXPECT_WHOLE(self);
+	EXPECT_EQ(5, self->r.cached);
+	EXPECT_EQ(1, self->r.repaired);		/* cache 1 sees 4's mark */
+	EXPECT_EQ(BUFPOOL_OWN_FREE, s->own[x[1]]);
+	RECONCILE(self);
+	EXPECT_EQ(0, self->r.repaired);
+	EXPECT_EQ(5, self->r.cached);
+}
+
+/*
+ * (d) A mark on the free list or in a depot magazine (a thread that
+ * pushed before clearing): not a hold; the structure wins, own[] is
+ * set FREE, the buffer stays free, and nothing else is counted.
+ */
+TEST_F(rc, marks_on_free_structures_cleared)
+{
+	struct bp_shm *s = &self->s;
+	__u32 *list = malloc(COUNT * sizeof(*list));
+	__u32 x[3], y[3], m, i;
+
+	ASSERT_NE(NULL, list);
+	ASSERT_LT(3, s->mag_fill);
+	cache_mag(self, 3, 7, 0, 3, 0x7, y);	/* live, with marks */
+	set_live(self, 7);
+	m = bp_fl_pop(s->empty_head, s->mag_next, s->nr_mags);
+	for (i = 0; i < 3; i++) {
+		x[i] = bp_fl_pop(s->free_head, s->next, s->buf_count);
+		bp_mag_at(s, m)->idx[i] = x[i];
+	}
+	bp_mag_at(s, m)->count = 3;
+	bp_fl_push(s->full_head, s->mag_next, m);
+	s->own[x[0]] = BUFPOOL_OWN_CACHED | 3;	/* the live cache's */
+	s->own[x[2]] = BUFPOOL_OWN_CACHED | 6;	/* a gone one's */
+	ASSERT_EQ(COUNT - 6, free_list(self, list));
+	s->own[list[0]] = BUFPOOL_OWN_CACHED | 3;
+	s->own[list[50]] = BUFPOOL_OWN_CACHED | 6;
+	RECONCILE(self);
+	EXPECT_WHOLE(self);
+	EXPECT_EQ(COUNT - 3, self->r.free);
+	EXPECT_EQ(3, self->r.cached);
+	EXPECT_EQ(0, self->r.held);
+	EXPECT_EQ(0, self->r.repaired);
+	EXPECT_EQ(0, self->r.dropped);
+	EXPECT_EQ(0, self->r.reclaimed);
+	EXPECT_EQ(3, bp_mag_at(s, m)->count);
+	EXPECT_TRUE(on_stack(self, s->full_head, m));
+	for (i = 0; i < 3; i++)
+		EXPECT_EQ(BUFPOOL_OWN_FREE, s->own[x[i]]);
+	EXPECT_EQ(BUFPOOL_OWN_FREE, s->own[list[0]]);
+	EXPECT_EQ(BUFPOOL_OWN_FREE, s->own[list[50]]);
+	EXPECT_EQ(COUNT - 6, free_list(self, list));
+	free(list);
+}
+
+/*
+ * (e) Marks nobody's magazine names: c >= nr_caches or stray bits
+ * (garbage: repaired), a live cache's (named by nothing: lost) and a
+ * gone cache's; all set FREE and reclaimed, none dropped.
+ */
+TEST_F(rc, stray_marks_reclaimed)
+{
+	struct bp_shm *s = &self->s;
+	__u32 x[5], i;
+
+	for (i = 0; i < 5; i++)
+		x[i] = bp_fl_pop(s->free_head, s->next, s->buf_count);
+	s->caches[1].owner = 7;
+	set_live(self, 7);
+	s->own[x[0]] = BUFPOOL_OWN_CACHED | s->nr_caches;
+	s->own[x[1]] = BUFPOOL_OWN_CACHED | 0x10000 | 1;	/* stray bit */
+	s->own[x[2]] = BUFPOOL_OWN_CACHED | BUFPOOL_OWN_CACHE_MASK;
+	s->own[x[3]] = BUFPOOL_OWN_CACHED | 1;	/* live cache, not named */
+	s->own[x[4]] = BUFPOOL_OWN_CACHED | 2;	/* gone cache */
+	RECONCILE(self);
+	EXPECT_WHOLE(self);
+	EXPECT_EQ(COUNT, self->r.free);
+	EXPECT_EQ(5, self->r.reclaimed);
+	EXPECT_EQ(3, self->r.repaired);
+	EXPECT_EQ(0, self->r.dropped);
+	EXPECT_EQ(0, self->r.cached);
+	for (i = 0; i < 5; i++) {
+		EXPECT_EQ(BUFPOOL_OWN_FREE, s->own[x[i]]);
+		EXPECT_TRUE(on_free_list(self, x[i]));
+	}
+	RECONCILE(self);
+	EXPECT_EQ(0, self->r.repaired);
+	EXPECT_EQ(0, self->r.reclaimed);
+}
+
+/*
+ * (f) FREE and CACHED | i mixed in one live cache's magazines (a 1.6
+ * client, a refill or a clear in progress): all cached, records kept.
+ */
+TEST_F(rc, mixed_marks_in_a_live_magazine)
+{
+	struct bp_shm *s = &self->s;
+	__u32 x[6], y[3], i;
+
+	ASSERT_LT(6, s->mag_fill);
+	cache_mag(self, 6, 7, 0, 6, 0x2d, x);	/* 0, 2, 3, 5 marked */
+	cache_mag(self, 6, 7, 1, 3, 0x2, y);	/* 1 marked */
+	set_live(self, 7);
+	RECONCILE(self);
+	EXPECT_WHOLE(self);
+	EXPECT_EQ(9, self->r.cached);
+	EXPECT_EQ(0, self->r.held);
+	EXPECT_EQ(0, self->r.repaired);
+	EXPECT_EQ(0, self->r.dropped);
+	EXPECT_EQ(0, self->r.reclaimed);
+	for (i = 0; i < 6; i++)
+		EXPECT_EQ(0x2d & (1u << i) ? BUFPOOL_OWN_CACHED | 6 :
+			  BUFPOOL_OWN_FREE, s->own[x[i]]);
+	for (i = 0; i < 3; i++)
+		EXPECT_EQ(i == 1 ? BUFPOOL_OWN_CACHED | 6 : BUFPOOL_OWN_FREE,
+			  s->own[y[i]]);
+}
+
+/*
+ * A marked buffer in a valid slot of a kept queue: the queue wins,
+ * the mark is cleared (no correct client leaves one there).
+ */
+TEST_F(rc, mark_in_a_queue_slot_cleared)
+{
+	struct bp_shm *s = &self->s;
+	struct bp_q *q = &self->rq[1].q;
+	__u32 x = bp_fl_pop(s->free_head, s->next, s->buf_count);
+
+	s->caches[1].owner = 7;
+	set_live(self, 7);
+	ASSERT_EQ(0, bp_q_put(q, x, 0, NULL));
+	s->own[x] = BUFPOOL_OWN_CACHED | 1;
+	RECONCILE(self);
+	EXPECT_WHOLE(self);
+	EXPECT_EQ(1, self->r.queued);
+	EXPECT_EQ(COUNT - 1, self->r.free);
+	EXPECT_EQ(1, self->r.repaired);
+	EXPECT_EQ(0, self->r.dropped);
+	EXPECT_EQ(0, self->r.reclaimed);
+	EXPECT_EQ(BUFPOOL_OWN_FREE, s->own[x]);
+}
+
+/*
+ * A stale announcement: live cache 1's pending names the magazine live
+ * cache 4 holds (another thread took the full stack's head before its
+ * CAS).  Cache 4's marks are its own: kept, nothing repaired.  Named
+ * so by a gone cache instead, they are cleared, silently, and the
+ * buffers stay cached until the announcement is gone.
+ */
+TEST_F(rc, stale_pending_names_a_marked_magazine)
+{
+	struct bp_shm *s = &self->s;
+	__u32 x[3], y[2], m, i;
+
+	m = cache_mag(self, 4, 8, 0, 3, 0x7, x);
+	s->caches[1].owner = 7;
+	s->caches[1].pending = m;
+	set_live(self, 7);
+	set_live(self, 8);
+	RECONCILE(self);
+	EXPECT_WHOLE(self);
+	EXPECT_EQ(3, self->r.cached);
+	EXPECT_EQ(0, self->r.repaired);
+	for (i = 0; i < 3; i++)
+		EXPECT_EQ(BUFPOOL_OWN_CACHED | 4, s->own[x[i]]);
+
+	m = cache_mag(self, 6, 9, 0, 2, 0x3, y);	/* 9 is gone */
+	s->caches[2].owner = 7;
+	s->caches[2].pending = m;
+	RECONCILE(self);
+	EXPECT_WHOLE(self);
+	EXPECT_EQ(5, self->r.cached);
+	EXPECT_EQ(0, self->r.repaired);
+	EXPECT_EQ(0, self->r.reclaimed);
+	EXPECT_EQ(0, self->r.dropped);
+	for (i = 0; i < 2; i++)
+		EXPECT_EQ(BUFPOOL_OWN_FREE, s->own[y[i]]);
+	s->caches[2].pending = BUFPOOL_IDX_NIL;	/* its CAS failed */
+	RECONCILE(self);
+	EXPECT_WHOLE(self);
+	EXPECT_EQ(3, self->r.cached);
+	EXPECT_EQ(2, self->r.reclaimed);
+	EXPECT_EQ(0, self->r.dropped);
+	EXPECT_EQ(0, self->r.repaired);
+}
+
 TEST_HARNESS_MAIN
