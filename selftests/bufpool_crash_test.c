@@ -106,26 +106,40 @@ FIXTURE_TEARDOWN(crash)
 }
 
 /* A child that opens the pool, takes n buffers, and waits to be killed. */
-static pid_t hold_and_wait(unsigned int n, int fd)
+/*
+ * A child that takes n buffers, gives the last give of them back to its
+ * cache (ABI 1.7: marked its cache's), writes how many it holds to fd
+ * and waits to be killed.
+ */
+static pid_t hold_give_and_wait(unsigned int n, unsigned int give, int fd)
 {
+	static uint32_t idx[4096];
 	struct bufpool *p;
 	unsigned int i;
-	uint32_t idx;
 	pid_t pid = fork();
 
 	if (pid)
 		return pid;
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	p = bufpool_open(NULL);
-	if (!p)
+	if (!p || n > 4096 || give > n)
 		_exit(1);
 	for (i = 0; i < n; i++)
-		if (bufpool_acquire_index(p, &idx))
+		if (bufpool_acquire_index(p, &idx[i]))
 			_exit(2);
+	for (i = n - give; i < n; i++)
+		if (bufpool_release_index(p, idx[i]))
+			_exit(4);
+	n -= give;
 	if (write(fd, &n, sizeof(n)) != sizeof(n))
 		_exit(3);
 	for (;;)
 		pause();
+}
+
+static pid_t hold_and_wait(unsigned int n, int fd)
+{
+	return hold_give_and_wait(n, 0, fd);
 }
 
 static void kill_wait(pid_t pid)
@@ -169,6 +183,49 @@ TEST_F(crash, killed_holder_is_reclaimed)
 	EXPECT_EQ(a.buf_count, a.free);
 	EXPECT_EQ(0, a.reclaimed);	/* the release had done it already */
 	EXPECT_LE(before + n, bp_stat("reclaimed"));
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/*
+ * ABI 1.7: a killed client's cache holds buffers it gave back, marked
+ * its cache's in own[].  They are cached while it lives, and go back
+ * with it, but only what it held counts as reclaimed: the gives into
+ * its cache were releases already (a kernel that counted the marks as
+ * holds or as releases would be off by the number it gave back).
+ */
+TEST_F(crash, killed_cache_marks_go_back)
+{
+	unsigned int n, take = 2 * self->info.mag_fill + 3;
+	unsigned int give = self->info.mag_fill + 1;
+	struct bufpool_stats st0, st;
+	struct bufpool_audit a;
+	int sv[2];
+	pid_t pid;
+
+	if (!self->info.mag_fill)
+		SKIP(return, "no magazines");
+	ASSERT_EQ(0, pipe(sv));
+	ASSERT_EQ(0, bufpool_stats(self->pool, &st0));
+	pid = hold_give_and_wait(take, give, sv[1]);
+	ASSERT_EQ(sizeof(n), read(sv[0], &n, sizeof(n)));
+	ASSERT_EQ(take - give, n);
+	ASSERT_EQ(0, audit(_metadata, self->pool, &a));
+	EXPECT_WHOLE(a);
+	EXPECT_EQ(n, a.held);		/* the marks are no holds */
+	EXPECT_LE(give, a.cached);	/* they are cached */
+	EXPECT_EQ(0, a.repaired);	/* and none was taken for garbage */
+	ASSERT_EQ(0, bufpool_stats(self->pool, &st));
+	EXPECT_EQ(st0.in_use + n, st.in_use);
+	kill_wait(pid);
+	ASSERT_EQ(0, bufpool_stats(self->pool, &st));
+	EXPECT_EQ(st0.in_use, st.in_use);
+	EXPECT_EQ(st0.reclaimed + n, st.reclaimed);
+	EXPECT_EQ((long long)st.in_use, bp_stat("in_use"));
+	ASSERT_EQ(0, audit(_metadata, self->pool, &a));
+	EXPECT_WHOLE(a);
+	EXPECT_EQ(a.buf_count, a.free);
+	EXPECT_EQ(0, a.repaired);
 	close(sv[0]);
 	close(sv[1]);
 }
