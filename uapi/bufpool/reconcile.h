@@ -375,10 +375,34 @@ static inline void bp_recon_live_mag(struct bp_shm *s, struct bp_recon *r,
 }
 
 /*
+ * Whether mark o is that of a cache whose loaded, prev or pending word
+ * names magazine id too.  Then it is no garbage: two caches' words name
+ * one magazine for a moment when a thread has pushed its magazine to
+ * the depot (its marks cleared) and not yet stored the word that
+ * replaces it, and another thread has taken the magazine and marked
+ * what it gave to it since; whichever cache step 2 visits first, the
+ * marks stay, and step 3 keeps those of a live cache.
+ */
+static inline int bp_recon_mark_names(struct bp_shm *s, __u32 o, __u32 id)
+{
+	__u32 c = o & BUFPOOL_OWN_CACHE_MASK;
+	struct bufpool_cache *k;
+
+	if ((o & ~(BUFPOOL_OWN_CACHED | BUFPOOL_OWN_CACHE_MASK)) ||
+	    c >= s->nr_caches)
+		return 0;
+	k = &s->caches[c];
+	return bp_load_relaxed_u32(&k->loaded) == id ||
+	       bp_load_relaxed_u32(&k->prev) == id ||
+	       bp_load_relaxed_u32(&k->pending) == id;
+}
+
+/*
  * What a magazine live cache ci holds names is cached.  ABI 1.7: its
  * own[] is FREE or BUFPOOL_OWN_CACHED | ci (its thread's mark); any
  * other mark (another cache's, or garbage) is rewritten FREE as a
- * repair, so that the thread's take falls back to the CAS.  But a
+ * repair, so that the thread's take falls back to the CAS, unless that
+ * other cache's words name the magazine too (bp_recon_mark_names).  A
  * magazine that only a pending word names (ci BP_RECON_ANY_CACHE) may
  * be another cache's, marks and all: the thread announced the full
  * stack's head and another thread took it before the CAS, which will
@@ -410,7 +434,8 @@ static inline void bp_recon_mag_contents(struct bp_shm *s,
 		if (bp_recon_own_hold(r, idx, o))
 			continue;
 		if ((o & BUFPOOL_OWN_CACHED) && ci != BP_RECON_ANY_CACHE &&
-		    o != (BUFPOOL_OWN_CACHED | ci)) {
+		    o != (BUFPOOL_OWN_CACHED | ci) &&
+		    !bp_recon_mark_names(s, o, id)) {
 			bp_store_relaxed_u32(&s->own[idx], BUFPOOL_OWN_FREE);
 			r->repaired++;
 		}

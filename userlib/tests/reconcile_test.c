@@ -1409,4 +1409,46 @@ TEST_F(rc, stale_pending_names_a_marked_magazine)
 	EXPECT_EQ(0, self->r.repaired);
 }
 
+/*
+ * A thread of cache 1 pushed its prev magazine to the depot (marks
+ * cleared) and has not yet stored the word that replaces it; the thread
+ * of cache 4 took the magazine and gave buffers to it since, marked its
+ * own.  Both words name the magazine; cache 1's is visited first.  The
+ * marks are right: kept, nothing repaired, each buffer cached once.
+ */
+TEST_F(rc, stale_word_names_a_marked_magazine)
+{
+	struct bp_shm *s = &self->s;
+	__u32 x[3], m, i;
+
+	m = cache_mag(self, 4, 8, 0, 3, 0x7, x);
+	s->caches[1].owner = 7;
+	s->caches[1].prev = m;
+	set_live(self, 7);
+	set_live(self, 8);
+	RECONCILE(self);
+	EXPECT_WHOLE(self);
+	EXPECT_EQ(3, self->r.cached);
+	EXPECT_EQ(0, self->r.repaired);
+	for (i = 0; i < 3; i++)
+		EXPECT_EQ(BUFPOOL_OWN_CACHED | 4, s->own[x[i]]);
+
+	/* The thread of cache 1 stores its new word: the same again. */
+	s->caches[1].prev = BUFPOOL_IDX_NIL;
+	RECONCILE(self);
+	EXPECT_WHOLE(self);
+	EXPECT_EQ(3, self->r.cached);
+	EXPECT_EQ(0, self->r.repaired);
+	for (i = 0; i < 3; i++)
+		EXPECT_EQ(BUFPOOL_OWN_CACHED | 4, s->own[x[i]]);
+
+	/* A mark of a cache that does not name it is still garbage. */
+	s->own[x[0]] = BUFPOOL_OWN_CACHED | 2;
+	s->caches[2].owner = 7;
+	RECONCILE(self);
+	EXPECT_WHOLE(self);
+	EXPECT_EQ(1, self->r.repaired);
+	EXPECT_EQ(BUFPOOL_OWN_FREE, s->own[x[0]]);
+}
+
 TEST_HARNESS_MAIN
