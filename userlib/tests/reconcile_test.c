@@ -1372,23 +1372,51 @@ TEST_F(rc, mark_in_a_queue_slot_cleared)
  * so by a gone cache instead, they are cleared, silently, and the
  * buffers stay cached until the announcement is gone.
  */
+/*
+ * Reconcile; the 3 buffers x[] live cache 4 marked are cached (of
+ * cached in all), their marks kept, nothing repaired.
+ */
+static void marks_kept(struct __test_metadata *_metadata,
+		       FIXTURE_DATA(rc) *self, const __u32 *x, __u32 cached)
+{
+	__u32 i;
+
+	RECONCILE(self);
+	EXPECT_WHOLE(self);
+	EXPECT_EQ(cached, self->r.cached);
+	EXPECT_EQ(0, self->r.repaired);
+	for (i = 0; i < 3; i++)
+		EXPECT_EQ(BUFPOOL_OWN_CACHED | 4, self->s.own[x[i]]);
+}
+
+/*
+ * Live cache 4 holds a magazine of 3 buffers it marked, x[], which
+ * live cache 1 names too: in its pending word (pending) or its prev
+ * word.  Returns the magazine.
+ */
+static __u32 marked_mag_named_twice(struct __test_metadata *_metadata,
+				    FIXTURE_DATA(rc) *self, int pending,
+				    __u32 *x)
+{
+	__u32 m = cache_mag(self, 4, 8, 0, 3, 0x7, x);
+
+	self->s.caches[1].owner = 7;
+	if (pending)
+		self->s.caches[1].pending = m;
+	else
+		self->s.caches[1].prev = m;
+	set_live(self, 7);
+	set_live(self, 8);
+	marks_kept(_metadata, self, x, 3);
+	return m;
+}
+
 TEST_F(rc, stale_pending_names_a_marked_magazine)
 {
 	struct bp_shm *s = &self->s;
 	__u32 x[3], y[2], m, i;
 
-	m = cache_mag(self, 4, 8, 0, 3, 0x7, x);
-	s->caches[1].owner = 7;
-	s->caches[1].pending = m;
-	set_live(self, 7);
-	set_live(self, 8);
-	RECONCILE(self);
-	EXPECT_WHOLE(self);
-	EXPECT_EQ(3, self->r.cached);
-	EXPECT_EQ(0, self->r.repaired);
-	for (i = 0; i < 3; i++)
-		EXPECT_EQ(BUFPOOL_OWN_CACHED | 4, s->own[x[i]]);
-
+	marked_mag_named_twice(_metadata, self, 1, x);
 	m = cache_mag(self, 6, 9, 0, 2, 0x3, y);	/* 9 is gone */
 	s->caches[2].owner = 7;
 	s->caches[2].pending = m;
@@ -1419,28 +1447,12 @@ TEST_F(rc, stale_pending_names_a_marked_magazine)
 TEST_F(rc, stale_word_names_a_marked_magazine)
 {
 	struct bp_shm *s = &self->s;
-	__u32 x[3], m, i;
+	__u32 x[3];
 
-	m = cache_mag(self, 4, 8, 0, 3, 0x7, x);
-	s->caches[1].owner = 7;
-	s->caches[1].prev = m;
-	set_live(self, 7);
-	set_live(self, 8);
-	RECONCILE(self);
-	EXPECT_WHOLE(self);
-	EXPECT_EQ(3, self->r.cached);
-	EXPECT_EQ(0, self->r.repaired);
-	for (i = 0; i < 3; i++)
-		EXPECT_EQ(BUFPOOL_OWN_CACHED | 4, s->own[x[i]]);
-
+	marked_mag_named_twice(_metadata, self, 0, x);
 	/* The thread of cache 1 stores its new word: the same again. */
 	s->caches[1].prev = BUFPOOL_IDX_NIL;
-	RECONCILE(self);
-	EXPECT_WHOLE(self);
-	EXPECT_EQ(3, self->r.cached);
-	EXPECT_EQ(0, self->r.repaired);
-	for (i = 0; i < 3; i++)
-		EXPECT_EQ(BUFPOOL_OWN_CACHED | 4, s->own[x[i]]);
+	marks_kept(_metadata, self, x, 3);
 
 	/* A mark of a cache that does not name it is still garbage. */
 	s->own[x[0]] = BUFPOOL_OWN_CACHED | 2;
