@@ -85,6 +85,10 @@ int main(int argc, char **argv)
 	int bi, i;
 	char *p;
 
+	if (rounds <= 0) {
+		fprintf(stderr, "usage: stride_bench [rounds > 0]\n");
+		return 2;
+	}
 	printf("# stride_bench: ns per write to the first byte of each buffer of a burst\n");
 	printf("size,burst,pages,stride_2k_ns,stride_plus_line_ns,ratio\n");
 	for (si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
