@@ -51,6 +51,7 @@ struct bufpool_pool_spec {
 	unsigned int mode;	/* checked before it becomes a umode_t */
 	u32 caches;
 	u32 mag_size;		/* buffers per magazine; 0: the default */
+	bool spread;		/* ABI 1.8: buffers a cache line apart */
 	u32 uid;		/* owner and group of the device node */
 	u32 gid;
 	u32 queues;		/* queue descriptors */

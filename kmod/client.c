@@ -268,7 +268,8 @@ void bufpool_client_mapped(struct bufpool_client *client)
  * @abi: the ABI version the client speaks
  *
  * Return: the client's id, or -EPROTO for an ABI without the records, or
- * one older than 1.6 on a pool whose magazines it cannot read.
+ * one older than 1.6 on a pool whose magazines it cannot read, or older
+ * than 1.8 on a pool whose buffers it cannot find (spread).
  */
 int bufpool_client_attach(struct bufpool_client *client, u32 abi)
 {
@@ -276,7 +277,9 @@ int bufpool_client_attach(struct bufpool_client *client, u32 abi)
 
 	if (!bp_abi_usable(abi) ||
 	    (pool->layout.mag_fill > BUFPOOL_MAG_CAP &&
-	     BUFPOOL_ABI_VERSION_MINOR(abi) < 6))
+	     BUFPOOL_ABI_VERSION_MINOR(abi) < 6) ||
+	    (!bp_layout_shift_abi(&pool->layout) &&
+	     BUFPOOL_ABI_VERSION_MINOR(abi) < 8))
 		return -EPROTO;
 	mutex_lock(&pool->lock);
 	client->attached = true;

@@ -60,6 +60,10 @@ module_param_named(mag_size, bufpool_default_spec.mag_size, uint, 0444);
 MODULE_PARM_DESC(mag_size,
 		 "Buffers per magazine of a thread's cache, 1 to 1023 and at most buf_count / (4 * caches), so that the caches hold at most half the pool; size it to the bursts (a cache holds two magazines); above 63 only clients of ABI 1.6 or later can use the pool; 0: buf_count / (4 * caches), at most 63 (default 0)");
 
+module_param_named(spread, bufpool_default_spec.spread, bool, 0444);
+MODULE_PARM_DESC(spread,
+		 "Spread the buffers: each starts a cache line (64 bytes) after the previous one ends, so that the first lines of many buffers do not crowd a few sets of the CPU caches as a power-of-two stride makes them; a 2 MiB page then holds 2097152 / (buf_size + 64) buffers, and only clients of ABI 1.8 or later can use the pool; not with buf_size=2097152 (default n)");
+
 module_param_named(mode, bufpool_default_spec.mode, uint, 0444);
 MODULE_PARM_DESC(mode,
 		 "Permission bits of the device node (default 0600)");
@@ -91,7 +95,7 @@ MODULE_PARM_DESC(queue,
 static char *param_pools;
 module_param_named(pools, param_pools, charp, 0444);
 MODULE_PARM_DESC(pools,
-		 "More pools, /dev/bufpool-NAME each: NAME:key=value,...;NAME:... with keys buf_size, buf_count, numa_node, caches, mag_size, mode, uid, gid, queues, queue_len, repair_interval_ms (defaults: those of the default pool) and queue (as the queue parameter; none by default)");
+		 "More pools, /dev/bufpool-NAME each: NAME:key=value,...;NAME:... with keys buf_size, buf_count, numa_node, caches, mag_size, spread, mode, uid, gid, queues, queue_len, repair_interval_ms (defaults: those of the default pool) and queue (as the queue parameter; none by default)");
 
 static struct bufpool_pool *bufpool_pools[BUFPOOL_NR_MINORS];
 static unsigned int bufpool_nr_pools;
@@ -173,6 +177,13 @@ static int bufpool_parse_key_value(struct bufpool_pool_spec *spec,
 	*val++ = '\0';
 	if (!strcmp(key, "queue"))	/* not a number: its own messages */
 		return bufpool_parse_queues(spec, val);
+	if (!strcmp(key, "spread")) {
+		if (!kstrtobool(val, &spec->spread))
+			return 0;
+		pr_err("pools: %s: spread=\"%s\" is not y, n, 1 or 0\n",
+		       spec->name, val);
+		return -EINVAL;
+	}
 	if (!strcmp(key, "buf_size"))
 		err = kstrtou32(val, 0, &spec->buf_size);
 	else if (!strcmp(key, "buf_count"))
@@ -274,9 +285,10 @@ static int bufpool_add_pool(const struct bufpool_pool_spec *spec,
 		return err;
 	}
 	bufpool_pools[bufpool_nr_pools++] = pool;
-	pr_info("/dev/%s: %u buffers of %u B in %u x 2 MiB chunks, node %d\n",
+	pr_info("/dev/%s: %u buffers of %u B, %u B apart, in %u x 2 MiB chunks, node %d\n",
 		pool->name, pool->layout.buf_count,
-		1U << pool->layout.buf_shift, pool->nr_chunks, pool->numa_node);
+		1U << pool->layout.buf_shift, pool->layout.buf_stride,
+		pool->nr_chunks, pool->numa_node);
 	return 0;
 }
 

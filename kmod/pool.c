@@ -93,8 +93,11 @@ static int bufpool_spec_queues_check(const struct bufpool_pool_spec *spec)
 static void bufpool_spec_layout(const struct bufpool_pool_spec *spec,
 				struct bp_layout *layout)
 {
-	bp_layout_compute(layout, spec->buf_count, ilog2(spec->buf_size),
-			  spec->caches, spec->mag_size, spec->queues,
+	u32 shift = ilog2(spec->buf_size);
+
+	bp_layout_compute(layout, spec->buf_count, shift,
+			  bp_buf_stride(shift, spec->spread), spec->caches,
+			  spec->mag_size, spec->queues,
 			  bufpool_spec_queue_len(spec), PAGE_SIZE);
 }
 
@@ -114,6 +117,11 @@ int bufpool_pool_spec_check(const struct bufpool_pool_spec *spec)
 		pr_err("%s: buf_size=%u: must be a power of two from %u to %u\n",
 		       spec->name, spec->buf_size, BUFPOOL_MIN_BUF_SIZE,
 		       BUFPOOL_MAX_BUF_SIZE);
+		return -EINVAL;
+	}
+	if (spec->spread && !bp_buf_stride(ilog2(spec->buf_size), 1)) {
+		pr_err("%s: spread: a buffer of %u B fills its 2 MiB page: nothing to spread\n",
+		       spec->name, spec->buf_size);
 		return -EINVAL;
 	}
 	if (!bp_buf_count_ok(spec->buf_count)) {

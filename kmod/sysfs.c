@@ -20,6 +20,7 @@
 enum bufpool_sysfs_number {
 	BUFPOOL_SYSFS_BUF_SIZE,
 	BUFPOOL_SYSFS_BUF_COUNT,
+	BUFPOOL_SYSFS_BUF_STRIDE,
 	BUFPOOL_SYSFS_NUMA_NODE,
 	BUFPOOL_SYSFS_CACHES,
 	BUFPOOL_SYSFS_MAG_FILL,
@@ -71,6 +72,9 @@ static ssize_t bufpool_sysfs_show(struct device *dev,
 	switch (number) {
 	case BUFPOOL_SYSFS_BUF_SIZE:
 		value = 1U << pool->layout.buf_shift;
+		break;
+	case BUFPOOL_SYSFS_BUF_STRIDE:
+		value = pool->layout.buf_stride;
 		break;
 	case BUFPOOL_SYSFS_BUF_COUNT:
 	case BUFPOOL_SYSFS_TOTAL:
@@ -174,6 +178,7 @@ static ssize_t bufpool_sysfs_show(struct device *dev,
 
 BUFPOOL_SYSFS_ATTR(buf_size, BUFPOOL_SYSFS_BUF_SIZE);
 BUFPOOL_SYSFS_ATTR(buf_count, BUFPOOL_SYSFS_BUF_COUNT);
+BUFPOOL_SYSFS_ATTR(buf_stride, BUFPOOL_SYSFS_BUF_STRIDE);
 BUFPOOL_SYSFS_ATTR(numa_node, BUFPOOL_SYSFS_NUMA_NODE);
 BUFPOOL_SYSFS_ATTR(caches, BUFPOOL_SYSFS_CACHES);
 BUFPOOL_SYSFS_ATTR(mag_fill, BUFPOOL_SYSFS_MAG_FILL);
@@ -207,6 +212,7 @@ BUFPOOL_SYSFS_ATTR(shared_releases, BUFPOOL_SYSFS_SHARED_RELEASES);
 static struct attribute *bufpool_info_attrs[] = {
 	&bufpool_sysfs_attr_buf_size.attr.attr,
 	&bufpool_sysfs_attr_buf_count.attr.attr,
+	&bufpool_sysfs_attr_buf_stride.attr.attr,
 	&bufpool_sysfs_attr_numa_node.attr.attr,
 	&bufpool_sysfs_attr_caches.attr.attr,
 	&bufpool_sysfs_attr_mag_fill.attr.attr,

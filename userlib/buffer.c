@@ -102,10 +102,11 @@ int bp_release_to_sleeper_or_cache(struct bufpool *pool, uint32_t idx)
  */
 struct bp_bulk {
 	char *bufs;
-	uint64_t len, mask;
+	uint64_t len;
 	__u32 *own;
 	struct bufpool_mag *m;
-	uint32_t shift, count, me, mark, fill;
+	struct bp_bufmap map;
+	uint32_t count, me, mark, fill;
 };
 
 static BP_ALWAYS_INLINE struct bp_bulk bp_bulk_of(struct bufpool *pool,
@@ -113,8 +114,7 @@ static BP_ALWAYS_INLINE struct bp_bulk bp_bulk_of(struct bufpool *pool,
 {
 	return (struct bp_bulk){
 		.bufs = pool->bufs, .len = pool->bufs_len,
-		.mask = pool->buf_mask, .own = pool->own,
-		.m = cache->loaded, .shift = pool->buf_shift,
+		.own = pool->own, .m = cache->loaded, .map = pool->map,
 		.count = pool->buf_count, .me = pool->client_id,
 		.mark = cache->mark, .fill = cache->mag_fill,
 	};
@@ -148,7 +148,7 @@ unsigned int bufpool_acquire_bulk(struct bufpool *pool, void **bufs,
 					break;
 				/* Named by own[] before the magazine lets go. */
 				bp_store_release_u32(&b.m->count, --c);
-				bufs[i] = b.bufs + ((size_t)idx << b.shift);
+				bufs[i] = b.bufs + bp_bufmap_off(&b.map, idx);
 			}
 			bp_count_n(&cache->shared->acquires, k);
 			if (i == n)
@@ -182,7 +182,7 @@ int bufpool_release_bulk(struct bufpool *pool, void *const *bufs,
 			struct bp_bulk b = bp_bulk_of(pool, cache);
 
 			for (k = 0; c < b.fill && i < n; k++, i++, c++) {
-				if (bp_addr_to_idx(b.bufs, b.len, b.mask, b.shift,
+				if (bp_addr_to_idx(b.bufs, b.len, &b.map,
 						   bufs[i], &idx) ||
 				    bp_load_relaxed_u32(&b.own[idx]) != b.me)
 					break;
@@ -290,17 +290,20 @@ void *bufpool_addr(const struct bufpool *pool, uint32_t idx)
 int64_t bufpool_index(const struct bufpool *pool, const void *ptr)
 {
 	uint64_t off;
+	uint32_t idx;
 
 	if (!pool) {
 		errno = EINVAL;
 		return -1;
 	}
 	off = (uintptr_t)ptr - (uintptr_t)pool->bufs;
-	if (off >= pool->bufs_len) {
+	/* Not a byte of a buffer: outside them, or between two (spread). */
+	if (off >= pool->bufs_len ||
+	    bp_bufmap_containing(&pool->map, off, &idx)) {
 		errno = EINVAL;
 		return -1;
 	}
-	return (int64_t)(off >> pool->buf_shift);
+	return idx;
 }
 
 /* 0, never a pool's buffer size or count, for a NULL handle. */
@@ -310,7 +313,7 @@ size_t bufpool_buf_size(const struct bufpool *pool)
 		errno = EINVAL;
 		return 0;
 	}
-	return (size_t)1 << pool->buf_shift;
+	return pool->map.size;
 }
 
 uint32_t bufpool_buf_count(const struct bufpool *pool)

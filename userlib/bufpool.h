@@ -95,6 +95,15 @@ struct bufpool_params {
 #define BUFPOOL_F_NO_HUGETLB	(1u << 0)	/* never hugetlb pages */
 #define BUFPOOL_F_NO_CACHE	(1u << 1)	/* no per-thread caches */
 #define BUFPOOL_F_MAG_SIZE	(1u << 2)	/* mag_size is set (1.6) */
+/*
+ * 1.8: spread the buffers, each a cache line (64 bytes) after the end of
+ * the one before, so that bursts that touch the first lines of many
+ * buffers find them in different sets of the CPU caches, where a
+ * power-of-two stride puts them all in a few; a 2 MiB page then holds
+ * 2 MiB / (buf_size + 64) buffers (not for 2 MiB buffers: EINVAL).
+ * Only clients of 1.8 or later open such a pool.
+ */
+#define BUFPOOL_F_SPREAD	(1u << 3)
 
 /*
  * bufpool_create - a pool without the module: the same layout over a

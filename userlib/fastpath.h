@@ -41,34 +41,34 @@ bp_thread_cache_current(const struct bufpool *pool)
 }
 
 /* The address of buffer idx (< buf_count). */
-static inline void *bp_buf_addr(const struct bufpool *pool, uint32_t idx)
+static BP_ALWAYS_INLINE void *bp_buf_addr(const struct bufpool *pool,
+					  uint32_t idx)
 {
-	return pool->bufs + ((size_t)idx << pool->buf_shift);
+	return pool->bufs + bp_bufmap_off(&pool->map, idx);
 }
 
 /*
  * A buffer's start to its index, given the pool's buffer area (bufs,
- * len bytes of buffers of mask + 1 = 1 << shift bytes); its bounds
- * check covers buf_count.
+ * len bytes to the end of the last buffer, laid out as map says); its
+ * bounds check covers buf_count.
  */
 static BP_ALWAYS_INLINE int bp_addr_to_idx(const char *bufs, uint64_t len,
-					   uint64_t mask, uint32_t shift,
+					   const struct bp_bufmap *map,
 					   const void *buf, uint32_t *idx)
 {
 	uint64_t off = (uintptr_t)buf - (uintptr_t)bufs;
 
 	/* One unsigned compare catches pointers below and above the pool. */
-	if (__builtin_expect(off >= len || (off & mask), 0))
+	if (__builtin_expect(off >= len, 0))
 		return -1;
-	*idx = (uint32_t)(off >> shift);
-	return 0;
+	return bp_bufmap_idx(map, off, idx);
 }
 
 static BP_ALWAYS_INLINE int bp_ptr_to_idx(const struct bufpool *pool,
 					  const void *buf, uint32_t *idx)
 {
-	return bp_addr_to_idx(pool->bufs, pool->bufs_len, pool->buf_mask,
-			      pool->buf_shift, buf, idx);
+	return bp_addr_to_idx(pool->bufs, pool->bufs_len, &pool->map, buf,
+			      idx);
 }
 
 /*

@@ -88,8 +88,7 @@ struct bufpool {
 	/* The fast path reads only this line. */
 	uint64_t serial;	/* unique per open in this process */
 	char *bufs;
-	uint64_t bufs_len;	/* buf_count << buf_shift */
-	uint64_t buf_mask;	/* buf_size - 1 */
+	uint64_t bufs_len;	/* to the end of the last buffer */
 	__u32 *own;		/* own[buf_count] in the control area */
 	/*
 	 * Non-zero when a release must leave the fast path
@@ -97,11 +96,11 @@ struct bufpool {
 	 * debug mode, a word that is never 0.
 	 */
 	_Atomic __u32 *divert_releases;
-	uint32_t buf_shift;
 	uint32_t buf_count;
 	uint32_t client_id;	/* what own[] says of this handle's buffers */
 	uint32_t mag_fill;
 	int debug;		/* BUFPOOL_DEBUG: released buffers wait */
+	struct bp_bufmap map;	/* buffer index to address and back */
 
 	struct bp_shm shm;
 	struct bp_quarantine quarantine;

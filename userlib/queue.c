@@ -388,10 +388,11 @@ unsigned int bufpool_enqueue_bulk(struct bufpool_queue *h, void *const *bufs,
 	struct bufpool_queue *q = h;
 	struct bp_thread_cache *cache;
 	struct bufpool *pool;
-	uint64_t base, len, bmask, qmask, off;
+	uint64_t base, len, qmask, off;
 	__u64 t, lapw, s, *slots, *slot, *tail;
 	__u32 *own, *pend;
-	unsigned int i, bshift, qshift;
+	struct bp_bufmap map;
+	unsigned int i, qshift;
 	uint32_t idx, me;
 	int r = 0, sp;
 
@@ -410,8 +411,7 @@ unsigned int bufpool_enqueue_bulk(struct bufpool_queue *h, void *const *bufs,
 	own = pool->own;
 	base = (uintptr_t)pool->bufs;
 	len = pool->bufs_len;
-	bmask = pool->buf_mask;
-	bshift = pool->buf_shift;
+	map = pool->map;
 	slots = q->q.slots;
 	qmask = q->q.mask;
 	qshift = q->q.shift;
@@ -421,9 +421,9 @@ unsigned int bufpool_enqueue_bulk(struct bufpool_queue *h, void *const *bufs,
 	t = bp_load_acquire_u64(tail);
 	for (i = 0; i < n; i++, t++) {
 		off = (uintptr_t)bufs[i] - base;
-		if (__builtin_expect(off >= len || (off & bmask), 0))
+		if (__builtin_expect(off >= len ||
+				     bp_bufmap_idx(&map, off, &idx), 0))
 			goto bad;
-		idx = (uint32_t)(off >> bshift);
 		if (__builtin_expect(bp_load_relaxed_u32(&own[idx]) != me, 0))
 			goto bad;
 		/* Orders the slot naming the last buffer before this goes. */
@@ -478,7 +478,8 @@ unsigned int bufpool_dequeue_bulk(struct bufpool_queue *h, void **bufs,
 	struct bufpool_queue *q = h;
 	struct bufpool *pool;
 	__u64 head, lapw, s, qmask, *slots, *slot, *headp;
-	unsigned int i, bshift, qshift;
+	struct bp_bufmap map;
+	unsigned int i, qshift;
 	uint32_t idx, me, o, count;
 	char *base;
 	__u32 *own;
@@ -497,7 +498,7 @@ unsigned int bufpool_dequeue_bulk(struct bufpool_queue *h, void **bufs,
 	me = pool->client_id;
 	own = pool->own;
 	base = pool->bufs;
-	bshift = pool->buf_shift;
+	map = pool->map;
 	count = q->q.buf_count;
 	slots = q->q.slots;
 	qmask = q->q.mask;
@@ -531,7 +532,7 @@ unsigned int bufpool_dequeue_bulk(struct bufpool_queue *h, void **bufs,
 				break;
 			}
 		}
-		bufs[i] = base + ((size_t)idx << bshift);
+		bufs[i] = base + bp_bufmap_off(&map, idx);
 	}
 	return i;
 }

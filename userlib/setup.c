@@ -102,10 +102,10 @@ static int bp_handle_bind(struct bufpool *pool, const struct bp_layout *l)
 {
 	bp_shm_bind(&pool->shm, pool->ctrl, l);
 	pool->own = pool->shm.own;
-	pool->buf_shift = l->buf_shift;
+	bp_bufmap_init(&pool->map, l->buf_shift, l->buf_stride);
 	pool->buf_count = l->buf_count;
-	pool->bufs_len = (uint64_t)l->buf_count << l->buf_shift;
-	pool->buf_mask = ((uint64_t)1 << l->buf_shift) - 1;
+	pool->bufs_len = bp_bufmap_off(&pool->map, l->buf_count - 1) +
+			 pool->map.size;
 	pool->mag_fill = l->mag_fill;
 	pool->divert_releases = bp_waiters(pool);
 	pool->serial = atomic_fetch_add_explicit(&bp_serial_next, 1,
@@ -160,7 +160,7 @@ struct bufpool *bufpool_create(const struct bufpool_params *params)
 	uint32_t mag_size = 0;
 	struct bufpool *pool;
 	struct bp_layout l;
-	uint32_t shift;
+	uint32_t shift, stride;
 	int huge;
 
 	if (params)
@@ -181,12 +181,17 @@ struct bufpool *bufpool_create(const struct bufpool_params *params)
 	    ((p.flags & BUFPOOL_F_MAG_SIZE) && !mag_size) ||
 	    !bp_mag_fill_ok(p.buf_count, p.caches, mag_size) ||
 	    (p.flags & ~(BUFPOOL_F_NO_HUGETLB | BUFPOOL_F_NO_CACHE |
-			 BUFPOOL_F_MAG_SIZE))) {
+			 BUFPOOL_F_MAG_SIZE | BUFPOOL_F_SPREAD))) {
 		errno = EINVAL;
 		return NULL;
 	}
 	shift = (uint32_t)__builtin_ctzl(p.buf_size);
-	bp_layout_compute(&l, p.buf_count, shift, p.caches, mag_size,
+	stride = bp_buf_stride(shift, !!(p.flags & BUFPOOL_F_SPREAD));
+	if (!stride) {		/* 2 MiB buffers: nothing to spread */
+		errno = EINVAL;
+		return NULL;
+	}
+	bp_layout_compute(&l, p.buf_count, shift, stride, p.caches, mag_size,
 			  p.buf_count <= BUFPOOL_QUEUE_SKIP ? BP_DEFAULT_QUEUES : 0,
 			  p.buf_count <= BUFPOOL_QUEUE_SKIP ?
 			  bp_default_queue_len(p.buf_count) : 0,

@@ -7,7 +7,8 @@
  * next[], own[], mag_next[], mags[], caches[], and from ABI 1.3 queues[],
  * their slots and the live-client map, each cache-line aligned),
  * then, 2 MiB-aligned, the buffer area: buffer i at bufs_offset +
- * (i << buf_shift).
+ * BUFPOOL_BUF_OFFSET(i, buf_stride), which is (i << buf_shift) in a
+ * packed pool (struct bp_bufmap computes it).
  *
  * Caches are bounded so that idle threads cannot starve a pool: each
  * thread's cache holds at most two magazines of mag_fill buffers, and
@@ -115,6 +116,146 @@ static inline int bp_geometry_ok(__u32 buf_shift, __u32 buf_count,
 }
 
 /*
+ * ABI 1.8: the stride of a pool of 1 << buf_shift byte buffers, packed
+ * (spread 0) or spread, 0 when it cannot be spread (a buffer of 2 MiB
+ * fills its chunk).
+ */
+static inline __u32 bp_buf_stride(__u32 buf_shift, int spread)
+{
+	if (!spread)
+		return 1u << buf_shift;
+	return buf_shift < BP_MAX_BUF_SHIFT ?
+	       (1u << buf_shift) + BUFPOOL_SPREAD_PAD : 0;
+}
+
+/*
+ * The shift and stride a header or an info reports (buf_shift 0: spread)
+ * for buffers of buf_size: the log2 of the size, 0 when they are not
+ * one of the two layouts above.
+ */
+static inline __u32 bp_stride_shift(__u32 buf_shift, __u32 buf_size,
+				    __u32 stride)
+{
+	__u32 s;
+
+	if (!bp_buf_size_ok(buf_size))
+		return 0;
+	for (s = BP_MIN_BUF_SHIFT; (1u << s) != buf_size; s++)
+		;
+	if (buf_shift ? buf_shift != s || stride != buf_size :
+	    stride != bp_buf_stride(s, 1) || !stride)
+		return 0;
+	return s;
+}
+
+/*
+ * struct bp_bufmap - buffer index to offset in the buffer area and back
+ * (BUFPOOL_BUF_OFFSET()), without a division on the way: the one copy of
+ * that arithmetic, for the library and the bindings.  A packed pool
+ * shifts.  A spread one (stride = odd << odd_shift, per_chunk buffers
+ * in a chunk, tail bytes after them) computes
+ *   offset(i) = i * stride + (i / per_chunk) * tail
+ * with i / per_chunk as (i * div) >> 40, exact for every i < 2^24 since
+ * per_chunk <= 2^15 (Granlund and Montgomery, "Division by invariant
+ * integers using multiplication", theorem 4.2); and back, for an offset
+ * within a chunk, (in >> odd_shift) * odd_inv modulo 2^32 (odd_inv * odd
+ * == 1 modulo 2^32) is in / stride when stride divides in, and above
+ * every buffer of a chunk when it does not: one multiplication tells a
+ * buffer's start from any other byte.
+ */
+struct bp_bufmap {
+	__u64 div;		/* ceil(2^40 / per_chunk) */
+	__u32 shift;		/* log2(size) when packed, else 0 */
+	__u32 size;
+	__u32 stride;
+	__u32 per_chunk;
+	__u32 tail;
+	__u32 odd_shift;
+	__u32 odd_inv;
+};
+
+#define BP_BUFMAP_DIV_SHIFT	40
+#define BP_CHUNK_SHIFT		21
+static_assert((1u << BP_CHUNK_SHIFT) == BUFPOOL_CHUNK_SIZE,
+	      "chunk size");
+
+/* For a geometry bp_stride_shift() accepted: size 1 << shift. */
+static inline void bp_bufmap_init(struct bp_bufmap *m, __u32 shift,
+				  __u32 stride)
+{
+	__u32 odd, inv, i;
+
+	m->size = 1u << shift;
+	m->stride = stride;
+	m->shift = stride == m->size ? shift : 0;
+	m->per_chunk = BUFPOOL_BUFS_PER_CHUNK(stride);
+	m->tail = BUFPOOL_CHUNK_SIZE - m->per_chunk * stride;
+	m->div = ((1ULL << BP_BUFMAP_DIV_SHIFT) + m->per_chunk - 1) /
+		 m->per_chunk;
+	for (m->odd_shift = 0; !((stride >> m->odd_shift) & 1); m->odd_shift++)
+		;
+	odd = stride >> m->odd_shift;
+	inv = odd;		/* right in 3 bits: each step doubles them */
+	for (i = 0; i < 4; i++)
+		inv *= 2 - odd * inv;
+	m->odd_inv = inv;
+}
+
+/* The offset of buffer idx (< the pool's count) in the buffer area. */
+static inline __u64 bp_bufmap_off(const struct bp_bufmap *m, __u32 idx)
+{
+	if (m->shift)
+		return (__u64)idx << m->shift;
+	return (__u64)idx * m->stride +
+	       (((__u64)idx * m->div) >> BP_BUFMAP_DIV_SHIFT) * m->tail;
+}
+
+/*
+ * The buffer that starts at off in the buffer area: 0 and its index in
+ * *idx (not checked against the pool's count: the caller bounds off),
+ * -1 when off is not a buffer's start.
+ */
+static inline int bp_bufmap_idx(const struct bp_bufmap *m, __u64 off,
+				__u32 *idx)
+{
+	__u32 in, r;
+
+	if (m->shift) {
+		if (off & (m->size - 1))
+			return -1;
+		*idx = (__u32)(off >> m->shift);
+		return 0;
+	}
+	in = (__u32)off & (BUFPOOL_CHUNK_SIZE - 1);
+	r = (in >> m->odd_shift) * m->odd_inv;
+	if ((in & ((1u << m->odd_shift) - 1)) || r >= m->per_chunk)
+		return -1;
+	*idx = (__u32)(off >> BP_CHUNK_SHIFT) * m->per_chunk + r;
+	return 0;
+}
+
+/*
+ * The buffer that holds the byte at off: 0 and its index in *idx, -1
+ * when off falls between buffers (a spread pool's pad, a chunk's tail).
+ */
+static inline int bp_bufmap_containing(const struct bp_bufmap *m, __u64 off,
+				       __u32 *idx)
+{
+	__u32 in, r;
+
+	if (m->shift) {
+		*idx = (__u32)(off >> m->shift);
+		return 0;
+	}
+	in = (__u32)off & (BUFPOOL_CHUNK_SIZE - 1);
+	r = in / m->stride;
+	if (r >= m->per_chunk || in - r * m->stride >= m->size)
+		return -1;
+	*idx = (__u32)(off >> BP_CHUNK_SHIFT) * m->per_chunk + r;
+	return 0;
+}
+
+/*
  * Queue geometry: up to BUFPOOL_MAX_QUEUES queues of queue_len slots, a
  * power of two up to BUFPOOL_MAX_QUEUE_LEN; none at all is fine.  A pool
  * of BUFPOOL_MAX_BUFS buffers has none: its last index would read as
@@ -182,7 +323,8 @@ static inline __u64 bp_mag_stride(__u32 mag_fill)
 
 struct bp_layout {
 	__u32 buf_count;
-	__u32 buf_shift;
+	__u32 buf_shift;	/* log2(buf_size), packed or spread */
+	__u32 buf_stride;	/* bp_buf_stride() */
 	__u32 nr_caches;
 	__u32 mag_fill;
 	__u32 nr_mags;
@@ -213,16 +355,19 @@ static inline __u64 bp_align(__u64 v, __u64 a)	/* a: a power of two */
  * mag_fill 0 asks for the default.
  */
 static inline void bp_layout_compute(struct bp_layout *l, __u32 count,
-				     __u32 shift, __u32 nr_caches,
-				     __u32 mag_fill, __u32 nr_queues,
-				     __u32 queue_len, __u64 page_size)
+				     __u32 shift, __u32 stride,
+				     __u32 nr_caches, __u32 mag_fill,
+				     __u32 nr_queues, __u32 queue_len,
+				     __u64 page_size)
 {
+	__u32 per_chunk = BUFPOOL_BUFS_PER_CHUNK(stride);
 	__u64 end;
 
 	l->buf_count = count;
 	l->nr_queues = nr_queues;
 	l->queue_len = nr_queues ? queue_len : 0;
 	l->buf_shift = shift;
+	l->buf_stride = stride;
 	l->mag_fill = nr_caches ? count / (4 * nr_caches) : 0;
 	if (l->mag_fill > BUFPOOL_MAG_CAP)
 		l->mag_fill = BUFPOOL_MAG_CAP;
@@ -254,7 +399,14 @@ static inline void bp_layout_compute(struct bp_layout *l, __u32 count,
 	end = l->inflight_offset + 4ULL * BUFPOOL_INFLIGHT_WORDS;
 	l->ctrl_size = bp_align(end, page_size);
 	l->bufs_offset = bp_align(l->ctrl_size, BUFPOOL_CHUNK_SIZE);
-	l->bufs_size = bp_align((__u64)count << shift, BUFPOOL_CHUNK_SIZE);
+	l->bufs_size = (__u64)((count + per_chunk - 1) / per_chunk) *
+		       BUFPOOL_CHUNK_SIZE;
+}
+
+/* Whether a layout's buffers are packed: buf_shift means i << buf_shift. */
+static inline __u32 bp_layout_shift_abi(const struct bp_layout *l)
+{
+	return l->buf_stride == 1u << l->buf_shift ? l->buf_shift : 0;
 }
 
 /*
@@ -266,8 +418,9 @@ static inline void bp_layout_to_info(struct bufpool_info *in,
 				     const struct bp_layout *l)
 {
 	in->abi_version = BUFPOOL_ABI_VERSION;
-	in->buf_shift = l->buf_shift;
+	in->buf_shift = bp_layout_shift_abi(l);
 	in->buf_size = 1u << l->buf_shift;
+	in->buf_stride = l->buf_stride;
 	in->buf_count = l->buf_count;
 	in->pool_bytes = l->bufs_size;
 	in->ctrl_offset = 0;
@@ -293,7 +446,9 @@ static inline void bp_layout_from_info(struct bp_layout *l,
 				       const struct bufpool_info *in)
 {
 	l->buf_count = in->buf_count;
-	l->buf_shift = in->buf_shift;
+	l->buf_shift = bp_stride_shift(in->buf_shift, in->buf_size,
+				       in->buf_stride);
+	l->buf_stride = in->buf_stride;
 	l->nr_caches = in->nr_caches;
 	l->mag_fill = in->mag_fill;
 	l->nr_mags = in->nr_mags;
@@ -320,19 +475,22 @@ static inline void bp_layout_from_info(struct bp_layout *l,
  */
 static inline int bp_info_ok(const struct bufpool_info *in)
 {
+	__u32 shift = bp_stride_shift(in->buf_shift, in->buf_size,
+				      in->buf_stride);
 	__u64 c = in->ctrl_size;
 
 	if (in->size < BUFPOOL_INFO_SIZE_VER3 ||
 	    !bp_abi_current(in->abi_version) ||
 	    !bp_queue_geometry_ok(in->buf_count, in->nr_queues,
 				  in->queue_len) ||
-	    !bp_geometry_ok(in->buf_shift, in->buf_count, in->nr_caches) ||
-	    in->buf_size != 1u << in->buf_shift ||
+	    !bp_geometry_ok(shift, in->buf_count, in->nr_caches) ||
 	    in->mag_fill > BUFPOOL_MAG_MAX || in->nr_mags >= BUFPOOL_IDX_NIL ||
 	    (in->mag_fill && !in->nr_mags))
 		return 0;
+	/* The last buffer ends inside the buffer area. */
 	if (c < sizeof(struct bufpool_ctrl) ||
-	    in->bufs_size < (__u64)in->buf_count << in->buf_shift)
+	    in->bufs_size < BUFPOOL_BUF_OFFSET((__u64)in->buf_count - 1,
+					       in->buf_stride) + in->buf_size)
 		return 0;
 	if (in->next_offset < sizeof(struct bufpool_ctrl) ||
 	    in->next_offset + 4ULL * in->buf_count > c ||
@@ -362,7 +520,8 @@ static inline void bp_layout_to_ctrl(struct bufpool_ctrl *c,
 {
 	c->magic = BUFPOOL_CTRL_MAGIC;
 	c->abi_version = BUFPOOL_ABI_VERSION;
-	c->buf_shift = l->buf_shift;
+	c->buf_shift = bp_layout_shift_abi(l);
+	c->buf_stride = l->buf_stride;
 	c->buf_count = l->buf_count;
 	c->next_offset = l->next_offset;
 	c->own_offset = l->own_offset;
@@ -390,10 +549,17 @@ static inline int bp_layout_from_ctrl(struct bp_layout *l,
 				      __u64 page_size)
 {
 	struct bufpool_ctrl want = { 0 };
+	__u32 shift = 0;
 
+	/* The header has no size: a packed pool's shift, or the stride. */
+	if (hdr->buf_shift <= BP_MAX_BUF_SHIFT)
+		shift = bp_stride_shift(hdr->buf_shift, hdr->buf_shift ?
+					1u << hdr->buf_shift :
+					hdr->buf_stride - BUFPOOL_SPREAD_PAD,
+					hdr->buf_stride);
 	if (hdr->magic != BUFPOOL_CTRL_MAGIC ||
 	    !bp_abi_current(hdr->abi_version) ||
-	    !bp_geometry_ok(hdr->buf_shift, hdr->buf_count, hdr->nr_caches) ||
+	    !bp_geometry_ok(shift, hdr->buf_count, hdr->nr_caches) ||
 	    !bp_queue_geometry_ok(hdr->buf_count, hdr->nr_queues,
 				  hdr->queue_len) ||
 	    !bp_mag_fill_ok(hdr->buf_count, hdr->nr_caches, hdr->mag_fill))
@@ -404,12 +570,13 @@ static inline int bp_layout_from_ctrl(struct bp_layout *l,
 	 * (nr_caches 0: no magazines) records the default number of
 	 * caches: try that geometry too.
 	 */
-	bp_layout_compute(l, hdr->buf_count, hdr->buf_shift, hdr->nr_caches,
-			  hdr->mag_fill, hdr->nr_queues, hdr->queue_len,
-			  page_size);
+	bp_layout_compute(l, hdr->buf_count, shift, hdr->buf_stride,
+			  hdr->nr_caches, hdr->mag_fill, hdr->nr_queues,
+			  hdr->queue_len, page_size);
 	if (!hdr->mag_fill && l->mag_fill)
-		bp_layout_compute(l, hdr->buf_count, hdr->buf_shift, 0, 0,
-				  hdr->nr_queues, hdr->queue_len, page_size);
+		bp_layout_compute(l, hdr->buf_count, shift, hdr->buf_stride,
+				  0, 0, hdr->nr_queues, hdr->queue_len,
+				  page_size);
 	bp_layout_to_ctrl(&want, l, hdr->generation);
 	return want.mag_fill == hdr->mag_fill &&
 	       want.nr_mags == hdr->nr_mags &&

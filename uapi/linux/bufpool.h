@@ -29,7 +29,7 @@
 #include <linux/ioctl.h>
 
 #define BUFPOOL_ABI_MAJOR	1
-#define BUFPOOL_ABI_MINOR	7
+#define BUFPOOL_ABI_MINOR	8
 #define BUFPOOL_ABI_VERSION	((BUFPOOL_ABI_MAJOR << 16) | BUFPOOL_ABI_MINOR)
 #define BUFPOOL_ABI_VERSION_MAJOR(v)	((v) >> 16)
 #define BUFPOOL_ABI_VERSION_MINOR(v)	((v) & 0xffff)
@@ -64,17 +64,17 @@ struct bufpool_info {
 	__u32 size;		/* bytes of this struct the kernel filled */
 	__u32 abi_version;	/* BUFPOOL_ABI_VERSION of the kernel */
 	__u32 flags;		/* BUFPOOL_INFO_F_* */
-	__u32 buf_shift;	/* log2(buf_size) */
+	__u32 buf_shift;	/* log2(buf_size); 0 if spread (ABI 1.8) */
 	__u32 buf_size;		/* bytes per buffer, a power of two */
 	__u32 buf_count;	/* buffers in the pool */
 	__s32 numa_node;	/* node the memory was taken from, -1 any */
-	__u32 __pad0;
+	__u32 buf_stride;	/* ABI 1.8: see BUFPOOL_BUF_OFFSET() */
 	__u64 pool_bytes;	/* pinned memory backing the buffers */
 	__u64 ctrl_offset;	/* control area: struct bufpool_ctrl, */
 	__u64 ctrl_size;
 	__u64 next_offset;	/*   its next[] at ctrl_offset + this */
 	__u64 bufs_offset;	/* buffer area: buffer i at bufs_offset + */
-	__u64 bufs_size;	/*   (i << buf_shift) */
+	__u64 bufs_size;	/*   BUFPOOL_BUF_OFFSET(i, buf_stride) */
 	__u64 generation;	/* changes whenever the pool is rebuilt */
 	/* ABI 1.1: magazines and per-thread caches, in the control area */
 	__u32 mag_fill;		/* buffers a magazine holds; 0: no caching */
@@ -95,6 +95,24 @@ struct bufpool_info {
 	__u64 qslots_offset;	/* __u64 slots[nr_queues][queue_len] */
 	__u64 live_offset;	/* __u64 live[BUFPOOL_LIVE_WORDS] */
 };
+
+/*
+ * The buffer area is made of 2 MiB chunks, each holding
+ * BUFPOOL_CHUNK_SIZE / buf_stride buffers from its start, buf_stride
+ * bytes apart; no buffer crosses a chunk, so each is physically
+ * contiguous.  A packed pool's stride is its buffer size, a power of
+ * two, and buffer i is at (i << buf_shift), as before ABI 1.8.  From
+ * ABI 1.8 a pool may be made spread (BUFPOOL_SPREAD_PAD): its stride is
+ * one cache line more than the buffer size, so that the first lines of
+ * consecutive buffers fall in different sets of the CPU caches where a
+ * power-of-two stride puts them all in a few (docs/DESIGN.md, section
+ * 1); its info.buf_shift is 0, which every older client refuses.
+ */
+#define BUFPOOL_SPREAD_PAD	64u
+#define BUFPOOL_BUFS_PER_CHUNK(stride)	(BUFPOOL_CHUNK_SIZE / (stride))
+#define BUFPOOL_BUF_OFFSET(i, stride)					\
+	((__u64)((i) / BUFPOOL_BUFS_PER_CHUNK(stride)) * BUFPOOL_CHUNK_SIZE + \
+	 (__u64)((i) % BUFPOOL_BUFS_PER_CHUNK(stride)) * (stride))
 
 /* info.flags: what libbufpool-user reports of a module-free pool. */
 #define BUFPOOL_INFO_F_MEMFD	0x1u	/* no module: a memfd */
@@ -204,9 +222,9 @@ struct bufpool_wait {
 struct bufpool_ctrl {
 	__u64 magic;
 	__u32 abi_version;
-	__u32 buf_shift;
+	__u32 buf_shift;	/* as in struct bufpool_info */
 	__u32 buf_count;
-	__u32 __pad0;
+	__u32 buf_stride;	/* ABI 1.8, in what was padding */
 	__u64 next_offset;	/* offset of __u32 next[buf_count] */
 	__u64 generation;
 	/* ABI 1.2 */

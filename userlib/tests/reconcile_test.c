@@ -69,7 +69,8 @@ static void queue_setup(FIXTURE_DATA(rc) *self, int k, __u32 size,
 
 FIXTURE_SETUP(rc)
 {
-	bp_layout_compute(&self->l, COUNT, SHIFT, SLOTS, 0, NQ, QLEN, 4096);
+	bp_layout_compute(&self->l, COUNT, SHIFT, 1u << SHIFT, SLOTS, 0, NQ, QLEN,
+			  4096);
 	self->ctrl = calloc(1, self->l.ctrl_size);
 	self->bits = calloc(BM_WORDS(self), 8);
 	ASSERT_NE(NULL, self->ctrl);
