@@ -7,7 +7,7 @@
  * next[], own[], mag_next[], mags[], caches[], and from ABI 1.3 queues[],
  * their slots and the live-client map, each cache-line aligned),
  * then, 2 MiB-aligned, the buffer area: buffer i at bufs_offset +
- * BUFPOOL_BUF_OFFSET(i, buf_stride), which is (i << buf_shift) in a
+ * bufpool_buf_offset(i, buf_stride), which is (i << buf_shift) in a
  * packed pool (struct bp_bufmap computes it).
  *
  * Caches are bounded so that idle threads cannot starve a pool: each
@@ -150,7 +150,7 @@ static inline __u32 bp_stride_shift(__u32 buf_shift, __u32 buf_size,
 
 /*
  * struct bp_bufmap - buffer index to offset in the buffer area and back
- * (BUFPOOL_BUF_OFFSET()), without a division on the way: the one copy of
+ * (bufpool_buf_offset()), without a division on the way: the one copy of
  * that arithmetic, for the library and the bindings.  A packed pool
  * shifts.  A spread one (stride = odd << odd_shift, per_chunk buffers
  * in a chunk, tail bytes after them) computes
@@ -489,7 +489,7 @@ static inline int bp_info_ok(const struct bufpool_info *in)
 		return 0;
 	/* The last buffer ends inside the buffer area. */
 	if (c < sizeof(struct bufpool_ctrl) ||
-	    in->bufs_size < BUFPOOL_BUF_OFFSET((__u64)in->buf_count - 1,
+	    in->bufs_size < bufpool_buf_offset(in->buf_count - 1,
 					       in->buf_stride) + in->buf_size)
 		return 0;
 	if (in->next_offset < sizeof(struct bufpool_ctrl) ||

@@ -68,13 +68,13 @@ struct bufpool_info {
 	__u32 buf_size;		/* bytes per buffer, a power of two */
 	__u32 buf_count;	/* buffers in the pool */
 	__s32 numa_node;	/* node the memory was taken from, -1 any */
-	__u32 buf_stride;	/* ABI 1.8: see BUFPOOL_BUF_OFFSET() */
+	__u32 buf_stride;	/* ABI 1.8: see bufpool_buf_offset() */
 	__u64 pool_bytes;	/* pinned memory backing the buffers */
 	__u64 ctrl_offset;	/* control area: struct bufpool_ctrl, */
 	__u64 ctrl_size;
 	__u64 next_offset;	/*   its next[] at ctrl_offset + this */
 	__u64 bufs_offset;	/* buffer area: buffer i at bufs_offset + */
-	__u64 bufs_size;	/*   BUFPOOL_BUF_OFFSET(i, buf_stride) */
+	__u64 bufs_size;	/*   bufpool_buf_offset(i, buf_stride) */
 	__u64 generation;	/* changes whenever the pool is rebuilt */
 	/* ABI 1.1: magazines and per-thread caches, in the control area */
 	__u32 mag_fill;		/* buffers a magazine holds; 0: no caching */
@@ -110,9 +110,15 @@ struct bufpool_info {
  */
 #define BUFPOOL_SPREAD_PAD	64u
 #define BUFPOOL_BUFS_PER_CHUNK(stride)	(BUFPOOL_CHUNK_SIZE / (stride))
-#define BUFPOOL_BUF_OFFSET(i, stride)					\
-	((__u64)((i) / BUFPOOL_BUFS_PER_CHUNK(stride)) * BUFPOOL_CHUNK_SIZE + \
-	 (__u64)((i) % BUFPOOL_BUFS_PER_CHUNK(stride)) * (stride))
+
+/* Where buffer i starts in the buffer area, for a stride of stride. */
+static inline __u64 bufpool_buf_offset(__u32 i, __u32 stride)
+{
+	__u32 per_chunk = BUFPOOL_BUFS_PER_CHUNK(stride);
+
+	return (__u64)(i / per_chunk) * BUFPOOL_CHUNK_SIZE +
+	       (__u64)(i % per_chunk) * stride;
+}
 
 /* info.flags: what libbufpool-user reports of a module-free pool. */
 #define BUFPOOL_INFO_F_MEMFD	0x1u	/* no module: a memfd */
