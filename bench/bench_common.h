@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -73,6 +74,24 @@ static inline int listed(const char *list, const char *name)
 		p += n;
 	}
 	return 0;
+}
+
+/*
+ * The flag a bench's bufpool pool is made with for buffers of size bytes:
+ * from 1 KiB up, spread (ABI 1.8, BUFPOOL_F_SPREAD: a cache line between
+ * buffers, so that a burst's first lines fall in different sets of the
+ * CPU caches, as DPDK spreads its objects by default), at a cost of 3 %
+ * of the memory at 2 KiB and 64 KiB; below that the buffers are packed
+ * (64 B buffers fill consecutive lines anyway).  BENCH_SPREAD=0 packs
+ * them all, BENCH_SPREAD=1 spreads them all.
+ */
+static inline unsigned int bench_spread_flag(size_t size, unsigned int flag)
+{
+	const char *env = getenv("BENCH_SPREAD");
+
+	if (env && *env)
+		return *env == '1' && size < (2u << 20) ? flag : 0;
+	return size >= 1024 ? flag : 0;
 }
 
 #endif /* BENCH_COMMON_H */

@@ -256,7 +256,7 @@ static void *bp_make_flags(size_t size, uint32_t count, unsigned int flags)
 	uint32_t mag = env ? (uint32_t)strtoul(env, NULL, 0) : BP_MAG_SIZE;
 	struct bufpool_params p = {
 		.buf_size = size, .buf_count = count, .caches = BP_CACHES,
-		.flags = flags,
+		.flags = flags | bench_spread_flag(size, BUFPOOL_F_SPREAD),
 	};
 	struct bufpool *pool;
 
@@ -1706,6 +1706,7 @@ static void *sh_make(size_t size, uint32_t count, uint32_t caches)
 {
 	struct bufpool_params p = {
 		.buf_size = size, .buf_count = count, .caches = caches,
+		.flags = bench_spread_flag(size, BUFPOOL_F_SPREAD),
 	};
 
 	return bufpool_create(&p);

@@ -869,7 +869,9 @@ static void run_cell(enum kind k, size_t size, unsigned int burst, int crash,
 		/* As bench/matrix.c's host pools: 8 caches, magazines of 256. */
 		struct bufpool_params p = {
 			.buf_size = size, .buf_count = COUNT, .caches = 8,
-			.flags = BUFPOOL_F_MAG_SIZE, .mag_size = 256,
+			.flags = BUFPOOL_F_MAG_SIZE |
+				 bench_spread_flag(size, BUFPOOL_F_SPREAD),
+			.mag_size = 256,
 		};
 
 		if (device) {
