@@ -62,7 +62,7 @@ MODULE_PARM_DESC(mag_size,
 
 module_param_named(spread, bufpool_default_spec.spread, bool, 0444);
 MODULE_PARM_DESC(spread,
-		 "Spread the buffers: each starts a cache line (64 bytes) after the previous one ends, so that the first lines of many buffers do not crowd a few sets of the CPU caches as a power-of-two stride makes them; a 2 MiB page then holds 2097152 / (buf_size + 64) buffers, and only clients of ABI 1.8 or later can use the pool; not with buf_size=2097152 (default n)");
+		 "Spread the buffers: each starts a cache line (64 bytes) after the previous one ends, so that the first lines of many buffers do not crowd a few sets of the CPU caches as a power-of-two stride makes them; a buffer may then cross from one 2 MiB page to the next, and only clients of ABI 1.8 or later can use the pool (default n)");
 
 module_param_named(mode, bufpool_default_spec.mode, uint, 0444);
 MODULE_PARM_DESC(mode,

@@ -119,11 +119,6 @@ int bufpool_pool_spec_check(const struct bufpool_pool_spec *spec)
 		       BUFPOOL_MAX_BUF_SIZE);
 		return -EINVAL;
 	}
-	if (spec->spread && !bp_buf_stride(ilog2(spec->buf_size), 1)) {
-		pr_err("%s: spread: a buffer of %u B fills its 2 MiB page: nothing to spread\n",
-		       spec->name, spec->buf_size);
-		return -EINVAL;
-	}
 	if (!bp_buf_count_ok(spec->buf_count)) {
 		pr_err("%s: buf_count=%u: must be from 1 to %u\n",
 		       spec->name, spec->buf_count, BUFPOOL_MAX_BUFS);

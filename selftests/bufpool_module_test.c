@@ -258,16 +258,16 @@ TEST_F(module, burst_sized_magazines)
 
 /*
  * ABI 1.8: spread pools, by parameter and by pools= key: their info and
- * sysfs say the stride; every buffer is where the layout puts it (a 2 MiB
- * chunk holds 2 MiB / stride of them from its start), whole and apart
- * from the next; a client older than 1.8 may not attach to one.
+ * sysfs say the stride; every buffer is where the layout puts it (buffer
+ * i at i * stride, across the 2 MiB chunks), whole and apart from the
+ * next; a client older than 1.8 may not attach to one.
  */
 static void spread_pool_is(struct __test_metadata *_metadata,
 			   const char *path, const char *sysfs,
 			   uint32_t size, uint32_t count, uint32_t stride)
 {
 	struct bufpool *pool = bufpool_open(path);
-	uint32_t k, idx, per = (2u << 20) / stride;
+	uint32_t k, idx;
 	struct bufpool_info info;
 	unsigned char *base, *b;
 	int64_t got;
@@ -278,7 +278,7 @@ static void spread_pool_is(struct __test_metadata *_metadata,
 	EXPECT_EQ(stride, info.buf_stride);
 	EXPECT_EQ(stride == size ? (uint32_t)__builtin_ctz(size) : 0,
 		  info.buf_shift);
-	EXPECT_EQ((uint64_t)(count + per - 1) / per * (2u << 20),
+	EXPECT_EQ(((uint64_t)count * stride + (2u << 20) - 1) >> 21 << 21,
 		  info.bufs_size);
 	EXPECT_EQ(stride, bp_read_number(sysfs, "buf_stride"));
 	base = bufpool_addr(pool, 0);
@@ -288,9 +288,7 @@ static void spread_pool_is(struct __test_metadata *_metadata,
 		got = bufpool_index(pool, b);
 		ASSERT_LE(0, got);
 		idx = (uint32_t)got;
-		ASSERT_EQ((uint64_t)(idx / per) * (2u << 20) +
-			  (uint64_t)(idx % per) * stride,
-			  (uint64_t)(b - base));
+		ASSERT_EQ((uint64_t)idx * stride, (uint64_t)(b - base));
 		memset(b, idx & 0xff, size);
 	}
 	EXPECT_EQ(NULL, bufpool_acquire(pool));
@@ -311,7 +309,7 @@ TEST_F(module, spread_pools)
 
 	BP_NEED_READY(self);
 	ASSERT_EQ(0, bp_finit_module(self->ko,
-		"buf_size=2048 buf_count=2100 spread=1 pools=big:buf_size=65536,buf_count=70,spread=y;packed:buf_size=4096,buf_count=64,spread=n"));
+		"buf_size=2048 buf_count=2100 spread=1 pools=big:buf_size=65536,buf_count=70,spread=y;packed:buf_size=4096,buf_count=64,spread=n;huge:buf_size=2097152,buf_count=3"));
 	EXPECT_LT(0, bp_read_file(PARAM_DIR "spread", buf, sizeof(buf)));
 	EXPECT_STREQ("Y\n", buf);
 	spread_pool_is(_metadata, BUFPOOL_DEV_PATH,
@@ -319,6 +317,9 @@ TEST_F(module, spread_pools)
 	spread_pool_is(_metadata, "/dev/bufpool-big",
 		       "/sys/class/bufpool/bufpool-big/info/", 65536, 70,
 		       65600);
+	spread_pool_is(_metadata, "/dev/bufpool-huge",
+		       "/sys/class/bufpool/bufpool-huge/info/", 2u << 20, 3,
+		       (2u << 20) + 64);
 	spread_pool_is(_metadata, "/dev/bufpool-packed",
 		       "/sys/class/bufpool/bufpool-packed/info/", 4096, 64,
 		       4096);
@@ -766,17 +767,11 @@ FIXTURE_VARIANT_ADD(badparam, size_above_2m) {
 FIXTURE_VARIANT_ADD(badparam, size_not_a_number) {
 	.params = "buf_size=big", .err = EINVAL,
 };
-FIXTURE_VARIANT_ADD(badparam, spread_2m) {
-	.params = "spread=1 buf_size=2097152", .err = EINVAL,
-};
 FIXTURE_VARIANT_ADD(badparam, spread_not_a_bool) {
 	.params = "spread=maybe", .err = EINVAL,
 };
 FIXTURE_VARIANT_ADD(badparam, pools_spread_not_a_bool) {
 	.params = "pools=a:spread=maybe", .err = EINVAL,
-};
-FIXTURE_VARIANT_ADD(badparam, pools_spread_2m) {
-	.params = "pools=a:buf_size=2097152,buf_count=2,spread=1", .err = EINVAL,
 };
 FIXTURE_VARIANT_ADD(badparam, count_zero) {
 	.params = "buf_count=0", .err = EINVAL,

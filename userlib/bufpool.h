@@ -99,9 +99,9 @@ struct bufpool_params {
  * 1.8: spread the buffers, each a cache line (64 bytes) after the end of
  * the one before, so that bursts that touch the first lines of many
  * buffers find them in different sets of the CPU caches, where a
- * power-of-two stride puts them all in a few; a 2 MiB page then holds
- * 2 MiB / (buf_size + 64) buffers (not for 2 MiB buffers: EINVAL).
- * Only clients of 1.8 or later open such a pool.
+ * power-of-two stride puts them all in a few.  The pool takes 64 bytes
+ * more per buffer, and a buffer may cross from one 2 MiB page to the
+ * next.  Only clients of 1.8 or later open such a pool.
  */
 #define BUFPOOL_F_SPREAD	(1u << 3)
 

@@ -21,7 +21,7 @@ struct bp_class {
 	struct bufpool *pool;
 	size_t buf_size;
 	uintptr_t first;	/* the address of its buffer 0 */
-	uint64_t span;		/* buf_count * buf_size */
+	uint64_t span;		/* to the end of the last buffer */
 };
 
 struct bufpool_classes {
@@ -100,7 +100,10 @@ struct bufpool_classes *bufpool_classes_open(const char *const *paths,
 		set->n++;
 		c->buf_size = bufpool_buf_size(c->pool);
 		c->first = (uintptr_t)bufpool_addr(c->pool, 0);
-		c->span = (uint64_t)bufpool_buf_count(c->pool) * c->buf_size;
+		/* To the last buffer's end (1.8: a spread pool's stride). */
+		c->span = (uintptr_t)bufpool_addr(c->pool,
+				bufpool_buf_count(c->pool) - 1) +
+			  c->buf_size - c->first;
 	}
 	qsort(set->by_size, set->n, sizeof(set->by_size[0]), bp_class_cmp);
 	for (i = 1; i < set->n; i++)

@@ -187,10 +187,6 @@ struct bufpool *bufpool_create(const struct bufpool_params *params)
 	}
 	shift = (uint32_t)__builtin_ctzl(p.buf_size);
 	stride = bp_buf_stride(shift, !!(p.flags & BUFPOOL_F_SPREAD));
-	if (!stride) {		/* 2 MiB buffers: nothing to spread */
-		errno = EINVAL;
-		return NULL;
-	}
 	bp_layout_compute(&l, p.buf_count, shift, stride, p.caches, mag_size,
 			  p.buf_count <= BUFPOOL_QUEUE_SKIP ? BP_DEFAULT_QUEUES : 0,
 			  p.buf_count <= BUFPOOL_QUEUE_SKIP ?

@@ -117,15 +117,11 @@ static inline int bp_geometry_ok(__u32 buf_shift, __u32 buf_count,
 
 /*
  * ABI 1.8: the stride of a pool of 1 << buf_shift byte buffers, packed
- * (spread 0) or spread, 0 when it cannot be spread (a buffer of 2 MiB
- * fills its chunk).
+ * (spread 0) or spread.
  */
 static inline __u32 bp_buf_stride(__u32 buf_shift, int spread)
 {
-	if (!spread)
-		return 1u << buf_shift;
-	return buf_shift < BP_MAX_BUF_SHIFT ?
-	       (1u << buf_shift) + BUFPOOL_SPREAD_PAD : 0;
+	return (1u << buf_shift) + (spread ? BUFPOOL_SPREAD_PAD : 0);
 }
 
 /*
@@ -142,72 +138,58 @@ static inline __u32 bp_stride_shift(__u32 buf_shift, __u32 buf_size,
 		return 0;
 	for (s = BP_MIN_BUF_SHIFT; (1u << s) != buf_size; s++)
 		;
-	if (buf_shift ? buf_shift != s || stride != buf_size :
-	    stride != bp_buf_stride(s, 1) || !stride)
+	if (stride != bp_buf_stride(s, !buf_shift) ||
+	    (buf_shift && buf_shift != s))
 		return 0;
 	return s;
 }
 
 /*
- * struct bp_bufmap - buffer index to offset in the buffer area and back
- * (bufpool_buf_offset()), without a division on the way: the one copy of
+ * struct bp_bufmap - buffer index to offset in the buffer area
+ * (bufpool_buf_offset()) and back, without a division: the one copy of
  * that arithmetic, for the library and the bindings.  A packed pool
- * shifts.  A spread one (stride = odd << odd_shift, per_chunk buffers
- * in a chunk, tail bytes after them) computes
- *   offset(i) = i * stride + (i / per_chunk) * tail
- * with i / per_chunk as (i * div) >> 40, exact for every i < 2^24 since
- * per_chunk <= 2^15 (Granlund and Montgomery, "Division by invariant
- * integers using multiplication", theorem 4.2); and back, for an offset
- * within a chunk, (in >> odd_shift) * odd_inv modulo 2^32 (odd_inv * odd
- * == 1 modulo 2^32) is in / stride when stride divides in, and above
- * every buffer of a chunk when it does not: one multiplication tells a
- * buffer's start from any other byte.
+ * shifts.  A spread one multiplies by the stride, and back divides by
+ * multiplying: stride = odd << odd_shift with odd_inv * odd == 1 modulo
+ * 2^64, so for an offset off whose low odd_shift bits are 0,
+ * (off >> odd_shift) * odd_inv modulo 2^64 is off / stride when stride
+ * divides off, and above (2^64 - 1) / odd > 2^48 when it does not
+ * (Granlund and Montgomery, "Division by invariant integers using
+ * multiplication", section 9): one multiplication tells a buffer's
+ * start from any other byte.
  */
 struct bp_bufmap {
-	__u64 div;		/* ceil(2^40 / per_chunk) */
+	__u64 odd_inv;
 	__u32 shift;		/* log2(size) when packed, else 0 */
 	__u32 size;
 	__u32 stride;
-	__u32 per_chunk;
-	__u32 tail;
 	__u32 odd_shift;
-	__u32 odd_inv;
 };
-
-#define BP_BUFMAP_DIV_SHIFT	40
-#define BP_CHUNK_SHIFT		21
-static_assert((1u << BP_CHUNK_SHIFT) == BUFPOOL_CHUNK_SIZE,
-	      "chunk size");
 
 /* For a geometry bp_stride_shift() accepted: size 1 << shift. */
 static inline void bp_bufmap_init(struct bp_bufmap *m, __u32 shift,
 				  __u32 stride)
 {
-	__u32 odd, inv, i;
+	__u64 odd, inv;
+	int i;
 
 	m->size = 1u << shift;
 	m->stride = stride;
 	m->shift = stride == m->size ? shift : 0;
-	m->per_chunk = BUFPOOL_BUFS_PER_CHUNK(stride);
-	m->tail = BUFPOOL_CHUNK_SIZE - m->per_chunk * stride;
-	m->div = ((1ULL << BP_BUFMAP_DIV_SHIFT) + m->per_chunk - 1) /
-		 m->per_chunk;
 	for (m->odd_shift = 0; !((stride >> m->odd_shift) & 1); m->odd_shift++)
 		;
 	odd = stride >> m->odd_shift;
 	inv = odd;		/* right in 3 bits: each step doubles them */
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 5; i++)
 		inv *= 2 - odd * inv;
 	m->odd_inv = inv;
 }
 
-/* The offset of buffer idx (< the pool's count) in the buffer area. */
+/* The offset of buffer idx in the buffer area. */
 static inline __u64 bp_bufmap_off(const struct bp_bufmap *m, __u32 idx)
 {
 	if (m->shift)
 		return (__u64)idx << m->shift;
-	return (__u64)idx * m->stride +
-	       (((__u64)idx * m->div) >> BP_BUFMAP_DIV_SHIFT) * m->tail;
+	return (__u64)idx * m->stride;
 }
 
 /*
@@ -218,7 +200,7 @@ static inline __u64 bp_bufmap_off(const struct bp_bufmap *m, __u32 idx)
 static inline int bp_bufmap_idx(const struct bp_bufmap *m, __u64 off,
 				__u32 *idx)
 {
-	__u32 in, r;
+	__u64 r;
 
 	if (m->shift) {
 		if (off & (m->size - 1))
@@ -226,32 +208,30 @@ static inline int bp_bufmap_idx(const struct bp_bufmap *m, __u64 off,
 		*idx = (__u32)(off >> m->shift);
 		return 0;
 	}
-	in = (__u32)off & (BUFPOOL_CHUNK_SIZE - 1);
-	r = (in >> m->odd_shift) * m->odd_inv;
-	if ((in & ((1u << m->odd_shift) - 1)) || r >= m->per_chunk)
+	r = (off >> m->odd_shift) * m->odd_inv;
+	if ((off & ((1u << m->odd_shift) - 1)) || r > BUFPOOL_IDX_MASK)
 		return -1;
-	*idx = (__u32)(off >> BP_CHUNK_SHIFT) * m->per_chunk + r;
+	*idx = (__u32)r;
 	return 0;
 }
 
 /*
  * The buffer that holds the byte at off: 0 and its index in *idx, -1
- * when off falls between buffers (a spread pool's pad, a chunk's tail).
+ * when off falls between two (a spread pool's pad).
  */
 static inline int bp_bufmap_containing(const struct bp_bufmap *m, __u64 off,
 				       __u32 *idx)
 {
-	__u32 in, r;
+	__u64 r;
 
 	if (m->shift) {
 		*idx = (__u32)(off >> m->shift);
 		return 0;
 	}
-	in = (__u32)off & (BUFPOOL_CHUNK_SIZE - 1);
-	r = in / m->stride;
-	if (r >= m->per_chunk || in - r * m->stride >= m->size)
+	r = off / m->stride;
+	if (off - r * m->stride >= m->size || r > BUFPOOL_IDX_MASK)
 		return -1;
-	*idx = (__u32)(off >> BP_CHUNK_SHIFT) * m->per_chunk + r;
+	*idx = (__u32)r;
 	return 0;
 }
 
@@ -360,7 +340,6 @@ static inline void bp_layout_compute(struct bp_layout *l, __u32 count,
 				     __u32 nr_queues, __u32 queue_len,
 				     __u64 page_size)
 {
-	__u32 per_chunk = BUFPOOL_BUFS_PER_CHUNK(stride);
 	__u64 end;
 
 	l->buf_count = count;
@@ -399,8 +378,7 @@ static inline void bp_layout_compute(struct bp_layout *l, __u32 count,
 	end = l->inflight_offset + 4ULL * BUFPOOL_INFLIGHT_WORDS;
 	l->ctrl_size = bp_align(end, page_size);
 	l->bufs_offset = bp_align(l->ctrl_size, BUFPOOL_CHUNK_SIZE);
-	l->bufs_size = (__u64)((count + per_chunk - 1) / per_chunk) *
-		       BUFPOOL_CHUNK_SIZE;
+	l->bufs_size = bp_align((__u64)count * stride, BUFPOOL_CHUNK_SIZE);
 }
 
 /* Whether a layout's buffers are packed: buf_shift means i << buf_shift. */

@@ -97,27 +97,25 @@ struct bufpool_info {
 };
 
 /*
- * The buffer area is made of 2 MiB chunks, each holding
- * BUFPOOL_CHUNK_SIZE / buf_stride buffers from its start, buf_stride
- * bytes apart; no buffer crosses a chunk, so each is physically
- * contiguous.  A packed pool's stride is its buffer size, a power of
- * two, and buffer i is at (i << buf_shift), as before ABI 1.8.  From
- * ABI 1.8 a pool may be made spread (BUFPOOL_SPREAD_PAD): its stride is
- * one cache line more than the buffer size, so that the first lines of
- * consecutive buffers fall in different sets of the CPU caches where a
+ * Buffer i starts at byte i * buf_stride of the buffer area, which is
+ * made of 2 MiB chunks (BUFPOOL_CHUNK_SIZE).  A packed pool's stride is
+ * its buffer size, a power of two no larger than a chunk, so buffer i is
+ * at (i << buf_shift) and never crosses a chunk, as before ABI 1.8.  From
+ * ABI 1.8 a pool may be made spread: its stride is the buffer size plus
+ * BUFPOOL_SPREAD_PAD, one cache line, so that the first lines of
+ * consecutive buffers fall in different sets of the CPU caches, where a
  * power-of-two stride puts them all in a few (docs/DESIGN.md, section
- * 1); its info.buf_shift is 0, which every older client refuses.
+ * 1).  A spread pool's buffers are contiguous in the mapping; a buffer
+ * may cross from one chunk to the next, so it is physically contiguous
+ * only within each chunk.  Its info.buf_shift is 0, which every older
+ * client refuses.
  */
 #define BUFPOOL_SPREAD_PAD	64u
-#define BUFPOOL_BUFS_PER_CHUNK(stride)	(BUFPOOL_CHUNK_SIZE / (stride))
 
 /* Where buffer i starts in the buffer area, for a stride of stride. */
 static inline __u64 bufpool_buf_offset(__u32 i, __u32 stride)
 {
-	__u32 per_chunk = BUFPOOL_BUFS_PER_CHUNK(stride);
-
-	return (__u64)(i / per_chunk) * BUFPOOL_CHUNK_SIZE +
-	       (__u64)(i % per_chunk) * stride;
+	return (__u64)i * stride;
 }
 
 /* info.flags: what libbufpool-user reports of a module-free pool. */
