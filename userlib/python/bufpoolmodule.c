@@ -275,7 +275,8 @@ static inline uint32_t pool_index(const PoolObject *p, const void *buf)
 	return (uint32_t)bufpool_index(p->pool, buf);
 }
 
-static PyObject *buffer_new(PoolObject *p, uint32_t idx)
+/* A Buffer of p for buffer idx, which starts at addr. */
+static PyObject *buffer_make(PoolObject *p, uint32_t idx, char *addr)
 {
 	BufferObject *b = PyObject_New(BufferObject, &BufferType);
 
@@ -283,12 +284,24 @@ static PyObject *buffer_new(PoolObject *p, uint32_t idx)
 		return NULL;
 	Py_INCREF(p);
 	b->pool = p;
-	b->addr = pool_addr(p, idx);
+	b->addr = addr;
 	b->idx = idx;
 	b->state = BUF_HELD;
 	b->exports = 0;
 	b->fork_gen = fork_gen;
 	return (PyObject *)b;
+}
+
+/* A Buffer of p for buffer idx. */
+static inline PyObject *buffer_new(PoolObject *p, uint32_t idx)
+{
+	return buffer_make(p, idx, pool_addr(p, idx));
+}
+
+/* A Buffer of p for the buffer the library gave out at buf. */
+static inline PyObject *buffer_of(PoolObject *p, void *buf)
+{
+	return buffer_make(p, pool_index(p, buf), buf);
 }
 
 static void Buffer_dealloc(PyObject *self)
@@ -717,7 +730,7 @@ static PyObject *Pool_acquire(PyObject *self, PyObject *unused)
 	buf = bufpool_acquire(h);
 	if (unlikely(!buf))
 		return raise_errno(errno);
-	b = buffer_new(p, pool_index(p, buf));
+	b = buffer_of(p, buf);
 	if (unlikely(!b))
 		bufpool_release(h, buf);
 	return b;
@@ -791,7 +804,7 @@ static PyObject *Pool_acquire_timeout(PyObject *self, PyObject *arg)
 	}
 	if (!buf)
 		return raise_errno(err);
-	b = buffer_new(p, pool_index(p, buf));
+	b = buffer_of(p, buf);
 	if (!b)
 		bufpool_release(h, buf);
 	return b;
@@ -836,7 +849,7 @@ static PyObject *bulk_take(PoolObject *p, struct bufpool *h, PyObject *arg,
 	}
 	list = PyList_New(got);
 	for (i = 0; list && i < got; i++) {
-		b = buffer_new(p, pool_index(p, bufs[i]));
+		b = buffer_of(p, bufs[i]);
 		if (!b) {
 			/* Those wrapped go back when the list is dropped. */
 			bufpool_release_bulk(h, bufs + i, got - i);
@@ -1835,7 +1848,7 @@ static PyObject *Classes_acquire(PyObject *self, PyObject *arg)
 		p = (PoolObject *)PyTuple_GET_ITEM(c->pools, i);
 		off = (uint64_t)(buf - p->base);
 		if (off < p->span) {
-			PyObject *b = buffer_new(p, pool_index(p, buf));
+			PyObject *b = buffer_of(p, buf);
 
 			if (!b)
 				bufpool_classes_release(set, buf);
