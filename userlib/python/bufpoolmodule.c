@@ -491,7 +491,11 @@ static void pool_bind(PoolObject *p, struct bufpool *h)
 	p->buf_size = (Py_ssize_t)bufpool_buf_size(h);
 	p->buf_count = bufpool_buf_count(h);
 	p->stride = bufpool_get_info(h, &in) ? 0 : in.buf_stride;
-	/* Spread (1.8) when the stride is not the size: no shift then. */
+	/*
+	 * Spread (1.8) when the stride is not the size: no shift then, and
+	 * none either should the info not be had (never, on an open
+	 * handle): the library's path is right for both layouts.
+	 */
 	p->shift = p->stride == (uint32_t)p->buf_size ?
 		   (unsigned int)__builtin_ctzl(bufpool_buf_size(h)) : 0;
 	p->span = (uint64_t)((char *)bufpool_addr(h, p->buf_count - 1) -
