@@ -3,7 +3,7 @@
 same run.
 
     make python bench/matrix bench/matrix-lto
-    PYTHONPATH=userlib/python /usr/bin/python3 userlib/python/bench.py
+    PYTHONPATH=userlib/python /usr/bin/python3 userlib/python/bench.py [--spread]
 
 Each Python figure is the median of RUNS timed loops of N iterations
 (timeit-style: a local-variable loop, the loop's own cost included and
@@ -12,6 +12,8 @@ bench/matrix uses (8192 x 2 KiB, 16 caches).  The C figures are
 bench/matrix's (the library's own benchmark, burst 1, one thread, p50
 of batches; it writes a byte of each buffer): through the shared
 library as the module calls it, and inlined (-flto), when built.
+--spread: the Python figures on a spread pool (library 1.8), whose
+Buffers the module places through the library, not by a shift.
 """
 import csv
 import io
@@ -87,8 +89,9 @@ CASES = [
 ]
 
 
-def python_figures():
-    pool = bufpool.Pool.create(buf_size=2048, buf_count=8192, caches=16)
+def python_figures(spread=False):
+    pool = bufpool.Pool.create(buf_size=2048, buf_count=8192, caches=16,
+                               spread=spread)
     out = []
     for name, fn in CASES:
         fn(pool, N // 10)                        # warm up
@@ -121,10 +124,12 @@ def c_figure(prog, peer):
 
 
 def main():
+    spread = "--spread" in sys.argv[1:]
     print(f"Python {sys.version.split()[0]}, bufpool {bufpool.__version__}; "
           f"median of {RUNS} runs of {N} iterations; load average "
-          f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
-    for name, med, best in python_figures():
+          f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
+          f"{'; a spread pool' if spread else ''}")
+    for name, med, best in python_figures(spread):
         print(f"  {med:8.1f} ns  (best {best:6.1f})  {name}")
     for prog, peer, what in (
             ("matrix", "bufpool", "C, shared library (bench/matrix)"),

@@ -84,9 +84,10 @@ typedef struct {
 	struct bufpool *pool;	/* NULL once closed */
 	char *base;		/* buffer 0 */
 	Py_ssize_t buf_size;
-	uint64_t span;		/* buf_count << shift */
+	uint64_t span;		/* from buffer 0 to the end of the last */
 	uint32_t buf_count;
-	unsigned int shift;
+	uint32_t stride;	/* buf_size, or buf_size + 64 if spread */
+	unsigned int shift;	/* log2(buf_size) if packed, 0 if spread */
 	Py_ssize_t exports;	/* buffer-protocol exports of its Buffers */
 	Py_ssize_t sleepers;	/* threads in acquire_timeout, GIL released */
 	unsigned long fork_gen;
@@ -247,7 +248,35 @@ static int64_t now_ns(void)
 /* ------------------------------------------------------------------ */
 /* Buffer                                                             */
 
-static PyObject *buffer_new(PoolObject *p, uint32_t idx)
+/*
+ * Buffer idx's address, and the index of the buffer that starts at buf
+ * (one the library gave out), in either layout.  A packed pool (stride
+ * == buf_size, a power of two) shifts, inline: the fast path as before.
+ * A spread pool (ABI 1.8: stride buf_size + 64, each 2 MiB chunk holding
+ * 2 MiB / stride buffers from its start) asks the library, bufpool_addr()
+ * and bufpool_index(), rather than redo BUFPOOL_BUF_OFFSET() here: its
+ * struct bp_bufmap (uapi/bufpool/layout.h, not an installed header) is
+ * the one copy of that arithmetic, which a copy here could drift from,
+ * and a call costs nothing next to the interpreter's own.  Only for an
+ * open pool, with idx < buf_count.
+ */
+static inline char *pool_addr(const PoolObject *p, uint32_t idx)
+{
+	if (likely(p->shift))
+		return p->base + ((size_t)idx << p->shift);
+	return bufpool_addr(p->pool, idx);
+}
+
+static inline uint32_t pool_index(const PoolObject *p, const void *buf)
+{
+	if (likely(p->shift))
+		return (uint32_t)((uint64_t)((const char *)buf - p->base) >>
+				  p->shift);
+	return (uint32_t)bufpool_index(p->pool, buf);
+}
+
+/* A Buffer of p for buffer idx, which starts at addr. */
+static PyObject *buffer_make(PoolObject *p, uint32_t idx, char *addr)
 {
 	BufferObject *b = PyObject_New(BufferObject, &BufferType);
 
@@ -255,12 +284,24 @@ static PyObject *buffer_new(PoolObject *p, uint32_t idx)
 		return NULL;
 	Py_INCREF(p);
 	b->pool = p;
-	b->addr = p->base + ((size_t)idx << p->shift);
+	b->addr = addr;
 	b->idx = idx;
 	b->state = BUF_HELD;
 	b->exports = 0;
 	b->fork_gen = fork_gen;
 	return (PyObject *)b;
+}
+
+/* A Buffer of p for buffer idx. */
+static inline PyObject *buffer_new(PoolObject *p, uint32_t idx)
+{
+	return buffer_make(p, idx, pool_addr(p, idx));
+}
+
+/* A Buffer of p for the buffer the library gave out at buf. */
+static inline PyObject *buffer_of(PoolObject *p, void *buf)
+{
+	return buffer_make(p, pool_index(p, buf), buf);
 }
 
 static void Buffer_dealloc(PyObject *self)
@@ -443,12 +484,23 @@ static PyTypeObject BufferType = {
 
 static void pool_bind(PoolObject *p, struct bufpool *h)
 {
+	struct bufpool_info in;
+
 	p->pool = h;
 	p->base = bufpool_addr(h, 0);
 	p->buf_size = (Py_ssize_t)bufpool_buf_size(h);
 	p->buf_count = bufpool_buf_count(h);
-	p->shift = (unsigned int)__builtin_ctzl(bufpool_buf_size(h));
-	p->span = (uint64_t)p->buf_count << p->shift;
+	p->stride = bufpool_get_info(h, &in) ? 0 : in.buf_stride;
+	/*
+	 * Spread (1.8) when the stride is not the size: no shift then, and
+	 * none either should the info not be had (never, on an open
+	 * handle): the library's path is right for both layouts.
+	 */
+	p->shift = p->stride == (uint32_t)p->buf_size ?
+		   (unsigned int)__builtin_ctzl(bufpool_buf_size(h)) : 0;
+	p->span = (uint64_t)((char *)bufpool_addr(h, p->buf_count - 1) -
+			     p->base) +
+		  (uint64_t)p->buf_size;
 	p->exports = 0;
 	p->sleepers = 0;
 	p->fork_gen = fork_gen;
@@ -531,17 +583,17 @@ static int count_arg(PyObject *o, const char *name, uint64_t max,
 static PyObject *Pool_create(PyObject *cls, PyObject *args, PyObject *kwds)
 {
 	static char *kwlist[] = { "buf_size", "buf_count", "caches", "hugetlb",
-				  "mag_size", NULL };
+				  "mag_size", "spread", NULL };
 	PyObject *size_o = Py_None, *count_o = Py_None, *caches_o = Py_None;
 	PyObject *mag_o = Py_None;
 	struct bufpool_params prm = { 0 };
 	uint64_t size, count, caches, mag;
-	int hugetlb = 1, err;
+	int hugetlb = 1, spread = 0, err;
 	struct bufpool *h;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwds, "|$OOOpO:create", kwlist,
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "|$OOOpOp:create", kwlist,
 					 &size_o, &count_o, &caches_o, &hugetlb,
-					 &mag_o))
+					 &mag_o, &spread))
 		return NULL;
 	if (count_arg(size_o, "buf_size", SIZE_MAX, &size) ||
 	    count_arg(count_o, "buf_count", UINT32_MAX, &count) ||
@@ -564,6 +616,9 @@ static PyObject *Pool_create(PyObject *cls, PyObject *args, PyObject *kwds)
 	}
 	if (!hugetlb)
 		prm.flags |= BUFPOOL_F_NO_HUGETLB;
+	/* 1.8; the library refuses 2 MiB buffers spread (EINVAL). */
+	if (spread)
+		prm.flags |= BUFPOOL_F_SPREAD;
 	Py_BEGIN_ALLOW_THREADS
 	h = bufpool_create(&prm);
 	err = errno;
@@ -679,7 +734,7 @@ static PyObject *Pool_acquire(PyObject *self, PyObject *unused)
 	buf = bufpool_acquire(h);
 	if (unlikely(!buf))
 		return raise_errno(errno);
-	b = buffer_new(p, (uint32_t)((uint64_t)(buf - p->base) >> p->shift));
+	b = buffer_of(p, buf);
 	if (unlikely(!b))
 		bufpool_release(h, buf);
 	return b;
@@ -753,7 +808,7 @@ static PyObject *Pool_acquire_timeout(PyObject *self, PyObject *arg)
 	}
 	if (!buf)
 		return raise_errno(err);
-	b = buffer_new(p, (uint32_t)((uint64_t)(buf - p->base) >> p->shift));
+	b = buffer_of(p, buf);
 	if (!b)
 		bufpool_release(h, buf);
 	return b;
@@ -798,8 +853,7 @@ static PyObject *bulk_take(PoolObject *p, struct bufpool *h, PyObject *arg,
 	}
 	list = PyList_New(got);
 	for (i = 0; list && i < got; i++) {
-		b = buffer_new(p, (uint32_t)((uint64_t)((char *)bufs[i] -
-							p->base) >> p->shift));
+		b = buffer_of(p, bufs[i]);
 		if (!b) {
 			/* Those wrapped go back when the list is dropped. */
 			bufpool_release_bulk(h, bufs + i, got - i);
@@ -1080,7 +1134,7 @@ static PyObject *Pool_info(PyObject *self, PyObject *unused)
 			in.mag_next_offset, in.mags_offset, in.caches_offset,
 			in.own_offset, in.client_id, in.nr_queues,
 			in.queue_len, in.queues_offset, in.qslots_offset,
-			in.live_offset };
+			in.live_offset, in.buf_stride };
 
 		r = structseq_u64(InfoType, v, (int)(sizeof(v) / sizeof(v[0])));
 	}
@@ -1162,6 +1216,12 @@ static PyObject *Pool_get_buf_size(PyObject *self, void *closure)
 {
 	(void)closure;
 	return PyLong_FromSsize_t(((PoolObject *)self)->buf_size);
+}
+
+static PyObject *Pool_get_buf_stride(PyObject *self, void *closure)
+{
+	(void)closure;
+	return PyLong_FromUnsignedLong(((PoolObject *)self)->stride);
 }
 
 static PyObject *Pool_get_buf_count(PyObject *self, void *closure)
@@ -1390,7 +1450,7 @@ static PyObject *Queue_enqueue_bulk(PyObject *self, PyObject *arg)
 	for (i = 0; i < n; i++) {
 		if (buf_or_index_arg(p, items[i], &idx, &bobj[i]))
 			goto out;
-		bufs[i] = p->base + ((size_t)idx << p->shift);
+		bufs[i] = pool_addr(p, idx);
 	}
 	moved = bufpool_enqueue_bulk(raw, bufs, (unsigned int)n);
 	if (!moved) {
@@ -1547,7 +1607,7 @@ static PyMethodDef Pool_methods[] = {
 	{ "create", METH_CALLABLE(Pool_create),
 	  METH_VARARGS | METH_KEYWORDS | METH_CLASS,
 	  "create(*, buf_size=None, buf_count=None, caches=None, hugetlb=True, "
-	  "mag_size=None)"
+	  "mag_size=None, spread=False)"
 	  "\n--\n\nA new pool without the module, over a memfd "
 	  "(bufpool_create).  None: the library's default (2048 B, 4096 "
 	  "buffers, 64 caches); caches=0: no per-thread caches; "
@@ -1557,7 +1617,10 @@ static PyMethodDef Pool_methods[] = {
 	  "(MAG_MAX) and 4 * caches * mag_size <= buf_count, else "
 	  "OSError(EINVAL), as with caches=0; None or 0: the default, "
 	  "buf_count / (4 * caches) up to 63 (MAG_CAP).  info().mag_fill "
-	  "tells what the pool has.  Share it with open_fd(fd)." },
+	  "tells what the pool has.  spread=True (library 1.8): each buffer "
+	  "64 bytes (a cache line) after the end of the one before, so that "
+	  "their first lines fall in different CPU cache sets (buf_stride); "
+	  "OSError(EINVAL) for 2 MiB buffers.  Share it with open_fd(fd)." },
 	{ "open_fd", Pool_open_fd, METH_O | METH_CLASS,
 	  "open_fd(fd)\n--\n\nA new handle of the pool behind fd (a device or "
 	  "a pool's memfd, inherited or received); fd is duplicated." },
@@ -1650,6 +1713,11 @@ static PyGetSetDef Pool_getset[] = {
 	{ "client_id", Pool_get_client_id, NULL,
 	  "This handle's id in the pool's ownership records.", NULL },
 	{ "buf_size", Pool_get_buf_size, NULL, "Bytes per buffer.", NULL },
+	{ "buf_stride", Pool_get_buf_stride, NULL,
+	  "Bytes from a buffer's start to the next one's within a 2 MiB "
+	  "chunk (1.8): buf_size in a packed pool, buf_size + 64 in a spread "
+	  "one, whose chunks hold 2 MiB // buf_stride buffers each, none "
+	  "crossing into the next chunk.", NULL },
 	{ "buf_count", Pool_get_buf_count, NULL, "Buffers in the pool.", NULL },
 	{ "closed", Pool_get_closed, NULL, "True once closed.", NULL },
 	{ NULL, NULL, NULL, NULL, NULL }
@@ -1784,7 +1852,7 @@ static PyObject *Classes_acquire(PyObject *self, PyObject *arg)
 		p = (PoolObject *)PyTuple_GET_ITEM(c->pools, i);
 		off = (uint64_t)(buf - p->base);
 		if (off < p->span) {
-			PyObject *b = buffer_new(p, (uint32_t)(off >> p->shift));
+			PyObject *b = buffer_of(p, buf);
 
 			if (!b)
 				bufpool_classes_release(set, buf);
@@ -1990,7 +2058,7 @@ static PyStructSequence_Desc stats_desc = {
 static PyStructSequence_Field info_fields[] = {
 	{ "abi_version", "the ABI version of the kernel (major << 16 | minor)" },
 	{ "flags", "INFO_F_MEMFD, INFO_F_HUGETLB" },
-	{ "buf_shift", "log2(buf_size)" },
+	{ "buf_shift", "log2(buf_size); 0 in a spread pool (1.8)" },
 	{ "buf_size", "bytes per buffer" },
 	{ "buf_count", "buffers in the pool" },
 	{ "numa_node", "node the memory was taken from, -1 any" },
@@ -2014,12 +2082,14 @@ static PyStructSequence_Field info_fields[] = {
 	{ "queues_offset", NULL },
 	{ "qslots_offset", NULL },
 	{ "live_offset", NULL },
+	{ "buf_stride", "bytes from a buffer to the next in a 2 MiB chunk "
+	  "(1.8): buf_size, or buf_size + 64 in a spread pool" },
 	{ NULL, NULL }
 };
 
 static PyStructSequence_Desc info_desc = {
 	"bufpool.Info", "What was said about a pool at open (struct "
-	"bufpool_info).", info_fields, 26
+	"bufpool_info).", info_fields, 27
 };
 
 static PyStructSequence_Field audit_fields[] = {

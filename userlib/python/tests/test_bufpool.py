@@ -3,6 +3,7 @@
 pools, buffers through memoryview, release rules, errors with errno,
 timed waits and the GIL, bulk calls, statistics, handover between two
 handles and two processes, lifetimes after close."""
+import ctypes
 import errno
 import gc
 import glob
@@ -733,6 +734,132 @@ def test_close_refused_while_exported(pool):
     pool.close()
     with pytest.raises(ValueError):
         buf.release()
+
+
+# ------------------------------------------------- spread pools (1.8)
+
+CHUNK = 2 << 20
+# (buf_size, buf_count): both over more than one 2 MiB chunk, so that the
+# chunks' tails count.
+GEOMETRIES = [(2048, 2048), (65536, 64)]
+
+
+def address(buf):
+    """The address of buf's first byte (the export ends on return)."""
+    return ctypes.addressof(ctypes.c_char.from_buffer(buf))
+
+
+def buf_offset(i, stride):
+    """Where buffer i starts in the buffer area, from first principles:
+    each 2 MiB chunk holds CHUNK // stride buffers from its start."""
+    per_chunk = CHUNK // stride
+    return (i // per_chunk) * CHUNK + (i % per_chunk) * stride
+
+
+@pytest.fixture(params=GEOMETRIES, ids=lambda g: f"{g[0]}x{g[1]}")
+def spread_pool(request):
+    size, count = request.param
+    p = bufpool.Pool.create(buf_size=size, buf_count=count, spread=True,
+                            hugetlb=False)
+    yield p
+    gc.collect()
+    if not p.closed:
+        p.close()
+
+
+def check_addresses(bufs, stride):
+    """Every Buffer of bufs where buf_offset() puts it, from one base."""
+    bases = {address(b) - buf_offset(b.index, stride) for b in bufs}
+    assert len(bases) == 1
+    return bases.pop()
+
+
+@pytest.mark.parametrize("spread", [False, True], ids=["packed", "spread"])
+@pytest.mark.parametrize("size,count", GEOMETRIES,
+                         ids=[f"{s}x{c}" for s, c in GEOMETRIES])
+def test_buffer_layout(size, count, spread):
+    stride = size + 64 if spread else size
+    with bufpool.Pool.create(buf_size=size, buf_count=count, spread=spread,
+                             hugetlb=False) as p:
+        assert (p.buf_size, p.buf_stride) == (size, stride)
+        info = p.info()
+        assert info.buf_stride == stride and info.buf_size == size
+        assert info.buf_shift == (0 if spread else size.bit_length() - 1)
+        assert count > CHUNK // stride          # more than one chunk
+        bufs = drain(p)
+        assert sorted(b.index for b in bufs) == list(range(count))
+        base = check_addresses(bufs, stride)
+        offs = sorted(address(b) - base for b in bufs)
+        assert offs[0] == 0 and offs[-1] + size <= info.bufs_size
+        # None overlaps the next, none crosses into the next chunk.
+        assert all(b - a >= stride for a, b in zip(offs, offs[1:]))
+        assert all(o // CHUNK == (o + size - 1) // CHUNK for o in offs)
+        # Index to address and back: a Buffer for a detached index is
+        # where the acquired one was.
+        for b in bufs:
+            i, at = b.index, address(b)
+            again = p.buffer_at(b.detach())
+            assert again.index == i and address(again) == at
+            again.release()
+        assert p.stats().in_use == 0
+
+
+def test_spread_writes_stay_in_their_buffer(spread_pool):
+    p = spread_pool
+    size = p.buf_size
+    bufs = drain(p)
+    for b in bufs:
+        with memoryview(b) as m:
+            assert m.nbytes == size
+            m[:] = bytes([b.index % 251 + 1]) * size
+    for b in bufs:
+        assert bytes(b) == bytes([b.index % 251 + 1]) * size
+        if b.index != p.buf_count - 1:
+            # The 64 bytes after it (a pad, or a chunk's tail) untouched.
+            assert ctypes.string_at(address(b) + size, 64) == bytes(64)
+    p.release_bulk(bufs)
+    assert p.stats().in_use == 0
+
+
+def test_spread_bulk(spread_pool):
+    p = spread_pool
+    bufs = p.acquire_bulk(p.buf_count)         # off the stack array
+    assert sorted(b.index for b in bufs) == list(range(p.buf_count))
+    check_addresses(bufs, p.buf_stride)
+    # The library takes back only buffers' starts (EINVAL otherwise).
+    p.release_bulk(bufs)
+    assert p.stats().in_use == 0
+    few = p.acquire_bulk(10)
+    check_addresses(few, p.buf_stride)
+    p.release_bulk(few)
+    assert p.stats().in_use == 0
+
+
+def test_spread_handoff_adopt(spread_pool):
+    p = spread_pool
+    bufs = p.acquire_bulk(p.buf_count)
+    last = max(bufs, key=lambda b: b.index)     # in the last chunk
+    bufs.remove(last)
+    p.release_bulk(bufs)
+    struct.pack_into("<I", last, p.buf_size - 4, 0x5ead)
+    with bufpool.Pool.open_fd(p.fd) as p2:
+        assert p2.buf_stride == p.buf_stride
+        idx = p.handoff(last)
+        got = p2.adopt(idx)
+        assert got.index == idx
+        assert struct.unpack_from("<I", got, p.buf_size - 4)[0] == 0x5ead
+        got.release()
+    assert p.stats().in_use == 0
+
+
+def test_spread_refuses_2mib_buffers():
+    with pytest.raises(OSError) as e:
+        bufpool.Pool.create(buf_size=CHUNK, buf_count=2, spread=True,
+                            hugetlb=False)
+    assert e.value.errno == errno.EINVAL
+    with bufpool.Pool.create(buf_size=CHUNK, buf_count=2,
+                             hugetlb=False) as p:
+        assert p.buf_stride == CHUNK
 
 
 # -------------------------------------------------------- classes

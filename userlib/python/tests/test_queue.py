@@ -3,6 +3,7 @@
 backend: FIFO order, full and empty, roles and open errors, bulk and
 index forms, statistics, close and lifetimes, a consumer in another
 process, producers in threads, handoff_to."""
+import ctypes
 import errno
 import gc
 import os
@@ -438,6 +439,62 @@ def test_handoff_to(pool):
     other.close()
     gc.collect()
     assert pool.stats().in_use == 0
+
+
+@pytest.mark.parametrize("size,count", [(2048, 2048), (65536, 64)],
+                         ids=["2048x2048", "65536x64"])
+def test_queue_on_a_spread_pool(size, count):
+    """Queues move indices; the Buffers at both ends must be where a
+    spread pool has them (over more than one 2 MiB chunk here)."""
+    chunk = 2 << 20
+    stride = size + 64
+    per_chunk = chunk // stride
+
+    def where(b):
+        """Where b is, less where buffer b.index starts from first
+        principles: the same for every Buffer of the pool."""
+        at = ctypes.addressof(ctypes.c_char.from_buffer(b))
+        return at - ((b.index // per_chunk) * chunk +
+                     (b.index % per_chunk) * stride)
+
+    with bufpool.Pool.create(buf_size=size, buf_count=count, spread=True,
+                             hugetlb=False) as p:
+        assert p.buf_stride == stride and count > per_chunk
+        q = p.queue("py-spread", create=True, capacity=count, produce=True,
+                    consume=True)
+        bufs = p.acquire_bulk(count)
+        base = {where(b) for b in bufs}
+        assert len(base) == 1
+        # Tagged at both ends: a Buffer seen at the wrong place shows.
+        for b in bufs:
+            struct.pack_into("<I", b, 0, b.index)
+            struct.pack_into("<I", b, size - 4, ~b.index & 0xffffffff)
+        order = [b.index for b in bufs]
+
+        def check(got):
+            for b in got:
+                assert where(b) in base
+                assert tag(b) == b.index
+                assert struct.unpack_from("<I", b, size - 4)[0] == \
+                    ~b.index & 0xffffffff
+
+        # Bulk both ways, then one by one, then indices.
+        assert q.enqueue_bulk(bufs) == count
+        got = q.dequeue_bulk(count)
+        assert [b.index for b in got] == order
+        check(got)
+        for b in got:
+            q.enqueue(b)
+        got = [q.dequeue() for _ in range(count)]
+        assert [b.index for b in got] == order
+        check(got)
+        idxs = [b.detach() for b in got]
+        assert q.enqueue_bulk(idxs) == count
+        got = [p.buffer_at(q.dequeue_index()) for _ in range(count)]
+        check(got)
+        p.release_bulk(got)
+        q.close()
+        assert p.stats().in_use == 0
 
 
 def test_info_and_audit_fields(pool):
