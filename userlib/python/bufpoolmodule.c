@@ -252,9 +252,9 @@ static int64_t now_ns(void)
  * Buffer idx's address, and the index of the buffer that starts at buf
  * (one the library gave out), in either layout.  A packed pool (stride
  * == buf_size, a power of two) shifts, inline: the fast path as before.
- * A spread pool (ABI 1.8: stride buf_size + 64, each 2 MiB chunk holding
- * 2 MiB / stride buffers from its start) asks the library, bufpool_addr()
- * and bufpool_index(), rather than redo BUFPOOL_BUF_OFFSET() here: its
+ * A spread pool (ABI 1.8: buffer i at i * stride, stride buf_size + 64)
+ * asks the library, bufpool_addr() and bufpool_index(), rather than redo
+ * bufpool_buf_offset() here: its
  * struct bp_bufmap (uapi/bufpool/layout.h, not an installed header) is
  * the one copy of that arithmetic, which a copy here could drift from,
  * and a call costs nothing next to the interpreter's own.  Only for an
@@ -1714,10 +1714,8 @@ static PyGetSetDef Pool_getset[] = {
 	  "This handle's id in the pool's ownership records.", NULL },
 	{ "buf_size", Pool_get_buf_size, NULL, "Bytes per buffer.", NULL },
 	{ "buf_stride", Pool_get_buf_stride, NULL,
-	  "Bytes from a buffer's start to the next one's within a 2 MiB "
-	  "chunk (1.8): buf_size in a packed pool, buf_size + 64 in a spread "
-	  "one, whose chunks hold 2 MiB // buf_stride buffers each, none "
-	  "crossing into the next chunk.", NULL },
+	  "Bytes from a buffer's start to the next one's (1.8): buf_size in "
+	  "a packed pool, buf_size + 64 in a spread one.", NULL },
 	{ "buf_count", Pool_get_buf_count, NULL, "Buffers in the pool.", NULL },
 	{ "closed", Pool_get_closed, NULL, "True once closed.", NULL },
 	{ NULL, NULL, NULL, NULL, NULL }
@@ -2082,8 +2080,8 @@ static PyStructSequence_Field info_fields[] = {
 	{ "queues_offset", NULL },
 	{ "qslots_offset", NULL },
 	{ "live_offset", NULL },
-	{ "buf_stride", "bytes from a buffer to the next in a 2 MiB chunk "
-	  "(1.8): buf_size, or buf_size + 64 in a spread pool" },
+	{ "buf_stride", "bytes from a buffer to the next (1.8): buf_size, "
+	  "or buf_size + 64 in a spread pool" },
 	{ NULL, NULL }
 };
 
