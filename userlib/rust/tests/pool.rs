@@ -1356,10 +1356,22 @@ fn check_layout(size: usize, count: u32, spread: bool, no_hugetlb: bool) {
         seen[i as usize] = true;
         let p = b.as_ptr();
         let off = p as usize - base;
-        assert_eq!(off, expected_offset(i as usize, stride), "{}: buffer {}", what, i);
+        assert_eq!(
+            off,
+            expected_offset(i as usize, stride),
+            "{}: buffer {}",
+            what,
+            i
+        );
         assert_eq!(b.len(), size, "{}", what);
         // Inside one chunk.
-        assert_eq!(off / CHUNK, (off + size - 1) / CHUNK, "{}: {} crosses", what, i);
+        assert_eq!(
+            off / CHUNK,
+            (off + size - 1) / CHUNK,
+            "{}: {} crosses",
+            what,
+            i
+        );
         // Any byte of it maps back to it.
         assert_eq!(pool.index_of(p), Some(i), "{}", what);
         assert_eq!(pool.index_of(p.wrapping_add(size / 2)), Some(i), "{}", what);
@@ -1374,7 +1386,13 @@ fn check_layout(size: usize, count: u32, spread: bool, no_hugetlb: bool) {
     let mut addrs: Vec<usize> = held.iter().map(|b| b.as_ptr() as usize).collect();
     addrs.sort_unstable();
     for w in addrs.windows(2) {
-        assert!(w[1] - w[0] >= stride, "{}: {:#x} and {:#x}", what, w[0], w[1]);
+        assert!(
+            w[1] - w[0] >= stride,
+            "{}: {:#x} and {:#x}",
+            what,
+            w[0],
+            w[1]
+        );
     }
     // A chunk's tail is nobody's, the next chunk starts a buffer.
     let per_chunk = CHUNK / stride;
@@ -1389,7 +1407,12 @@ fn check_layout(size: usize, count: u32, spread: bool, no_hugetlb: bool) {
         assert_eq!(pool.index_of(next), Some(per_chunk as u32), "{}", what);
     }
     let end = base + expected_offset(n - 1, stride) + size;
-    assert_eq!(pool.index_of(end as *const u8), None, "{}: past the end", what);
+    assert_eq!(
+        pool.index_of(end as *const u8),
+        None,
+        "{}: past the end",
+        what
+    );
     assert_eq!(pool.index_of((base - 1) as *const u8), None, "{}", what);
 
     // Each buffer's whole length written: none changes another.
@@ -1399,7 +1422,12 @@ fn check_layout(size: usize, count: u32, spread: bool, no_hugetlb: bool) {
     }
     for b in &held {
         let t = tag_of(b.index());
-        assert!(b.iter().all(|&x| x == t), "{}: buffer {} changed", what, b.index());
+        assert!(
+            b.iter().all(|&x| x == t),
+            "{}: buffer {} changed",
+            what,
+            b.index()
+        );
     }
 
     // Every index back to its buffer's address.
@@ -1434,7 +1462,10 @@ fn check_layout(size: usize, count: u32, spread: bool, no_hugetlb: bool) {
     let i = b.handoff().unwrap();
     let ob = other.adopt(i).unwrap();
     let obase = base_of(&other);
-    assert_eq!(ob.as_ptr() as usize - obase, expected_offset(i as usize, stride));
+    assert_eq!(
+        ob.as_ptr() as usize - obase,
+        expected_offset(i as usize, stride)
+    );
     assert_eq!(ob.index(), i, "{}", what);
     assert_eq!(ob[0], tag_of(i), "{}", what);
     assert_eq!(ob[size - 1], tag_of(i), "{}", what);
@@ -1461,28 +1492,45 @@ fn check_layout(size: usize, count: u32, spread: bool, no_hugetlb: bool) {
     assert_eq!(out.iter().map(|b| b.index()).collect::<Vec<_>>(), order);
     for b in &out {
         let i = b.index();
-        assert_eq!(b.as_ptr() as usize - base, expected_offset(i as usize, stride));
-        assert!(b.iter().all(|&x| x == tag_of(i)), "{}: {} via queue", what, i);
+        assert_eq!(
+            b.as_ptr() as usize - base,
+            expected_offset(i as usize, stride)
+        );
+        assert!(
+            b.iter().all(|&x| x == tag_of(i)),
+            "{}: {} via queue",
+            what,
+            i
+        );
     }
     let b = out.pop().unwrap();
     let i = b.index();
     q.enqueue(b).unwrap();
     let b = q.dequeue().unwrap();
     assert_eq!(b.index(), i, "{}", what);
-    assert_eq!(b.as_ptr() as usize - base, expected_offset(i as usize, stride));
+    assert_eq!(
+        b.as_ptr() as usize - base,
+        expected_offset(i as usize, stride)
+    );
     let i = b.into_index();
     // SAFETY: held without a guard.
     unsafe { q.enqueue_index(i) }.unwrap();
     assert_eq!(q.dequeue_index().unwrap(), i);
     // SAFETY: dequeued, held without a guard.
     let b = unsafe { pool.from_index(i) }.unwrap();
-    assert_eq!(b.as_ptr() as usize - base, expected_offset(i as usize, stride));
+    assert_eq!(
+        b.as_ptr() as usize - base,
+        expected_offset(i as usize, stride)
+    );
     assert_eq!(b[size - 1], tag_of(i), "{}", what);
     // And the addressed handoff.
     let other = Pool::open_fd(pool.fd()).unwrap();
     let i = b.handoff_to(other.client_id()).unwrap();
     let ob = other.adopt(i).unwrap();
-    assert_eq!(ob.as_ptr() as usize - base_of(&other), expected_offset(i as usize, stride));
+    assert_eq!(
+        ob.as_ptr() as usize - base_of(&other),
+        expected_offset(i as usize, stride)
+    );
     drop(ob);
     drop((other, out, q));
     assert_eq!(pool.stats().unwrap().in_use, 0, "{}", what);
