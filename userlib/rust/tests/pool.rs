@@ -380,7 +380,9 @@ fn info_and_stats() {
     assert_eq!(info.raw.buf_stride, info.buf_stride);
     // A spread pool says buf_shift 0 (ABI 1.8), a packed one its log2.
     assert_eq!(pool.is_spread(), info.raw.buf_shift == 0);
-    if !pool.is_spread() {
+    if pool.is_spread() {
+        assert_eq!(pool.buf_stride(), pool.buf_size() + 64);
+    } else {
         assert_eq!(pool.buf_stride(), pool.buf_size());
         assert_eq!(1usize << info.raw.buf_shift, pool.buf_size());
     }
@@ -1534,6 +1536,27 @@ fn check_layout(size: usize, count: u32, spread: bool, no_hugetlb: bool) {
     drop(ob);
     drop((other, out, q));
     assert_eq!(pool.stats().unwrap().in_use, 0, "{}", what);
+}
+
+/// The pool under test (on the VM, the device, packed or spread as the
+/// module was loaded): every buffer where its stride puts it.
+#[test]
+fn every_buffer_where_the_stride_puts_it() {
+    let pool = test_pool();
+    let base = base_of(&pool);
+    let stride = pool.info().unwrap().buf_stride as usize;
+    let held = take_all(&pool);
+    assert_eq!(held.len(), pool.buf_count() as usize);
+    for b in &held {
+        let i = b.index();
+        let off = b.as_ptr() as usize - base;
+        assert_eq!(off, expected_offset(i as usize, stride), "buffer {}", i);
+        assert_eq!(pool.index_of(b.as_ptr()), Some(i));
+        assert_eq!(
+            pool.index_of(b.as_ptr().wrapping_add(pool.buf_size() - 1)),
+            Some(i)
+        );
+    }
 }
 
 #[test]
