@@ -175,6 +175,14 @@ pub struct Params {
     /// pool has. A client older than 1.6 cannot open a pool with
     /// magazines above 63.
     pub mag_size: u32,
+    /// Spread the buffers (library 1.8, `BUFPOOL_F_SPREAD`): each starts
+    /// a cache line (64 bytes) after the end of the one before, so that
+    /// bursts touching the first lines of many buffers find them in
+    /// different CPU cache sets; a 2 MiB chunk then holds
+    /// `2 MiB / (buf_size + 64)` buffers ([`Pool::buf_stride`]).
+    /// `EINVAL` for 2 MiB buffers. Only clients of 1.8 or later open
+    /// such a pool.
+    pub spread: bool,
 }
 
 /// A pool's statistics ([`Pool::stats`]), summed over every client's
@@ -224,6 +232,9 @@ pub struct Info {
     pub hugetlb: bool,
     /// Bytes per buffer.
     pub buf_size: u32,
+    /// Bytes from one buffer's start to the next one's in a 2 MiB chunk:
+    /// `buf_size`, or `buf_size + 64` for a spread pool (ABI 1.8).
+    pub buf_stride: u32,
     /// Buffers.
     pub buf_count: u32,
     /// NUMA node of the memory, `None` for any.
@@ -282,9 +293,16 @@ pub struct Audit {
 /// documentation for the thread rules.
 pub struct Pool {
     raw: NonNull<sys::bufpool>,
-    /// Buffer 0; buffer i is at `base + (i << shift)`.
+    /// Buffer 0; in a packed pool buffer i is at `base + (i << shift)`.
     base: NonNull<u8>,
+    /// log2(buf_size) for a packed pool; 0 for a spread one (as
+    /// `bufpool_info.buf_shift`), whose addresses and indices come from
+    /// the C library: see [`Pool::addr`].
     shift: u32,
+    /// Bytes per buffer.
+    size: usize,
+    /// Bytes from a buffer's start to the next one's in a chunk.
+    stride: usize,
     count: u32,
 }
 
@@ -316,10 +334,26 @@ impl Pool {
         let base = sys::bufpool_addr(raw.as_ptr(), 0);
         let base = NonNull::new(base as *mut u8).ok_or_else(Error::last)?;
         let size = sys::bufpool_buf_size(raw.as_ptr());
+        let mut info = sys::bufpool_info::default();
+        if sys::bufpool_get_info(raw.as_ptr(), &mut info) != 0 {
+            return Err(Error::last());
+        }
+        // The library refuses a pool whose stride it does not know; 0
+        // (padding before ABI 1.8) would be a packed pool's.
+        let stride = match info.buf_stride as usize {
+            0 => size,
+            s => s,
+        };
         Ok(Pool {
             raw,
             base,
-            shift: size.trailing_zeros(),
+            shift: if stride == size {
+                size.trailing_zeros()
+            } else {
+                0
+            },
+            size,
+            stride,
             count: sys::bufpool_buf_count(raw.as_ptr()),
         })
     }
@@ -374,6 +408,10 @@ impl Pool {
                 0
             } | if params.mag_size != 0 {
                 sys::BUFPOOL_F_MAG_SIZE
+            } else {
+                0
+            } | if params.spread {
+                sys::BUFPOOL_F_SPREAD
             } else {
                 0
             },
@@ -612,30 +650,68 @@ impl Pool {
     }
 
     /// The address of buffer `idx` (< `buf_count`).
+    ///
+    /// A packed pool shifts, as the C fast path does. A spread pool asks
+    /// the C library (`bufpool_addr`): the chunked arithmetic of a
+    /// spread stride lives in one place, `struct bp_bufmap` in
+    /// `uapi/bufpool/layout.h`, and is not copied here where it could
+    /// drift from it.
     #[inline]
     fn addr(&self, idx: u32) -> NonNull<u8> {
         debug_assert!(idx < self.count);
-        // SAFETY: within the buffer area, which is mapped while the pool
-        // is open; never NULL.
-        unsafe { NonNull::new_unchecked(self.base.as_ptr().add((idx as usize) << self.shift)) }
+        if self.shift != 0 {
+            // SAFETY: within the buffer area, which is mapped while the
+            // pool is open; never NULL.
+            return unsafe {
+                NonNull::new_unchecked(self.base.as_ptr().add((idx as usize) << self.shift))
+            };
+        }
+        // SAFETY: an open handle; NULL only for idx out of range.
+        let p = unsafe { sys::bufpool_addr(self.raw.as_ptr(), idx) };
+        NonNull::new(p as *mut u8).expect("bufpool_addr of an index in range")
     }
 
     /// The index of the buffer that contains `ptr` (any byte of it), or
-    /// `None` for an address outside the pool's buffers.
+    /// `None` for an address outside the pool's buffers (in a spread
+    /// pool, also for the 64 bytes between two buffers and a chunk's
+    /// tail).
     #[inline]
     pub fn index_of<T>(&self, ptr: *const T) -> Option<u32> {
-        let off = (ptr as usize).wrapping_sub(self.base.as_ptr() as usize);
-        if off < (self.count as usize) << self.shift {
-            Some((off >> self.shift) as u32)
-        } else {
-            None
+        if self.shift != 0 {
+            let off = (ptr as usize).wrapping_sub(self.base.as_ptr() as usize);
+            return if off < (self.count as usize) << self.shift {
+                Some((off >> self.shift) as u32)
+            } else {
+                None
+            };
         }
+        // A spread pool: the C library's bp_bufmap, as in addr().
+        // SAFETY: an open handle; ptr is only compared, never read.
+        let idx = unsafe { sys::bufpool_index(self.raw.as_ptr(), ptr as *const c_void) };
+        u32::try_from(idx).ok()
     }
 
     /// Bytes per buffer.
     #[inline]
     pub fn buf_size(&self) -> usize {
-        1 << self.shift
+        self.size
+    }
+
+    /// Bytes from one buffer's start to the next one's within a 2 MiB
+    /// chunk: [`Pool::buf_size`] for a packed pool, `buf_size + 64` for
+    /// a spread one ([`Params::spread`]). A chunk holds
+    /// `2 MiB / buf_stride` buffers from its start and no buffer crosses
+    /// one, so buffers are not `buf_stride` apart across chunks: use
+    /// [`Pool::index_of`] and the indices, never arithmetic of your own.
+    #[inline]
+    pub fn buf_stride(&self) -> usize {
+        self.stride
+    }
+
+    /// Whether the pool is spread ([`Params::spread`]).
+    #[inline]
+    pub fn is_spread(&self) -> bool {
+        self.stride != self.size
     }
 
     /// Buffers in the pool.
@@ -687,6 +763,11 @@ impl Pool {
             memfd: i.flags & sys::BUFPOOL_INFO_F_MEMFD != 0,
             hugetlb: i.flags & sys::BUFPOOL_INFO_F_HUGETLB != 0,
             buf_size: i.buf_size,
+            buf_stride: if i.buf_stride == 0 {
+                i.buf_size
+            } else {
+                i.buf_stride
+            },
             buf_count: i.buf_count,
             numa_node: u32::try_from(i.numa_node).ok(),
             pool_bytes: i.pool_bytes,
@@ -765,6 +846,7 @@ impl fmt::Debug for Pool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pool")
             .field("buf_size", &self.buf_size())
+            .field("buf_stride", &self.stride)
             .field("buf_count", &self.count)
             .field("client_id", &self.client_id())
             .finish()
@@ -791,7 +873,14 @@ impl<'p> Buf<'p> {
     /// Its index, the same in every process that maps the pool.
     #[inline]
     pub fn index(&self) -> u32 {
-        ((self.ptr.as_ptr() as usize - self.pool.base.as_ptr() as usize) >> self.pool.shift) as u32
+        let pool = self.pool;
+        if pool.shift != 0 {
+            return ((self.ptr.as_ptr() as usize - pool.base.as_ptr() as usize) >> pool.shift)
+                as u32;
+        }
+        // A spread pool: see Pool::addr.
+        pool.index_of(self.ptr.as_ptr())
+            .expect("a buffer outside its pool")
     }
 
     /// The pool handle it belongs to.

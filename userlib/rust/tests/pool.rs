@@ -376,6 +376,16 @@ fn info_and_stats() {
     assert!(info.abi_minor >= 2);
     assert_eq!(info.buf_size as usize, pool.buf_size());
     assert_eq!(info.buf_count, pool.buf_count());
+    assert_eq!(info.buf_stride as usize, pool.buf_stride());
+    assert_eq!(info.raw.buf_stride, info.buf_stride);
+    // A spread pool says buf_shift 0 (ABI 1.8), a packed one its log2.
+    assert_eq!(pool.is_spread(), info.raw.buf_shift == 0);
+    if pool.is_spread() {
+        assert_eq!(pool.buf_stride(), pool.buf_size() + 64);
+    } else {
+        assert_eq!(pool.buf_stride(), pool.buf_size());
+        assert_eq!(1usize << info.raw.buf_shift, pool.buf_size());
+    }
     assert_eq!(info.memfd, device().is_none());
     assert_eq!(info.client_id, pool.client_id());
     assert!(info.pool_bytes >= (pool.buf_size() * pool.buf_count() as usize) as u64);
@@ -1281,4 +1291,314 @@ fn handoff_to_a_receiver_that_goes() {
     // And it is no longer a receiver.
     let e = pool.handoff_to(tagged(&pool, 4), id).unwrap_err();
     assert_eq!(e.error().errno(), errno::ESRCH);
+}
+
+// ---------------------------------------------------------- spread pools
+
+/// `BUFPOOL_CHUNK_SIZE`, written out: the test's own arithmetic.
+const CHUNK: usize = 2 << 20;
+
+/// `BUFPOOL_BUF_OFFSET(i, stride)` from first principles: a chunk holds
+/// `CHUNK / stride` buffers from its start, `stride` bytes apart.
+fn expected_offset(i: usize, stride: usize) -> usize {
+    let per_chunk = CHUNK / stride;
+    (i / per_chunk) * CHUNK + (i % per_chunk) * stride
+}
+
+/// A tag per buffer that differs between neighbours (and never 0).
+fn tag_of(i: u32) -> u8 {
+    (i % 251) as u8 + 1
+}
+
+/// Buffer 0's address, from the C library rather than the binding.
+fn base_of(pool: &Pool) -> usize {
+    // SAFETY: an open handle; index 0 is always in range.
+    let p = unsafe { bufpool::sys::bufpool_addr(pool.as_ptr(), 0) };
+    assert!(!p.is_null());
+    p as usize
+}
+
+/// Makes a module-free pool of `count` buffers of `size` bytes, spread
+/// or packed, in hugetlb pages or not, and checks every buffer's place
+/// and every form that turns an address into an index or back.
+fn check_layout(size: usize, count: u32, spread: bool, no_hugetlb: bool) {
+    let what = format!(
+        "{} x {} B, spread {}, no_hugetlb {}",
+        count, size, spread, no_hugetlb
+    );
+    let pool = Pool::create(&Params {
+        buf_size: size,
+        buf_count: count,
+        no_hugetlb,
+        spread,
+        ..Params::default()
+    })
+    .unwrap_or_else(|e| panic!("{}: {}", what, e));
+    let stride = if spread { size + 64 } else { size };
+    let n = count as usize;
+    assert_eq!(pool.buf_size(), size, "{}", what);
+    assert_eq!(pool.buf_stride(), stride, "{}", what);
+    assert_eq!(pool.is_spread(), spread, "{}", what);
+    assert_eq!(pool.buf_count(), count, "{}", what);
+    let info = pool.info().unwrap();
+    assert_eq!(info.buf_size as usize, size, "{}", what);
+    assert_eq!(info.buf_stride as usize, stride, "{}", what);
+    assert_eq!(info.raw.buf_shift == 0, spread, "{}", what);
+    let base = base_of(&pool);
+
+    // Every buffer, taken in bulk.
+    let mut held = Vec::new();
+    assert_eq!(pool.acquire_bulk(n, &mut held).unwrap(), n, "{}", what);
+    assert_eq!(pool.acquire().unwrap_err().errno(), errno::ENOBUFS);
+    let mut seen = vec![false; n];
+    for b in &held {
+        let i = b.index();
+        assert!((i as usize) < n, "{}: index {}", what, i);
+        assert!(!seen[i as usize], "{}: index {} twice", what, i);
+        seen[i as usize] = true;
+        let p = b.as_ptr();
+        let off = p as usize - base;
+        assert_eq!(
+            off,
+            expected_offset(i as usize, stride),
+            "{}: buffer {}",
+            what,
+            i
+        );
+        assert_eq!(b.len(), size, "{}", what);
+        // Inside one chunk.
+        assert_eq!(
+            off / CHUNK,
+            (off + size - 1) / CHUNK,
+            "{}: {} crosses",
+            what,
+            i
+        );
+        // Any byte of it maps back to it.
+        assert_eq!(pool.index_of(p), Some(i), "{}", what);
+        assert_eq!(pool.index_of(p.wrapping_add(size / 2)), Some(i), "{}", what);
+        assert_eq!(pool.index_of(p.wrapping_add(size - 1)), Some(i), "{}", what);
+        if spread {
+            // The pad after it is nobody's.
+            assert_eq!(pool.index_of(p.wrapping_add(size)), None, "{}: {}", what, i);
+            assert_eq!(pool.index_of(p.wrapping_add(stride - 1)), None, "{}", what);
+        }
+    }
+    // No two overlap.
+    let mut addrs: Vec<usize> = held.iter().map(|b| b.as_ptr() as usize).collect();
+    addrs.sort_unstable();
+    for w in addrs.windows(2) {
+        assert!(
+            w[1] - w[0] >= stride,
+            "{}: {:#x} and {:#x}",
+            what,
+            w[0],
+            w[1]
+        );
+    }
+    // A chunk's tail is nobody's, the next chunk starts a buffer.
+    let per_chunk = CHUNK / stride;
+    if spread && n > per_chunk {
+        let tail = (base + per_chunk * stride) as *const u8;
+        assert_eq!(pool.index_of(tail), None, "{}: chunk tail", what);
+        let tail_end = (base + CHUNK - 1) as *const u8;
+        assert_eq!(pool.index_of(tail_end), None, "{}: chunk tail", what);
+    }
+    if n > per_chunk {
+        let next = (base + CHUNK) as *const u8;
+        assert_eq!(pool.index_of(next), Some(per_chunk as u32), "{}", what);
+    }
+    let end = base + expected_offset(n - 1, stride) + size;
+    assert_eq!(
+        pool.index_of(end as *const u8),
+        None,
+        "{}: past the end",
+        what
+    );
+    assert_eq!(pool.index_of((base - 1) as *const u8), None, "{}", what);
+
+    // Each buffer's whole length written: none changes another.
+    for b in held.iter_mut() {
+        let t = tag_of(b.index());
+        b.fill(t);
+    }
+    for b in &held {
+        let t = tag_of(b.index());
+        assert!(
+            b.iter().all(|&x| x == t),
+            "{}: buffer {} changed",
+            what,
+            b.index()
+        );
+    }
+
+    // Every index back to its buffer's address.
+    let held: Vec<Buf<'_>> = held
+        .into_iter()
+        .map(|b| {
+            let p = b.as_ptr();
+            let i = b.into_index();
+            // SAFETY: held, its guard gone.
+            let b = unsafe { pool.from_index(i) }.unwrap();
+            assert_eq!(b.as_ptr(), p, "{}: from_index({})", what, i);
+            b
+        })
+        .collect();
+    let mut held = held;
+
+    // The index forms: into_index/from_index, handoff/adopt, on this
+    // handle and on a second one (another mapping, another base).
+    let b = held.pop().unwrap();
+    let p = b.as_ptr();
+    let i = b.into_index();
+    // SAFETY: held, its guard gone.
+    let b = unsafe { pool.from_index(i) }.unwrap();
+    assert_eq!(b.as_ptr(), p, "{}", what);
+    let i = b.handoff().unwrap();
+    let b = pool.adopt(i).unwrap();
+    assert_eq!(b.as_ptr(), p, "{}", what);
+    assert_eq!(b[size - 1], tag_of(i), "{}", what);
+    let other = Pool::open_fd(pool.fd()).unwrap();
+    assert_eq!(other.buf_stride(), stride, "{}", what);
+    assert_eq!(other.buf_size(), size, "{}", what);
+    let i = b.handoff().unwrap();
+    let ob = other.adopt(i).unwrap();
+    let obase = base_of(&other);
+    assert_eq!(
+        ob.as_ptr() as usize - obase,
+        expected_offset(i as usize, stride)
+    );
+    assert_eq!(ob.index(), i, "{}", what);
+    assert_eq!(ob[0], tag_of(i), "{}", what);
+    assert_eq!(ob[size - 1], tag_of(i), "{}", what);
+    drop(ob);
+    drop(other);
+
+    // Bulk release of the rest.
+    pool.release_bulk(held.drain(..)).unwrap();
+    assert_eq!(pool.stats().unwrap().in_use, 0, "{}", what);
+
+    // Queues: single and bulk, by buffer and by index.
+    let q = pool.queue("rt-spread", &create(64, true, true)).unwrap();
+    let qn = 64.min(n);
+    let mut bufs = Vec::new();
+    assert_eq!(pool.acquire_bulk(qn, &mut bufs).unwrap(), qn);
+    for b in bufs.iter_mut() {
+        let t = tag_of(b.index());
+        b.fill(t);
+    }
+    let order: Vec<u32> = bufs.iter().map(|b| b.index()).collect();
+    assert_eq!(q.enqueue_bulk(&mut bufs).unwrap(), qn, "{}", what);
+    let mut out = Vec::new();
+    assert_eq!(q.dequeue_bulk(qn, &mut out).unwrap(), qn, "{}", what);
+    assert_eq!(out.iter().map(|b| b.index()).collect::<Vec<_>>(), order);
+    for b in &out {
+        let i = b.index();
+        assert_eq!(
+            b.as_ptr() as usize - base,
+            expected_offset(i as usize, stride)
+        );
+        assert!(
+            b.iter().all(|&x| x == tag_of(i)),
+            "{}: {} via queue",
+            what,
+            i
+        );
+    }
+    let b = out.pop().unwrap();
+    let i = b.index();
+    q.enqueue(b).unwrap();
+    let b = q.dequeue().unwrap();
+    assert_eq!(b.index(), i, "{}", what);
+    assert_eq!(
+        b.as_ptr() as usize - base,
+        expected_offset(i as usize, stride)
+    );
+    let i = b.into_index();
+    // SAFETY: held without a guard.
+    unsafe { q.enqueue_index(i) }.unwrap();
+    assert_eq!(q.dequeue_index().unwrap(), i);
+    // SAFETY: dequeued, held without a guard.
+    let b = unsafe { pool.from_index(i) }.unwrap();
+    assert_eq!(
+        b.as_ptr() as usize - base,
+        expected_offset(i as usize, stride)
+    );
+    assert_eq!(b[size - 1], tag_of(i), "{}", what);
+    // And the addressed handoff.
+    let other = Pool::open_fd(pool.fd()).unwrap();
+    let i = b.handoff_to(other.client_id()).unwrap();
+    let ob = other.adopt(i).unwrap();
+    assert_eq!(
+        ob.as_ptr() as usize - base_of(&other),
+        expected_offset(i as usize, stride)
+    );
+    drop(ob);
+    drop((other, out, q));
+    assert_eq!(pool.stats().unwrap().in_use, 0, "{}", what);
+}
+
+/// The pool under test (on the VM, the device, packed or spread as the
+/// module was loaded): every buffer where its stride puts it.
+#[test]
+fn every_buffer_where_the_stride_puts_it() {
+    let pool = test_pool();
+    let base = base_of(&pool);
+    let stride = pool.info().unwrap().buf_stride as usize;
+    let held = take_all(&pool);
+    assert_eq!(held.len(), pool.buf_count() as usize);
+    for b in &held {
+        let i = b.index();
+        let off = b.as_ptr() as usize - base;
+        assert_eq!(off, expected_offset(i as usize, stride), "buffer {}", i);
+        assert_eq!(pool.index_of(b.as_ptr()), Some(i));
+        assert_eq!(
+            pool.index_of(b.as_ptr().wrapping_add(pool.buf_size() - 1)),
+            Some(i)
+        );
+    }
+}
+
+#[test]
+fn spread_pool_of_2k_buffers() {
+    // 2112-byte stride: 992 a chunk, 1200 buffers fill a second.
+    for &no_hugetlb in &[true, false] {
+        check_layout(2048, 1200, true, no_hugetlb);
+    }
+}
+
+#[test]
+fn spread_pool_of_64k_buffers() {
+    // 65600-byte stride: 31 a chunk, 64 buffers take three.
+    for &no_hugetlb in &[true, false] {
+        check_layout(64 << 10, 64, true, no_hugetlb);
+    }
+}
+
+#[test]
+fn packed_pool_layout() {
+    check_layout(2048, 1200, false, true);
+    check_layout(64 << 10, 64, false, false);
+}
+
+#[test]
+fn spread_pool_of_2m_buffers_is_refused() {
+    let params = Params {
+        buf_size: 2 << 20,
+        buf_count: 4,
+        caches: 1,
+        no_hugetlb: true,
+        spread: true,
+        ..Params::default()
+    };
+    let e = Pool::create(&params).unwrap_err();
+    assert_eq!(e.errno(), errno::EINVAL, "{}", e);
+    // The same geometry packed is fine: the refusal is the spread's.
+    let pool = Pool::create(&Params {
+        spread: false,
+        ..params
+    })
+    .unwrap();
+    assert_eq!(pool.buf_stride(), 2 << 20);
+    assert!(!pool.is_spread());
 }
