@@ -178,10 +178,9 @@ pub struct Params {
     /// Spread the buffers (library 1.8, `BUFPOOL_F_SPREAD`): each starts
     /// a cache line (64 bytes) after the end of the one before, so that
     /// bursts touching the first lines of many buffers find them in
-    /// different CPU cache sets; a 2 MiB chunk then holds
-    /// `2 MiB / (buf_size + 64)` buffers ([`Pool::buf_stride`]).
-    /// `EINVAL` for 2 MiB buffers. Only clients of 1.8 or later open
-    /// such a pool.
+    /// different CPU cache sets ([`Pool::buf_stride`]). The pool takes
+    /// 64 bytes more per buffer, and a buffer may cross from one 2 MiB
+    /// page to the next. Only clients of 1.8 or later open such a pool.
     pub spread: bool,
 }
 
@@ -232,8 +231,8 @@ pub struct Info {
     pub hugetlb: bool,
     /// Bytes per buffer.
     pub buf_size: u32,
-    /// Bytes from one buffer's start to the next one's in a 2 MiB chunk:
-    /// `buf_size`, or `buf_size + 64` for a spread pool (ABI 1.8).
+    /// Bytes from one buffer's start to the next one's: `buf_size`, or
+    /// `buf_size + 64` for a spread pool (ABI 1.8).
     pub buf_stride: u32,
     /// Buffers.
     pub buf_count: u32,
@@ -301,7 +300,7 @@ pub struct Pool {
     shift: u32,
     /// Bytes per buffer.
     size: usize,
-    /// Bytes from a buffer's start to the next one's in a chunk.
+    /// Bytes from a buffer's start to the next one's.
     stride: usize,
     count: u32,
 }
@@ -652,8 +651,8 @@ impl Pool {
     /// The address of buffer `idx` (< `buf_count`).
     ///
     /// A packed pool shifts, as the C fast path does. A spread pool asks
-    /// the C library (`bufpool_addr`): the chunked arithmetic of a
-    /// spread stride lives in one place, `struct bp_bufmap` in
+    /// the C library (`bufpool_addr`): the arithmetic of a spread
+    /// stride lives in one place, `struct bp_bufmap` in
     /// `uapi/bufpool/layout.h`, and is not copied here where it could
     /// drift from it.
     #[inline]
@@ -673,8 +672,7 @@ impl Pool {
 
     /// The index of the buffer that contains `ptr` (any byte of it), or
     /// `None` for an address outside the pool's buffers (in a spread
-    /// pool, also for the 64 bytes between two buffers and a chunk's
-    /// tail).
+    /// pool, also for the 64 bytes between two buffers).
     #[inline]
     pub fn index_of<T>(&self, ptr: *const T) -> Option<u32> {
         if self.shift != 0 {
@@ -697,12 +695,10 @@ impl Pool {
         self.size
     }
 
-    /// Bytes from one buffer's start to the next one's within a 2 MiB
-    /// chunk: [`Pool::buf_size`] for a packed pool, `buf_size + 64` for
-    /// a spread one ([`Params::spread`]). A chunk holds
-    /// `2 MiB / buf_stride` buffers from its start and no buffer crosses
-    /// one, so buffers are not `buf_stride` apart across chunks: use
-    /// [`Pool::index_of`] and the indices, never arithmetic of your own.
+    /// Bytes from one buffer's start to the next one's:
+    /// [`Pool::buf_size`] for a packed pool, `buf_size + 64` for a
+    /// spread one ([`Params::spread`]). Use [`Pool::index_of`] and the
+    /// indices rather than arithmetic of your own.
     #[inline]
     pub fn buf_stride(&self) -> usize {
         self.stride

@@ -42,12 +42,11 @@ pub const BUFPOOL_F_NO_CACHE: c_uint = 1 << 1;
 /// `mag_size` is set (library 1.6).
 pub const BUFPOOL_F_MAG_SIZE: c_uint = 1 << 2;
 /// Spread the buffers (library 1.8): each starts a cache line
-/// (`BUFPOOL_SPREAD_PAD`) after the end of the one before; `EINVAL` for
-/// 2 MiB buffers.
+/// (`BUFPOOL_SPREAD_PAD`) after the end of the one before.
 pub const BUFPOOL_F_SPREAD: c_uint = 1 << 3;
 
-/// `BUFPOOL_CHUNK_SIZE`: the buffer area is made of chunks this size,
-/// and no buffer crosses one.
+/// `BUFPOOL_CHUNK_SIZE`: the buffer area is made of chunks this size;
+/// a packed pool's buffers never cross one.
 pub const BUFPOOL_CHUNK_SIZE: u32 = 2 << 20;
 /// `BUFPOOL_SPREAD_PAD`: a spread pool's stride is `buf_size` plus this.
 pub const BUFPOOL_SPREAD_PAD: u32 = 64;
@@ -92,8 +91,8 @@ pub struct bufpool_info {
     pub buf_count: u32,
     pub numa_node: i32,
     /// ABI 1.8, in what was padding: bytes from one buffer's start to
-    /// the next one's in a 2 MiB chunk; `buf_size`, or `buf_size + 64`
-    /// for a spread pool (`BUFPOOL_BUF_OFFSET()`).
+    /// the next one's; `buf_size`, or `buf_size + 64` for a spread pool
+    /// (`bufpool_buf_offset()`).
     pub buf_stride: u32,
     pub pool_bytes: u64,
     pub ctrl_offset: u64,

@@ -1298,11 +1298,10 @@ fn handoff_to_a_receiver_that_goes() {
 /// `BUFPOOL_CHUNK_SIZE`, written out: the test's own arithmetic.
 const CHUNK: usize = 2 << 20;
 
-/// `BUFPOOL_BUF_OFFSET(i, stride)` from first principles: a chunk holds
-/// `CHUNK / stride` buffers from its start, `stride` bytes apart.
+/// `bufpool_buf_offset(i, stride)` from first principles: `stride`
+/// bytes after buffer `i - 1`, across the chunks.
 fn expected_offset(i: usize, stride: usize) -> usize {
-    let per_chunk = CHUNK / stride;
-    (i / per_chunk) * CHUNK + (i % per_chunk) * stride
+    i * stride
 }
 
 /// A tag per buffer that differs between neighbours (and never 0).
@@ -1366,14 +1365,10 @@ fn check_layout(size: usize, count: u32, spread: bool, no_hugetlb: bool) {
             i
         );
         assert_eq!(b.len(), size, "{}", what);
-        // Inside one chunk.
-        assert_eq!(
-            off / CHUNK,
-            (off + size - 1) / CHUNK,
-            "{}: {} crosses",
-            what,
-            i
-        );
+        // A packed pool's buffer stays inside its chunk.
+        if !spread {
+            assert_eq!(off / CHUNK, (off + size - 1) / CHUNK, "{}: {}", what, i);
+        }
         // Any byte of it maps back to it.
         assert_eq!(pool.index_of(p), Some(i), "{}", what);
         assert_eq!(pool.index_of(p.wrapping_add(size / 2)), Some(i), "{}", what);
@@ -1396,17 +1391,16 @@ fn check_layout(size: usize, count: u32, spread: bool, no_hugetlb: bool) {
             w[1]
         );
     }
-    // A chunk's tail is nobody's, the next chunk starts a buffer.
-    let per_chunk = CHUNK / stride;
-    if spread && n > per_chunk {
-        let tail = (base + per_chunk * stride) as *const u8;
-        assert_eq!(pool.index_of(tail), None, "{}: chunk tail", what);
-        let tail_end = (base + CHUNK - 1) as *const u8;
-        assert_eq!(pool.index_of(tail_end), None, "{}: chunk tail", what);
-    }
-    if n > per_chunk {
+    // The second chunk's first byte is a byte of the buffer there.
+    if n * stride > CHUNK {
         let next = (base + CHUNK) as *const u8;
-        assert_eq!(pool.index_of(next), Some(per_chunk as u32), "{}", what);
+        let want = CHUNK / stride;
+        let got = if CHUNK % stride < size {
+            Some(want as u32)
+        } else {
+            None
+        };
+        assert_eq!(pool.index_of(next), got, "{}", what);
     }
     let end = base + expected_offset(n - 1, stride) + size;
     assert_eq!(
@@ -1479,8 +1473,13 @@ fn check_layout(size: usize, count: u32, spread: bool, no_hugetlb: bool) {
     assert_eq!(pool.stats().unwrap().in_use, 0, "{}", what);
 
     // Queues: single and bulk, by buffer and by index.
-    let q = pool.queue("rt-spread", &create(64, true, true)).unwrap();
     let qn = 64.min(n);
+    let q = pool
+        .queue(
+            "rt-spread",
+            &create(qn.next_power_of_two() as u32, true, true),
+        )
+        .unwrap();
     let mut bufs = Vec::new();
     assert_eq!(pool.acquire_bulk(qn, &mut bufs).unwrap(), qn);
     for b in bufs.iter_mut() {
@@ -1561,7 +1560,7 @@ fn every_buffer_where_the_stride_puts_it() {
 
 #[test]
 fn spread_pool_of_2k_buffers() {
-    // 2112-byte stride: 992 a chunk, 1200 buffers fill a second.
+    // 2112-byte stride: 1200 buffers reach into a second chunk.
     for &no_hugetlb in &[true, false] {
         check_layout(2048, 1200, true, no_hugetlb);
     }
@@ -1569,7 +1568,7 @@ fn spread_pool_of_2k_buffers() {
 
 #[test]
 fn spread_pool_of_64k_buffers() {
-    // 65600-byte stride: 31 a chunk, 64 buffers take three.
+    // 65600-byte stride: 64 buffers take three chunks.
     for &no_hugetlb in &[true, false] {
         check_layout(64 << 10, 64, true, no_hugetlb);
     }
@@ -1582,23 +1581,8 @@ fn packed_pool_layout() {
 }
 
 #[test]
-fn spread_pool_of_2m_buffers_is_refused() {
-    let params = Params {
-        buf_size: 2 << 20,
-        buf_count: 4,
-        caches: 1,
-        no_hugetlb: true,
-        spread: true,
-        ..Params::default()
-    };
-    let e = Pool::create(&params).unwrap_err();
-    assert_eq!(e.errno(), errno::EINVAL, "{}", e);
-    // The same geometry packed is fine: the refusal is the spread's.
-    let pool = Pool::create(&Params {
-        spread: false,
-        ..params
-    })
-    .unwrap();
-    assert_eq!(pool.buf_stride(), 2 << 20);
-    assert!(!pool.is_spread());
+fn spread_pool_of_2m_buffers() {
+    // Each buffer crosses into the next chunk: 2 MiB + 64 apart.
+    check_layout(2 << 20, 3, true, true);
+    check_layout(2 << 20, 3, false, true);
 }
