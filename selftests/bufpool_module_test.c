@@ -163,6 +163,31 @@ static int burst_round(struct bufpool *pool, void **held, unsigned int n)
 }
 
 /*
+ * ATTACH on the pool at path: refused (EPROTO) for the minor before
+ * minor (unless minor is the first with records, 2), accepted for minor
+ * and for this ABI.
+ */
+static void attach_needs(struct __test_metadata *_metadata, const char *path,
+			 unsigned int minor)
+{
+	uint32_t abi;
+	int fd = open(path, O_RDWR);
+
+	ASSERT_LE(0, fd);
+	if (minor > 2) {
+		abi = (1u << 16) | (minor - 1);
+		errno = 0;
+		EXPECT_EQ(-1, ioctl(fd, BUFPOOL_IOC_ATTACH, &abi));
+		EXPECT_EQ(EPROTO, errno);
+	}
+	abi = (1u << 16) | minor;
+	EXPECT_LT(0, ioctl(fd, BUFPOOL_IOC_ATTACH, &abi));
+	abi = BUFPOOL_ABI_VERSION;
+	EXPECT_LT(0, ioctl(fd, BUFPOOL_IOC_ATTACH, &abi));
+	close(fd);
+}
+
+/*
  * ABI 1.6, mag_size: magazines of 256 and 512 buffers, which bursts of
  * 256 fill and empty without the depot or the free list (their heads,
  * read through a second mapping of the control area, do not move once
@@ -179,9 +204,8 @@ TEST_F(module, burst_sized_magazines)
 	uint64_t heads[3];
 	void *held[512];
 	unsigned int r;
-	__u32 abi;
 	pid_t pid;
-	int status, fd;
+	int status;
 
 	BP_NEED_READY(self);
 	ASSERT_EQ(0, bp_finit_module(self->ko,
@@ -243,15 +267,7 @@ TEST_F(module, burst_sized_magazines)
 		ASSERT_EQ(0, burst_round(pool, held, 512));
 	bufpool_close(pool);
 
-	fd = open(BUFPOOL_DEV_PATH, O_RDWR);
-	ASSERT_LE(0, fd);
-	abi = (1u << 16) | 5;
-	errno = 0;
-	EXPECT_EQ(-1, ioctl(fd, BUFPOOL_IOC_ATTACH, &abi));
-	EXPECT_EQ(EPROTO, errno);
-	abi = BUFPOOL_ABI_VERSION;
-	EXPECT_LT(0, ioctl(fd, BUFPOOL_IOC_ATTACH, &abi));
-	close(fd);
+	attach_needs(_metadata, BUFPOOL_DEV_PATH, 6);
 	ASSERT_EQ(0, bp_delete_module());
 }
 
@@ -303,9 +319,7 @@ static void spread_pool_is(struct __test_metadata *_metadata,
 
 TEST_F(module, spread_pools)
 {
-	uint32_t abi;
 	char buf[8];
-	int fd;
 
 	BP_NEED_READY(self);
 	ASSERT_EQ(0, bp_finit_module(self->ko,
@@ -324,20 +338,8 @@ TEST_F(module, spread_pools)
 		       "/sys/class/bufpool/bufpool-packed/info/", 4096, 64,
 		       4096);
 
-	fd = open(BUFPOOL_DEV_PATH, O_RDWR);
-	ASSERT_LE(0, fd);
-	abi = (1u << 16) | 7;
-	errno = 0;
-	EXPECT_EQ(-1, ioctl(fd, BUFPOOL_IOC_ATTACH, &abi));
-	EXPECT_EQ(EPROTO, errno);
-	abi = BUFPOOL_ABI_VERSION;
-	EXPECT_LT(0, ioctl(fd, BUFPOOL_IOC_ATTACH, &abi));
-	close(fd);
-	fd = open("/dev/bufpool-packed", O_RDWR);
-	ASSERT_LE(0, fd);
-	abi = (1u << 16) | 7;
-	EXPECT_LT(0, ioctl(fd, BUFPOOL_IOC_ATTACH, &abi));
-	close(fd);
+	attach_needs(_metadata, BUFPOOL_DEV_PATH, 8);
+	attach_needs(_metadata, "/dev/bufpool-packed", 2);
 	ASSERT_EQ(0, bp_delete_module());
 }
 

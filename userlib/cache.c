@@ -445,12 +445,14 @@ static void bp_thread_cache_set_prev(struct bp_thread_cache *cache,
 /*
  * What a pop from a depot stack gave: a magazine to use, or why not.
  * A magazine this cache holds already is one no correct client pushed
- * (it is ours: left alone, not pushed anywhere).
+ * (it is ours: left alone, not pushed anywhere).  A thread without a
+ * cache (cache NULL) takes any magazine in range.
  */
 static int bp_depot_pop_ok(const struct bp_thread_cache *cache,
 			   const struct bp_shm *s, uint32_t id, int *err)
 {
-	if (id < s->nr_mags && id != cache->loaded_id && id != cache->prev_id)
+	if (id < s->nr_mags &&
+	    (!cache || (id != cache->loaded_id && id != cache->prev_id)))
 		return 1;
 	if (id == BP_FL_BUSY)
 		*err = EAGAIN;
@@ -585,24 +587,6 @@ static int bp_thread_cache_spill(struct bufpool *pool,
 }
 
 /*
- * bp_depot_pop_ok for a thread without a cache (cache NULL): any
- * magazine in range.
- */
-static int bp_lists_pop_ok(const struct bp_thread_cache *cache,
-			   const struct bp_shm *s, uint32_t id, int *err)
-{
-	if (cache)
-		return bp_depot_pop_ok(cache, s, id, err);
-	if (id < s->nr_mags)
-		return 1;
-	if (id == BP_FL_BUSY)
-		*err = EAGAIN;
-	else if (id != BUFPOOL_IDX_NIL)
-		*err = EUCLEAN;
-	return 0;
-}
-
-/*
  * A thread without magazines takes buffers from the free list; when
  * there are none, it breaks up a magazine from the depot into the free
  * list, so that what caches gave back is never out of its reach.  The
@@ -641,7 +625,7 @@ static uint32_t bp_take_from_lists(struct bufpool *pool,
 		full = s->nr_mags ? bp_fl_pop_rec(s->full_head, s->mag_next,
 						  s->nr_mags, pending) :
 				    BUFPOOL_IDX_NIL;
-		if (!bp_lists_pop_ok(cache, s, full, err)) {
+		if (!bp_depot_pop_ok(cache, s, full, err)) {
 			bp_unannounce(pending);
 			break;
 		}
