@@ -7,7 +7,9 @@
 # seeds' designs and DPDK 22.11; jemalloc; tcmalloc; mimalloc; DPDK 25.11
 # in the sid chroot, scripts/dpdk25.sh), and, when
 # BENCH_VM names the VM runner, bufpool through /dev/bufpool in the VM
-# (relative figures only: the VM is emulated).  Then:
+# (relative figures only: the VM is emulated; its pool of 2 KiB buffers
+# is spread, as the host's bufpool pools of 1 KiB and more are:
+# bench_common.h, BENCH_SPREAD).  Then:
 #   - a table on stdout, each bufpool row with its ratio to the best
 #     other peer of the same scenario in this run;
 #   - build/bench/results.csv, the same with the ratios;
@@ -107,7 +109,7 @@ if [ -x ./mp_bench ]; then
 	if [ -n "${BENCH_VM:-}" ] && [ -x ./mp_bench-vm ]; then
 		echo "== mp_bench-vm in the VM, through /dev/bufpool" >&2
 		# shellcheck disable=SC2086
-		(cd .. && $BENCH_VM -p "buf_size=2048 buf_count=8192" -m 2048 \
+		(cd .. && $BENCH_VM -p "buf_size=2048 buf_count=8192 spread=1" -m 2048 \
 			-f bench/mp_bench-vm:/usr/bin/mp_bench \
 			-c "mp_bench --device --sizes 2048 --secs $secs $quick --peers bufpool-queue") \
 			> "$out/vm-mp.log" 2>&1 ||
@@ -122,7 +124,7 @@ fi
 if [ -n "${BENCH_VM:-}" ] && [ -x ./matrix-vm ]; then
 	echo "== matrix-vm in the VM, through /dev/bufpool" >&2
 	# shellcheck disable=SC2086
-	(cd .. && $BENCH_VM -p "buf_size=2048 buf_count=8192" -m 2048 \
+	(cd .. && $BENCH_VM -p "buf_size=2048 buf_count=8192 spread=1" -m 2048 \
 		-f bench/matrix-vm:/usr/bin/matrix \
 		-c "matrix --device --sizes 2048 --secs $secs --peers bufpool,glibc,seed-mutexmap,seed-boundedq,copy-ring") \
 		> "$out/vm.log" 2>&1 || echo "== the VM run failed: $out/vm.log" >&2
