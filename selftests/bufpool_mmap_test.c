@@ -311,8 +311,14 @@ TEST_F(map, madv_dontneed_refaults_same_memory)
 	free0 = bp_meminfo_kib("MemFree");
 	ASSERT_EQ(0, madvise(self->p, self->len, MADV_DONTNEED));
 	free1 = bp_meminfo_kib("MemFree");
-	/* Frees nothing: the pool's memory is not the process's. */
-	EXPECT_GT(free0 + 1024, free1);
+	/*
+	 * Frees nothing: the pool's memory is not the process's.  Had it
+	 * freed the pages, MemFree would have grown by all of them; the
+	 * rest of the system frees memory meanwhile too (3 MiB once on a
+	 * debug kernel, between these two reads), so the bound is half the
+	 * mapping, and the data read back below is the proof.
+	 */
+	EXPECT_GT(free0 + (long long)(self->len >> 11), free1);
 	EXPECT_EQ(0, bp_smaps_kib(self->p, "Rss"));
 	pmd0 = bp_stat("pmd_faults");
 	for (off = 0; off < self->len; off += 4096)
