@@ -141,12 +141,15 @@ check-dkms:
 	scripts/dkms-check.sh $(LIB_VERSION) $(KERNELS)
 
 # The VM boots as a production machine would: bufpool-sizes turns
-# message definitions into a modprobe.d line; modules-load.d names the
-# module; init loads it with modprobe; the pools must be there.
+# message definitions into a modprobe.d line (--spread: its classes of
+# 1 KiB and up spread, ABI 1.8); modules-load.d names the module; init
+# loads it with modprobe; the pools must be there, spread as asked.
 BOOT_DEFS ?= scripts/tools/fuzz/corpus/trading.txt
+BOOT_SIZES_FLAGS ?= --spread
 check-boot: all kernel-image
 	@mkdir -p build/boot
-	scripts/tools/bufpool-sizes $(BOOT_DEFS) | grep '^options bufpool ' \
+	scripts/tools/bufpool-sizes $(BOOT_SIZES_FLAGS) $(BOOT_DEFS) | \
+		grep '^options bufpool ' \
 		> build/boot/bufpool.conf
 	scripts/boot-expect.sh build/boot/bufpool.conf > build/boot/expect.sh
 	$(VM_RUN) -o $(VM_OUT)/boot -B build/boot/bufpool.conf \

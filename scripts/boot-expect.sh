@@ -29,8 +29,14 @@ printf '%s\n' "$pools" | tr ';' '\n' | while IFS= read -r spec; do
 	name=${spec%%:*}
 	size=$(printf '%s\n' "$spec" | sed -n 's/.*buf_size=\([0-9]*\).*/\1/p')
 	bufs=$(printf '%s\n' "$spec" | sed -n 's/.*buf_count=\([0-9]*\).*/\1/p')
+	# A spread pool's buffers are a cache line more than their size
+	# apart (ABI 1.8); a packed pool's exactly their size.
+	stride=$size
+	case ",${spec#*:}," in
+	*,spread=[y1],*) stride=$((size + 64)) ;;
+	esac
 	d=/sys/class/bufpool/bufpool-$name/info
-	echo "t '/dev/bufpool-$name: $bufs x $size B' sh -c '[ -c /dev/bufpool-$name ] && [ \"\$(cat $d/buf_size)\" = $size ] && [ \"\$(cat $d/buf_count)\" = $bufs ]'"
+	echo "t '/dev/bufpool-$name: $bufs x $size B, $stride apart' sh -c '[ -c /dev/bufpool-$name ] && [ \"\$(cat $d/buf_size)\" = $size ] && [ \"\$(cat $d/buf_count)\" = $bufs ] && [ \"\$(cat $d/buf_stride)\" = $stride ]'"
 done
 echo "t 'bufpoolctl lists them all' sh -c '[ \"\$(bufpoolctl list | grep -c \"^bufpool-\")\" = $count ]'"
 echo 'exit $fail'

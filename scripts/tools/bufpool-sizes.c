@@ -37,7 +37,15 @@
  * blank or a comment is "messages:" or a YAML marker ("---", "%").
  * Errors name the file and line and exit 1.
  *
+ * --spread: the classes of BPS_SPREAD_MIN (1 KiB) and up are spread
+ * pools (ABI 1.8, the pools parameter's spread=y): their buffers
+ * buf_size + 64 apart, off the power-of-two stride whose buffers put
+ * their first lines in a few cache sets (bench/stride_bench).  The
+ * smaller classes stay packed: their buffers are a few lines long, and
+ * 64 bytes more each would cost a quarter to a half of their memory.
+ *
  * usage: bufpool-sizes FILE   (- for standard input)
+ *        bufpool-sizes --spread FILE
  *        bufpool-sizes --help | --version
  */
 #include <errno.h>
@@ -60,6 +68,8 @@
 #define BPS_MAX_MSGS	1024
 #define BPS_MAX_FIELDS	1024		/* per message */
 #define BPS_NAME_MAX	64
+#define BPS_SPREAD_MIN	1024u		/* --spread: classes this large */
+#define BPS_SPREAD_PAD	64u		/* BUFPOOL_SPREAD_PAD */
 
 struct bps_msg {
 	char name[BPS_NAME_MAX + 1];
@@ -775,16 +785,23 @@ static int bps_parse(struct bps *b, const char *file, const char *text,
 	return r ? r : bps_classes(b, file, last);
 }
 
+/* Whether class c is a spread pool (--spread). */
+static int bps_spread(const struct bps_class *c, int spread)
+{
+	return spread && c->size >= BPS_SPREAD_MIN;
+}
+
 /* The pools parameter for the module. */
-static void bps_print_pools(FILE *out, const struct bps *b)
+static void bps_print_pools(FILE *out, const struct bps *b, int spread)
 {
 	unsigned int i;
 
 	fputs("pools=", out);
 	for (i = 0; i < b->ncls; i++)
-		fprintf(out, "%sc%u:buf_size=%u,buf_count=%llu", i ? ";" : "",
-			b->cls[i].size, b->cls[i].size,
-			(unsigned long long)b->cls[i].count);
+		fprintf(out, "%sc%u:buf_size=%u,buf_count=%llu%s",
+			i ? ";" : "", b->cls[i].size, b->cls[i].size,
+			(unsigned long long)b->cls[i].count,
+			bps_spread(&b->cls[i], spread) ? ",spread=y" : "");
 }
 
 #ifndef BPS_FUZZ
@@ -821,12 +838,15 @@ static int bps_read(FILE *f, char **text, size_t *len)
 static void bps_usage(FILE *out, const char *prog, int full)
 {
 	fprintf(out, "usage: %s FILE   (- for standard input)\n"
-		"       %s --help | --version\n", prog, prog);
+		"       %s --spread FILE\n"
+		"       %s --help | --version\n", prog, prog, prog);
 	if (!full)
 		return;
 	fputs("Size bufpool's pools from message definitions: each message goes\n"
 	      "to the class of the next power of two at or above its size (128 B\n"
 	      "at least); prints the module's pools parameter and modprobe.d line.\n"
+	      "--spread: classes of 1024 B and up are spread pools (spread=y,\n"
+	      "ABI 1.8), their buffers a cache line more than their size apart.\n"
 	      "FILE: one message a line,\n"
 	      "  message NAME size=BYTES count=BUFFERS\n"
 	      "  message NAME size=BYTES rate=PER_SECOND [hold_us=MICROSECONDS]\n"
@@ -843,9 +863,10 @@ static void bps_usage(FILE *out, const char *prog, int full)
 int main(int argc, char **argv)
 {
 	static struct bps b;
-	const char *file, *prog = "bufpool-sizes";
+	const char *arg, *file, *prog = "bufpool-sizes";
 	unsigned int i, j;
 	uint64_t bytes;
+	int spread = 0;
 	size_t len;
 	char *text;
 	FILE *f;
@@ -859,12 +880,15 @@ int main(int argc, char **argv)
 		printf("%s %s\n", prog, BPS_VERSION);
 		return 0;
 	}
-	if (argc != 2 || (argv[1][0] == '-' && argv[1][1])) {
+	if (argc == 3 && !strcmp(argv[1], "--spread"))
+		spread = 1;
+	arg = argv[argc - 1];
+	if (argc != 2 + spread || (arg[0] == '-' && arg[1])) {
 		bps_usage(stderr, prog, 0);
 		return 2;
 	}
-	file = strcmp(argv[1], "-") ? argv[1] : "<stdin>";
-	f = strcmp(argv[1], "-") ? fopen(argv[1], "r") : stdin;
+	file = strcmp(arg, "-") ? arg : "<stdin>";
+	f = strcmp(arg, "-") ? fopen(arg, "r") : stdin;
 	if (!f || bps_read(f, &text, &len)) {
 		fprintf(stderr, "%s: %s\n", file, strerror(errno));
 		return 1;
@@ -882,18 +906,25 @@ int main(int argc, char **argv)
 		       b.msg[i].name, (unsigned long long)b.msg[i].size,
 		       b.msg[i].class, (unsigned long long)b.msg[i].count);
 	for (i = 0; i < b.ncls; i++) {
-		bytes = b.cls[i].count * b.cls[i].size;
+		uint32_t stride = b.cls[i].size;
+
+		if (bps_spread(&b.cls[i], spread))
+			stride += BPS_SPREAD_PAD;
+		bytes = b.cls[i].count * stride;
 		printf("# class %u B: %llu buffers, %llu MiB, for", b.cls[i].size,
 		       (unsigned long long)b.cls[i].count,
 		       (unsigned long long)((bytes + (1 << 20) - 1) >> 20));
 		for (j = 0; j < b.nmsg; j++)
 			if (b.msg[j].class == b.cls[i].size)
 				printf(" %s", b.msg[j].name);
-		printf("; /dev/bufpool-c%u\n", b.cls[i].size);
+		printf("; /dev/bufpool-c%u", b.cls[i].size);
+		if (stride != b.cls[i].size)
+			printf(", spread (buf_stride %u)", stride);
+		printf("\n");
 	}
-	bps_print_pools(stdout, &b);
+	bps_print_pools(stdout, &b, spread);
 	printf("\n# /etc/modprobe.d/bufpool.conf:\noptions bufpool ");
-	bps_print_pools(stdout, &b);
+	bps_print_pools(stdout, &b, spread);
 	printf("\n");
 	return 0;
 }

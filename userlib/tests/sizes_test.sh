@@ -61,7 +61,7 @@ expect_pools() {
 }
 
 echo "TAP version 13"
-echo "1..55"
+echo "1..62"
 
 out=$(printf 'message swap_event size=84 rate=200000 hold_us=50 # comment\n\nmessage pool_state size=200 rate=10000\n  message book size=1500 count=4096\nmessage snap size=65536 count=32\nmessage tick size=128 count=100\n' |
 	"$tool" -)
@@ -219,6 +219,46 @@ expect_error "YAML: anchors and aliases refused" '<stdin>:2: YAML anchors (&name
 expect_error "YAML: two documents" '<stdin>:5: one YAML document only' \
 	'messages:\n  a:\n    fields: {x: u8}\n    count: 1\n---\nmessages: {}\n'
 
+# --- --spread ---------------------------------------------------------
+# Classes of 1 KiB and up are spread (ABI 1.8), the smaller packed;
+# 1024 is the first spread class, 512 the last packed one.
+defs='message a size=84 count=100\nmessage b size=512 count=64\nmessage c size=1000 count=64\nmessage d size=1500 count=4096\nmessage e size=65536 count=32\n'
+out=$(printf '%b' "$defs" | "$tool" --spread - 2>&1); st=$?
+want="pools=c128:buf_size=128,buf_count=100;c512:buf_size=512,buf_count=64;c1024:buf_size=1024,buf_count=64,spread=y;c2048:buf_size=2048,buf_count=4096,spread=y;c65536:buf_size=65536,buf_count=32,spread=y"
+if [ $st = 0 ] && printf '%s\n' "$out" | grep -qx "$want" &&
+   printf '%s\n' "$out" | grep -qx "options bufpool $want"; then
+	ok "--spread: spread=y on the classes of 1 KiB and up, not below"
+else
+	nok "--spread: spread=y on the classes of 1 KiB and up, not below (exit $st)"
+	printf '%s\n' "$out" | sed 's/^/# /'
+	echo "#   expected: $want"
+fi
+# Each spread class's stride and memory: 4096 x 2112 B is 9 MiB (8
+# packed), 32 x 65600 B just over 2 MiB.
+if printf '%s\n' "$out" | grep -qx '# class 2048 B: 4096 buffers, 9 MiB, for d; /dev/bufpool-c2048, spread (buf_stride 2112)' &&
+   printf '%s\n' "$out" | grep -qx '# class 65536 B: 32 buffers, 3 MiB, for e; /dev/bufpool-c65536, spread (buf_stride 65600)' &&
+   printf '%s\n' "$out" | grep -qx '# class 512 B: 64 buffers, 1 MiB, for b; /dev/bufpool-c512'; then
+	ok "--spread: each spread class's buf_stride and memory in its comment"
+else
+	nok "--spread: each spread class's buf_stride and memory in its comment"
+	printf '%s\n' "$out" | sed 's/^/# /'
+fi
+# Without it, the same definitions give packed pools only.
+out=$(printf '%b' "$defs" | "$tool" - 2>&1); st=$?
+if [ $st = 0 ] && printf '%s\n' "$out" | grep -q '^pools=' &&
+   ! printf '%s\n' "$out" | grep -q 'spread'; then
+	ok "without --spread: no spread pool"
+else
+	nok "without --spread: no spread pool (exit $st)"
+	printf '%s\n' "$out" | sed 's/^/# /'
+fi
+err=$(printf 'message a size=0 count=1\n' | "$tool" --spread - 2>&1 >/dev/null); st=$?
+if [ $st = 1 ] && [ -n "$err" ]; then
+	ok "--spread: bad definitions still refused with exit 1"
+else
+	nok "--spread: bad definitions still refused with exit 1 (exit $st: $err)"
+fi
+
 # --- usage ------------------------------------------------------------
 for h in --help -h; do
 	out=$("$tool" $h 2>/dev/null); st=$?
@@ -241,7 +281,7 @@ if [ $st = 0 ] && { [ "$out" = "bufpool-sizes $want" ] || { [ -z "$top" ] &&
 else
 	nok "--version: the Makefile's LIB_VERSION (exit $st: $out, want ${want:-?})"
 fi
-for args in "" "--bogus" "a b"; do
+for args in "" "--bogus" "a b" "--spread" "--spread a b" "- --spread"; do
 	# shellcheck disable=SC2086
 	out=$("$tool" $args 2>/dev/null); st=$?
 	# shellcheck disable=SC2086

@@ -66,7 +66,8 @@ static void bps_check(const struct bps *b, int r)
 	}
 	null = fopen("/dev/null", "w");
 	if (null) {
-		bps_print_pools(null, b);
+		bps_print_pools(null, b, 0);
+		bps_print_pools(null, b, 1);
 		fclose(null);
 	}
 }
