@@ -549,6 +549,83 @@ TEST_F(module, size_classes)
 	ASSERT_EQ(0, bp_delete_module());
 }
 
+/*
+ * Size classes as bufpool-sizes --spread configures them: the classes
+ * of 1 KiB and up spread (ABI 1.8), the smaller packed.  Every buffer
+ * of every class is found by address in its own class, whatever the
+ * stride; an address inside a buffer or in a spread buffer's pad is
+ * refused, and nothing is lost.
+ */
+TEST_F(module, size_classes_spread)
+{
+	static void *held[8 + 16 + 64];
+	struct bufpool_classes *cls;
+	struct bufpool_info info;
+	struct bufpool *p;
+	unsigned int i, n = 0, k;
+	char *b;
+
+	BP_NEED_READY(self);
+	ASSERT_EQ(0, bp_finit_module(self->ko,
+		"pools=c128:buf_size=128,buf_count=64;c2048:buf_size=2048,buf_count=16,spread=y;c65536:buf_size=65536,buf_count=8,spread=y"));
+	cls = bufpool_classes_open(NULL, 0);
+	ASSERT_NE(NULL, cls);
+	for (k = 0; k < 3; k++) {
+		static const unsigned int stride[] = { 128, 2048 + 64,
+						       65536 + 64 };
+
+		p = bufpool_classes_pool(cls, k);
+		ASSERT_NE(NULL, p);
+		ASSERT_EQ(0, bufpool_get_info(p, &info));
+		EXPECT_EQ(stride[k], info.buf_stride);
+	}
+	/* Every buffer of the two spread classes, then the small ones. */
+	for (i = 0; i < 8; i++) {
+		held[n] = bufpool_classes_acquire(cls, 60000);
+		ASSERT_NE(NULL, held[n]);
+		EXPECT_LE(0, bufpool_index(bufpool_classes_pool(cls, 2),
+					   held[n]));
+		n++;
+	}
+	for (i = 0; i < 16 + 64; i++) {
+		held[n] = bufpool_classes_acquire(cls, i < 16 ? 1500 : 100);
+		ASSERT_NE(NULL, held[n]);
+		EXPECT_LE(0, bufpool_index(bufpool_classes_pool(cls,
+							i < 16 ? 1 : 0),
+					   held[n]));
+		n++;
+	}
+	/* All taken: the largest asked for finds none. */
+	errno = 0;
+	EXPECT_EQ(NULL, bufpool_classes_acquire(cls, 60000));
+	EXPECT_EQ(ENOBUFS, errno);
+	/* Inside a buffer, and in a spread buffer's pad: not a buffer. */
+	b = held[8];
+	EXPECT_EQ(-1, bufpool_classes_release(cls, b + 64));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, bufpool_classes_release(cls, b + 2048));
+	EXPECT_EQ(EINVAL, errno);
+	b = held[0];
+	EXPECT_EQ(-1, bufpool_classes_release(cls, b + 65536));
+	EXPECT_EQ(EINVAL, errno);
+	for (i = 0; i < n; i++)
+		EXPECT_EQ(0, bufpool_classes_release(cls, held[i]));
+	EXPECT_EQ(-1, bufpool_classes_release(cls, held[0]));	/* twice */
+	/* Each class has all its buffers back, free or in this cache. */
+	for (k = 0; k < 3; k++) {
+		struct bufpool_audit a;
+
+		memset(&a, 0, sizeof(a));
+		p = bufpool_classes_pool(cls, k);
+		ASSERT_EQ(0, bufpool_audit(p, &a));
+		EXPECT_EQ(0, a.held);
+		EXPECT_EQ(a.buf_count, a.free + a.cached);
+		EXPECT_EQ(0, a.repaired);
+	}
+	bufpool_classes_close(cls);
+	ASSERT_EQ(0, bp_delete_module());
+}
+
 /* A geometry at the limits is accepted: one buffer of 2 MiB, 64 B x 32768. */
 TEST_F(module, limits_accepted)
 {
