@@ -554,11 +554,13 @@ TEST_F(module, size_classes)
  * of 1 KiB and up spread (ABI 1.8), the smaller packed.  Every buffer
  * of every class is found by address in its own class, whatever the
  * stride; an address inside a buffer or in a spread buffer's pad is
- * refused, and nothing is lost.
+ * refused, and nothing is lost.  64 buffers of 2 KiB: the last ones
+ * start beyond 64 x 2048 bytes, where a class sized by buf_size alone
+ * would end.
  */
 TEST_F(module, size_classes_spread)
 {
-	static void *held[8 + 16 + 64];
+	static void *held[8 + 64 + 64];
 	struct bufpool_classes *cls;
 	struct bufpool_info info;
 	struct bufpool *p;
@@ -567,7 +569,7 @@ TEST_F(module, size_classes_spread)
 
 	BP_NEED_READY(self);
 	ASSERT_EQ(0, bp_finit_module(self->ko,
-		"pools=c128:buf_size=128,buf_count=64;c2048:buf_size=2048,buf_count=16,spread=y;c65536:buf_size=65536,buf_count=8,spread=y"));
+		"pools=c128:buf_size=128,buf_count=64;c2048:buf_size=2048,buf_count=64,spread=y;c65536:buf_size=65536,buf_count=8,spread=y"));
 	cls = bufpool_classes_open(NULL, 0);
 	ASSERT_NE(NULL, cls);
 	for (k = 0; k < 3; k++) {
@@ -587,11 +589,11 @@ TEST_F(module, size_classes_spread)
 					   held[n]));
 		n++;
 	}
-	for (i = 0; i < 16 + 64; i++) {
-		held[n] = bufpool_classes_acquire(cls, i < 16 ? 1500 : 100);
+	for (i = 0; i < 64 + 64; i++) {
+		held[n] = bufpool_classes_acquire(cls, i < 64 ? 1500 : 100);
 		ASSERT_NE(NULL, held[n]);
 		EXPECT_LE(0, bufpool_index(bufpool_classes_pool(cls,
-							i < 16 ? 1 : 0),
+							i < 64 ? 1 : 0),
 					   held[n]));
 		n++;
 	}
