@@ -249,16 +249,17 @@ endif
 # (clang, ASan, UBSan) for TOOL_FUZZ_SECS.  It prints LIB_VERSION for
 # --version.
 tools: $(TOOLS)
-scripts/tools/bufpool-sizes: scripts/tools/bufpool-sizes.c Makefile
+scripts/tools/bufpool-sizes: scripts/tools/bufpool-sizes.c uapi/linux/bufpool.h Makefile
 	$(CC) $(BP_CFLAGS) -DBPS_VERSION='"$(LIB_VERSION)"' -o $@ $< -lyaml
 # bufpoolctl (sh): its source with @VERSION@ replaced.
 scripts/tools/bufpoolctl: scripts/tools/bufpoolctl.in Makefile
 	sed 's/@VERSION@/$(LIB_VERSION)/' $< > $@.tmp
 	chmod 0755 $@.tmp
 	mv $@.tmp $@
-scripts/tools/fuzz/bufpool_sizes_fuzz: scripts/tools/fuzz/bufpool_sizes_fuzz.c scripts/tools/bufpool-sizes.c
+scripts/tools/fuzz/bufpool_sizes_fuzz: scripts/tools/fuzz/bufpool_sizes_fuzz.c scripts/tools/bufpool-sizes.c \
+		uapi/linux/bufpool.h
 	clang -g -O1 -fsanitize=fuzzer,address,undefined \
-		-fno-sanitize-recover=all -o $@ $< -lyaml
+		-fno-sanitize-recover=all -Iuapi -o $@ $< -lyaml
 fuzz-tool: scripts/tools/fuzz/bufpool_sizes_fuzz
 	scripts/fuzz-tool.sh $< $(TOOL_FUZZ_SECS)
 

@@ -56,6 +56,8 @@
 #include <string.h>
 #include <yaml.h>
 
+#include <linux/bufpool.h>	/* BUFPOOL_SPREAD_PAD */
+
 /* The library's version (the Makefile's LIB_VERSION), given by make. */
 #ifndef BPS_VERSION
 #define BPS_VERSION	"unknown"
@@ -69,7 +71,6 @@
 #define BPS_MAX_FIELDS	1024		/* per message */
 #define BPS_NAME_MAX	64
 #define BPS_SPREAD_MIN	1024u		/* --spread: classes this large */
-#define BPS_SPREAD_PAD	64u		/* BUFPOOL_SPREAD_PAD */
 
 struct bps_msg {
 	char name[BPS_NAME_MAX + 1];
@@ -909,7 +910,7 @@ int main(int argc, char **argv)
 		uint32_t stride = b.cls[i].size;
 
 		if (bps_spread(&b.cls[i], spread))
-			stride += BPS_SPREAD_PAD;
+			stride += BUFPOOL_SPREAD_PAD;
 		bytes = b.cls[i].count * stride;
 		printf("# class %u B: %llu buffers, %llu MiB, for", b.cls[i].size,
 		       (unsigned long long)b.cls[i].count,
