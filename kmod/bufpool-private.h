@@ -52,6 +52,7 @@ struct bufpool_pool_spec {
 	u32 caches;
 	u32 mag_size;		/* buffers per magazine; 0: the default */
 	bool spread;		/* ABI 1.8: buffers a cache line apart */
+	bool rotate;		/* ABI 1.9: BUFPOOL_DEPOT_ROTATE */
 	u32 uid;		/* owner and group of the device node */
 	u32 gid;
 	u32 queues;		/* queue descriptors */

@@ -269,7 +269,8 @@ void bufpool_client_mapped(struct bufpool_client *client)
  *
  * Return: the client's id, or -EPROTO for an ABI without the records, or
  * one older than 1.6 on a pool whose magazines it cannot read, or older
- * than 1.8 on a pool whose buffers it cannot find (spread).
+ * than 1.8 on a pool whose buffers it cannot find (spread), or older
+ * than 1.9 on a pool whose depot it knows half of (rotating).
  */
 int bufpool_client_attach(struct bufpool_client *client, u32 abi)
 {
@@ -279,7 +280,9 @@ int bufpool_client_attach(struct bufpool_client *client, u32 abi)
 	    (pool->layout.mag_fill > BUFPOOL_MAG_CAP &&
 	     BUFPOOL_ABI_VERSION_MINOR(abi) < 6) ||
 	    (!bp_layout_shift_abi(&pool->layout) &&
-	     BUFPOOL_ABI_VERSION_MINOR(abi) < 8))
+	     BUFPOOL_ABI_VERSION_MINOR(abi) < 8) ||
+	    ((pool->layout.depot_flags & BUFPOOL_DEPOT_ROTATE) &&
+	     BUFPOOL_ABI_VERSION_MINOR(abi) < 9))
 		return -EPROTO;
 	mutex_lock(&pool->lock);
 	client->attached = true;

@@ -64,6 +64,10 @@ module_param_named(spread, bufpool_default_spec.spread, bool, 0444);
 MODULE_PARM_DESC(spread,
 		 "Spread the buffers: each starts a cache line (64 bytes) after the previous one ends, so that the first lines of many buffers do not crowd a few sets of the CPU caches as a power-of-two stride makes them; a buffer may then cross from one 2 MiB page to the next, and only clients of ABI 1.8 or later can use the pool (default n)");
 
+module_param_named(rotate, bufpool_default_spec.rotate, bool, 0444);
+MODULE_PARM_DESC(rotate,
+		 "Rotate the depot: keep full magazines on two stacks that take turns, so that a magazine comes back about a round of the depot after a thread gave it, where one stack gives back the one given last; for pools whose buffers go from a producer's core to a consumer's; only clients of ABI 1.9 or later can use the pool (default n)");
+
 module_param_named(mode, bufpool_default_spec.mode, uint, 0444);
 MODULE_PARM_DESC(mode,
 		 "Permission bits of the device node (default 0600)");
@@ -95,7 +99,7 @@ MODULE_PARM_DESC(queue,
 static char *param_pools;
 module_param_named(pools, param_pools, charp, 0444);
 MODULE_PARM_DESC(pools,
-		 "More pools, /dev/bufpool-NAME each: NAME:key=value,...;NAME:... with keys buf_size, buf_count, numa_node, caches, mag_size, spread, mode, uid, gid, queues, queue_len, repair_interval_ms (defaults: those of the default pool) and queue (as the queue parameter; none by default)");
+		 "More pools, /dev/bufpool-NAME each: NAME:key=value,...;NAME:... with keys buf_size, buf_count, numa_node, caches, mag_size, spread, rotate, mode, uid, gid, queues, queue_len, repair_interval_ms (defaults: those of the default pool) and queue (as the queue parameter; none by default)");
 
 static struct bufpool_pool *bufpool_pools[BUFPOOL_NR_MINORS];
 static unsigned int bufpool_nr_pools;
@@ -177,11 +181,12 @@ static int bufpool_parse_key_value(struct bufpool_pool_spec *spec,
 	*val++ = '\0';
 	if (!strcmp(key, "queue"))	/* not a number: its own messages */
 		return bufpool_parse_queues(spec, val);
-	if (!strcmp(key, "spread")) {
-		if (!kstrtobool(val, &spec->spread))
+	if (!strcmp(key, "spread") || !strcmp(key, "rotate")) {
+		if (!kstrtobool(val, key[0] == 's' ? &spec->spread :
+				&spec->rotate))
 			return 0;
-		pr_err("pools: %s: spread=\"%s\" is not y, n, 1 or 0\n",
-		       spec->name, val);
+		pr_err("pools: %s: %s=\"%s\" is not y, n, 1 or 0\n",
+		       spec->name, key, val);
 		return -EINVAL;
 	}
 	if (!strcmp(key, "buf_size"))

@@ -99,6 +99,8 @@ static void bufpool_spec_layout(const struct bufpool_pool_spec *spec,
 			  bp_buf_stride(shift, spec->spread), spec->caches,
 			  spec->mag_size, spec->queues,
 			  bufpool_spec_queue_len(spec), PAGE_SIZE);
+	if (spec->rotate)
+		layout->depot_flags = BUFPOOL_DEPOT_ROTATE;
 }
 
 /**

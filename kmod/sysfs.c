@@ -21,6 +21,7 @@ enum bufpool_sysfs_number {
 	BUFPOOL_SYSFS_BUF_SIZE,
 	BUFPOOL_SYSFS_BUF_COUNT,
 	BUFPOOL_SYSFS_BUF_STRIDE,
+	BUFPOOL_SYSFS_DEPOT_FLAGS,
 	BUFPOOL_SYSFS_NUMA_NODE,
 	BUFPOOL_SYSFS_CACHES,
 	BUFPOOL_SYSFS_MAG_FILL,
@@ -75,6 +76,9 @@ static ssize_t bufpool_sysfs_show(struct device *dev,
 		break;
 	case BUFPOOL_SYSFS_BUF_STRIDE:
 		value = pool->layout.buf_stride;
+		break;
+	case BUFPOOL_SYSFS_DEPOT_FLAGS:
+		value = pool->layout.depot_flags;
 		break;
 	case BUFPOOL_SYSFS_BUF_COUNT:
 	case BUFPOOL_SYSFS_TOTAL:
@@ -179,6 +183,7 @@ static ssize_t bufpool_sysfs_show(struct device *dev,
 BUFPOOL_SYSFS_ATTR(buf_size, BUFPOOL_SYSFS_BUF_SIZE);
 BUFPOOL_SYSFS_ATTR(buf_count, BUFPOOL_SYSFS_BUF_COUNT);
 BUFPOOL_SYSFS_ATTR(buf_stride, BUFPOOL_SYSFS_BUF_STRIDE);
+BUFPOOL_SYSFS_ATTR(depot_flags, BUFPOOL_SYSFS_DEPOT_FLAGS);
 BUFPOOL_SYSFS_ATTR(numa_node, BUFPOOL_SYSFS_NUMA_NODE);
 BUFPOOL_SYSFS_ATTR(caches, BUFPOOL_SYSFS_CACHES);
 BUFPOOL_SYSFS_ATTR(mag_fill, BUFPOOL_SYSFS_MAG_FILL);
@@ -213,6 +218,7 @@ static struct attribute *bufpool_info_attrs[] = {
 	&bufpool_sysfs_attr_buf_size.attr.attr,
 	&bufpool_sysfs_attr_buf_count.attr.attr,
 	&bufpool_sysfs_attr_buf_stride.attr.attr,
+	&bufpool_sysfs_attr_depot_flags.attr.attr,
 	&bufpool_sysfs_attr_numa_node.attr.attr,
 	&bufpool_sysfs_attr_caches.attr.attr,
 	&bufpool_sysfs_attr_mag_fill.attr.attr,

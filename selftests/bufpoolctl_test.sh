@@ -42,6 +42,7 @@ esac
 out=$("$ctl" show bufpool)
 printf '%s\n' "$out" | grep -q '^  buf_count  *[0-9]' &&
 	printf '%s\n' "$out" | grep -q '^  buf_stride  *[0-9]' &&
+	printf '%s\n' "$out" | grep -q '^  depot_flags  *[0-9]' &&
 	printf '%s\n' "$out" | grep -q '^  caches  *[0-9]' &&
 	printf '%s\n' "$out" | grep -q '^  high_watermark  *[0-9]'
 t $? "show: geometry and statistics"

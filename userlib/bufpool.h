@@ -104,6 +104,17 @@ struct bufpool_params {
  * next.  Only clients of 1.8 or later open such a pool.
  */
 #define BUFPOOL_F_SPREAD	(1u << 3)
+/*
+ * 1.9: rotate the depot (BUFPOOL_DEPOT_ROTATE, <linux/bufpool.h>): full
+ * magazines come back about a round of the depot after they were given,
+ * where by default the magazine given last is the first taken.  For
+ * pools whose buffers go from one core to another (a producer and its
+ * consumers): the producer then writes buffers whose lines the
+ * consumer's core has long let go of.  A thread that takes back its own
+ * buffers is better served by the default.  Only clients of 1.9 or later
+ * open such a pool.
+ */
+#define BUFPOOL_F_ROTATE	(1u << 4)
 
 /*
  * bufpool_create - a pool without the module: the same layout over a

@@ -514,8 +514,7 @@ static int bp_thread_cache_refill(struct bufpool *pool,
 		return EUCLEAN;
 	}
 	for (tries = 0; tries < 4 && !err; tries++) {
-		full = bp_fl_pop_rec(s->full_head, s->mag_next, s->nr_mags,
-				     &shared->pending);
+		full = bp_depot_take_full(s, &shared->pending);
 		if (!bp_depot_pop_ok(cache, s, full, &err))
 			break;
 		n = bp_load_relaxed_u32(&bp_mag_at(s, full)->count);
@@ -573,7 +572,7 @@ static int bp_thread_cache_spill(struct bufpool *pool,
 			      &cache->shared->pending);
 	if (bp_depot_pop_ok(cache, s, empty, &err)) {
 		bp_mag_unmark(s, cache->prev, cache->mark);
-		bp_fl_push(s->full_head, s->mag_next, cache->prev_id);
+		bp_fl_push(bp_depot_full_in(s), s->mag_next, cache->prev_id);
 		bp_store_relaxed_u32(&bp_mag_at(s, empty)->count, 0);
 		bp_thread_cache_set_prev(cache, empty);
 		bp_thread_cache_swap(cache);
@@ -622,8 +621,7 @@ static uint32_t bp_take_from_lists(struct bufpool *pool,
 		}
 		if (*err)
 			break;
-		full = s->nr_mags ? bp_fl_pop_rec(s->full_head, s->mag_next,
-						  s->nr_mags, pending) :
+		full = s->nr_mags ? bp_depot_take_full(s, pending) :
 				    BUFPOOL_IDX_NIL;
 		if (!bp_depot_pop_ok(cache, s, full, err)) {
 			bp_unannounce(pending);

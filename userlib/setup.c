@@ -181,7 +181,8 @@ struct bufpool *bufpool_create(const struct bufpool_params *params)
 	    ((p.flags & BUFPOOL_F_MAG_SIZE) && !mag_size) ||
 	    !bp_mag_fill_ok(p.buf_count, p.caches, mag_size) ||
 	    (p.flags & ~(BUFPOOL_F_NO_HUGETLB | BUFPOOL_F_NO_CACHE |
-			 BUFPOOL_F_MAG_SIZE | BUFPOOL_F_SPREAD))) {
+			 BUFPOOL_F_MAG_SIZE | BUFPOOL_F_SPREAD |
+			 BUFPOOL_F_ROTATE))) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -192,6 +193,8 @@ struct bufpool *bufpool_create(const struct bufpool_params *params)
 			  p.buf_count <= BUFPOOL_QUEUE_SKIP ?
 			  bp_default_queue_len(p.buf_count) : 0,
 			  (uint64_t)sysconf(_SC_PAGESIZE));
+	if (p.flags & BUFPOOL_F_ROTATE)
+		l.depot_flags = BUFPOOL_DEPOT_ROTATE;
 
 	for (huge = !(p.flags & BUFPOOL_F_NO_HUGETLB); huge >= 0; huge--) {
 		pool = bp_handle_new(-1);

@@ -44,8 +44,13 @@ static_assert(sizeof(struct bufpool_audit) == BUFPOOL_AUDIT_SIZE_VER1,
 	      "struct bufpool_audit is ABI");
 static_assert(__builtin_offsetof(struct bufpool_audit, queued) ==
 	      BUFPOOL_AUDIT_SIZE_VER0, "ABI 1.3 appends to bufpool_audit");
-static_assert(sizeof(struct bufpool_ctrl) == BUFPOOL_CTRL_SIZE_VER5,
+static_assert(sizeof(struct bufpool_ctrl) == BUFPOOL_CTRL_SIZE_VER9,
 	      "struct bufpool_ctrl is ABI");
+static_assert(__builtin_offsetof(struct bufpool_ctrl, full2_head) ==
+	      BUFPOOL_CTRL_SIZE_VER6, "ABI 1.9 appends to bufpool_ctrl");
+static_assert(__builtin_offsetof(struct bufpool_ctrl, depot_turn) ==
+	      BUFPOOL_CTRL_SIZE_VER6 + BUFPOOL_CACHELINE,
+	      "the second full stack and the turn have their own lines");
 static_assert(__builtin_offsetof(struct bufpool_ctrl, nr_queues) ==
 	      BUFPOOL_CTRL_SIZE_VER2, "ABI 1.3 appends to bufpool_ctrl");
 static_assert(__builtin_offsetof(struct bufpool_ctrl, caches_free) ==
@@ -310,6 +315,7 @@ struct bp_layout {
 	__u32 nr_mags;
 	__u32 nr_queues;
 	__u32 queue_len;
+	__u32 depot_flags;	/* BUFPOOL_DEPOT_*: the maker sets them */
 	__u64 next_offset;	/* offsets within the control area */
 	__u64 own_offset;
 	__u64 mag_next_offset;
@@ -347,6 +353,7 @@ static inline void bp_layout_compute(struct bp_layout *l, __u32 count,
 	l->queue_len = nr_queues ? queue_len : 0;
 	l->buf_shift = shift;
 	l->buf_stride = stride;
+	l->depot_flags = 0;
 	l->mag_fill = nr_caches ? count / (4 * nr_caches) : 0;
 	if (l->mag_fill > BUFPOOL_MAG_CAP)
 		l->mag_fill = BUFPOOL_MAG_CAP;
@@ -410,6 +417,7 @@ static inline void bp_layout_to_info(struct bufpool_info *in,
 	in->mag_fill = l->mag_fill;
 	in->nr_mags = l->nr_mags;
 	in->nr_caches = l->nr_caches;
+	in->depot_flags = l->depot_flags;
 	in->mag_next_offset = l->mag_next_offset;
 	in->mags_offset = l->mags_offset;
 	in->caches_offset = l->caches_offset;
@@ -430,6 +438,7 @@ static inline void bp_layout_from_info(struct bp_layout *l,
 	l->nr_caches = in->nr_caches;
 	l->mag_fill = in->mag_fill;
 	l->nr_mags = in->nr_mags;
+	l->depot_flags = in->depot_flags;
 	l->next_offset = in->next_offset;
 	l->own_offset = in->own_offset;
 	l->mag_next_offset = in->mag_next_offset;
@@ -463,7 +472,8 @@ static inline int bp_info_ok(const struct bufpool_info *in)
 				  in->queue_len) ||
 	    !bp_geometry_ok(shift, in->buf_count, in->nr_caches) ||
 	    in->mag_fill > BUFPOOL_MAG_MAX || in->nr_mags >= BUFPOOL_IDX_NIL ||
-	    (in->mag_fill && !in->nr_mags))
+	    (in->mag_fill && !in->nr_mags) ||
+	    (in->depot_flags & ~BUFPOOL_DEPOT_FLAGS))
 		return 0;
 	/* The last buffer ends inside the buffer area. */
 	if (c < sizeof(struct bufpool_ctrl) ||
@@ -507,6 +517,7 @@ static inline void bp_layout_to_ctrl(struct bufpool_ctrl *c,
 	c->mag_fill = l->mag_fill;
 	c->nr_mags = l->nr_mags;
 	c->nr_caches = l->nr_caches;
+	c->depot_flags = l->depot_flags;
 	c->mag_next_offset = l->mag_next_offset;
 	c->mags_offset = l->mags_offset;
 	c->caches_offset = l->caches_offset;
@@ -540,7 +551,8 @@ static inline int bp_layout_from_ctrl(struct bp_layout *l,
 	    !bp_geometry_ok(shift, hdr->buf_count, hdr->nr_caches) ||
 	    !bp_queue_geometry_ok(hdr->buf_count, hdr->nr_queues,
 				  hdr->queue_len) ||
-	    !bp_mag_fill_ok(hdr->buf_count, hdr->nr_caches, hdr->mag_fill))
+	    !bp_mag_fill_ok(hdr->buf_count, hdr->nr_caches, hdr->mag_fill) ||
+	    (hdr->depot_flags & ~BUFPOOL_DEPOT_FLAGS))
 		return 0;
 	/*
 	 * The magazine size is the pool's maker's choice (checked above):
@@ -555,6 +567,7 @@ static inline int bp_layout_from_ctrl(struct bp_layout *l,
 		bp_layout_compute(l, hdr->buf_count, shift, hdr->buf_stride,
 				  0, 0, hdr->nr_queues, hdr->queue_len,
 				  page_size);
+	l->depot_flags = hdr->depot_flags;
 	bp_layout_to_ctrl(&want, l, hdr->generation);
 	return want.mag_fill == hdr->mag_fill &&
 	       want.nr_mags == hdr->nr_mags &&
@@ -574,6 +587,8 @@ struct bp_shm {
 	__u64 *free_head;
 	__u64 *full_head;
 	__u64 *empty_head;
+	__u64 *full2_head;	/* ABI 1.9: the rotating depot's second */
+	__u32 *depot_turn;
 	__u32 *next;
 	__u32 *own;
 	__u32 *mag_next;
@@ -591,6 +606,7 @@ struct bp_shm {
 	__u32 queue_len;
 	__u32 mag_stride;
 	__u32 mag_cap;		/* the entries a magazine's stride has room for */
+	__u32 rotate;		/* BUFPOOL_DEPOT_ROTATE: two full stacks */
 };
 
 /* Magazine id (< nr_mags, checked by the caller). */
@@ -607,6 +623,8 @@ static inline void bp_shm_bind(struct bp_shm *s, void *ctrl,
 	s->free_head = &c->free_head;
 	s->full_head = &c->full_head;
 	s->empty_head = &c->empty_head;
+	s->full2_head = &c->full2_head;
+	s->depot_turn = &c->depot_turn;
 	s->next = (__u32 *)((char *)ctrl + l->next_offset);
 	s->own = (__u32 *)((char *)ctrl + l->own_offset);
 	s->mag_next = (__u32 *)((char *)ctrl + l->mag_next_offset);
@@ -624,6 +642,7 @@ static inline void bp_shm_bind(struct bp_shm *s, void *ctrl,
 	s->queue_len = l->queue_len;
 	s->mag_stride = (__u32)bp_mag_stride(l->mag_fill);
 	s->mag_cap = BUFPOOL_MAG_ROOM(l->mag_fill);
+	s->rotate = l->depot_flags & BUFPOOL_DEPOT_ROTATE;
 }
 
 /* bp_cache_reset - a cache that names nothing and announces nothing. */
@@ -669,6 +688,7 @@ static inline void bp_shm_init(void *ctrl, const struct bp_layout *l,
 	}
 	bp_fl_init_range(s.full_head, s.mag_next, 0, nfull);
 	bp_fl_init_range(s.empty_head, s.mag_next, nfull, l->nr_mags);
+	bp_fl_init_range(s.full2_head, s.mag_next, 0, 0);
 	bp_fl_init_range(s.free_head, s.next, nfull * l->mag_fill,
 			 l->buf_count);
 	for (i = 0; i < l->nr_caches; i++)

@@ -5,11 +5,56 @@
  * magazines holding mag_fill buffers, empty_head for empty ones.  A
  * thread's cache (struct bufpool_cache) names the two magazines it holds,
  * loaded and prev, and the one it is moving (pending).
+ *
+ * ABI 1.9: a rotating depot (BUFPOOL_DEPOT_ROTATE) keeps full magazines
+ * on two stacks, full_head and full2_head, that take turns: the turn's
+ * stack takes the full magazines given, the other gives them, and a
+ * taker that finds the giving stack empty moves the turn on (one CAS)
+ * and takes from the stack that was taking.  So the magazines given
+ * while the depot handed out one batch are handed out as the next
+ * batch, about a round of the depot after they were given.  Each stack
+ * is the tagged stack of <bufpool/freelist.h>, so that everything said
+ * there of progress and of a thread that dies holds for both; the turn
+ * only chooses a stack, and a magazine on either is found by every
+ * taker, which tries both.
  */
 #ifndef _BUFPOOL_MAGAZINE_H
 #define _BUFPOOL_MAGAZINE_H
 
 #include <bufpool/layout.h>
+
+/* The stack a full magazine goes to: the turn's, in a rotating depot. */
+static inline __u64 *bp_depot_full_in(const struct bp_shm *s)
+{
+	if (s->rotate && (bp_load_relaxed_u32(s->depot_turn) & 1))
+		return s->full2_head;
+	return s->full_head;
+}
+
+/*
+ * bp_depot_take_full - take a full magazine from the depot, announced in
+ * rec as bp_fl_pop_rec() does.  A rotating depot gives from the stack
+ * that is not the turn's; when that one is empty, the taker moves the
+ * turn on (a lost race means another taker did) and takes from the
+ * other.  Returns what bp_fl_pop_rec() returns.
+ */
+static inline __u32 bp_depot_take_full(struct bp_shm *s, __u32 *rec)
+{
+	__u32 turn, id;
+	__u64 *out;
+
+	if (!s->rotate)
+		return bp_fl_pop_rec(s->full_head, s->mag_next, s->nr_mags,
+				     rec);
+	turn = bp_load_relaxed_u32(s->depot_turn);
+	out = (turn & 1) ? s->full_head : s->full2_head;
+	id = bp_fl_pop_rec(out, s->mag_next, s->nr_mags, rec);
+	if (id != BUFPOOL_IDX_NIL)
+		return id;
+	bp_cas_relaxed_u32(s->depot_turn, &turn, turn + 1);
+	out = out == s->full_head ? s->full2_head : s->full_head;
+	return bp_fl_pop_rec(out, s->mag_next, s->nr_mags, rec);
+}
 
 /*
  * bp_mag_unmark - ABI 1.7: clear the marks a cache's thread left on the
@@ -90,7 +135,8 @@ static inline __u32 bp_mag_stash(struct bp_shm *s, __u32 id)
 		n = 0;
 		bad = 1;
 	}
-	if (bp_fl_push(n ? s->full_head : s->empty_head, s->mag_next, id))
+	if (bp_fl_push(n ? bp_depot_full_in(s) : s->empty_head, s->mag_next,
+		       id))
 		bad++;
 	return bad;
 }

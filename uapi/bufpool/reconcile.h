@@ -23,8 +23,8 @@
  *
  * The rules that make it exact for correct clients, at every instruction:
  *  - A buffer is free when it is on the free list or in a magazine on
- *    the full stack; held when own[] names a live client (perhaps in its
- *    debug quarantine) or a handoff,
+ *    a full stack (two in a rotating depot, 1.9); held when own[] names
+ *    a live client (perhaps in its debug quarantine) or a handoff,
  *    when it is in a magazine a live cache names, or when a live cache's
  *    pend_buf announces it.  A buffer on a free structure that a live
  *    cache also names (pend_buf, a magazine) is free ("the list wins"):
@@ -605,22 +605,42 @@ static inline void bp_recon_mark(struct bp_shm *s, struct bp_recon *r,
 	bp_store_relaxed_u32(&s->own[idx], BUFPOOL_OWN_FREE);
 }
 
+/* A new tag on a stack's head, so that a CAS prepared before fails. */
+static inline void bp_recon_retag(__u64 *head)
+{
+	__u64 h = bp_load_relaxed_u64(head);
+
+	bp_store_relaxed_u64(head, bp_fl_pack(bp_fl_idx(h), bp_fl_next_tag(h)));
+}
+
 static inline void bp_reconcile(struct bp_shm *s, struct bp_recon *r)
 {
 	__u32 i, id, o, idx, first = BUFPOOL_IDX_NIL, last = BUFPOOL_IDX_NIL;
 	struct bufpool_cache *c;
-	__u64 h;
+	__u64 *hp;
 
 	/* 1. What the lists hold is free. */
 	r->free = bp_recon_walk(r, s->free_head, s->next, s->buf_count,
 				r->free_bm, s->own);
+	if (!s->rotate &&
+	    bp_fl_idx(bp_load_relaxed_u64(s->full2_head)) != BUFPOOL_IDX_NIL) {
+		/* Nobody takes from it: what it names is unnamed, below. */
+		bp_store_relaxed_u64(s->full2_head,
+				     bp_fl_pack(BUFPOOL_IDX_NIL, 0));
+		r->repaired++;
+	}
 	if (s->nr_mags) {
-		bp_recon_walk(r, s->full_head, s->mag_next, s->nr_mags,
-			      r->mfree_bm, (__u32 *)0);
-		for (id = bp_fl_idx(bp_load_relaxed_u64(s->full_head));
-		     id < s->nr_mags;
-		     id = bp_load_relaxed_u32(&s->mag_next[id]))
-			r->free += bp_recon_free_mag(s, r, bp_mag_at(s, id));
+		/* 1.9: a rotating depot's second full stack, as the first. */
+		for (i = 0; i < 2; i++) {
+			hp = i ? s->full2_head : s->full_head;
+			bp_recon_walk(r, hp, s->mag_next, s->nr_mags,
+				      r->mfree_bm, (__u32 *)0);
+			for (id = bp_fl_idx(bp_load_relaxed_u64(hp));
+			     id < s->nr_mags;
+			     id = bp_load_relaxed_u32(&s->mag_next[id]))
+				r->free += bp_recon_free_mag(s, r,
+							     bp_mag_at(s, id));
+		}
 		bp_recon_walk(r, s->empty_head, s->mag_next, s->nr_mags,
 			      r->mfree_bm, (__u32 *)0);
 		for (id = bp_fl_idx(bp_load_relaxed_u64(s->empty_head));
@@ -791,15 +811,10 @@ static inline void bp_reconcile(struct bp_shm *s, struct bp_recon *r)
 	}
 
 	/* 5. New tags: a CAS prepared before the stop must fail. */
-	h = bp_load_relaxed_u64(s->free_head);
-	bp_store_relaxed_u64(s->free_head,
-			     bp_fl_pack(bp_fl_idx(h), bp_fl_next_tag(h)));
-	h = bp_load_relaxed_u64(s->full_head);
-	bp_store_relaxed_u64(s->full_head,
-			     bp_fl_pack(bp_fl_idx(h), bp_fl_next_tag(h)));
-	h = bp_load_relaxed_u64(s->empty_head);
-	bp_store_relaxed_u64(s->empty_head,
-			     bp_fl_pack(bp_fl_idx(h), bp_fl_next_tag(h)));
+	bp_recon_retag(s->free_head);
+	bp_recon_retag(s->full_head);
+	bp_recon_retag(s->full2_head);
+	bp_recon_retag(s->empty_head);
 }
 
 #endif /* _BUFPOOL_RECONCILE_H */

@@ -29,7 +29,7 @@
 #include <linux/ioctl.h>
 
 #define BUFPOOL_ABI_MAJOR	1
-#define BUFPOOL_ABI_MINOR	8
+#define BUFPOOL_ABI_MINOR	9
 #define BUFPOOL_ABI_VERSION	((BUFPOOL_ABI_MAJOR << 16) | BUFPOOL_ABI_MINOR)
 #define BUFPOOL_ABI_VERSION_MAJOR(v)	((v) >> 16)
 #define BUFPOOL_ABI_VERSION_MINOR(v)	((v) & 0xffff)
@@ -80,7 +80,7 @@ struct bufpool_info {
 	__u32 mag_fill;		/* buffers a magazine holds; 0: no caching */
 	__u32 nr_mags;		/* magazines */
 	__u32 nr_caches;	/* per-thread caches */
-	__u32 __pad1;
+	__u32 depot_flags;	/* ABI 1.9: BUFPOOL_DEPOT_* (was padding) */
 	__u64 mag_next_offset;	/* __u32 mag_next[nr_mags], in the ctrl area */
 	__u64 mags_offset;	/* struct bufpool_mag mags[nr_mags] */
 	__u64 caches_offset;	/* struct bufpool_cache caches[nr_caches] */
@@ -117,6 +117,21 @@ static inline __u64 bufpool_buf_offset(__u32 i, __u32 stride)
 {
 	return (__u64)i * stride;
 }
+
+/*
+ * info.depot_flags (ABI 1.9).  BUFPOOL_DEPOT_ROTATE: the depot keeps its
+ * full magazines on two stacks that take turns (docs/DESIGN.md, "The
+ * rotating depot"): threads give full magazines to one while they take
+ * from the other, and switch when that one is empty, so that a magazine
+ * comes back about a round of the depot after it was given, where one
+ * stack gives back the magazine given last.  For pools whose buffers go
+ * from one core to another (a producer and a consumer): the producer
+ * then writes buffers whose lines the consumer's core has long let go
+ * of.  A client older than 1.9 knows one stack only and is refused
+ * (BUFPOOL_IOC_ATTACH: EPROTO).
+ */
+#define BUFPOOL_DEPOT_ROTATE	0x1u
+#define BUFPOOL_DEPOT_FLAGS	BUFPOOL_DEPOT_ROTATE	/* all known */
 
 /* info.flags: what libbufpool-user reports of a module-free pool. */
 #define BUFPOOL_INFO_F_MEMFD	0x1u	/* no module: a memfd */
@@ -250,7 +265,7 @@ struct bufpool_ctrl {
 	__u32 mag_fill;
 	__u32 nr_mags;
 	__u32 nr_caches;
-	__u32 __pad5;
+	__u32 depot_flags;	/* ABI 1.9, as in struct bufpool_info */
 	__u64 mag_next_offset;
 	__u64 mags_offset;
 	__u64 caches_offset;
@@ -301,6 +316,18 @@ struct bufpool_ctrl {
 	__u64 shared_releases;
 	__u64 shared_exhausted;
 	__u8 __pad11[BUFPOOL_CACHELINE - 24];
+	/*
+	 * ABI 1.9: the rotating depot (BUFPOOL_DEPOT_ROTATE).  full2_head
+	 * is the second stack of full magazines, {tag:40, id:24} over
+	 * mag_next[] as full_head; depot_turn's low bit says which stack
+	 * takes full magazines now (0: full_head), the other gives them.
+	 * Both are empty or unused in a pool that does not rotate.  The
+	 * turn is a hint: garbage in it costs order, never a magazine.
+	 */
+	__u64 full2_head;
+	__u8 __pad12[BUFPOOL_CACHELINE - 8];
+	__u32 depot_turn;
+	__u8 __pad13[BUFPOOL_CACHELINE - 4];
 };
 
 #define BUFPOOL_CTRL_SIZE_VER0	128	/* ABI 1.0 */
@@ -310,6 +337,7 @@ struct bufpool_ctrl {
 #define BUFPOOL_CTRL_SIZE_VER4	448	/* ABI 1.4: same size */
 #define BUFPOOL_CTRL_SIZE_VER5	576	/* ABI 1.5 */
 #define BUFPOOL_CTRL_SIZE_VER6	576	/* ABI 1.6: same size */
+#define BUFPOOL_CTRL_SIZE_VER9	704	/* ABI 1.9 */
 
 /*
  * A magazine (Bonwick): an array of buffer indices moved as a whole

@@ -1464,4 +1464,134 @@ TEST_F(rc, stale_word_names_a_marked_magazine)
 	EXPECT_EQ(BUFPOOL_OWN_FREE, s->own[x[0]]);
 }
 
+/*
+ * ABI 1.9, a rotating depot: a magazine on the second full stack is as
+ * free as one on the first; the same magazine on both is cut from the
+ * second (seen twice); every stack's head gets a new tag.
+ */
+TEST_F(rc, rotating_depot_second_stack)
+{
+	struct bp_shm *s = &self->s;
+	__u32 id, id2, x[4], i;
+	__u64 h2;
+
+	self->l.depot_flags = BUFPOOL_DEPOT_ROTATE;
+	bp_shm_bind(s, self->ctrl, &self->l);
+	ASSERT_EQ(1, s->rotate);
+	id = bp_fl_pop(s->empty_head, s->mag_next, s->nr_mags);
+	id2 = bp_fl_pop(s->empty_head, s->mag_next, s->nr_mags);
+	ASSERT_LT(4, s->mag_fill);
+	for (i = 0; i < 4; i++) {
+		x[i] = bp_fl_pop(s->free_head, s->next, s->buf_count);
+		bp_mag_at(s, id)->idx[i] = x[i];
+	}
+	bp_mag_at(s, id)->count = 4;
+	bp_store_relaxed_u32(s->depot_turn, 1);	/* gives go to full2 */
+	ASSERT_TRUE(s->full2_head == bp_depot_full_in(s));
+	ASSERT_EQ(0, bp_mag_stash(s, id));
+	bp_fl_push(s->empty_head, s->mag_next, id2);
+	h2 = *s->full2_head;
+	RECONCILE(self);
+	EXPECT_WHOLE(self);
+	EXPECT_EQ(COUNT, self->r.free);
+	EXPECT_EQ(0, self->r.repaired);
+	EXPECT_EQ(0, self->r.reclaimed);
+	EXPECT_EQ(id, bp_fl_idx(*s->full2_head));
+	EXPECT_EQ(bp_fl_next_tag(h2), *s->full2_head >> 24);
+	EXPECT_EQ(4, bp_mag_at(s, id)->count);
+
+	/* The same magazine on both stacks: counted once, cut once. */
+	bp_fl_push(s->full_head, s->mag_next, id);
+	RECONCILE(self);
+	EXPECT_EQ(1, self->r.repaired);
+	EXPECT_WHOLE(self);
+	EXPECT_EQ(COUNT, self->r.free);
+	RECONCILE(self);
+	EXPECT_EQ(0, self->r.repaired);
+	EXPECT_EQ(COUNT, self->r.free);
+
+	/* Taken back from the depot: the stack that is not the turn's. */
+	i = bp_depot_take_full(s, NULL);
+	EXPECT_EQ(id, i);
+}
+
+/*
+ * In a pool that does not rotate nobody takes from the second stack: a
+ * magazine a client left there is unnamed, its buffers go back to the
+ * free list and the stack is emptied.
+ */
+TEST_F(rc, second_stack_of_a_pool_that_does_not_rotate)
+{
+	struct bp_shm *s = &self->s;
+	__u32 id, x[3], i;
+
+	ASSERT_EQ(0, s->rotate);
+	id = bp_fl_pop(s->empty_head, s->mag_next, s->nr_mags);
+	for (i = 0; i < 3; i++) {
+		x[i] = bp_fl_pop(s->free_head, s->next, s->buf_count);
+		bp_mag_at(s, id)->idx[i] = x[i];
+	}
+	bp_mag_at(s, id)->count = 3;
+	bp_fl_push(s->full2_head, s->mag_next, id);
+	RECONCILE(self);
+	EXPECT_EQ(1, self->r.repaired);
+	EXPECT_EQ(3, self->r.reclaimed);
+	EXPECT_WHOLE(self);
+	EXPECT_EQ(COUNT, self->r.free);
+	EXPECT_EQ(BUFPOOL_IDX_NIL, bp_fl_idx(*s->full2_head));
+	RECONCILE(self);
+	EXPECT_EQ(0, self->r.repaired);
+	EXPECT_EQ(COUNT, self->r.free);
+}
+
+/*
+ * The order of a rotating depot, through <bufpool/magazine.h>: a batch
+ * given while the depot hands out another comes out only after that one
+ * is gone, so a magazine given after a turn never overtakes one given
+ * before it; one stack gives back the magazine given last.
+ */
+static __u32 give_full(struct bp_shm *s)
+{
+	__u32 id = bp_fl_pop(s->empty_head, s->mag_next, s->nr_mags);
+
+	bp_mag_at(s, id)->count = 1;
+	bp_mag_at(s, id)->idx[0] = bp_fl_pop(s->free_head, s->next,
+					     s->buf_count);
+	bp_mag_stash(s, id);
+	return id;
+}
+
+TEST_F(rc, rotating_depot_order)
+{
+	struct bp_shm *s = &self->s;
+	__u32 a[4], b[2], c, i, rot;
+
+	for (rot = 0; rot < 2; rot++) {
+		bp_shm_init(self->ctrl, &self->l, 1);
+		self->l.depot_flags = rot ? BUFPOOL_DEPOT_ROTATE : 0;
+		bp_shm_bind(s, self->ctrl, &self->l);
+		for (i = 0; i < 4; i++)
+			a[i] = give_full(s);
+		EXPECT_EQ(a[3], bp_depot_take_full(s, NULL));
+		b[0] = give_full(s);
+		b[1] = give_full(s);
+		if (!rot) {		/* one stack: last given, first taken */
+			EXPECT_EQ(b[1], bp_depot_take_full(s, NULL));
+			EXPECT_EQ(b[0], bp_depot_take_full(s, NULL));
+			EXPECT_EQ(a[2], bp_depot_take_full(s, NULL));
+			continue;
+		}
+		EXPECT_EQ(1, *s->depot_turn);
+		EXPECT_EQ(a[2], bp_depot_take_full(s, NULL));
+		EXPECT_EQ(a[1], bp_depot_take_full(s, NULL));
+		EXPECT_EQ(a[0], bp_depot_take_full(s, NULL));
+		EXPECT_EQ(b[1], bp_depot_take_full(s, NULL));	/* turned */
+		EXPECT_EQ(2, *s->depot_turn);
+		c = give_full(s);
+		EXPECT_EQ(b[0], bp_depot_take_full(s, NULL));
+		EXPECT_EQ(c, bp_depot_take_full(s, NULL));
+		EXPECT_EQ(BUFPOOL_IDX_NIL, bp_depot_take_full(s, NULL));
+	}
+}
+
 TEST_HARNESS_MAIN
