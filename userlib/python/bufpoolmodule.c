@@ -583,17 +583,17 @@ static int count_arg(PyObject *o, const char *name, uint64_t max,
 static PyObject *Pool_create(PyObject *cls, PyObject *args, PyObject *kwds)
 {
 	static char *kwlist[] = { "buf_size", "buf_count", "caches", "hugetlb",
-				  "mag_size", "spread", NULL };
+				  "mag_size", "spread", "rotate", NULL };
 	PyObject *size_o = Py_None, *count_o = Py_None, *caches_o = Py_None;
 	PyObject *mag_o = Py_None;
 	struct bufpool_params prm = { 0 };
 	uint64_t size, count, caches, mag;
-	int hugetlb = 1, spread = 0, err;
+	int hugetlb = 1, spread = 0, rotate = 0, err;
 	struct bufpool *h;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwds, "|$OOOpOp:create", kwlist,
-					 &size_o, &count_o, &caches_o, &hugetlb,
-					 &mag_o, &spread))
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "|$OOOpOpp:create",
+					 kwlist, &size_o, &count_o, &caches_o,
+					 &hugetlb, &mag_o, &spread, &rotate))
 		return NULL;
 	if (count_arg(size_o, "buf_size", SIZE_MAX, &size) ||
 	    count_arg(count_o, "buf_count", UINT32_MAX, &count) ||
@@ -619,6 +619,9 @@ static PyObject *Pool_create(PyObject *cls, PyObject *args, PyObject *kwds)
 	/* 1.8; the library refuses 2 MiB buffers spread (EINVAL). */
 	if (spread)
 		prm.flags |= BUFPOOL_F_SPREAD;
+	/* 1.9: the depot's two full stacks take turns. */
+	if (rotate)
+		prm.flags |= BUFPOOL_F_ROTATE;
 	Py_BEGIN_ALLOW_THREADS
 	h = bufpool_create(&prm);
 	err = errno;
@@ -1134,7 +1137,7 @@ static PyObject *Pool_info(PyObject *self, PyObject *unused)
 			in.mag_next_offset, in.mags_offset, in.caches_offset,
 			in.own_offset, in.client_id, in.nr_queues,
 			in.queue_len, in.queues_offset, in.qslots_offset,
-			in.live_offset, in.buf_stride };
+			in.live_offset, in.buf_stride, in.depot_flags };
 
 		r = structseq_u64(InfoType, v, (int)(sizeof(v) / sizeof(v[0])));
 	}
@@ -1607,7 +1610,7 @@ static PyMethodDef Pool_methods[] = {
 	{ "create", METH_CALLABLE(Pool_create),
 	  METH_VARARGS | METH_KEYWORDS | METH_CLASS,
 	  "create(*, buf_size=None, buf_count=None, caches=None, hugetlb=True, "
-	  "mag_size=None, spread=False)"
+	  "mag_size=None, spread=False, rotate=False)"
 	  "\n--\n\nA new pool without the module, over a memfd "
 	  "(bufpool_create).  None: the library's default (2048 B, 4096 "
 	  "buffers, 64 caches); caches=0: no per-thread caches; "
@@ -1620,7 +1623,11 @@ static PyMethodDef Pool_methods[] = {
 	  "tells what the pool has.  spread=True (library 1.8): each buffer "
 	  "64 bytes (a cache line) after the end of the one before, so that "
 	  "their first lines fall in different CPU cache sets (buf_stride); "
-	  "OSError(EINVAL) for 2 MiB buffers.  Share it with open_fd(fd)." },
+	  "OSError(EINVAL) for 2 MiB buffers.  rotate=True (library 1.9): "
+	  "the depot's full magazines come back about a round after they "
+	  "were given, not last given first taken: for pools whose buffers "
+	  "go from a producer's core to a consumer's (info().depot_flags "
+	  "has DEPOT_ROTATE).  Share it with open_fd(fd)." },
 	{ "open_fd", Pool_open_fd, METH_O | METH_CLASS,
 	  "open_fd(fd)\n--\n\nA new handle of the pool behind fd (a device or "
 	  "a pool's memfd, inherited or received); fd is duplicated." },
@@ -2082,12 +2089,13 @@ static PyStructSequence_Field info_fields[] = {
 	{ "live_offset", NULL },
 	{ "buf_stride", "bytes from a buffer to the next (1.8): buf_size, "
 	  "or buf_size + 64 in a spread pool" },
+	{ "depot_flags", "DEPOT_ROTATE if the depot rotates (1.9), else 0" },
 	{ NULL, NULL }
 };
 
 static PyStructSequence_Desc info_desc = {
 	"bufpool.Info", "What was said about a pool at open (struct "
-	"bufpool_info).", info_fields, 27
+	"bufpool_info).", info_fields, 28
 };
 
 static PyStructSequence_Field audit_fields[] = {
@@ -2187,6 +2195,7 @@ PyMODINIT_FUNC PyInit_bufpool(void)
 	    PyModule_AddIntConstant(m, "INFO_F_HUGETLB",
 				    BUFPOOL_INFO_F_HUGETLB) ||
 	    PyModule_AddIntConstant(m, "MAG_CAP", BUFPOOL_MAG_CAP) ||
+	    PyModule_AddIntConstant(m, "DEPOT_ROTATE", BUFPOOL_DEPOT_ROTATE) ||
 	    PyModule_AddIntConstant(m, "MAG_MAX", BUFPOOL_MAG_MAX) ||
 	    PyModule_AddStringConstant(m, "__version__", BUFPOOL_VERSION))
 		goto fail;

@@ -862,6 +862,49 @@ def test_spread_2mib_buffers():
         assert p.buf_stride == CHUNK
 
 
+# ------------------------------------------------ rotating depot (1.9)
+
+@pytest.mark.parametrize("rotate", [False, True], ids=["stack", "rotate"])
+def test_rotating_depot(rotate):
+    """A producer thread and a consumer thread pass every buffer from one
+    cache to the other; info says whether the depot rotates, a second
+    handle reads the same; nothing is lost or taken twice."""
+    import queue
+    import threading
+    with bufpool.Pool.create(buf_size=2048, buf_count=512, caches=4,
+                             mag_size=16, rotate=rotate,
+                             hugetlb=False) as p:
+        want = bufpool.DEPOT_ROTATE if rotate else 0
+        assert p.info().depot_flags == want
+        with bufpool.Pool.open_fd(p.fd) as p2:
+            assert p2.info().depot_flags == want
+        q = queue.Queue(maxsize=64)
+        bad = []
+
+        def consume():
+            for i in range(5000):
+                b = q.get()
+                with memoryview(b) as mv:
+                    if mv[0] != i & 0xff:
+                        bad.append(i)
+                b.release()
+
+        t = threading.Thread(target=consume)
+        t.start()
+        for i in range(5000):
+            b = p.acquire()
+            with memoryview(b) as mv:
+                mv[0] = i & 0xff
+            q.put(b)
+        t.join()
+        assert not bad
+        assert p.stats().acquires >= 5000
+        bufs = drain(p)
+        assert len(bufs) == 512
+        assert len({b.index for b in bufs}) == 512
+        p.release_bulk(bufs)
+
+
 # -------------------------------------------------------- classes
 
 @pytest.mark.skipif(glob.glob("/dev/bufpool-c*"), reason="class pools exist")

@@ -182,6 +182,14 @@ pub struct Params {
     /// 64 bytes more per buffer, and a buffer may cross from one 2 MiB
     /// page to the next. Only clients of 1.8 or later open such a pool.
     pub spread: bool,
+    /// Rotate the depot (library 1.9, `BUFPOOL_F_ROTATE`): full
+    /// magazines come back about a round of the depot after a thread
+    /// gave them, where by default the one given last is taken first.
+    /// For pools whose buffers go from a producer's core to a
+    /// consumer's: the producer then writes buffers whose lines the
+    /// consumer's core has long let go of. Only clients of 1.9 or
+    /// later open such a pool ([`Info::rotating_depot`]).
+    pub rotate: bool,
 }
 
 /// A pool's statistics ([`Pool::stats`]), summed over every client's
@@ -252,6 +260,8 @@ pub struct Info {
     pub nr_queues: u32,
     /// Buffers a queue of the pool holds at most.
     pub queue_len: u32,
+    /// The depot rotates ([`Params::rotate`], ABI 1.9).
+    pub rotating_depot: bool,
     /// The raw structure, with the layout's offsets.
     pub raw: sys::bufpool_info,
 }
@@ -411,6 +421,10 @@ impl Pool {
                 0
             } | if params.spread {
                 sys::BUFPOOL_F_SPREAD
+            } else {
+                0
+            } | if params.rotate {
+                sys::BUFPOOL_F_ROTATE
             } else {
                 0
             },
@@ -773,6 +787,7 @@ impl Pool {
             client_id: i.client_id,
             nr_queues: i.nr_queues,
             queue_len: i.queue_len,
+            rotating_depot: i.depot_flags & sys::BUFPOOL_DEPOT_ROTATE != 0,
             raw: i,
         })
     }

@@ -44,6 +44,11 @@ pub const BUFPOOL_F_MAG_SIZE: c_uint = 1 << 2;
 /// Spread the buffers (library 1.8): each starts a cache line
 /// (`BUFPOOL_SPREAD_PAD`) after the end of the one before.
 pub const BUFPOOL_F_SPREAD: c_uint = 1 << 3;
+/// Rotate the depot (library 1.9): full magazines come back about a
+/// round of the depot after they were given.
+pub const BUFPOOL_F_ROTATE: c_uint = 1 << 4;
+/// `info.depot_flags`: the pool's depot rotates (ABI 1.9).
+pub const BUFPOOL_DEPOT_ROTATE: u32 = 1;
 
 /// `BUFPOOL_CHUNK_SIZE`: the buffer area is made of chunks this size;
 /// a packed pool's buffers never cross one.
@@ -104,7 +109,8 @@ pub struct bufpool_info {
     pub mag_fill: u32,
     pub nr_mags: u32,
     pub nr_caches: u32,
-    pub __pad1: u32,
+    /// `BUFPOOL_DEPOT_*` (ABI 1.9; padding before).
+    pub depot_flags: u32,
     pub mag_next_offset: u64,
     pub mags_offset: u64,
     pub caches_offset: u64,

@@ -1586,3 +1586,51 @@ fn spread_pool_of_2m_buffers() {
     check_layout(2 << 20, 3, true, true);
     check_layout(2 << 20, 3, false, true);
 }
+
+#[test]
+fn rotating_depot_producer_to_consumer() {
+    // A producer thread and a consumer thread pass every buffer from
+    // one cache to the other: nothing lost, nothing taken twice, and
+    // info says whether the depot rotates.
+    for &rotate in &[false, true] {
+        let pool = Pool::create(&Params {
+            buf_size: 2048,
+            buf_count: 512,
+            caches: 4,
+            mag_size: 16,
+            no_hugetlb: true,
+            rotate,
+            ..Params::default()
+        })
+        .unwrap();
+        assert_eq!(pool.info().unwrap().rotating_depot, rotate);
+        let (tx, rx) = std::sync::mpsc::sync_channel(64);
+        std::thread::scope(|s| {
+            let pool = &pool;
+            s.spawn(move || {
+                for i in 0..20_000u32 {
+                    let b: Buf<'_> = rx.recv().unwrap();
+                    assert_eq!(b[0], i as u8);
+                }
+                pool.flush_cache();
+            });
+            for i in 0..20_000u32 {
+                let mut b = loop {
+                    match pool.acquire() {
+                        Ok(b) => break b,
+                        Err(_) => std::thread::yield_now(),
+                    }
+                };
+                b[0] = i as u8;
+                tx.send(b).unwrap();
+            }
+            pool.flush_cache();
+        });
+        let mut v = Vec::new();
+        assert_eq!(pool.acquire_bulk(512, &mut v).unwrap(), 512);
+        let distinct: HashSet<u32> = v.iter().map(|b| b.index()).collect();
+        assert_eq!(distinct.len(), 512);
+        pool.release_bulk(v).unwrap();
+        assert_eq!(pool.stats().unwrap().in_use, 0);
+    }
+}
