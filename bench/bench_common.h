@@ -94,4 +94,19 @@ static inline unsigned int bench_spread_flag(size_t size, unsigned int flag)
 	return size >= 1024 ? flag : 0;
 }
 
+/*
+ * The flag bufpool's pool between a producer process and a consumer
+ * process (mp_bench's procs) is made with: from ABI 1.9 its depot
+ * rotates (BUFPOOL_F_ROTATE), so that the producer takes back the
+ * magazines the consumer gave a round of the depot ago, not the one it
+ * gave last, whose buffers the consumer's core has just read
+ * (bench/RESULTS.md, "The rotating depot").  BENCH_ROTATE=0: one stack.
+ */
+static inline unsigned int bench_rotate_flag(unsigned int flag)
+{
+	const char *env = getenv("BENCH_ROTATE");
+
+	return env && *env == '0' ? 0 : flag;
+}
+
 #endif /* BENCH_COMMON_H */

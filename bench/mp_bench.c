@@ -870,7 +870,8 @@ static void run_cell(enum kind k, size_t size, unsigned int burst, int crash,
 		struct bufpool_params p = {
 			.buf_size = size, .buf_count = COUNT, .caches = 8,
 			.flags = BUFPOOL_F_MAG_SIZE |
-				 bench_spread_flag(size, BUFPOOL_F_SPREAD),
+				 bench_spread_flag(size, BUFPOOL_F_SPREAD) |
+				 bench_rotate_flag(BUFPOOL_F_ROTATE),
 			.mag_size = 256,
 		};
 

@@ -91,7 +91,8 @@ fi
 # given back however it ends; DPDK's hugetlbfs mount and runtime files
 # live in mp_bench's private mount namespace.  On the host bufpool's
 # pool is a memfd, which no kernel reconciles: its crash cell shows what
-# that backend loses; the VM runs it on /dev/bufpool.
+# that backend loses; the VM runs it on /dev/bufpool.  bufpool's pool
+# there rotates its depot (ABI 1.9), as mp_bench's own does.
 if [ -x ./mp_bench ]; then
 	echo "== mp_bench $quick" >&2
 	mp_nr=$(cat "$nr" 2>/dev/null || echo 0)
@@ -109,7 +110,7 @@ if [ -x ./mp_bench ]; then
 	if [ -n "${BENCH_VM:-}" ] && [ -x ./mp_bench-vm ]; then
 		echo "== mp_bench-vm in the VM, through /dev/bufpool" >&2
 		# shellcheck disable=SC2086
-		(cd .. && $BENCH_VM -p "buf_size=2048 buf_count=8192 spread=1" -m 2048 \
+		(cd .. && $BENCH_VM -p "buf_size=2048 buf_count=8192 spread=1 rotate=1" -m 2048 \
 			-f bench/mp_bench-vm:/usr/bin/mp_bench \
 			-c "mp_bench --device --sizes 2048 --secs $secs $quick --peers bufpool-queue") \
 			> "$out/vm-mp.log" 2>&1 ||
