@@ -163,6 +163,50 @@ static int burst_round(struct bufpool *pool, void **held, unsigned int n)
 	return got == n && !bad ? 0 : -1;
 }
 
+/* An audit of pool finds all count buffers free or cached, none held. */
+static void all_back(struct __test_metadata *_metadata, struct bufpool *pool,
+		     uint32_t count)
+{
+	struct bufpool_audit a;
+
+	memset(&a, 0, sizeof(a));
+	ASSERT_EQ(0, bufpool_audit(pool, &a));
+	EXPECT_EQ(count, a.free + a.cached);
+	EXPECT_EQ(0, a.held);
+	EXPECT_EQ(0, a.repaired);
+}
+
+/*
+ * A child process that opens the default pool, runs rounds bursts of
+ * 256 through it, takes 100 more buffers and is killed holding them,
+ * with magazines in its cache.
+ */
+static void killed_holding(struct __test_metadata *_metadata,
+			   unsigned int rounds)
+{
+	void *held[256];
+	unsigned int r;
+	int status;
+	pid_t pid;
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct bufpool *p = bufpool_open(NULL);
+
+		for (r = 0; r < rounds; r++)
+			if (!p || burst_round(p, held, 256))
+				_exit(1);
+		for (r = 0; r < 100; r++)
+			if (!bufpool_acquire(p))
+				_exit(1);
+		raise(SIGKILL);
+		_exit(1);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFSIGNALED(status));
+}
+
 /*
  * ATTACH on the pool at path: refused (EPROTO) for the minor before
  * minor (unless minor is the first with records, 2), accepted for minor
@@ -199,14 +243,11 @@ static void attach_needs(struct __test_metadata *_metadata, const char *path,
 TEST_F(module, burst_sized_magazines)
 {
 	struct bufpool_info info;
-	struct bufpool_audit a;
 	struct bufpool *pool;
 	const struct bufpool_ctrl *c;
 	uint64_t heads[3];
 	void *held[512];
 	unsigned int r;
-	pid_t pid;
-	int status;
 
 	BP_NEED_READY(self);
 	ASSERT_EQ(0, bp_finit_module(self->ko,
@@ -238,26 +279,8 @@ TEST_F(module, burst_sized_magazines)
 	munmap((void *)c, info.ctrl_size);
 
 	/* Killed holding a burst, with a full magazine cached: all back. */
-	pid = fork();
-	ASSERT_LE(0, pid);
-	if (!pid) {
-		struct bufpool *p = bufpool_open(NULL);
-
-		if (!p || burst_round(p, held, 256))
-			_exit(1);
-		for (r = 0; r < 100; r++)
-			if (!bufpool_acquire(p))
-				_exit(1);
-		raise(SIGKILL);
-		_exit(1);
-	}
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	EXPECT_TRUE(WIFSIGNALED(status));
-	memset(&a, 0, sizeof(a));
-	ASSERT_EQ(0, bufpool_audit(pool, &a));
-	EXPECT_EQ(4096, a.free + a.cached);
-	EXPECT_EQ(0, a.held);
-	EXPECT_EQ(0, a.repaired);
+	killed_holding(_metadata, 1);
+	all_back(_metadata, pool, 4096);
 	bufpool_close(pool);
 
 	pool = bufpool_open("/dev/bufpool-big");
@@ -306,7 +329,6 @@ static void rot_pool_runs(struct __test_metadata *_metadata,
 {
 	struct bufpool *pool = bufpool_open(path);
 	const struct bufpool_ctrl *c;
-	struct bufpool_audit a;
 	struct bufpool_info info;
 	struct rot_pipe rp;
 	pthread_t t;
@@ -347,23 +369,14 @@ static void rot_pool_runs(struct __test_metadata *_metadata,
 		EXPECT_EQ(0, c->depot_turn);
 	}
 	munmap((void *)c, info.ctrl_size);
-	memset(&a, 0, sizeof(a));
-	ASSERT_EQ(0, bufpool_audit(pool, &a));
-	EXPECT_EQ(info.buf_count, a.free + a.cached);
-	EXPECT_EQ(0, a.held);
-	EXPECT_EQ(0, a.repaired);
+	all_back(_metadata, pool, info.buf_count);
 	bufpool_close(pool);
 }
 
 TEST_F(module, rotating_depot)
 {
-	struct bufpool_audit a;
 	char buf[8];
 	struct bufpool *pool;
-	void *held[256];
-	unsigned int r;
-	pid_t pid;
-	int status;
 
 	BP_NEED_READY(self);
 	ASSERT_EQ(0, bp_finit_module(self->ko,
@@ -380,29 +393,10 @@ TEST_F(module, rotating_depot)
 	rot_pool_runs(_metadata, "/dev/bufpool-plain", 0);
 
 	/* Killed holding buffers, with magazines in its cache: all back. */
-	pid = fork();
-	ASSERT_LE(0, pid);
-	if (!pid) {
-		struct bufpool *p = bufpool_open(NULL);
-
-		for (r = 0; r < 20; r++)
-			if (!p || burst_round(p, held, 256))
-				_exit(1);
-		for (r = 0; r < 100; r++)
-			if (!bufpool_acquire(p))
-				_exit(1);
-		raise(SIGKILL);
-		_exit(1);
-	}
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	EXPECT_TRUE(WIFSIGNALED(status));
+	killed_holding(_metadata, 20);
 	pool = bufpool_open(NULL);
 	ASSERT_NE(NULL, pool);
-	memset(&a, 0, sizeof(a));
-	ASSERT_EQ(0, bufpool_audit(pool, &a));
-	EXPECT_EQ(1024, a.free + a.cached);
-	EXPECT_EQ(0, a.held);
-	EXPECT_EQ(0, a.repaired);
+	all_back(_metadata, pool, 1024);
 	bufpool_close(pool);
 
 	attach_needs(_metadata, BUFPOOL_DEV_PATH, 9);

@@ -103,6 +103,17 @@ static void set_live(FIXTURE_DATA(rc) *self, __u32 id)
 	(self)->r.cached + (self)->r.held + (self)->r.transit +		\
 	(self)->r.queued)
 
+/* One repair makes the pool whole and free; the next finds nothing. */
+#define REPAIRED_ONCE(self) do {					\
+	RECONCILE(self);						\
+	EXPECT_EQ(1, (self)->r.repaired);				\
+	EXPECT_WHOLE(self);						\
+	EXPECT_EQ(COUNT, (self)->r.free);				\
+	RECONCILE(self);						\
+	EXPECT_EQ(0, (self)->r.repaired);				\
+	EXPECT_EQ(COUNT, (self)->r.free);				\
+} while (0)
+
 TEST_F(rc, fresh_pool_is_whole)
 {
 	RECONCILE(self);
@@ -434,13 +445,7 @@ TEST_F(rc, cycles_and_duplicates_are_cut)
 	struct bp_shm *s = &self->s;
 
 	s->next[10] = 3;		/* 0..3 -> ... -> 10 -> 3: a cycle */
-	RECONCILE(self);
-	EXPECT_EQ(1, self->r.repaired);
-	EXPECT_WHOLE(self);
-	EXPECT_EQ(COUNT, self->r.free);
-	RECONCILE(self);
-	EXPECT_EQ(0, self->r.repaired);
-	EXPECT_EQ(COUNT, self->r.free);
+	REPAIRED_ONCE(self);
 }
 
 /*
@@ -1502,13 +1507,7 @@ TEST_F(rc, rotating_depot_second_stack)
 
 	/* The same magazine on both stacks: counted once, cut once. */
 	bp_fl_push(s->full_head, s->mag_next, id);
-	RECONCILE(self);
-	EXPECT_EQ(1, self->r.repaired);
-	EXPECT_WHOLE(self);
-	EXPECT_EQ(COUNT, self->r.free);
-	RECONCILE(self);
-	EXPECT_EQ(0, self->r.repaired);
-	EXPECT_EQ(COUNT, self->r.free);
+	REPAIRED_ONCE(self);
 
 	/* Taken back from the depot: the stack that is not the turn's. */
 	i = bp_depot_take_full(s, NULL);
