@@ -171,6 +171,7 @@ static int bufpool_parse_key_value(struct bufpool_pool_spec *spec,
 				   char *pair)
 {
 	char *key = pair, *val = strchr(pair, '=');
+	bool *flag;
 	int err;
 
 	if (!val) {
@@ -182,8 +183,8 @@ static int bufpool_parse_key_value(struct bufpool_pool_spec *spec,
 	if (!strcmp(key, "queue"))	/* not a number: its own messages */
 		return bufpool_parse_queues(spec, val);
 	if (!strcmp(key, "spread") || !strcmp(key, "rotate")) {
-		if (!kstrtobool(val, key[0] == 's' ? &spec->spread :
-				&spec->rotate))
+		flag = !strcmp(key, "spread") ? &spec->spread : &spec->rotate;
+		if (!kstrtobool(val, flag))
 			return 0;
 		pr_err("pools: %s: %s=\"%s\" is not y, n, 1 or 0\n",
 		       spec->name, key, val);
