@@ -491,10 +491,11 @@ static uint32_t bp_free_list_take(struct bufpool *pool, __u32 *pend_buf,
 
 /*
  * Make the loaded magazine non-empty: swap in the previous one, or trade
- * the empty previous one for a full magazine from the depot, or fill it
- * from the free list.  Returns 0, or ENOBUFS when nothing is free,
- * EAGAIN after too many lost races, EUCLEAN when it met garbage (what
- * it could fill stays in the magazine for the next call).
+ * the empty previous one for a full magazine from the depot (whose
+ * buffers, once the cache names it, take the cache's mark: bp_mag_mark),
+ * or fill it from the free list.  Returns 0, or ENOBUFS when nothing is
+ * free, EAGAIN after too many lost races, EUCLEAN when it met garbage
+ * (what it could fill stays in the magazine for the next call).
  */
 static int bp_thread_cache_refill(struct bufpool *pool,
 				  struct bp_thread_cache *cache)
@@ -529,6 +530,8 @@ static int bp_thread_cache_refill(struct bufpool *pool,
 		bp_fl_push(s->empty_head, s->mag_next, cache->prev_id);
 		bp_thread_cache_set_prev(cache, full);
 		bp_thread_cache_swap(cache);
+		/* Named by the cache now: its buffers take its mark. */
+		bp_mag_mark(s, cache->loaded, n, cache->mark);
 		return 0;
 	}
 	bp_unannounce(&shared->pending);
@@ -821,6 +824,8 @@ uint32_t bp_acquire_miss(struct bufpool *pool)
 		return idx;
 	}
 garbage:
+	/* What it drops is named by nothing: no mark of ours stays on it. */
+	bp_mag_unmark(&pool->shm, cache->loaded, cache->mark);
 	bp_store_release_u32(&cache->loaded->count, 0);
 	return bp_corrupt(pool);
 

@@ -99,15 +99,16 @@ static BP_ALWAYS_INLINE int bp_own_take(__u32 *own, uint32_t buf_count,
  * cache whose mark is mark, recording it as ours; BP_NONE when the
  * magazine held garbage: an index out of range, or a buffer own[] says
  * is not a free one of this cache.  A buffer this thread gave to the
- * cache carries the cache's mark (ABI 1.7, BUFPOOL_OWN_CACHED | c):
- * only this thread writes or clears that mark, so a plain store names
- * the buffer ours, and a thread that finds the same index in its own
- * magazine (another client wrote it there) sees another cache's mark
- * and refuses it.  A free buffer without a mark (a magazine from the
- * depot, whose marks its last cache cleared, or one a client older
- * than 1.7 filled) is taken with a compare-and-swap from free to ours,
- * so that two threads taking it at once from two places cannot both
- * have it.
+ * cache carries the cache's mark (ABI 1.7, BUFPOOL_OWN_CACHED | c), and
+ * so does one of a magazine the cache loaded from the depot (library
+ * 1.9.1: bp_mag_mark, at the refill): only this thread writes or clears
+ * that mark, so a plain store names the buffer ours, and a thread that
+ * finds the same index in its own magazine (another client wrote it
+ * there) sees another cache's mark and refuses it.  A free buffer
+ * without a mark (a magazine filled from the free list, one a client
+ * older than 1.7 filled, an entry the refill could not mark) is taken
+ * with a compare-and-swap from free to ours, so that two threads taking
+ * it at once from two places cannot both have it.
  */
 static BP_ALWAYS_INLINE uint32_t bp_mag_take(struct bufpool *pool,
 					     struct bufpool_mag *m, uint32_t c,

@@ -83,6 +83,38 @@ static inline void bp_mag_unmark(struct bp_shm *s, struct bufpool_mag *m,
 }
 
 /*
+ * bp_mag_mark - library 1.9.1: the other half of bp_mag_unmark.  A cache
+ * that loads a full magazine m from the depot (its count n checked, and
+ * m named by the cache's record first) marks its free buffers its own in
+ * one pass, each with a compare-and-swap from BUFPOOL_OWN_FREE to mark
+ * (BUFPOOL_OWN_CACHED | the cache's index), so that every take from the
+ * magazine after that is the plain store of a marked buffer.  The state
+ * is the one a give makes: a free buffer in a magazine of cache c, which
+ * only c's thread takes or unmarks, and which the kernel keeps marked
+ * while a live cache's magazine names it.  An entry out of range, or one
+ * whose record is anything but free (another client wrote it there), is
+ * left alone: its take is refused as before, and of two entries naming
+ * one buffer only the first is marked.  Only the thread of that cache
+ * calls it.  The point is where the atomic operations happen: in one
+ * tight loop per magazine, not one per take between the caller's own
+ * stores to the buffers, which a locked instruction would wait for.
+ */
+static inline void bp_mag_mark(struct bp_shm *s, struct bufpool_mag *m,
+			       __u32 n, __u32 mark)
+{
+	__u32 i, idx, o;
+
+	if (n > s->mag_cap)
+		return;
+	for (i = 0; i < n; i++) {
+		idx = bp_load_relaxed_u32(&m->idx[i]);
+		o = BUFPOOL_OWN_FREE;
+		if (idx < s->buf_count)
+			bp_cas_relaxed_u32(&s->own[idx], &o, mark);
+	}
+}
+
+/*
  * bp_mag_drain - give a magazine's buffers back to the free list, with
  * one CAS.  The caller owns the magazine.  An entry no correct client
  * could have written (an index out of range, a buffer that own[] says

@@ -412,10 +412,13 @@ struct bufpool_cache {
 /*
  * ABI 1.7: BUFPOOL_OWN_CACHED | c for a free buffer in a magazine of
  * cache c (< nr_caches), written by the thread that uses cache c when it
- * gives the buffer to its magazine.  Only that thread takes a buffer so
- * marked, so its take needs no atomic read-modify-write; a buffer whose
- * record is BUFPOOL_OWN_FREE (from the depot, or a client older than
- * 1.7) is taken with a compare-and-swap as before.  The thread clears
+ * gives the buffer to its magazine, or (library 1.9.1) when cache c,
+ * its record naming the magazine, loads it from the depot (one
+ * compare-and-swap from BUFPOOL_OWN_FREE a buffer, in one pass).  Only
+ * that thread takes a buffer so marked, so its take needs no atomic
+ * read-modify-write; a buffer whose record is BUFPOOL_OWN_FREE (filled
+ * from the free list, or by a client older than 1.7) is taken with a
+ * compare-and-swap as before.  The thread clears
  * its marks before a magazine leaves the cache, so that the depot and
  * the free list hold only BUFPOOL_OWN_FREE buffers.  Never a client id
  * (above BUFPOOL_CLIENT_MAX) nor a hold: the kernel keeps the mark of a

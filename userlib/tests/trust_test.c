@@ -303,6 +303,86 @@ TEST_F(trust, cache_marks_follow_buffers)
 }
 
 /*
+ * Library 1.9.1: a cache that loads a full magazine from the depot marks
+ * its buffers (bp_mag_mark), so that its takes are plain stores.  The
+ * holder takes half the pool, gives everything back and flushes: the
+ * depot holds full, unmarked magazines.  The victim's first take loads one: every buffer
+ * left in it carries the victim's mark, the one its give of the taken
+ * buffer writes.  Then the holder takes a buffer and every full magazine
+ * in the depot is made to name it on top: the victim never marks or
+ * takes it, and the rest of each such magazine, which the victim drops,
+ * keeps no mark of the victim's (the kernel's reconciliation gives back
+ * what nothing names).  The victim's flush leaves no mark of its own.
+ */
+TEST_F(trust, depot_magazines_come_marked)
+{
+	uint32_t x, y, i, mark, marked = 0, other = 0, held, n;
+	uint32_t many[COUNT / 2];
+	struct bufpool_mag *m;
+
+	if (!self->info.nr_mags)
+		SKIP(return, "no magazines");
+	for (i = 0; i < HELD; i++) {
+		ASSERT_EQ(0, bufpool_release_index(self->holder,
+						   self->held[i]));
+		self->is_held[self->held[i]] = 0;
+	}
+	/* Through the holder's cache, full magazines into the depot. */
+	for (i = 0; i < COUNT / 2; i++)
+		ASSERT_EQ(0, bufpool_acquire_index(self->holder, &many[i]));
+	for (i = 0; i < COUNT / 2; i++)
+		ASSERT_EQ(0, bufpool_release_index(self->holder, many[i]));
+	bufpool_flush_cache(self->holder);
+	for (i = 0; i < COUNT; i++)
+		ASSERT_EQ(BUFPOOL_OWN_FREE, OWN(self)[i]);
+	ASSERT_EQ(0, bufpool_acquire_index(self->victim, &x));
+	ASSERT_EQ(0, bufpool_release_index(self->victim, x));
+	mark = OWN(self)[x];
+	ASSERT_EQ(BUFPOOL_OWN_CACHED,
+		  mark & ~(uint32_t)BUFPOOL_OWN_CACHE_MASK);
+	for (i = 0; i < COUNT; i++) {
+		if (OWN(self)[i] == mark)
+			marked++;
+		else if (OWN(self)[i] != BUFPOOL_OWN_FREE)
+			other++;
+	}
+	TH_LOG("%u buffers marked after one take, magazines of %u", marked,
+	       self->info.mag_fill);
+	EXPECT_EQ(0, other);
+	EXPECT_LT(1, marked);
+	EXPECT_GE(self->info.mag_fill, marked);
+
+	ASSERT_EQ(0, bufpool_acquire_index(self->holder, &held));
+	for (i = 0; i < HELD; i++)
+		self->held[i] = held;
+	self->is_held[held] = 1;
+	for (i = 0, n = 0; i < self->info.nr_mags; i++) {
+		m = MAG(self, i);
+		if (m->count > 1 && m->count <= self->info.mag_fill &&
+		    OWN(self)[m->idx[0]] == BUFPOOL_OWN_FREE) {
+			m->idx[m->count - 1] = held;
+			n++;
+		}
+	}
+	ASSERT_LT(0, n);
+	for (i = 0; i < 4 * COUNT; i++) {
+		if (bufpool_acquire_index(self->victim, &y)) {
+			if (errno == ENOBUFS)
+				break;
+			continue;
+		}
+		ASSERT_NE(held, y);
+	}
+	EXPECT_LT(0, detected(self));
+	EXPECT_EQ(bufpool_client_id(self->holder), OWN(self)[held]);
+	bufpool_flush_cache(self->victim);
+	for (i = 0, marked = 0; i < COUNT; i++)
+		if (OWN(self)[i] == mark && !marked++)
+			TH_LOG("buffer %u: the victim's mark after its flush", i);
+	EXPECT_EQ(0, marked);
+}
+
+/*
  * ABI 1.7: a buffer given to a cache carries the cache's mark; its
  * thread takes it back with a plain store, and nobody else takes it.
  * The holder gives 8 buffers to its cache (marked its own), and every
