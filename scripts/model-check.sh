@@ -19,7 +19,8 @@
 # client's pend_buf trusted; ABI 1.7 cache marks: a spill or a flush
 # that pushes before it clears its marks, the kernel keeping a gone
 # cache's marks, the kernel rewriting the marks in a magazine a stale
-# pending names).
+# pending names; library 1.9.1: a refill that marks a magazine's buffers
+# before its pop takes it).
 # Prints KTAP; exits 1 on any failure.
 set -eu
 
@@ -69,7 +70,7 @@ finds() { # number description output
 }
 
 echo "TAP version 13"
-echo "1..25"
+echo "1..26"
 holds 1 "free list safe under every interleaving and death" "$(run 256)"
 finds 2 "a 1-bit tag's ABA is found (the check can fail)" "$(run 2)"
 holds 3 "ownership records and reconciliation exact under every interleaving and death" \
@@ -120,4 +121,6 @@ finds 24 "the kernel rewriting marks in a magazine a stale pending names is foun
 	"$(run_model magazine.pml -DPENDING_REWRITE)"
 finds 25 "a flush that pushes before it clears its marks is found (the check can fail)" \
 	"$(run_model magazine.pml -DMARK_LATE)"
+finds 26 "a refill that marks a magazine before its pop takes it is found (the check can fail)" \
+	"$(run_model magazine.pml -DMARK_EARLY)"
 exit $fail

@@ -19,7 +19,8 @@
  *  - give to it: idx[count] = x, count + 1, then own[x] = CACHED(me);
  *  - refill when both are empty: announce the full stack's head in
  *    pending, CAS it off, push the empty one on the empty stack (CAS),
- *    name the new one in the cache word, clear pending;
+ *    name the new one in the cache word, clear pending; library 1.9.1:
+ *    then mark its buffer the cache's (a CAS 0 -> CACHED(me): MARK_IN);
  *  - spill when both are full: announce the empty stack's head, CAS it
  *    off, clear the marks of the full one (own[x] == CACHED(me) -> 0,
  *    a load then a plain store), push it on the full stack (CAS), name
@@ -43,6 +44,10 @@
  * marks (the kernel asserts it), no mark of the gone client survives,
  * and a mark that does is client 1's on a buffer its magazine names.
  *
+ * -DMARK_EARLY marks the buffer of the magazine on top of the full stack
+ * before the pop that takes it: the checker must find a take refused
+ * (the other client pops the magazine first and finds a mark not its
+ * own).
  * -DMARK_LATE pushes a magazine (spilled, with -DSPILL; flushed) before
  * it clears its marks: the checker must find a take refused (another
  * thread pops the magazine and finds a mark not its own).
@@ -155,6 +160,23 @@ bool gone[2];
 	:: else -> skip							\
 	fi
 
+/*
+ * Library 1.9.1: a full magazine m the cache took from the depot, named
+ * by the cache word, has its buffer marked the cache's: a CAS from 0 to
+ * CACHED(me), so that the take is a plain store (bp_mag_mark).  Anything
+ * but 0 is left alone, and in a correct run it is always 0.
+ */
+#define MARK_IN(m)							\
+	if								\
+	:: mcount[m] > 0 ->						\
+		y = midx[m];						\
+		atomic {						\
+			assert(own[y] == 0);				\
+			own[y] = CACHED(me)				\
+		}							\
+	:: else -> skip							\
+	fi
+
 /* Flush magazine m, named by cacheA when inA, else by cacheB. */
 #ifndef MARK_LATE
 #define FLUSH_PUSH(m)							\
@@ -207,6 +229,19 @@ proctype client(byte me)
 				c = loaded; loaded = prev; prev = c;
 				loadedA = !loadedA
 			:: mcount[loaded] == 0 && mcount[prev] == 0 ->
+#ifdef MARK_EARLY
+				/* the bug: the top magazine marked, not taken */
+				atomic {
+					h = full_head;
+					if
+					:: h != NIL && mcount[h] > 0 &&
+					   own[midx[h]] == 0 ->
+						own[midx[h]] = CACHED(me)
+					:: else -> skip
+					fi
+				};
+				MAY_DIE;
+#endif
 				POP(full_head, full_tag, got);
 				if
 				:: got == NIL -> pending[me] = NIL; goto next
@@ -217,7 +252,11 @@ proctype client(byte me)
 				MAY_DIE;
 				NAME_IT(got);
 				prev = loaded; loaded = got;
-				loadedA = !loadedA
+				loadedA = !loadedA;
+#ifndef MARK_EARLY
+				MAY_DIE;
+				MARK_IN(loaded)
+#endif
 			:: else -> skip
 			fi;
 			MAY_DIE;
