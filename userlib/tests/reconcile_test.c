@@ -1198,6 +1198,74 @@ TEST_F(rc, marks_of_a_gone_cache_idle)
 }
 
 /*
+ * Library 1.9.1: the marks a refill makes (bp_mag_mark) are the marks a
+ * give makes, and the reconciliation treats them so.  A live cache that
+ * loaded a depot magazine and marked it: cached, kept, nothing repaired.
+ * A gone client's thread killed halfway through the pass, while a live
+ * client is busy: what it marked goes back at once (it has been on no
+ * free structure since the mark), the rest waits like any unmarked
+ * entry, and comes back once nobody is busy.  An entry naming a buffer
+ * somebody holds, and a second entry naming a buffer, are not marked.
+ */
+TEST_F(rc, refill_marks_are_give_marks)
+{
+	struct bp_shm *s = &self->s;
+	__u32 x[6], y[5], i, m, held;
+
+	ASSERT_LT(6, s->mag_fill);
+	m = cache_mag(self, 3, 7, 0, 6, 0, x);
+	bp_mag_mark(s, bp_mag_at(s, m), 6, BUFPOOL_OWN_CACHED | 3);
+	for (i = 0; i < 6; i++)
+		EXPECT_EQ(BUFPOOL_OWN_CACHED | 3, s->own[x[i]]);
+	set_live(self, 7);
+	RECONCILE(self);
+	EXPECT_WHOLE(self);
+	EXPECT_EQ(6, self->r.cached);
+	EXPECT_EQ(0, self->r.repaired);
+	EXPECT_EQ(0, self->r.dropped);
+	for (i = 0; i < 6; i++)
+		EXPECT_EQ(BUFPOOL_OWN_CACHED | 3, s->own[x[i]]);
+
+	m = cache_mag(self, 2, 9, 0, 5, 0, y);	/* 9 is gone */
+	bp_mag_mark(s, bp_mag_at(s, m), 3, BUFPOOL_OWN_CACHED | 2);
+	set_live(self, 5);
+	s->inflight[5] = 1;
+	RECONCILE(self);
+	EXPECT_WHOLE(self);
+	EXPECT_EQ(3, self->r.reclaimed);
+	EXPECT_EQ(0, self->r.repaired);
+	EXPECT_EQ(0, self->r.dropped);
+	for (i = 0; i < 5; i++)
+		EXPECT_EQ(i < 3, on_free_list(self, y[i]));
+	s->inflight[5] = 0;
+	RECONCILE(self);
+	EXPECT_WHOLE(self);
+	EXPECT_EQ(2, self->r.reclaimed);
+	EXPECT_EQ(0, self->r.unsettled);
+	for (i = 0; i < 5; i++) {
+		EXPECT_EQ(BUFPOOL_OWN_FREE, s->own[y[i]]);
+		EXPECT_TRUE(on_free_list(self, y[i]));
+	}
+
+	/* Garbage: a held buffer, and one buffer named twice. */
+	held = bp_fl_pop(s->free_head, s->next, s->buf_count);
+	s->own[held] = 7;
+	m = cache_mag(self, 4, 7, 0, 3, 0, y);
+	bp_mag_at(s, m)->idx[0] = held;
+	bp_mag_at(s, m)->idx[2] = y[1];
+	bp_mag_mark(s, bp_mag_at(s, m), 3, BUFPOOL_OWN_CACHED | 4);
+	EXPECT_EQ(7, s->own[held]);
+	EXPECT_EQ(BUFPOOL_OWN_CACHED | 4, s->own[y[1]]);
+	EXPECT_EQ(BUFPOOL_OWN_FREE, s->own[y[2]]);
+	/* A count beyond the magazine's room: nothing is marked. */
+	m = cache_mag(self, 5, 7, 0, 2, 0, x);
+	bp_mag_mark(s, bp_mag_at(s, m), s->mag_cap + 1,
+		    BUFPOOL_OWN_CACHED | 5);
+	EXPECT_EQ(BUFPOOL_OWN_FREE, s->own[x[0]]);
+	EXPECT_EQ(BUFPOOL_OWN_FREE, s->own[x[1]]);
+}
+
+/*
  * (c) A live cache's magazine naming a buffer another live cache
  * marked: the mark is rewritten FREE (its thread's take falls back to
  * the CAS), repaired, and the buffer counted cached once; the other
