@@ -380,8 +380,10 @@ static inline void bp_recon_live_mag(struct bp_shm *s, struct bp_recon *r,
  * one magazine for a moment when a thread has pushed its magazine to
  * the depot (its marks cleared) and not yet stored the word that
  * replaces it, and another thread has taken the magazine and marked
- * what it gave to it since; whichever cache step 2 visits first, the
- * marks stay, and step 3 keeps those of a live cache.
+ * what it gave to it since, or (library 1.9.1) all it holds; whichever
+ * cache step 2 visits first, the marks stay (the words of gone caches
+ * are cleared only after, in 2c), and step 3 keeps those of a live
+ * cache.
  */
 static inline int bp_recon_mark_names(struct bp_shm *s, __u32 o, __u32 id)
 {
@@ -420,10 +422,25 @@ static inline void bp_recon_mag_contents(struct bp_shm *s,
 		n = s->mag_cap;		/* its thread resets a bad count */
 	for (i = 0; i < n; i++) {
 		idx = bp_load_relaxed_u32(&m->idx[i]);
-		/* Free as well: a drain in flight; the list wins. */
-		if (idx >= s->buf_count || bp_bm_test(r->free_bm, idx) ||
-		    bp_bm_test(r->queued_bm, idx))
+		if (idx >= s->buf_count || bp_bm_test(r->queued_bm, idx))
 			continue;
+		/*
+		 * Free as well: the list wins.  A correct thread's magazine
+		 * names a free buffer only while it drains it (the entries
+		 * pushed, the count not cleared yet), and it reads them no
+		 * more; otherwise another client wrote it.  So a live
+		 * cache's magazine lets go of it, silently (as a word naming
+		 * a stacked magazine is cleared): the entry becomes an index
+		 * no take accepts, and no later refill's marks (library
+		 * 1.9.1) or gives can make two free places of it.  A pending
+		 * word's magazine may be another cache's: left alone.
+		 */
+		if (bp_bm_test(r->free_bm, idx)) {
+			if (ci != BP_RECON_ANY_CACHE)
+				bp_store_relaxed_u32(&m->idx[i],
+						     BUFPOOL_IDX_NIL);
+			continue;
+		}
 		/*
 		 * A live hold in own[] counts as held: a take or a give in
 		 * flight (the magazine still names the buffer the thread has
@@ -655,17 +672,18 @@ static inline void bp_reconcile(struct bp_shm *s, struct bp_recon *r)
 		if (r->queues[i].count)
 			bp_recon_queue(s, r, &r->queues[i]);
 
-	/* 2. Caches: a live client's hold, the rest are cleared. */
-	r->caches_free = 0;
+	/*
+	 * 2. Caches: a live client's hold; the rest are cleared (2c), after
+	 * every live cache's magazines are checked, so that the words of a
+	 * gone cache whose marks a live cache's magazine carries are still
+	 * there to vouch for them (bp_recon_mark_names), whatever the order
+	 * of the two caches.
+	 */
 	for (i = 0; i < s->nr_caches; i++) {
 		c = &s->caches[i];
 		o = bp_load_relaxed_u32(&c->owner);
-		if (!bp_recon_live(r, o)) {
-			bp_cache_reset(c);
-			bp_store_relaxed_u32(&c->owner, 0);
-			r->caches_free++;
+		if (!bp_recon_live(r, o))
 			continue;
-		}
 		bp_recon_live_mag(s, r, &c->loaded, 1, i);
 		bp_recon_live_mag(s, r, &c->prev, 1, i);
 		idx = bp_load_relaxed_u32(&c->pend_buf);
@@ -692,6 +710,16 @@ static inline void bp_reconcile(struct bp_shm *s, struct bp_recon *r)
 		if (bp_recon_live(r, bp_load_relaxed_u32(&c->owner)))
 			bp_recon_live_mag(s, r, &c->pending, 0,
 					  BP_RECON_ANY_CACHE);
+	}
+	/* 2c. The caches of gone clients, and garbage owners, cleared. */
+	r->caches_free = 0;
+	for (i = 0; i < s->nr_caches; i++) {
+		c = &s->caches[i];
+		if (bp_recon_live(r, bp_load_relaxed_u32(&c->owner)))
+			continue;
+		bp_cache_reset(c);
+		bp_store_relaxed_u32(&c->owner, 0);
+		r->caches_free++;
 	}
 
 	/* 3. Per-buffer ownership. */

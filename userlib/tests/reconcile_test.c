@@ -1205,7 +1205,8 @@ TEST_F(rc, marks_of_a_gone_cache_idle)
  * client is busy: what it marked goes back at once (it has been on no
  * free structure since the mark), the rest waits like any unmarked
  * entry, and comes back once nobody is busy.  An entry naming a buffer
- * somebody holds, and a second entry naming a buffer, are not marked.
+ * somebody holds is not marked, nor is anything when the count is
+ * beyond the magazine's room.
  */
 TEST_F(rc, refill_marks_are_give_marks)
 {
@@ -1247,22 +1248,135 @@ TEST_F(rc, refill_marks_are_give_marks)
 		EXPECT_TRUE(on_free_list(self, y[i]));
 	}
 
-	/* Garbage: a held buffer, and one buffer named twice. */
+	/* Garbage: an entry naming a buffer somebody holds. */
 	held = bp_fl_pop(s->free_head, s->next, s->buf_count);
 	s->own[held] = 7;
 	m = cache_mag(self, 4, 7, 0, 3, 0, y);
 	bp_mag_at(s, m)->idx[0] = held;
-	bp_mag_at(s, m)->idx[2] = y[1];
 	bp_mag_mark(s, bp_mag_at(s, m), 3, BUFPOOL_OWN_CACHED | 4);
 	EXPECT_EQ(7, s->own[held]);
 	EXPECT_EQ(BUFPOOL_OWN_CACHED | 4, s->own[y[1]]);
-	EXPECT_EQ(BUFPOOL_OWN_FREE, s->own[y[2]]);
+	EXPECT_EQ(BUFPOOL_OWN_CACHED | 4, s->own[y[2]]);
 	/* A count beyond the magazine's room: nothing is marked. */
 	m = cache_mag(self, 5, 7, 0, 2, 0, x);
 	bp_mag_mark(s, bp_mag_at(s, m), s->mag_cap + 1,
 		    BUFPOOL_OWN_CACHED | 5);
 	EXPECT_EQ(BUFPOOL_OWN_FREE, s->own[x[0]]);
 	EXPECT_EQ(BUFPOOL_OWN_FREE, s->own[x[1]]);
+}
+
+/*
+ * The stale word again, the marking cache gone: a thread of live cache
+ * a pushed its prev magazine M to the depot and has not yet stored the
+ * word that replaces it; a thread of cache b popped M and marked it
+ * (bp_mag_mark), and its client is gone.  The marks were right when
+ * made, whichever of a and b comes first: nothing repaired, M's buffers
+ * cached while a's word names it, and back once the word moves on.
+ * Reconciling step 2 in cache order used to clear b's words before it
+ * checked a's magazine when b < a, and counted b's marks as repairs.
+ */
+static void gone_marker_stale_word(struct __test_metadata *_metadata,
+				   FIXTURE_DATA(rc) *self, __u32 a, __u32 b)
+{
+	struct bp_shm *s = &self->s;
+	__u32 x[4], m, i;
+
+	m = cache_mag(self, b, 9, 0, 4, 0, x);		/* 9 is gone */
+	bp_mag_mark(s, bp_mag_at(s, m), 4, BUFPOOL_OWN_CACHED | b);
+	s->caches[a].owner = 7;
+	s->caches[a].prev = m;
+	set_live(self, 7);
+	RECONCILE(self);
+	EXPECT_WHOLE(self);
+	EXPECT_EQ(0, self->r.repaired);
+	EXPECT_EQ(0, self->r.dropped);
+	EXPECT_EQ(4, self->r.cached);
+	for (i = 0; i < 4; i++)
+		EXPECT_FALSE(on_free_list(self, x[i]));
+	s->caches[a].prev = BUFPOOL_IDX_NIL;	/* its word moves on */
+	RECONCILE(self);
+	EXPECT_WHOLE(self);
+	EXPECT_EQ(0, self->r.repaired);
+	EXPECT_EQ(COUNT, self->r.free);
+	for (i = 0; i < 4; i++) {
+		EXPECT_EQ(BUFPOOL_OWN_FREE, s->own[x[i]]);
+		EXPECT_TRUE(on_free_list(self, x[i]));
+	}
+}
+
+TEST_F(rc, gone_marker_before_the_stale_word)
+{
+	gone_marker_stale_word(_metadata, self, 5, 2);
+}
+
+TEST_F(rc, gone_marker_after_the_stale_word)
+{
+	gone_marker_stale_word(_metadata, self, 2, 5);
+}
+
+/* A full magazine of one buffer off the free list, on the depot. */
+static __u32 give_full(struct bp_shm *s)
+{
+	__u32 id = bp_fl_pop(s->empty_head, s->mag_next, s->nr_mags);
+
+	bp_mag_at(s, id)->count = 1;
+	bp_mag_at(s, id)->idx[0] = bp_fl_pop(s->free_head, s->next,
+					     s->buf_count);
+	bp_mag_stash(s, id);
+	return id;
+}
+
+/*
+ * A live cache's magazine naming a free buffer (a drain in flight, or
+ * another client's writing) lets go of it: the entry is voided, silently
+ * (nothing repaired), so that no later refill's marks or gives make two
+ * free places of it; a pending word's magazine is left alone.  Here live
+ * cache 3's magazine S names y[0], which a full magazine M on the depot
+ * holds, and y[1], on the free list.  Then live cache 6 pops M and
+ * marks it (bp_mag_mark): an audit finds nothing to repair.  Without
+ * the voiding, S would name y[0] under cache 6's mark, and the audit
+ * would count that as a repair of correct clients' work.
+ */
+TEST_F(rc, live_magazine_lets_go_of_free_entries)
+{
+	struct bp_shm *s = &self->s;
+	__u32 x[3], y[2], z[2], m, sm, pm;
+	struct bufpool_mag *mm;
+
+	m = give_full(s);			/* M: one buffer, y[0] */
+	mm = bp_mag_at(s, m);
+	y[0] = mm->idx[0];
+	sm = cache_mag(self, 3, 7, 0, 3, 0, x);
+	pm = cache_mag(self, 4, 7, 0, 2, 0, z);	/* named by pending only */
+	s->caches[4].loaded = BUFPOOL_IDX_NIL;
+	s->caches[4].pending = pm;
+	y[1] = bp_fl_pop(s->free_head, s->next, s->buf_count);
+	bp_fl_push(s->free_head, s->next, y[1]);
+	bp_mag_at(s, sm)->idx[0] = y[0];
+	bp_mag_at(s, sm)->idx[1] = y[1];
+	bp_mag_at(s, pm)->idx[0] = y[1];
+	set_live(self, 7);
+	RECONCILE(self);
+	EXPECT_WHOLE(self);
+	EXPECT_EQ(0, self->r.repaired);
+	EXPECT_EQ(BUFPOOL_IDX_NIL, bp_mag_at(s, sm)->idx[0]);
+	EXPECT_EQ(BUFPOOL_IDX_NIL, bp_mag_at(s, sm)->idx[1]);
+	EXPECT_EQ(x[2], bp_mag_at(s, sm)->idx[2]);
+	EXPECT_EQ(y[1], bp_mag_at(s, pm)->idx[0]);
+	EXPECT_TRUE(on_free_list(self, y[1]));
+
+	/* Cache 6 of the live client pops M and marks what it holds. */
+	s->caches[6].owner = 7;
+	ASSERT_EQ(m, bp_depot_take_full(s, &s->caches[6].pending));
+	s->caches[6].loaded = m;
+	s->caches[6].pending = BUFPOOL_IDX_NIL;
+	bp_mag_mark(s, mm, 1, BUFPOOL_OWN_CACHED | 6);
+	EXPECT_EQ(BUFPOOL_OWN_CACHED | 6, s->own[y[0]]);
+	s->caches[4].pending = BUFPOOL_IDX_NIL;
+	RECONCILE(self);
+	EXPECT_WHOLE(self);
+	EXPECT_EQ(0, self->r.repaired);
+	EXPECT_EQ(BUFPOOL_OWN_CACHED | 6, s->own[y[0]]);
 }
 
 /*
@@ -1617,17 +1731,6 @@ TEST_F(rc, second_stack_of_a_pool_that_does_not_rotate)
  * is gone, so a magazine given after a turn never overtakes one given
  * before it; one stack gives back the magazine given last.
  */
-static __u32 give_full(struct bp_shm *s)
-{
-	__u32 id = bp_fl_pop(s->empty_head, s->mag_next, s->nr_mags);
-
-	bp_mag_at(s, id)->count = 1;
-	bp_mag_at(s, id)->idx[0] = bp_fl_pop(s->free_head, s->next,
-					     s->buf_count);
-	bp_mag_stash(s, id);
-	return id;
-}
-
 TEST_F(rc, rotating_depot_order)
 {
 	struct bp_shm *s = &self->s;
