@@ -413,16 +413,17 @@ struct bufpool_cache {
  * ABI 1.7: BUFPOOL_OWN_CACHED | c for a free buffer in a magazine of
  * cache c (< nr_caches), written by the thread that uses cache c when it
  * gives the buffer to its magazine, or (library 1.9.1) when cache c,
- * its record naming the magazine, loads it from the depot (one
- * compare-and-swap from BUFPOOL_OWN_FREE a buffer, in one pass).  Only
- * that thread takes a buffer so marked, so its take needs no atomic
- * read-modify-write; a buffer whose record is BUFPOOL_OWN_FREE (filled
- * from the free list, or by a client older than 1.7) is taken with a
- * compare-and-swap as before.  The thread clears
- * its marks before a magazine leaves the cache, so that the depot and
- * the free list hold only BUFPOOL_OWN_FREE buffers.  Never a client id
- * (above BUFPOOL_CLIENT_MAX) nor a hold: the kernel keeps the mark of a
- * buffer that a live cache's magazine names and clears every other.
+ * its record naming the magazine, loads it from the depot: one pass of
+ * compare-and-swaps from BUFPOOL_OWN_FREE, one per buffer.  Only that
+ * thread takes a buffer so marked, so its take needs no atomic
+ * read-modify-write; a buffer whose record is BUFPOOL_OWN_FREE (in a
+ * magazine filled from the free list, or one a client older than 1.9.1
+ * took from the depot) is taken with a compare-and-swap as before.  The
+ * thread clears its marks before a magazine leaves the cache, so that
+ * the depot and the free list hold only BUFPOOL_OWN_FREE buffers.
+ * Never a client id (above BUFPOOL_CLIENT_MAX) nor a hold: the kernel
+ * keeps the mark of a buffer that a live cache's magazine names and
+ * clears every other.
  */
 #define BUFPOOL_OWN_CACHED	0x20000000u
 #define BUFPOOL_OWN_CACHE_MASK	0x0000ffffu	/* c, below BUFPOOL_MAX_CACHES */
