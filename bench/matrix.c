@@ -27,7 +27,9 @@
  * Scenarios (each for buffer sizes 64 B, 2 KiB, 64 KiB):
  *   burst     every thread takes B objects, writes a byte of each, gives
  *             them back; threads 1, 2 (pinned one per core) and 8 (on
- *             the 2 cores: oversubscribed); B = 1, 32, 256
+ *             the 2 cores: oversubscribed), or those --threads names
+ *             (pinned one per CPU while there are CPUs enough: a
+ *             scaling run on a larger machine); B = 1, 32, 256
  *   bulk      the same with B = 32 and 256 taken in one call and given
  *             in one call, for the peers that have such calls (bufpool,
  *             DPDK)
@@ -59,7 +61,7 @@
  * run's wall time; objects a peer failed to give (pool empty).
  *
  * usage: matrix [--quick] [--device] [--peers a,b,...] [--scenarios a,b]
- *               [--sizes 64,2048,...]
+ *               [--sizes 64,2048,...] [--threads 1,2,8] [--secs S]
  */
 #include <errno.h>
 #include <pthread.h>
@@ -111,14 +113,26 @@
 #define DP_RING_NAME	"rte_ring"
 #endif
 
-#define COUNT		8192	/* objects in every pool */
-#define MAX_THREADS	8
+#define COUNT		8192	/* objects in every pool, up to 8 threads */
+#define MAX_THREADS	32	/* most threads of a burst cell (--threads) */
 #define MAX_BURST	256
 #define RING		256	/* SPSC ring of the handoff scenarios */
 #define MAX_BATCHES	(1 << 18)
 
 static double secs = 0.25;	/* per measurement */
 static int device;		/* bufpool through /dev/bufpool */
+/*
+ * The burst and bulk cells' thread counts (--threads; 1, 2 and 8 by
+ * default) and the most of them: a pool has a cache, a floor's chunk
+ * and 1024 objects for each of that many threads, 8192 at least.
+ */
+static int cell_threads[8] = { 1, 2, 8 }, ncell_threads = 3;
+static int threads_max = 8;
+
+static uint32_t pool_count(void)
+{
+	return threads_max <= 8 ? COUNT : 1024u * (uint32_t)threads_max;
+}
 /*
  * Set by the main thread when a measurement's time is up; workers check
  * it between rounds, so that a peer whose operations stall (a ring whose
@@ -127,17 +141,27 @@ static int device;		/* bufpool through /dev/bufpool */
  */
 static _Atomic int stop;
 
-static void pin(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu % 2, &set);
-	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-}
-
 /* The main thread's affinity, given back after it pinned itself. */
 static cpu_set_t all_cpus;
+static int ncpus = 2;		/* CPUs in it */
+
+/* Pins the calling thread to the n-th CPU of all_cpus (modulo ncpus). */
+static void pin(int n)
+{
+	cpu_set_t set;
+	int cpu, seen = 0;
+
+	n %= ncpus;
+	for (cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+		if (!CPU_ISSET(cpu, &all_cpus))
+			continue;
+		if (seen++ == n)
+			break;
+	}
+	CPU_ZERO(&set);
+	CPU_SET(cpu < CPU_SETSIZE ? cpu : 0, &set);
+	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
 
 static void unpin(void)
 {
@@ -241,10 +265,11 @@ DEFINE_ROUND(alloc, A_GET, A_PUT)
 #ifdef PEER_MAIN
 /* ---- bufpool ------------------------------------------------------ */
 /*
- * The host pools: 8 caches (the most threads a cell runs) with
- * magazines of 256 (ABI 1.6), the most that bound allows for 8192
- * buffers (the caches hold at most half the pool), sized for bursts of
- * 256 as DPDK's lcore cache of 256 is.  BENCH_MAG_SIZE=N overrides the
+ * The host pools: 8 caches (the most threads a cell runs; more with
+ * --threads, one per thread) with magazines of 256 (ABI 1.6), the most
+ * that bound allows for 8192 buffers, or 1024 a thread (the caches hold
+ * at most half the pool), sized for bursts of 256 as DPDK's lcore cache
+ * of 256 is.  BENCH_MAG_SIZE=N overrides the
  * magazine size (0: the library's default, 63 at most).
  */
 #define BP_CACHES	8
@@ -255,7 +280,8 @@ static void *bp_make_flags(size_t size, uint32_t count, unsigned int flags)
 	const char *env = getenv("BENCH_MAG_SIZE");
 	uint32_t mag = env ? (uint32_t)strtoul(env, NULL, 0) : BP_MAG_SIZE;
 	struct bufpool_params p = {
-		.buf_size = size, .buf_count = count, .caches = BP_CACHES,
+		.buf_size = size, .buf_count = count, .caches = threads_max > BP_CACHES ?
+				(uint32_t)threads_max : BP_CACHES,
 		.flags = flags | bench_spread_flag(size, BUFPOOL_F_SPREAD),
 	};
 	struct bufpool *pool;
@@ -363,7 +389,7 @@ static void *floor_make(size_t size, uint32_t count)
 	f->count = count;
 	f->mem = aligned_alloc(4096, (size_t)count * size);
 	f->next = calloc(count, sizeof(*f->next));
-	if (!f->mem || !f->next || count < MAX_THREADS * FL_CHUNK) {
+	if (!f->mem || !f->next || count < (uint32_t)threads_max * FL_CHUNK) {
 		free(f->mem);
 		free(f->next);
 		free(f);
@@ -385,11 +411,12 @@ static void floor_destroy(void *pool)
 	free(f);
 }
 
-/* A thread's own chunk of the pool, full: at most 8 threads at once. */
+/* A thread's own chunk of the pool, full: threads_max at once. */
 static void lifo_thread_init(void *pool)
 {
 	struct floor_pool *f = pool;
-	uint32_t c = atomic_fetch_add(&f->next_chunk, 1) % MAX_THREADS, i;
+	uint32_t c = atomic_fetch_add(&f->next_chunk, 1) %
+		     (uint32_t)threads_max, i;
 	struct fl_stack *st = &f->chunk[c];
 
 	for (i = 0; i < FL_CHUNK; i++)
@@ -937,7 +964,7 @@ struct burst_run {
 	pthread_barrier_t start;
 };
 
-/* The most threads of a cell: 64 in the shared scenario, 8 elsewhere. */
+/* The most threads of a cell: 64 in the shared scenario. */
 #define MAX_RUN_THREADS	64
 
 /* In a boxed cell's child (run_boxed): the peer's round, counted. */
@@ -957,7 +984,7 @@ static void *burst_thread(void *arg)
 	void *objs[MAX_BURST];
 	int rounds = r->burst >= 1000 ? 1 : 1000 / r->burst, i;
 
-	if (r->threads <= 2)
+	if (r->threads <= ncpus)	/* one per CPU; else oversubscribed */
 		pin(a->id);
 	if (p->thread_init)
 		p->thread_init(p->pool);
@@ -1182,7 +1209,7 @@ static void run_procs(const char *peer, size_t size)
 	if (!local || series_init(&s))
 		exit(1);
 	if (is_bp) {
-		bp = bp_make(size, COUNT);
+		bp = bp_make(size, pool_count());
 		if (!bp) {
 			munmap(q, shm_len);
 			free(local);
@@ -1597,7 +1624,7 @@ static void run_queue(int want_bp, int want_ring)
 
 	if (!c)
 		exit(1);
-	c->pool = bp_make(2048, COUNT);
+	c->pool = bp_make(2048, pool_count());
 	if (!c->pool) {
 		fprintf(stderr, "# queue: no pool of 2048 B buffers\n");
 		free(c);
@@ -1920,11 +1947,39 @@ static void run_shared(const char *only)
 
 /* ------------------------------------------------------------------ */
 
+/* --threads a,b,...: each 1 to MAX_THREADS; 0 when the list is not. */
+static int parse_threads(const char *arg)
+{
+	char *dup = strdup(arg), *tok, *end, *save = NULL;
+	int n = 0, max = 1;
+
+	if (!dup)
+		return 0;
+	for (tok = strtok_r(dup, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		long t = strtol(tok, &end, 10);
+
+		if (*end || t < 1 || t > MAX_THREADS || n == 8) {
+			free(dup);
+			return 0;
+		}
+		cell_threads[n++] = (int)t;
+		if (t > max)
+			max = (int)t;
+	}
+	free(dup);
+	if (!n)
+		return 0;
+	ncell_threads = n;
+	threads_max = max > 8 ? max : 8;
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	const char *only = NULL, *scen = NULL, *sizes_arg = NULL;
 	size_t sizes[8] = { 64, 2048, 65536 };
-	int nsizes = 3, threads[] = { 1, 2, 8 }, bursts[] = { 1, 32, 256 };
+	int nsizes = 3, bursts[] = { 1, 32, 256 };
 	int i, j, k, si;
 
 	for (i = 1; i < argc; i++) {
@@ -1940,13 +1995,17 @@ int main(int argc, char **argv)
 			sizes_arg = argv[++i];
 		else if (!strcmp(argv[i], "--secs") && i + 1 < argc)
 			secs = atof(argv[++i]);
+		else if (!strcmp(argv[i], "--threads") && i + 1 < argc &&
+			 parse_threads(argv[i + 1]))
+			i++;
 		else {
-			fprintf(stderr, "usage: %s [--quick] [--device] [--peers a,b] [--scenarios burst,bulk,handoff,pipeline,procs,queue,shared] [--sizes 64,2048] [--secs S]\n",
-				argv[0]);
+			fprintf(stderr, "usage: %s [--quick] [--device] [--peers a,b] [--scenarios burst,bulk,handoff,pipeline,procs,queue,shared] [--sizes 64,2048] [--threads 1,2,8 (at most %d)] [--secs S]\n",
+				argv[0], MAX_THREADS);
 			return 2;
 		}
 	}
 	pthread_getaffinity_np(pthread_self(), sizeof(all_cpus), &all_cpus);
+	ncpus = CPU_COUNT(&all_cpus) ? CPU_COUNT(&all_cpus) : 1;
 	if (sizes_arg) {
 		char *dup = strdup(sizes_arg), *tok, *save = NULL;
 
@@ -1965,6 +2024,13 @@ int main(int argc, char **argv)
 			fprintf(stderr, "rte_eal_init failed\n");
 			return 1;
 		}
+		/*
+		 * EAL pinned this thread to lcore 0's CPU, and the threads
+		 * it creates inherit that: give it every CPU back, or the
+		 * cells with more threads than CPUs (not pinned) would all
+		 * run on one CPU, for every peer of this build.
+		 */
+		unpin();
 	}
 #endif
 	for (si = 0; si < nsizes; si++) {
@@ -1975,21 +2041,23 @@ int main(int argc, char **argv)
 
 			if (!listed(only, p->name))
 				continue;
-			p->pool = p->make(size, COUNT);
+			p->pool = p->make(size, pool_count());
 			if (!p->pool) {
 				fprintf(stderr, "# %s: no pool of %zu B objects\n",
 					p->name, size);
 				continue;
 			}
 			if (listed(scen, "burst"))
-				for (i = 0; i < 3; i++)
+				for (i = 0; i < ncell_threads; i++)
 					for (j = 0; j < 3; j++)
-						run_burst(p, size, threads[i],
+						run_burst(p, size,
+							  cell_threads[i],
 							  bursts[j], 0);
 			if (listed(scen, "bulk") && p->bulk)
-				for (i = 0; i < 3; i++)
+				for (i = 0; i < ncell_threads; i++)
 					for (j = 1; j < 3; j++)
-						run_burst(p, size, threads[i],
+						run_burst(p, size,
+							  cell_threads[i],
 							  bursts[j], 1);
 			if (p->floor) {
 				p->destroy(p->pool);
