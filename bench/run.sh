@@ -20,6 +20,9 @@
 # usage: run.sh [--quick]   (--quick: short measurements, for CI smoke)
 # BENCH_SCENARIOS=a,b,...: only these scenarios of bench/matrix (default:
 # all of them; matrix --help lists them).
+# BENCH_THREADS=1,2,4,...: the burst and bulk cells' thread counts
+# (default 1, 2 and 8; at most 32): a scaling run on a larger machine,
+# threads pinned one per CPU while there are CPUs enough.
 set -eu
 cd "$(dirname "$0")"
 out=../build/bench
@@ -53,6 +56,7 @@ for m in matrix matrix-lto matrix-jemalloc matrix-tcmalloc matrix-mimalloc; do
 			--scenarios burst,bulk,handoff,pipeline ;;
 		*) set -- ${BENCH_SCENARIOS:+--scenarios "$BENCH_SCENARIOS"} ;;
 		esac
+		set -- "$@" ${BENCH_THREADS:+--threads "$BENCH_THREADS"}
 		"./$m" --secs "$secs" "$@" | sed 's/^/host,/' >> "$raw"
 	else
 		echo "== $m: not built (its allocator is not installed)" >&2
@@ -74,6 +78,7 @@ else
 	st=0
 	../scripts/dpdk25.sh run bench/matrix-dpdk25 --secs "$secs" \
 		--scenarios burst,bulk,handoff,pipeline,queue \
+		${BENCH_THREADS:+--threads "$BENCH_THREADS"} \
 		--peers "$peers" > "$out/dpdk25.csv" || st=$?
 	[ "$st" = 0 ] || echo "== matrix-dpdk25 failed (exit $st): its rows are partial" >&2
 	sed 's/^/host,/' "$out/dpdk25.csv" >> "$raw"
@@ -190,6 +195,9 @@ echo "CSV: build/bench/results.csv"
 
 # Plots.
 if command -v gnuplot >/dev/null; then
+	cpus=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo '?')
+	tlist=${BENCH_THREADS:-1,2,8}
+	tmax=$(echo "$tlist" | tr , '\n' | sort -n | tail -n 1)
 	awk -F, '$1 == "host" && $2 == "burst" && $3 == 2048 && $4 == 1 && $5 == 32 {
 		print $6, $7, $8, $9 }' "$csv" > "$out/latency.dat"
 	awk -F, '$1 == "host" && $2 == "burst" && $3 == 2048 && $5 == 32 {
@@ -213,13 +221,13 @@ if command -v gnuplot >/dev/null; then
 	     "" using 3 title "p99", "" using 4 title "p99.9"
 	set rmargin
 	set output "$out/threads.png"
-	set title "take+give pairs, 2 KiB, bursts of 32: throughput against threads (2 cores)"
+	set title "take+give pairs, 2 KiB, bursts of 32: throughput against threads ($cpus CPUs)"
 	unset style
 	set style data linespoints
 	set logscale y
-	set xtics (1, 2, 8) norotate
+	set xtics ($tlist) norotate
 	set logscale x 2
-	set xrange [0.8:10]
+	set xrange [0.8:$tmax * 1.25]
 	set xlabel "threads"
 	set ylabel "Mpairs/s"
 	set key outside right

@@ -5,7 +5,7 @@
 # produce the table, the CSV with every peer and the ratios, and the
 # plots.  Never judges the numbers.  Prints KTAP; exits 1 on a failure.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 out=build/bench
 log=$out/smoke.log
 mkdir -p "$out"
@@ -24,7 +24,7 @@ t() { # ok-condition-status description
 }
 
 echo "TAP version 13"
-echo "1..8"
+echo "1..9"
 make -s bench QUICK=1 > "$log" 2>&1
 st=$?
 t $st "make bench QUICK=1 ran (log: $log)"
@@ -100,6 +100,25 @@ awk -F, 'NR > 1 && $1 == "host" && $6 == "bufpool" && $14 == "" { bad = 1 }
 	END { exit bad }' "$out/results.csv" 2>/dev/null &&
 	grep -q '^host,.*,bufpool,' "$out/results.csv"
 t $? "a ratio to the best peer on every bufpool row"
+
+# Scaling runs (bench/matrix --threads, BENCH_THREADS): every count
+# named, for bufpool and DPDK, burst and bulk; a count out of 1..32
+# refused.
+m=build/bench/threads-smoke.csv
+bench/matrix --quick --scenarios burst,bulk --sizes 2048 --threads 1,3 \
+	--peers bufpool,dpdk-c256 > "$m" 2>> "$log"
+st=$?
+missing=
+for c in burst,2048,1,1,bufpool burst,2048,3,32,bufpool bulk,2048,3,256,bufpool \
+	burst,2048,3,1,dpdk-c256 bulk,2048,3,32,dpdk-c256; do
+	grep -q "^$c," "$m" 2>/dev/null || missing="$missing $c"
+done
+for bad in 0 33 1,x; do
+	bench/matrix --quick --threads "$bad" --peers none > /dev/null 2>&1
+	[ $? = 2 ] || missing="$missing (--threads $bad accepted)"
+done
+[ $st = 0 ] && [ -z "$missing" ]
+t $? "bench/matrix --threads 1,3: every cell${missing:+ (missing:$missing)}"
 
 ok=0
 for f in latency threads pipeline; do
