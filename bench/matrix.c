@@ -280,8 +280,9 @@ static void *bp_make_flags(size_t size, uint32_t count, unsigned int flags)
 	const char *env = getenv("BENCH_MAG_SIZE");
 	uint32_t mag = env ? (uint32_t)strtoul(env, NULL, 0) : BP_MAG_SIZE;
 	struct bufpool_params p = {
-		.buf_size = size, .buf_count = count, .caches = threads_max > BP_CACHES ?
-				(uint32_t)threads_max : BP_CACHES,
+		.buf_size = size, .buf_count = count,
+		.caches = threads_max > BP_CACHES ? (uint32_t)threads_max :
+						    BP_CACHES,
 		.flags = flags | bench_spread_flag(size, BUFPOOL_F_SPREAD),
 	};
 	struct bufpool *pool;
@@ -2027,8 +2028,9 @@ int main(int argc, char **argv)
 		/*
 		 * EAL pinned this thread to lcore 0's CPU, and the threads
 		 * it creates inherit that: give it every CPU back, or the
-		 * cells with more threads than CPUs (not pinned) would all
-		 * run on one CPU, for every peer of this build.
+		 * cells with more threads than CPUs (not pinned) would run
+		 * on one CPU until a cell that pins this thread (handoff,
+		 * queue, procs) gave it back.
 		 */
 		unpin();
 	}
