@@ -21,12 +21,29 @@
 # BENCH_SCENARIOS=a,b,...: only these scenarios of bench/matrix (default:
 # all of them; matrix --help lists them).
 # BENCH_THREADS=1,2,4,...: the burst and bulk cells' thread counts
-# (default 1, 2 and 8; at most 32): a scaling run on a larger machine,
-# threads pinned one per CPU while there are CPUs enough.
+# (default 1, 2 and 8; up to 8 counts, each 1 to 32): a scaling run on
+# a larger machine, threads pinned one per CPU while there are CPUs
+# enough.  Above 8, every scenario's pools of bench/matrix have 1024
+# objects and a cache per thread (8192 and 8 otherwise), so compare
+# such a run's other rows with runs of the same BENCH_THREADS only.
 set -eu
 cd "$(dirname "$0")"
 out=../build/bench
 mkdir -p "$out"
+
+tlist=${BENCH_THREADS:-1,2,8}
+if ! echo "$tlist" | grep -Eq '^[0-9]+(,[0-9]+){0,7}$'; then
+	echo "BENCH_THREADS=$tlist: up to 8 thread counts, comma-separated" >&2
+	exit 2
+fi
+tmax=$(echo "$tlist" | tr , '\n' | sort -n | tail -n 1)
+tmin=$(echo "$tlist" | tr , '\n' | sort -n | head -n 1)
+if [ "$tmin" -lt 1 ] || [ "$tmax" -gt 32 ]; then
+	echo "BENCH_THREADS=$tlist: each count from 1 to 32" >&2
+	exit 2
+fi
+# Pools grow with the threads beyond 8 (above): so do the hugetlb pages.
+[ "$tmax" -gt 8 ] && tscale=$tmax || tscale=8
 
 quick=
 secs=0.25
@@ -41,7 +58,7 @@ fi
 nr=/proc/sys/vm/nr_hugepages
 old_nr=$(cat "$nr" 2>/dev/null || echo 0)
 if [ -w "$nr" ]; then
-	echo $((old_nr + 600)) > "$nr" 2>/dev/null || true
+	echo $((old_nr + 600 * tscale / 8)) > "$nr" 2>/dev/null || true
 fi
 echo "== hugetlb pages reserved: $(cat "$nr" 2>/dev/null || echo 0)" >&2
 
@@ -195,9 +212,7 @@ echo "CSV: build/bench/results.csv"
 
 # Plots.
 if command -v gnuplot >/dev/null; then
-	cpus=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo '?')
-	tlist=${BENCH_THREADS:-1,2,8}
-	tmax=$(echo "$tlist" | tr , '\n' | sort -n | tail -n 1)
+	cpus=$(nproc 2>/dev/null || echo '?')
 	awk -F, '$1 == "host" && $2 == "burst" && $3 == 2048 && $4 == 1 && $5 == 32 {
 		print $6, $7, $8, $9 }' "$csv" > "$out/latency.dat"
 	awk -F, '$1 == "host" && $2 == "burst" && $3 == 2048 && $5 == 32 {

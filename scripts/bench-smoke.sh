@@ -102,15 +102,17 @@ awk -F, 'NR > 1 && $1 == "host" && $6 == "bufpool" && $14 == "" { bad = 1 }
 t $? "a ratio to the best peer on every bufpool row"
 
 # Scaling runs (bench/matrix --threads, BENCH_THREADS): every count
-# named, for bufpool and DPDK, burst and bulk; a count out of 1..32
-# refused.
-m=build/bench/threads-smoke.csv
-bench/matrix --quick --scenarios burst,bulk --sizes 2048 --threads 1,3 \
-	--peers bufpool,dpdk-c256 > "$m" 2>> "$log"
+# named, for bufpool, DPDK and a floor, burst and bulk, 12 threads
+# beyond the default pools' 8 caches (a pool and a cache for each); a
+# count out of 1..32 refused.
+m=$out/threads-smoke.csv
+bench/matrix --quick --scenarios burst,bulk --sizes 2048 --threads 1,12 \
+	--peers bufpool,dpdk-c256,floor-lifo > "$m" 2>> "$log"
 st=$?
 missing=
-for c in burst,2048,1,1,bufpool burst,2048,3,32,bufpool bulk,2048,3,256,bufpool \
-	burst,2048,3,1,dpdk-c256 bulk,2048,3,32,dpdk-c256; do
+for c in burst,2048,1,1,bufpool burst,2048,12,32,bufpool bulk,2048,12,256,bufpool \
+	burst,2048,12,1,dpdk-c256 bulk,2048,12,32,dpdk-c256 \
+	burst,2048,12,256,floor-lifo; do
 	grep -q "^$c," "$m" 2>/dev/null || missing="$missing $c"
 done
 for bad in 0 33 1,x; do
@@ -118,7 +120,7 @@ for bad in 0 33 1,x; do
 	[ $? = 2 ] || missing="$missing (--threads $bad accepted)"
 done
 [ $st = 0 ] && [ -z "$missing" ]
-t $? "bench/matrix --threads 1,3: every cell${missing:+ (missing:$missing)}"
+t $? "bench/matrix --threads 1,12: every cell${missing:+ (missing:$missing)}"
 
 ok=0
 for f in latency threads pipeline; do
