@@ -43,6 +43,14 @@ void bp_test_hook(__u64 *head);
 #define BP_FL_TEST_HOOK(head)	bp_test_hook(head)
 #endif
 
+/*
+ * The queue's loops over every state of a slot (bp_q_put_slow,
+ * bp_q_get_slow in <bufpool/queue.h>): out of line and cold here, so
+ * that the common case inlined around them keeps its values in
+ * registers (docs/DESIGN.md, "Queues").
+ */
+#define BP_Q_SLOW	__attribute__((cold, noinline, unused))
+
 #include <bufpool/magazine.h>
 
 /* Nothing below is exported: calls and accesses bind inside the library. */

@@ -370,62 +370,33 @@ int bufpool_dequeue_index(struct bufpool_queue *h, uint32_t *idx)
 }
 
 /*
- * Each buffer goes as bufpool_enqueue sends one, the same steps on the
- * same shared words (docs/DESIGN.md, "Queues"), with what is per call
- * done once: the checks of the handle, the thread's cache, the tail read
- * (each put continues from the last one's position), the depth noted
- * after the last.  pend_buf goes from one buffer to the next: at every
- * instruction each buffer is named by a slot, by pend_buf or by own[].
- * The common case (the slot at the tail free at its lap) is the loop
- * here, over copies of the geometry the compiler can keep in registers
- * (the atomic stores to own[] and the slots could alias the handle);
- * anything else is bp_q_put_from()'s.  Stops at the first buffer that
- * does not go in.
+ * bufpool_enqueue_bulk()'s loop, made twice: sp a constant in each
+ * (single-producer queues store, the others CAS), so that neither copy
+ * tests it per buffer or keeps its CAS's expected value in memory.
+ * Returns how many went in; *tp the position after the last, *rp what
+ * bp_q_put_slow() returned for the one that did not (0: a bad buffer).
  */
-unsigned int bufpool_enqueue_bulk(struct bufpool_queue *h, void *const *bufs,
-				  unsigned int n)
+static BP_ALWAYS_INLINE unsigned int
+bp_enqueue_run(struct bufpool_queue *q, void *const *bufs, unsigned int n,
+	       __u32 *pend, const int sp, __u64 *tp, int *rp)
 {
-	struct bufpool_queue *q = h;
-	struct bp_thread_cache *cache;
-	struct bufpool *pool;
-	uint64_t base, len, qmask, off;
-	__u64 t, lapw, s, *slots, *slot, *tail;
-	__u32 *own, *pend;
-	struct bp_bufmap map;
-	unsigned int i, qshift;
-	uint32_t idx, me;
-	int r = 0, sp;
+	struct bufpool *pool = q->pool;
+	uint64_t base = (uintptr_t)pool->bufs, len = pool->bufs_len, off;
+	__u64 t = *tp, lapw, s, *slot, *slots = q->q.slots;
+	__u64 qmask = q->q.mask, *tail = &q->q.d->tail;
+	unsigned int i, qshift = q->q.shift;
+	struct bp_bufmap map = pool->map;
+	uint32_t idx, me = pool->client_id;
+	__u32 *own = pool->own;
+	int r = 0;
 
-	if (!q || !bufs) {
-		errno = EINVAL;
-		return 0;
-	}
-	if (!n)
-		return 0;
-	if (__builtin_expect(!q->produce, 0)) {
-		errno = EPERM;
-		return 0;
-	}
-	pool = q->pool;
-	me = pool->client_id;
-	own = pool->own;
-	base = (uintptr_t)pool->bufs;
-	len = pool->bufs_len;
-	map = pool->map;
-	slots = q->q.slots;
-	qmask = q->q.mask;
-	qshift = q->q.shift;
-	tail = &q->q.d->tail;
-	sp = q->sp;
-	pend = bp_enqueue_begin(pool, &cache);
-	t = bp_load_acquire_u64(tail);
 	for (i = 0; i < n; i++, t++) {
 		off = (uintptr_t)bufs[i] - base;
 		if (__builtin_expect(off >= len ||
 				     bp_bufmap_idx(&map, off, &idx), 0))
-			goto bad;
+			break;
 		if (__builtin_expect(bp_load_relaxed_u32(&own[idx]) != me, 0))
-			goto bad;
+			break;
 		/* Orders the slot naming the last buffer before this goes. */
 		bp_store_release_u32(pend, idx);
 		/* Orders the announcement before the record lets go. */
@@ -445,21 +416,68 @@ unsigned int bufpool_enqueue_bulk(struct bufpool_queue *h, void *const *bufs,
 				continue;
 			}
 		}
-		r = bp_q_put_slow(&q->q, idx, sp, &t);
+		/* A copy: t itself stays in a register, its address untaken. */
+		s = t;
+		r = bp_q_put_slow(&q->q, idx, sp, &s);
+		t = s;
 		if (__builtin_expect(r != 0, 0)) {
 			bp_store_relaxed_u32(&own[idx], me);
 			break;
 		}
 	}
-	goto out;
-bad:
-	errno = EINVAL;
-out:
+	*tp = t;
+	*rp = r;
+	return i;
+}
+
+/*
+ * Each buffer goes as bufpool_enqueue sends one, the same steps on the
+ * same shared words (docs/DESIGN.md, "Queues"), with what is per call
+ * done once: the checks of the handle, the thread's cache, the tail read
+ * (each put continues from the last one's position), the depth noted
+ * after the last.  pend_buf goes from one buffer to the next: at every
+ * instruction each buffer is named by a slot, by pend_buf or by own[].
+ * The common case (the slot at the tail free at its lap) is the loop
+ * here, over copies of the geometry the compiler can keep in registers
+ * (the atomic stores to own[] and the slots could alias the handle);
+ * anything else is bp_q_put_from()'s.  Stops at the first buffer that
+ * does not go in.
+ */
+unsigned int bufpool_enqueue_bulk(struct bufpool_queue *h, void *const *bufs,
+				  unsigned int n)
+{
+	struct bufpool_queue *q = h;
+	struct bp_thread_cache *cache;
+	struct bufpool *pool;
+	unsigned int i;
+	__u32 *pend;
+	int r;
+	__u64 t;
+
+	if (!q || !bufs) {
+		errno = EINVAL;
+		return 0;
+	}
+	if (!n)
+		return 0;
+	if (__builtin_expect(!q->produce, 0)) {
+		errno = EPERM;
+		return 0;
+	}
+	pool = q->pool;
+	pend = bp_enqueue_begin(pool, &cache);
+	t = bp_load_acquire_u64(&q->q.d->tail);
+	if (q->sp)
+		i = bp_enqueue_run(q, bufs, n, pend, 1, &t, &r);
+	else
+		i = bp_enqueue_run(q, bufs, n, pend, 0, &t, &r);
 	bp_store_release_u32(pend, BUFPOOL_IDX_NIL);
 	if (!cache)
 		bp_shared_enqueue_end(pool);
 	if (r)
 		bp_enqueue_failed(pool, r);
+	else if (i < n)
+		errno = EINVAL;	/* not a buffer's start, or not ours */
 	if (i)
 		bp_q_note_depth(&q->q, t - 1);
 	return i;
@@ -523,7 +541,10 @@ unsigned int bufpool_dequeue_bulk(struct bufpool_queue *h, void **bufs,
 			bp_store_release_u64(slot, lapw | BUFPOOL_QUEUE_EMPTY);
 			bp_store_release_u64(headp, ++head);
 		} else {
-			idx = bp_q_get_slow(&q->q, own, me, &head);
+			/* A copy: head stays in a register. */
+			s = head;
+			idx = bp_q_get_slow(&q->q, own, me, &s);
+			head = s;
 			if (__builtin_expect(idx >= pool->buf_count, 0)) {
 				if (idx != BUFPOOL_IDX_NIL)
 					bp_corrupt(pool);

@@ -52,6 +52,15 @@
 #include <linux/bufpool.h>
 #include <bufpool/atomic.h>
 
+/*
+ * How the loops that handle every state of a slot are declared: inline
+ * by default; the library makes them out of line and cold, so that the
+ * common case inlined around them keeps its values in registers.
+ */
+#ifndef BP_Q_SLOW
+#define BP_Q_SLOW	inline
+#endif
+
 #define BP_Q_LAP_BITS		(64 - BUFPOOL_IDX_BITS)
 #define BP_Q_LAP_MASK		((1ULL << BP_Q_LAP_BITS) - 1)
 
@@ -174,9 +183,9 @@ static inline void bp_q_note_depth(struct bp_q *q, __u64 t)
 
 /*
  * bp_q_put_slow - bp_q_put_from()'s loop: every state of the slot at the
- * tail, from *tp on.  Not inlined in the callers' loops.
+ * tail, from *tp on.  Out of line in the library (BP_Q_SLOW).
  */
-static inline int bp_q_put_slow(struct bp_q *q, __u32 idx, int sp, __u64 *tp)
+static BP_Q_SLOW int bp_q_put_slow(struct bp_q *q, __u32 idx, int sp, __u64 *tp)
 {
 	__u64 t = *tp, s, d, lap, again, n;
 	__u64 *slot;
@@ -304,10 +313,10 @@ static inline int bp_q_put(struct bp_q *q, __u32 idx, int sp, __u64 *pos)
 
 /*
  * bp_q_get_slow - bp_q_get_from()'s loop: every state of the slot at the
- * head, from *hp on.
+ * head, from *hp on.  Out of line in the library.
  */
-static inline __u32 bp_q_get_slow(struct bp_q *q, __u32 *own, __u32 me,
-				  __u64 *hp)
+static BP_Q_SLOW __u32 bp_q_get_slow(struct bp_q *q, __u32 *own,
+				     __u32 me, __u64 *hp)
 {
 	__u64 h = *hp, s, d, lap, n;
 	__u64 *slot;
