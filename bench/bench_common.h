@@ -1,17 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What the benchmark programs share: percentiles of batch timings, the
- * message a pipeline writes and reads back, and --peers/--scenarios
- * lists.
+ * message a pipeline writes and reads back, --peers/--scenarios lists,
+ * and the CPUs they pin themselves to.
  */
 #ifndef BENCH_COMMON_H
 #define BENCH_COMMON_H
 
+#include <sched.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* CLOCK_MONOTONIC in ns. */
 static inline uint64_t now_ns(void)
@@ -107,6 +109,46 @@ static inline unsigned int bench_rotate_flag(unsigned int flag)
 	const char *env = getenv("BENCH_ROTATE");
 
 	return env && *env == '0' ? 0 : flag;
+}
+
+/*
+ * The CPUs this process may use (its affinity; every online CPU when
+ * that cannot be read) into *all, and how many: what bench_pin() picks
+ * from, so that a run under taskset or in a cpuset pins inside it.
+ */
+static inline int bench_cpus(cpu_set_t *all)
+{
+	long n, i;
+
+	if (sched_getaffinity(0, sizeof(*all), all) || !CPU_COUNT(all)) {
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+		CPU_ZERO(all);
+		for (i = 0; i < (n > 0 ? n : 1) && i < CPU_SETSIZE; i++)
+			CPU_SET(i, all);
+	}
+	return CPU_COUNT(all);
+}
+
+/* The n-th CPU of *all (modulo their count); 0 when *all is empty. */
+static inline int bench_nth_cpu(const cpu_set_t *all, int n)
+{
+	int cpu, seen = 0, count = CPU_COUNT(all);
+
+	n %= count > 0 ? count : 1;
+	for (cpu = 0; cpu < CPU_SETSIZE; cpu++)
+		if (CPU_ISSET(cpu, all) && seen++ == n)
+			return cpu;
+	return 0;
+}
+
+/* Pins the calling thread to the n-th CPU of *all. */
+static inline void bench_pin(const cpu_set_t *all, int n)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(bench_nth_cpu(all, n), &set);
+	sched_setaffinity(0, sizeof(set), &set);
 }
 
 #endif /* BENCH_COMMON_H */

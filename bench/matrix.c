@@ -151,19 +151,7 @@ static int ncpus = 2;		/* CPUs in it */
 /* Pins the calling thread to the n-th CPU of all_cpus (modulo ncpus). */
 static void pin(int n)
 {
-	cpu_set_t set;
-	int cpu, seen = 0;
-
-	n %= ncpus;
-	for (cpu = 0; cpu < CPU_SETSIZE; cpu++) {
-		if (!CPU_ISSET(cpu, &all_cpus))
-			continue;
-		if (seen++ == n)
-			break;
-	}
-	CPU_ZERO(&set);
-	CPU_SET(cpu < CPU_SETSIZE ? cpu : 0, &set);
-	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	bench_pin(&all_cpus, n);
 }
 
 static void unpin(void)
@@ -1954,26 +1942,25 @@ static void run_shared(const char *only)
 /* --threads a,b,...: each 1 to MAX_THREADS; 0 when the list is not. */
 static int parse_threads(const char *arg)
 {
-	char *dup = strdup(arg), *tok, *end, *save = NULL;
+	const char *p = arg;
 	int n = 0, max = 1;
+	char *end;
+	long t;
 
-	if (!dup)
-		return 0;
-	for (tok = strtok_r(dup, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save)) {
-		long t = strtol(tok, &end, 10);
-
-		if (*end || t < 1 || t > MAX_THREADS || n == 8) {
-			free(dup);
+	/* Counts of digits between commas; an empty one is refused. */
+	for (;;) {
+		if (*p < '0' || *p > '9' || n == 8)
 			return 0;
-		}
+		t = strtol(p, &end, 10);
+		if ((*end && *end != ',') || t < 1 || t > MAX_THREADS)
+			return 0;
 		cell_threads[n++] = (int)t;
 		if (t > max)
 			max = (int)t;
+		if (!*end)
+			break;
+		p = end + 1;
 	}
-	free(dup);
-	if (!n)
-		return 0;
 	ncell_threads = n;
 	threads_max = max > 8 ? max : 8;
 	return 1;
@@ -2008,16 +1995,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	/* The CPUs this process may use; every online one if unknown. */
-	if (pthread_getaffinity_np(pthread_self(), sizeof(all_cpus),
-				   &all_cpus) || !CPU_COUNT(&all_cpus)) {
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-		CPU_ZERO(&all_cpus);
-		for (i = 0; i < (n > 0 ? n : 1) && i < CPU_SETSIZE; i++)
-			CPU_SET(i, &all_cpus);
-	}
-	ncpus = CPU_COUNT(&all_cpus);
+	ncpus = bench_cpus(&all_cpus);
 	if (sizes_arg) {
 		char *dup = strdup(sizes_arg), *tok, *save = NULL;
 

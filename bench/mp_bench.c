@@ -129,13 +129,13 @@ struct shared {
 
 static struct shared *sh;
 
-static void pin(int cpu)
-{
-	cpu_set_t set;
+/* The CPUs this process may use, read at start (bench_cpus()). */
+static cpu_set_t all_cpus;
 
-	CPU_ZERO(&set);
-	CPU_SET(cpu % 2, &set);
-	sched_setaffinity(0, sizeof(set), &set);
+/* Pins the calling process to the n-th CPU of all_cpus. */
+static void pin(int n)
+{
+	bench_pin(&all_cpus, n);
 }
 
 static void nap(double s)
@@ -542,13 +542,15 @@ static void dp_put(void *ctx, void **o, unsigned int n)
 
 static int dp_eal(int primary, const char *prefix)
 {
-	char fp[64], *argv[16];
+	char fp[64], lc[32], *argv[16];
 	int argc = 0;
 
 	snprintf(fp, sizeof(fp), "--file-prefix=%s", prefix);
+	/* lcore 0 or 1 on the CPU pin(0) or pin(1) would choose. */
+	snprintf(lc, sizeof(lc), "--lcores=%d@%d", !primary,
+		 bench_nth_cpu(&all_cpus, !primary));
 	argv[argc++] = prog;
-	argv[argc++] = "-l";
-	argv[argc++] = primary ? "0" : "1";
+	argv[argc++] = lc;
 	argv[argc++] = primary ? "--proc-type=primary" :
 				 "--proc-type=secondary";
 	argv[argc++] = fp;
@@ -1038,6 +1040,7 @@ int main(int argc, char **argv)
 	}
 	if (kills < 0 || kills > 100 || secs <= 0)
 		return 2;
+	bench_cpus(&all_cpus);
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
 		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED)

@@ -104,7 +104,7 @@ t $? "a ratio to the best peer on every bufpool row"
 # Scaling runs (bench/matrix --threads, BENCH_THREADS): every count
 # named, for bufpool, DPDK and a floor, burst and bulk, 12 threads
 # beyond the default pools' 8 caches (a pool and a cache for each); a
-# count out of 1..32 refused.
+# count out of 1..32, or an empty or signed one, refused.
 m=$out/threads-smoke.csv
 bench/matrix --quick --scenarios burst,bulk --sizes 2048 --threads 1,12 \
 	--peers bufpool,dpdk-c256,floor-lifo > "$m" 2>> "$log"
@@ -115,7 +115,7 @@ for c in burst,2048,1,1,bufpool burst,2048,12,32,bufpool bulk,2048,12,256,bufpoo
 	burst,2048,12,256,floor-lifo; do
 	grep -q "^$c," "$m" 2>/dev/null || missing="$missing $c"
 done
-for bad in 0 33 1,x; do
+for bad in 0 33 1,x 1,,2 ,1 1, +2; do
 	bench/matrix --quick --threads "$bad" --peers none > /dev/null 2>&1
 	[ $? = 2 ] || missing="$missing (--threads $bad accepted)"
 done
