@@ -32,8 +32,11 @@ out=../build/bench
 mkdir -p "$out"
 
 tlist=${BENCH_THREADS:-1,2,8}
-if ! echo "$tlist" | grep -Eq '^[0-9]+(,[0-9]+){0,7}$'; then
-	echo "BENCH_THREADS=$tlist: up to 8 thread counts, comma-separated" >&2
+# One line of counts of at most two digits: no newline for grep to read
+# past, no number too large for the shell's test.
+if [ "$(printf '%s' "$tlist" | wc -l | tr -d ' ')" != 0 ] ||
+   ! printf '%s\n' "$tlist" | grep -Eq '^[0-9]{1,2}(,[0-9]{1,2}){0,7}$'; then
+	echo "BENCH_THREADS=$tlist: up to 8 thread counts of 1 to 32, comma-separated" >&2
 	exit 2
 fi
 tmax=$(echo "$tlist" | tr , '\n' | sort -n | tail -n 1)

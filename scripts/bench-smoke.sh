@@ -104,7 +104,8 @@ t $? "a ratio to the best peer on every bufpool row"
 # Scaling runs (bench/matrix --threads, BENCH_THREADS): every count
 # named, for bufpool, DPDK and a floor, burst and bulk, 12 threads
 # beyond the default pools' 8 caches (a pool and a cache for each); a
-# count out of 1..32, or an empty or signed one, refused.
+# count out of 1..32, or an empty or signed one, refused, by the
+# matrix and by bench/run.sh.
 m=$out/threads-smoke.csv
 bench/matrix --quick --scenarios burst,bulk --sizes 2048 --threads 1,12 \
 	--peers bufpool,dpdk-c256,floor-lifo > "$m" 2>> "$log"
@@ -119,8 +120,13 @@ for bad in 0 33 1,x 1,,2 ,1 1, +2; do
 	bench/matrix --quick --threads "$bad" --peers none > /dev/null 2>&1
 	[ $? = 2 ] || missing="$missing (--threads $bad accepted)"
 done
+# bench/run.sh refuses such a BENCH_THREADS before it runs anything.
+for bad in 0 33 1,,2 99999999999999999999 "$(printf '1\n2')"; do
+	BENCH_THREADS=$bad sh bench/run.sh --quick > /dev/null 2>&1
+	[ $? = 2 ] || missing="$missing (BENCH_THREADS=$bad accepted)"
+done
 [ $st = 0 ] && [ -z "$missing" ]
-t $? "bench/matrix --threads 1,12: every cell${missing:+ (missing:$missing)}"
+t $? "bench/matrix --threads 1,12: every cell, bad counts refused${missing:+ (missing:$missing)}"
 
 ok=0
 for f in latency threads pipeline; do

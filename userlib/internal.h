@@ -46,8 +46,8 @@ void bp_test_hook(__u64 *head);
 /*
  * The queue's loops over every state of a slot (bp_q_put_slow,
  * bp_q_get_slow in <bufpool/queue.h>): out of line and cold here, so
- * that the common case inlined around them keeps its values in
- * registers (docs/DESIGN.md, "Queues").
+ * that the common case inlined around them is laid out without them
+ * (docs/DESIGN.md, "Queues").
  */
 #define BP_Q_SLOW	__attribute__((cold, noinline, unused))
 

@@ -382,7 +382,7 @@ bp_enqueue_run(struct bufpool_queue *q, void *const *bufs, unsigned int n,
 {
 	struct bufpool *pool = q->pool;
 	uint64_t base = (uintptr_t)pool->bufs, len = pool->bufs_len, off;
-	__u64 t = *tp, lapw, s, *slot, *slots = q->q.slots;
+	__u64 t = *tp, lapw, s, pos, *slot, *slots = q->q.slots;
 	__u64 qmask = q->q.mask, *tail = &q->q.d->tail;
 	unsigned int i, qshift = q->q.shift;
 	struct bp_bufmap map = pool->map;
@@ -416,10 +416,13 @@ bp_enqueue_run(struct bufpool_queue *q, void *const *bufs, unsigned int n,
 				continue;
 			}
 		}
-		/* A copy: t itself stays in a register, its address untaken. */
-		s = t;
-		r = bp_q_put_slow(&q->q, idx, sp, &s);
-		t = s;
+		/*
+		 * A copy of its own: neither t nor s (the CAS's expected
+		 * value) has its address taken, so both stay in registers.
+		 */
+		pos = t;
+		r = bp_q_put_slow(&q->q, idx, sp, &pos);
+		t = pos;
 		if (__builtin_expect(r != 0, 0)) {
 			bp_store_relaxed_u32(&own[idx], me);
 			break;
@@ -495,7 +498,7 @@ unsigned int bufpool_dequeue_bulk(struct bufpool_queue *h, void **bufs,
 {
 	struct bufpool_queue *q = h;
 	struct bufpool *pool;
-	__u64 head, lapw, s, qmask, *slots, *slot, *headp;
+	__u64 head, lapw, s, pos, qmask, *slots, *slot, *headp;
 	struct bp_bufmap map;
 	unsigned int i, qshift;
 	uint32_t idx, me, o, count;
@@ -541,10 +544,10 @@ unsigned int bufpool_dequeue_bulk(struct bufpool_queue *h, void **bufs,
 			bp_store_release_u64(slot, lapw | BUFPOOL_QUEUE_EMPTY);
 			bp_store_release_u64(headp, ++head);
 		} else {
-			/* A copy: head stays in a register. */
-			s = head;
-			idx = bp_q_get_slow(&q->q, own, me, &s);
-			head = s;
+			/* A copy of its own: head and s stay in registers. */
+			pos = head;
+			idx = bp_q_get_slow(&q->q, own, me, &pos);
+			head = pos;
 			if (__builtin_expect(idx >= pool->buf_count, 0)) {
 				if (idx != BUFPOOL_IDX_NIL)
 					bp_corrupt(pool);

@@ -55,7 +55,7 @@
 /*
  * How the loops that handle every state of a slot are declared: inline
  * by default; the library makes them out of line and cold, so that the
- * common case inlined around them keeps its values in registers.
+ * common case inlined around them is laid out without them.
  */
 #ifndef BP_Q_SLOW
 #define BP_Q_SLOW	inline
