@@ -355,6 +355,64 @@ TEST_F(queue, bulk_forms)
 }
 
 /*
+ * The bulk enqueue of single-producer and multi-producer queues (two
+ * copies of one loop, library 1.9.2): entries cross a lap in order, a
+ * full queue stops the call with ENOBUFS, and a buffer named twice in
+ * one call goes in once: the second time it is no longer the caller's
+ * (EINVAL), and nothing after it goes in.
+ */
+TEST_F(queue, bulk_enqueue_both_modes)
+{
+	static const unsigned int modes[2] = {
+		RW, RW | BUFPOOL_QUEUE_SINGLE_PRODUCER
+	};
+	void *in[9], *out[8], *twice[4];
+	struct bufpool_queue *q;
+	unsigned int m, i;
+	char name[16];
+
+	ASSERT_EQ(9, bufpool_acquire_bulk(self->pool, in, 9));
+	for (m = 0; m < 2; m++) {
+		snprintf(name, sizeof(name), "t_bmode%u", m);
+		q = bufpool_queue_open(self->pool, name, modes[m], 8);
+		ASSERT_NE(NULL, q);
+		/* Positions 5 to 12: across the end of the first lap. */
+		ASSERT_EQ(5, bufpool_enqueue_bulk(q, in, 5));
+		ASSERT_EQ(5, bufpool_dequeue_bulk(q, out, 8));
+		EXPECT_EQ(8, bufpool_enqueue_bulk(q, in, 8));
+		EXPECT_EQ(8, bufpool_dequeue_bulk(q, out, 8));
+		for (i = 0; i < 8; i++)
+			EXPECT_EQ(in[i], out[i]);
+		/* Full after 8: the ninth stays ours (released below). */
+		ASSERT_EQ(8, bufpool_enqueue_bulk(q, in, 8));
+		errno = 0;
+		EXPECT_EQ(0, bufpool_enqueue_bulk(q, in + 8, 1));
+		EXPECT_EQ(ENOBUFS, errno);
+		/* A queued buffer is not the caller's to send again. */
+		errno = 0;
+		EXPECT_EQ(0, bufpool_enqueue_bulk(q, in, 1));
+		EXPECT_EQ(EINVAL, errno);
+		ASSERT_EQ(8, bufpool_dequeue_bulk(q, out, 8));
+		/* A buffer named twice: the first goes in, the call stops. */
+		twice[0] = in[0];
+		twice[1] = in[1];
+		twice[2] = in[0];
+		twice[3] = in[2];
+		errno = 0;
+		EXPECT_EQ(2, bufpool_enqueue_bulk(q, twice, 4));
+		EXPECT_EQ(EINVAL, errno);
+		errno = 0;
+		EXPECT_EQ(2, bufpool_dequeue_bulk(q, out, 8));
+		EXPECT_EQ(EAGAIN, errno);
+		EXPECT_EQ(in[0], out[0]);
+		EXPECT_EQ(in[1], out[1]);
+		EXPECT_EQ(0, bufpool_queue_close(q));
+	}
+	EXPECT_EQ(0, bufpool_release_bulk(self->pool, in, 9));
+	EXPECT_EQ(0, pool_in_use(self->pool));
+}
+
+/*
  * Bulk calls of every size over many laps of a small queue, mixed with
  * single calls: the order, the counters and the high watermark are those
  * of the same entries sent one by one (a bulk call reads the tail or

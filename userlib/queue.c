@@ -440,11 +440,10 @@ bp_enqueue_run(struct bufpool_queue *q, void *const *bufs, unsigned int n,
  * (each put continues from the last one's position), the depth noted
  * after the last.  pend_buf goes from one buffer to the next: at every
  * instruction each buffer is named by a slot, by pend_buf or by own[].
- * The common case (the slot at the tail free at its lap) is the loop
- * here, over copies of the geometry the compiler can keep in registers
- * (the atomic stores to own[] and the slots could alias the handle);
- * anything else is bp_q_put_from()'s.  Stops at the first buffer that
- * does not go in.
+ * The common case (the slot at the tail free at its lap) is
+ * bp_enqueue_run()'s loop, over copies of the geometry (the atomic
+ * stores to own[] and the slots could alias the handle); anything else
+ * is bp_q_put_slow()'s.  Stops at the first buffer that does not go in.
  */
 unsigned int bufpool_enqueue_bulk(struct bufpool_queue *h, void *const *bufs,
 				  unsigned int n)
