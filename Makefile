@@ -76,7 +76,7 @@ EXAMPLES := userlib/examples/bufpool-pipeline
 TOOLS := scripts/tools/bufpool-sizes scripts/tools/bufpoolctl
 TOOL_FUZZ_SECS ?= 20
 BENCHES := bench/freelist_bench bench/pagesize_bench bench/rseq_bench \
-	bench/stride_bench
+	bench/stride_bench bench/xcore_probe
 
 # The Python module (userlib/python/; README.md, section Python): a
 # CPython extension over the shared library, for Debian's python3 (not

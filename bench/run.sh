@@ -20,6 +20,14 @@
 # usage: run.sh [--quick]   (--quick: short measurements, for CI smoke)
 # BENCH_SCENARIOS=a,b,...: only these scenarios of bench/matrix (default:
 # all of them; matrix --help lists them).
+# BENCH_ROUNDS=R (1 to 9; default 3, 2 with --quick): how many times the
+# cells whose threads hand memory from core to core (handoff, pipeline,
+# queue, procs) are measured, in rounds over every build, each keeping
+# the round with the lowest median for every peer alike (every round's
+# rows in build/bench/rounds.csv), because those cells move with the
+# machine's core-to-core latency (bench/xcore_probe, printed before each
+# round, and into build/bench/xcore.txt), which on a VM changes as the
+# hypervisor moves the vCPUs.
 # BENCH_THREADS=1,2,4,...: the burst and bulk cells' thread counts
 # (default 1, 2 and 8; up to 8 counts, each 1 to 32): a scaling run on
 # a larger machine, threads pinned one per CPU while there are CPUs
@@ -50,10 +58,34 @@ fi
 
 quick=
 secs=0.25
+rounds=${BENCH_ROUNDS:-3}
 if [ "${1:-}" = --quick ]; then
 	quick=--quick
 	secs=0.03
+	rounds=${BENCH_ROUNDS:-2}
 fi
+case $rounds in
+[1-9]) ;;
+*)	echo "BENCH_ROUNDS=$rounds: a count of rounds from 1 to 9" >&2
+	exit 2 ;;
+esac
+
+# The scenarios measured in every round: those of BENCH_SCENARIOS (all
+# by default) whose threads hand memory to each other.
+xscen=
+for s in handoff pipeline queue; do
+	case ,${BENCH_SCENARIOS:-$s}, in
+	*,$s,*) xscen=${xscen:+$xscen,}$s ;;
+	esac
+done
+
+# The machine's core-to-core round trip now (bench/xcore_probe).
+probe() {
+	if [ -x ./xcore_probe ]; then
+		echo "== $1: $(./xcore_probe)" | tee -a "$out/xcore.txt" >&2
+	fi
+}
+: > "$out/xcore.txt"
 
 # bufpool's memfd backend takes 2 MiB hugetlb pages when some are
 # reserved: reserve enough for its largest pool (8192 x 64 KiB), as
@@ -67,42 +99,83 @@ echo "== hugetlb pages reserved: $(cat "$nr" 2>/dev/null || echo 0)" >&2
 
 raw=$out/raw.csv
 echo "where,scenario,size,threads,burst,peer,p50_ns,p99_ns,p999_ns,max_ns,mops,failed" > "$raw"
-for m in matrix matrix-lto matrix-jemalloc matrix-tcmalloc matrix-mimalloc; do
-	if [ -x "./$m" ]; then
-		echo "== $m $quick" >&2
+
+# One round over every build of the matrix: round 1 runs every scenario,
+# the later ones only those of xscen.
+matrices() {
+	round=$1
+	for m in matrix matrix-lto matrix-jemalloc matrix-tcmalloc matrix-mimalloc; do
+		if [ ! -x "./$m" ]; then
+			if [ "$round" = 1 ]; then
+				echo "== $m: not built (its allocator is not installed)" >&2
+			fi
+			continue
+		fi
 		case $m in
 		# Only bufpool's rows: the rest is the same as in matrix.
-		matrix-lto) set -- --peers bufpool-lto \
-			--scenarios burst,bulk,handoff,pipeline ;;
-		*) set -- ${BENCH_SCENARIOS:+--scenarios "$BENCH_SCENARIOS"} ;;
+		matrix-lto) sc=burst,bulk,handoff,pipeline
+			set -- --peers bufpool-lto ;;
+		*)	sc=${BENCH_SCENARIOS:-}
+			set -- ;;
 		esac
-		set -- "$@" ${BENCH_THREADS:+--threads "$BENCH_THREADS"}
+		if [ "$round" != 1 ]; then
+			sc=$(only_x "${sc:-$xscen}")
+			[ -n "$sc" ] || continue
+		fi
+		set -- "$@" ${sc:+--scenarios "$sc"} \
+			${BENCH_THREADS:+--threads "$BENCH_THREADS"}
+		echo "== $m $quick (round $round${sc:+: $sc})" >&2
 		"./$m" --secs "$secs" "$@" | sed 's/^/host,/' >> "$raw"
-	else
-		echo "== $m: not built (its allocator is not installed)" >&2
-	fi
-done
+	done
 
-# DPDK 25.11: the same matrix built against sid's DPDK and run in the
-# sid chroot (scripts/dpdk25.sh), for its DPDK rows only (dpdk25-*,
-# rte_ring25) of the scenarios issue 18 compares (not the shared path's
-# 64 threads, where 25.11's run was sometimes killed: see RESULTS.md);
-# skipped, with the reason, where it cannot be had.
-if ! why=$(../scripts/dpdk25.sh status); then
-	echo "# dpdk25: skipped: ${why#skipped: }" >&2
-elif [ ! -x ./matrix-dpdk25 ]; then
-	echo "# dpdk25: skipped: not built (make bench/matrix-dpdk25)" >&2
-else
-	peers=$(../scripts/dpdk25.sh peers)
-	echo "== matrix-dpdk25 (${peers%%-*}, in the sid chroot) $quick" >&2
-	st=0
-	../scripts/dpdk25.sh run bench/matrix-dpdk25 --secs "$secs" \
-		--scenarios burst,bulk,handoff,pipeline,queue \
-		${BENCH_THREADS:+--threads "$BENCH_THREADS"} \
-		--peers "$peers" > "$out/dpdk25.csv" || st=$?
-	[ "$st" = 0 ] || echo "== matrix-dpdk25 failed (exit $st): its rows are partial" >&2
-	sed 's/^/host,/' "$out/dpdk25.csv" >> "$raw"
-fi
+	# DPDK 25.11: the same matrix built against sid's DPDK and run in
+	# the sid chroot (scripts/dpdk25.sh), for its DPDK rows only
+	# (dpdk25-*, rte_ring25) of the scenarios issue 18 compares (not
+	# the shared path's 64 threads, where 25.11's run was sometimes
+	# killed: see RESULTS.md); skipped, with the reason, where it
+	# cannot be had.
+	sc=burst,bulk,handoff,pipeline,queue
+	[ "$round" = 1 ] || sc=$(only_x "$xscen")
+	if ! why=$(../scripts/dpdk25.sh status); then
+		if [ "$round" = 1 ]; then
+			echo "# dpdk25: skipped: ${why#skipped: }" >&2
+		fi
+	elif [ ! -x ./matrix-dpdk25 ]; then
+		if [ "$round" = 1 ]; then
+			echo "# dpdk25: skipped: not built (make bench/matrix-dpdk25)" >&2
+		fi
+	elif [ -n "$sc" ]; then
+		peers=$(../scripts/dpdk25.sh peers)
+		echo "== matrix-dpdk25 (${peers%%-*}, in the sid chroot) $quick (round $round: $sc)" >&2
+		st=0
+		../scripts/dpdk25.sh run bench/matrix-dpdk25 --secs "$secs" \
+			--scenarios "$sc" \
+			${BENCH_THREADS:+--threads "$BENCH_THREADS"} \
+			--peers "$peers" > "$out/dpdk25.csv" || st=$?
+		[ "$st" = 0 ] || echo "== matrix-dpdk25 failed (exit $st): its rows are partial" >&2
+		sed 's/^/host,/' "$out/dpdk25.csv" >> "$raw"
+	fi
+}
+
+# The scenarios of the comma-separated list $1 that are in xscen.
+only_x() {
+	o=
+	for s in $(echo "$1" | tr , ' '); do
+		case ,$xscen, in
+		*,$s,*) o=${o:+$o,}$s ;;
+		esac
+	done
+	echo "$o"
+}
+
+r=1
+while [ "$r" -le "$rounds" ]; do
+	if [ "$r" = 1 ] || [ -n "$xscen" ]; then
+		probe "round $r: core-to-core"
+		matrices "$r"
+	fi
+	r=$((r + 1))
+done
 
 if [ -w "$nr" ]; then
 	echo "$old_nr" > "$nr" 2>/dev/null || true
@@ -128,8 +201,17 @@ if [ -x ./mp_bench ]; then
 	if [ -w "$nr" ]; then
 		echo $((mp_nr + 600)) > "$nr" 2>/dev/null || true
 	fi
+	probe "mp_bench round 1: core-to-core"
 	./mp_bench --secs "$secs" $quick | sed 's/^/host,/' >> "$raw" ||
 		echo "== mp_bench failed" >&2
+	r=2
+	while [ "$r" -le "$rounds" ]; do
+		probe "mp_bench round $r (procs): core-to-core"
+		./mp_bench --secs "$secs" $quick --scenarios procs |
+			sed 's/^/host,/' >> "$raw" ||
+			echo "== mp_bench failed (round $r)" >&2
+		r=$((r + 1))
+	done
 	mp_give_back
 	trap - INT TERM
 	if [ -n "${BENCH_VM:-}" ] && [ -x ./mp_bench-vm ]; then
@@ -157,6 +239,30 @@ if [ -n "${BENCH_VM:-}" ] && [ -x ./matrix-vm ]; then
 	grep -E '^(burst|handoff|pipeline|procs),' "$out/vm.log" |
 		tr -d '\r' | sed 's/^/vm,/' >> "$raw" || true
 fi
+
+# The rounds: every row measured in rounds.csv; in raw.csv, for each
+# where, scenario, size, threads, burst and peer of the cells measured
+# in rounds (handoff, pipeline, queue, procs), the row of the round with
+# the lowest median, in the place of the cell's first row.
+cp "$raw" "$out/rounds.csv"
+awk -F, -v OFS=, '
+NR == 1 { print; next }
+{
+	k = $1 "," $2 "," $3 "," $4 "," $5 "," $6
+	if ($2 !~ /^(handoff|pipeline|queue|procs)$/) {
+		row[++n] = $0
+		next
+	}
+	if (!(k in at)) {
+		at[k] = ++n
+		row[n] = $0
+		best[k] = $7
+	} else if ($7 + 0 < best[k] + 0) {
+		row[at[k]] = $0
+		best[k] = $7
+	}
+}
+END { for (i = 1; i <= n; i++) print row[i] }' "$out/rounds.csv" > "$raw"
 
 # Ratios: for each bufpool row, the best other peer of the same where,
 # scenario, size, threads and burst (bufpool-nocache and bufpool-lto are

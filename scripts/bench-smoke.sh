@@ -24,7 +24,7 @@ t() { # ok-condition-status description
 }
 
 echo "TAP version 13"
-echo "1..9"
+echo "1..10"
 make -s bench QUICK=1 > "$log" 2>&1
 st=$?
 t $st "make bench QUICK=1 ran (log: $log)"
@@ -116,7 +116,7 @@ for c in burst,2048,1,1,bufpool burst,2048,12,32,bufpool bulk,2048,12,256,bufpoo
 	burst,2048,12,256,floor-lifo; do
 	grep -q "^$c," "$m" 2>/dev/null || missing="$missing $c"
 done
-for bad in 0 33 1,x 1,,2 ,1 1, +2; do
+for bad in 0 33 1,x 1,,2 ,1 "1," +2; do
 	bench/matrix --quick --threads "$bad" --peers none > /dev/null 2>&1
 	[ $? = 2 ] || missing="$missing (--threads $bad accepted)"
 done
@@ -127,6 +127,39 @@ for bad in 0 33 1,,2 99999999999999999999 "$(printf '1\n2')"; do
 done
 [ $st = 0 ] && [ -z "$missing" ]
 t $? "bench/matrix --threads 1,12: every cell, bad counts refused${missing:+ (missing:$missing)}"
+
+# Rounds (bench/run.sh, BENCH_ROUNDS; 2 in a quick run): the cells whose
+# threads hand memory across cores measured in each round over every
+# build (rounds.csv), one row a cell and peer kept, the lowest median,
+# with the core-to-core probe before each round; a count out of 1..9
+# refused before anything runs.
+missing=
+for c in handoff,2048,2,1,bufpool pipeline,2048,2,1,dpdk-c256 \
+	queue,2048,2,1,bufpool-queue procs,2048,2,1,bufpool-queue; do
+	k=$(grep -c "^host,$c," "$out/rounds.csv" 2>/dev/null)
+	[ "${k:-0}" -ge 2 ] || missing="$missing $c:rounds=${k:-0}"
+	k=$(grep -c "^host,$c," "$out/results.csv" 2>/dev/null)
+	[ "${k:-0}" = 1 ] || missing="$missing $c:kept=${k:-0}"
+done
+awk -F, 'NR > 1 && $2 ~ /^(handoff|pipeline|queue|procs)$/ {
+		k = $1 "," $2 "," $3 "," $4 "," $5 "," $6
+		if (!(k in lo) || $7 + 0 < lo[k]) lo[k] = $7 + 0
+	}
+	END { while ((getline < f) > 0) {
+		split($0, c, ",")
+		k = c[1] "," c[2] "," c[3] "," c[4] "," c[5] "," c[6]
+		if ((k in lo) && c[7] + 0 != lo[k]) bad = 1
+	} exit bad }' f="$out/results.csv" "$out/rounds.csv" 2>/dev/null ||
+	missing="$missing (a kept row not the lowest median)"
+[ "$(grep -c 'xcore_probe: [0-9]* ns round trip' "$out/xcore.txt" 2>/dev/null)" -ge 2 ] ||
+	missing="$missing (no probe line for each round)"
+for bad in 0 10 x 1,2 ""; do
+	[ -z "$bad" ] && bad=" "
+	BENCH_ROUNDS=$bad sh bench/run.sh --quick > /dev/null 2>&1
+	[ $? = 2 ] || missing="$missing (BENCH_ROUNDS='$bad' accepted)"
+done
+[ -z "$missing" ]
+t $? "rounds: cross-core cells measured in each round, the lowest median kept${missing:+ (missing:$missing)}"
 
 ok=0
 for f in latency threads pipeline; do
