@@ -7,9 +7,12 @@
 #ifndef BENCH_COMMON_H
 #define BENCH_COMMON_H
 
+#include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -149,6 +152,119 @@ static inline void bench_pin(const cpu_set_t *all, int n)
 	CPU_ZERO(&set);
 	CPU_SET(bench_nth_cpu(all, n), &set);
 	sched_setaffinity(0, sizeof(set), &set);
+}
+
+/*
+ * The machine's core-to-core state: one cache line's round trip between
+ * the first two CPUs of *all, as a ping-pong of two threads.  On the
+ * 2-vCPU machine of bench/RESULTS.md it is about 100 ns at times and
+ * 200-500 ns at others (the hypervisor moves the vCPUs), and every cell
+ * whose threads hand memory to each other moves with it.
+ */
+struct bench_xc {
+	_Atomic uint64_t ping __attribute__((aligned(64)));
+	_Atomic uint64_t pong __attribute__((aligned(64)));
+	uint64_t trips;
+	const cpu_set_t *all;
+};
+
+/* The second CPU's side: answers every ping. */
+static inline void *bench_xc_answer(void *arg)
+{
+	struct bench_xc *xc = arg;
+	uint64_t i;
+
+	bench_pin(xc->all, 1);
+	for (i = 1; i <= xc->trips; i++) {
+		while (atomic_load_explicit(&xc->ping, memory_order_acquire) != i)
+			;
+		atomic_store_explicit(&xc->pong, i, memory_order_release);
+	}
+	return NULL;
+}
+
+/*
+ * ns per round trip over trips round trips, the calling thread on the
+ * first CPU of *all meanwhile (its affinity given back after); 0 with
+ * fewer than two CPUs or no thread.
+ */
+static inline double bench_xcore_rt(const cpu_set_t *all, uint64_t trips)
+{
+	static struct bench_xc xc;
+	cpu_set_t mine;
+	pthread_t t;
+	uint64_t i, t0, t1;
+
+	if (CPU_COUNT(all) < 2 || !trips)
+		return 0;
+	if (sched_getaffinity(0, sizeof(mine), &mine))
+		mine = *all;
+	atomic_store(&xc.ping, 0);
+	atomic_store(&xc.pong, 0);
+	xc.trips = trips;
+	xc.all = all;
+	bench_pin(all, 0);
+	if (pthread_create(&t, NULL, bench_xc_answer, &xc)) {
+		sched_setaffinity(0, sizeof(mine), &mine);
+		return 0;
+	}
+	/* The first trip waits for the thread to start: not timed. */
+	atomic_store_explicit(&xc.ping, 1, memory_order_release);
+	while (atomic_load_explicit(&xc.pong, memory_order_acquire) != 1)
+		;
+	t0 = now_ns();
+	for (i = 2; i <= trips; i++) {
+		atomic_store_explicit(&xc.ping, i, memory_order_release);
+		while (atomic_load_explicit(&xc.pong, memory_order_acquire) != i)
+			;
+	}
+	t1 = now_ns();
+	pthread_join(t, NULL);
+	sched_setaffinity(0, sizeof(mine), &mine);
+	return trips > 1 ? (double)(t1 - t0) / (double)(trips - 1) : 0;
+}
+
+/*
+ * Before a cell whose threads hand memory across cores: waits, up to
+ * cap seconds (and 120 s over the whole process), until the round trip
+ * is within 1.5 times the fastest this process has seen, so that every
+ * peer's cell starts in the machine's fast state when it has one, and
+ * says on stderr what it found ("# xcore: ...", collected by
+ * bench/run.sh into build/bench/xcore.txt).  BENCH_XCORE_WAIT=S sets the
+ * cap (0: measure and say, never wait); BENCH_XCORE_FASTEST=NS what the
+ * programs before this one saw (bench/run.sh passes it on), so that one
+ * started in the slow state knows the fast one.
+ */
+static inline void bench_xcore_gate(const cpu_set_t *all, const char *what,
+				    double cap)
+{
+	static double fastest, waited_all;
+	const char *env = getenv("BENCH_XCORE_WAIT");
+	uint64_t t0 = now_ns();
+	double rt, waited = 0;
+	struct timespec ts = { 0, 20000000 };	/* 20 ms between tries */
+
+	if (env && *env)
+		cap = atof(env);
+	env = getenv("BENCH_XCORE_FASTEST");
+	if (!fastest && env && atof(env) > 0)
+		fastest = atof(env);
+	for (;;) {
+		rt = bench_xcore_rt(all, 2000);
+		if (rt <= 0)
+			return;
+		if (!fastest || rt < fastest)
+			fastest = rt;
+		waited = (double)(now_ns() - t0) / 1e9;
+		if (rt <= 1.5 * fastest || waited >= cap ||
+		    waited_all + waited >= 120)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	waited_all += waited;
+	fprintf(stderr, "# xcore: %s: %.0f ns round trip (fastest seen %.0f)%s, waited %.2f s\n",
+		what, rt, fastest, rt <= 1.5 * fastest ? "" : ", slow",
+		waited);
 }
 
 #endif /* BENCH_COMMON_H */

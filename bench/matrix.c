@@ -148,6 +148,23 @@ static _Atomic int stop;
 static cpu_set_t all_cpus;
 static int ncpus = 2;		/* CPUs in it */
 
+/*
+ * The longest wait for the machine's fast core-to-core state before a
+ * cell whose threads hand memory across cores (bench_xcore_gate()).
+ */
+static double xcore_cap = 3;
+
+/* Waits for it before the cell scen, size, peer (bench_xcore_gate()). */
+static void xcore_gate(const char *scen, size_t size, int threads,
+		       int burst, const char *peer)
+{
+	char what[128];
+
+	snprintf(what, sizeof(what), "%s,%zu,%d,%d,%s", scen, size, threads,
+		 burst, peer);
+	bench_xcore_gate(&all_cpus, what, xcore_cap);
+}
+
 /* Pins the calling thread to the n-th CPU of all_cpus (modulo ncpus). */
 static void pin(int n)
 {
@@ -1127,6 +1144,7 @@ static void run_handoff(struct peer *p, size_t size, int whole)
 
 	if (r.len > size)
 		r.len = size;
+	xcore_gate(whole ? "pipeline" : "handoff", size, 2, 1, p->name);
 	r.q = aligned_alloc(64, sizeof(*r.q));
 	if (!r.q || series_init(&r.prod))
 		exit(1);
@@ -1195,6 +1213,7 @@ static void run_procs(const char *peer, size_t size)
 		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (q == MAP_FAILED)
 		return;
+	xcore_gate("procs", size, 2, 1, peer);
 	back = q + 1;		/* free slot numbers, consumer -> producer */
 	slots = (char *)(q + 2);
 	local = malloc(size);
@@ -1578,6 +1597,9 @@ static void q_cell(struct qcell *c, const char *peer, const struct qfns *f,
 	atomic_store(&c->produced, 0);
 	atomic_store(&c->done, 0);
 	atomic_store(&stop, 0);
+	if (nprod)
+		xcore_gate("queue", bufpool_buf_size(c->pool), nprod + 1, burst,
+			   peer);
 	if (series_init(&c->s))
 		exit(1);
 	if (!nprod) {
@@ -1974,8 +1996,10 @@ int main(int argc, char **argv)
 	int i, j, k, si;
 
 	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--quick"))
+		if (!strcmp(argv[i], "--quick")) {
 			secs = 0.03;
+			xcore_cap = 0.2;
+		}
 		else if (!strcmp(argv[i], "--device"))
 			device = 1;
 		else if (!strcmp(argv[i], "--peers") && i + 1 < argc)

@@ -103,6 +103,8 @@
 static double secs = 0.25;
 static int device;
 static int kills = 5;
+/* The longest wait for the fast core-to-core state (bench_xcore_gate()). */
+static double xcore_cap = 3;
 
 /* ------------------------------------------------------------------ */
 /* Shared between the processes of a cell                             */
@@ -915,6 +917,13 @@ static void run_cell(enum kind k, size_t size, unsigned int burst, int crash,
 #endif
 	}
 
+	if (!crash) {
+		char what[96];
+
+		snprintf(what, sizeof(what), "%s,%zu,2,%u,%s", scen, size,
+			 burst, peer);
+		bench_xcore_gate(&all_cpus, what, xcore_cap);
+	}
 	prod = spawn(k, 1, prefix, size, burst, crash);
 	while (!atomic_load(&sh->ready) && !atomic_load(&sh->err) &&
 	       now_ns() < deadline && !got_signal &&
@@ -1014,6 +1023,7 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[i], "--quick")) {
 			secs = 0.03;
 			kill_every = KILL_EVERY / 4;
+			xcore_cap = 0.2;
 		} else if (!strcmp(argv[i], "--device")) {
 			device = 1;
 		} else if (!strcmp(argv[i], "--secs") && i + 1 < argc) {

@@ -27,7 +27,10 @@
 # rows in build/bench/rounds.csv), because those cells move with the
 # machine's core-to-core latency (bench/xcore_probe, printed before each
 # round, and into build/bench/xcore.txt), which on a VM changes as the
-# hypervisor moves the vCPUs.
+# hypervisor moves the vCPUs.  Before each such cell the benchmark also
+# waits, up to 3 s (0.2 s quick; BENCH_XCORE_WAIT=S), for the fast state
+# (bench_common.h, bench_xcore_gate()), and says what it found, which
+# goes into xcore.txt too.
 # BENCH_THREADS=1,2,4,...: the burst and bulk cells' thread counts
 # (default 1, 2 and 8; up to 8 counts, each 1 to 32): a scaling run on
 # a larger machine, threads pinned one per CPU while there are CPUs
@@ -83,9 +86,35 @@ done
 probe() {
 	if [ -x ./xcore_probe ]; then
 		echo "== $1: $(./xcore_probe)" | tee -a "$out/xcore.txt" >&2
+		xcore_floor
 	fi
 }
 : > "$out/xcore.txt"
+
+# The fastest round trip xcore.txt has seen so far, for the programs
+# that follow (BENCH_XCORE_FASTEST: a program that starts in the slow
+# state knows what fast is).
+xcore_floor() {
+	f=$(awk '{ for (i = 2; i < NF; i++) if ($i == "ns" && $(i + 1) == "round") {
+			v = $(i - 1) + 0; if (v > 0 && (!m || v < m)) m = v } }
+		END { if (m) print m }' "$out/xcore.txt")
+	if [ -n "$f" ]; then
+		BENCH_XCORE_FASTEST=$f
+		export BENCH_XCORE_FASTEST
+	fi
+}
+
+# Runs "$@", its "# xcore:" lines on stderr (bench_xcore_gate(): the
+# core-to-core state before each cross-core cell) into xcore.txt and the
+# rest of its stderr to ours when it ends.
+xc() {
+	xst=0
+	"$@" 2> "$out/stderr.tmp" || xst=$?
+	grep '^# xcore:' "$out/stderr.tmp" >> "$out/xcore.txt" || true
+	grep -v '^# xcore:' "$out/stderr.tmp" >&2 || true
+	rm -f "$out/stderr.tmp"
+	return $xst
+}
 
 # bufpool's memfd backend takes 2 MiB hugetlb pages when some are
 # reserved: reserve enough for its largest pool (8192 x 64 KiB), as
@@ -125,7 +154,8 @@ matrices() {
 		set -- "$@" ${sc:+--scenarios "$sc"} \
 			${BENCH_THREADS:+--threads "$BENCH_THREADS"}
 		echo "== $m $quick (round $round${sc:+: $sc})" >&2
-		"./$m" --secs "$secs" "$@" | sed 's/^/host,/' >> "$raw"
+		xc "./$m" $quick --secs "$secs" "$@" | sed 's/^/host,/' >> "$raw"
+		xcore_floor
 	done
 
 	# DPDK 25.11: the same matrix built against sid's DPDK and run in
@@ -148,12 +178,13 @@ matrices() {
 		peers=$(../scripts/dpdk25.sh peers)
 		echo "== matrix-dpdk25 (${peers%%-*}, in the sid chroot) $quick (round $round: $sc)" >&2
 		st=0
-		../scripts/dpdk25.sh run bench/matrix-dpdk25 --secs "$secs" \
+		xc ../scripts/dpdk25.sh run bench/matrix-dpdk25 $quick --secs "$secs" \
 			--scenarios "$sc" \
 			${BENCH_THREADS:+--threads "$BENCH_THREADS"} \
 			--peers "$peers" > "$out/dpdk25.csv" || st=$?
 		[ "$st" = 0 ] || echo "== matrix-dpdk25 failed (exit $st): its rows are partial" >&2
 		sed 's/^/host,/' "$out/dpdk25.csv" >> "$raw"
+		xcore_floor
 	fi
 }
 
@@ -202,14 +233,16 @@ if [ -x ./mp_bench ]; then
 		echo $((mp_nr + 600)) > "$nr" 2>/dev/null || true
 	fi
 	probe "mp_bench round 1: core-to-core"
-	./mp_bench --secs "$secs" $quick | sed 's/^/host,/' >> "$raw" ||
+	xc ./mp_bench --secs "$secs" $quick | sed 's/^/host,/' >> "$raw" ||
 		echo "== mp_bench failed" >&2
+	xcore_floor
 	r=2
 	while [ "$r" -le "$rounds" ]; do
 		probe "mp_bench round $r (procs): core-to-core"
-		./mp_bench --secs "$secs" $quick --scenarios procs |
+		xc ./mp_bench --secs "$secs" $quick --scenarios procs |
 			sed 's/^/host,/' >> "$raw" ||
 			echo "== mp_bench failed (round $r)" >&2
+		xcore_floor
 		r=$((r + 1))
 	done
 	mp_give_back

@@ -131,8 +131,9 @@ t $? "bench/matrix --threads 1,12: every cell, bad counts refused${missing:+ (mi
 # Rounds (bench/run.sh, BENCH_ROUNDS; 2 in a quick run): the cells whose
 # threads hand memory across cores measured in each round over every
 # build (rounds.csv), one row a cell and peer kept, the lowest median,
-# with the core-to-core probe before each round; a count out of 1..9
-# refused before anything runs.
+# with the core-to-core probe before each round and the state before
+# each such cell (xcore.txt); a count out of 1..9 refused before
+# anything runs.
 missing=
 for c in handoff,2048,2,1,bufpool pipeline,2048,2,1,dpdk-c256 \
 	queue,2048,2,1,bufpool-queue procs,2048,2,1,bufpool-queue; do
@@ -153,6 +154,12 @@ awk -F, 'NR > 1 && $2 ~ /^(handoff|pipeline|queue|procs)$/ {
 	missing="$missing (a kept row not the lowest median)"
 [ "$(grep -c 'xcore_probe: [0-9]* ns round trip' "$out/xcore.txt" 2>/dev/null)" -ge 2 ] ||
 	missing="$missing (no probe line for each round)"
+# ... and the state before each such cell, for every peer of it.
+for c in handoff,2048,2,1,bufpool handoff,2048,2,1,dpdk-uc256 \
+	queue,2048,2,32,rte_ring procs,2048,2,1,bufpool-queue; do
+	grep -q "^# xcore: $c: [0-9]* ns round trip" "$out/xcore.txt" \
+		2>/dev/null || missing="$missing (no state before $c)"
+done
 for bad in 0 10 x 1,2 ""; do
 	[ -z "$bad" ] && bad=" "
 	BENCH_ROUNDS=$bad sh bench/run.sh --quick > /dev/null 2>&1
