@@ -917,7 +917,7 @@ static void run_cell(enum kind k, size_t size, unsigned int burst, int crash,
 #endif
 	}
 
-	if (!crash) {
+	if (!crash && !device) {	/* the VM: emulated, relative only */
 		char what[96];
 
 		snprintf(what, sizeof(what), "%s,%zu,2,%u,%s", scen, size,

@@ -28,7 +28,8 @@
 # machine's core-to-core latency (bench/xcore_probe, printed before each
 # round, and into build/bench/xcore.txt), which on a VM changes as the
 # hypervisor moves the vCPUs.  Before each such cell the benchmark also
-# waits, up to 3 s (0.2 s quick; BENCH_XCORE_WAIT=S), for the fast state
+# waits, up to 3 s (0.2 s quick; BENCH_XCORE_WAIT=S; at most 120 s in all
+# per program), for the fast state
 # (bench_common.h, bench_xcore_gate()), and says what it found, which
 # goes into xcore.txt too.
 # BENCH_THREADS=1,2,4,...: the burst and bulk cells' thread counts
@@ -76,7 +77,7 @@ esac
 # The scenarios measured in every round: those of BENCH_SCENARIOS (all
 # by default) whose threads hand memory to each other.
 xscen=
-for s in handoff pipeline queue; do
+for s in handoff pipeline procs queue; do
 	case ,${BENCH_SCENARIOS:-$s}, in
 	*,$s,*) xscen=${xscen:+$xscen,}$s ;;
 	esac
@@ -110,8 +111,8 @@ xcore_floor() {
 xc() {
 	xst=0
 	"$@" 2> "$out/stderr.tmp" || xst=$?
-	grep '^# xcore:' "$out/stderr.tmp" >> "$out/xcore.txt" || true
-	grep -v '^# xcore:' "$out/stderr.tmp" >&2 || true
+	grep -a '^# xcore:' "$out/stderr.tmp" >> "$out/xcore.txt" || true
+	grep -av '^# xcore:' "$out/stderr.tmp" >&2 || true
 	rm -f "$out/stderr.tmp"
 	return $xst
 }
@@ -140,15 +141,21 @@ matrices() {
 			fi
 			continue
 		fi
+		# later: what this build has of the scenarios of later rounds.
+		later=$xscen
 		case $m in
 		# Only bufpool's rows: the rest is the same as in matrix.
 		matrix-lto) sc=burst,bulk,handoff,pipeline
+			later=handoff,pipeline
 			set -- --peers bufpool-lto ;;
+		matrix-*) sc=${BENCH_SCENARIOS:-}
+			later=handoff,pipeline
+			set -- ;;
 		*)	sc=${BENCH_SCENARIOS:-}
 			set -- ;;
 		esac
 		if [ "$round" != 1 ]; then
-			sc=$(only_x "${sc:-$xscen}")
+			sc=$(only_x "${sc:-$xscen}" "$later")
 			[ -n "$sc" ] || continue
 		fi
 		set -- "$@" ${sc:+--scenarios "$sc"} \
@@ -165,7 +172,7 @@ matrices() {
 	# killed: see RESULTS.md); skipped, with the reason, where it
 	# cannot be had.
 	sc=burst,bulk,handoff,pipeline,queue
-	[ "$round" = 1 ] || sc=$(only_x "$xscen")
+	[ "$round" = 1 ] || sc=$(only_x handoff,pipeline,queue)
 	if ! why=$(../scripts/dpdk25.sh status); then
 		if [ "$round" = 1 ]; then
 			echo "# dpdk25: skipped: ${why#skipped: }" >&2
@@ -178,7 +185,11 @@ matrices() {
 		peers=$(../scripts/dpdk25.sh peers)
 		echo "== matrix-dpdk25 (${peers%%-*}, in the sid chroot) $quick (round $round: $sc)" >&2
 		st=0
-		xc ../scripts/dpdk25.sh run bench/matrix-dpdk25 $quick --secs "$secs" \
+		# env: sudo (dpdk25.sh, when not root) passes no variable.
+		xc ../scripts/dpdk25.sh run env \
+			${BENCH_XCORE_FASTEST:+BENCH_XCORE_FASTEST="$BENCH_XCORE_FASTEST"} \
+			${BENCH_XCORE_WAIT:+BENCH_XCORE_WAIT="$BENCH_XCORE_WAIT"} \
+			bench/matrix-dpdk25 $quick --secs "$secs" \
 			--scenarios "$sc" \
 			${BENCH_THREADS:+--threads "$BENCH_THREADS"} \
 			--peers "$peers" > "$out/dpdk25.csv" || st=$?
@@ -188,11 +199,16 @@ matrices() {
 	fi
 }
 
-# The scenarios of the comma-separated list $1 that are in xscen.
+# The scenarios of the comma-separated list $1 that are in xscen and in
+# the list $2 (default: all of xscen).
 only_x() {
 	o=
 	for s in $(echo "$1" | tr , ' '); do
 		case ,$xscen, in
+		*,$s,*) ;;
+		*) continue ;;
+		esac
+		case ,${2:-$xscen}, in
 		*,$s,*) o=${o:+$o,}$s ;;
 		esac
 	done
@@ -228,7 +244,7 @@ if [ -x ./mp_bench ]; then
 	mp_give_back() {
 		if [ -w "$nr" ]; then echo "$mp_nr" > "$nr" 2>/dev/null || true; fi
 	}
-	trap 'mp_give_back; exit 130' INT TERM
+	trap 'mp_give_back; rm -f "$out/stderr.tmp"; exit 130' INT TERM
 	if [ -w "$nr" ]; then
 		echo $((mp_nr + 600)) > "$nr" 2>/dev/null || true
 	fi

@@ -5,9 +5,10 @@
  * threads, each pinned as bench/matrix pins a cell's two threads), so
  * that a benchmark run can say in which state the machine's cross-core
  * transfers were.  On the 2-vCPU machine of bench/RESULTS.md the
- * round trip is about 100 ns at times and 200-500 ns at others (the
- * hypervisor moves the vCPUs), and every cell whose threads hand
- * memory to each other (handoff, pipeline, queue, procs) moves with it.
+ * round trip is about 60 ns at times, 90-110 ns at others and 200-500 ns
+ * at others again (the hypervisor moves the vCPUs), and every cell whose
+ * threads hand memory to each other (handoff, pipeline, queue, procs)
+ * moves with it.
  *
  * Prints one line: "xcore_probe: P50 ns round trip (min MIN, max MAX
  * over R samples of N)", or says why it cannot (one CPU).

@@ -25,7 +25,9 @@ t() { # ok-condition-status description
 
 echo "TAP version 13"
 echo "1..10"
-make -s bench QUICK=1 > "$log" 2>&1
+# The defaults of bench/run.sh (rounds, waits), whatever the caller set.
+env -u BENCH_ROUNDS -u BENCH_XCORE_WAIT -u BENCH_XCORE_FASTEST \
+	make -s bench QUICK=1 > "$log" 2>&1
 st=$?
 t $st "make bench QUICK=1 ran (log: $log)"
 [ $st = 0 ] || tail -n 20 "$log" | sed 's/^/# /'
@@ -133,40 +135,48 @@ t $? "bench/matrix --threads 1,12: every cell, bad counts refused${missing:+ (mi
 # build (rounds.csv), one row a cell and peer kept, the lowest median,
 # with the core-to-core probe before each round and the state before
 # each such cell (xcore.txt); a count out of 1..9 refused before
-# anything runs.
-missing=
-for c in handoff,2048,2,1,bufpool pipeline,2048,2,1,dpdk-c256 \
-	queue,2048,2,1,bufpool-queue procs,2048,2,1,bufpool-queue; do
-	k=$(grep -c "^host,$c," "$out/rounds.csv" 2>/dev/null)
-	[ "${k:-0}" -ge 2 ] || missing="$missing $c:rounds=${k:-0}"
-	k=$(grep -c "^host,$c," "$out/results.csv" 2>/dev/null)
-	[ "${k:-0}" = 1 ] || missing="$missing $c:kept=${k:-0}"
-done
-awk -F, 'NR > 1 && $2 ~ /^(handoff|pipeline|queue|procs)$/ {
-		k = $1 "," $2 "," $3 "," $4 "," $5 "," $6
-		if (!(k in lo) || $7 + 0 < lo[k]) lo[k] = $7 + 0
-	}
-	END { while ((getline < f) > 0) {
-		split($0, c, ",")
-		k = c[1] "," c[2] "," c[3] "," c[4] "," c[5] "," c[6]
-		if ((k in lo) && c[7] + 0 != lo[k]) bad = 1
-	} exit bad }' f="$out/results.csv" "$out/rounds.csv" 2>/dev/null ||
-	missing="$missing (a kept row not the lowest median)"
-[ "$(grep -c 'xcore_probe: [0-9]* ns round trip' "$out/xcore.txt" 2>/dev/null)" -ge 2 ] ||
-	missing="$missing (no probe line for each round)"
-# ... and the state before each such cell, for every peer of it.
-for c in handoff,2048,2,1,bufpool handoff,2048,2,1,dpdk-uc256 \
-	queue,2048,2,32,rte_ring procs,2048,2,1,bufpool-queue; do
-	grep -q "^# xcore: $c: [0-9]* ns round trip" "$out/xcore.txt" \
-		2>/dev/null || missing="$missing (no state before $c)"
-done
-for bad in 0 10 x 1,2 ""; do
-	[ -z "$bad" ] && bad=" "
-	BENCH_ROUNDS=$bad sh bench/run.sh --quick > /dev/null 2>&1
-	[ $? = 2 ] || missing="$missing (BENCH_ROUNDS='$bad' accepted)"
-done
-[ -z "$missing" ]
-t $? "rounds: cross-core cells measured in each round, the lowest median kept${missing:+ (missing:$missing)}"
+# anything runs.  One CPU has no cross-core state to probe.
+if [ "$(nproc 2>/dev/null || echo 1)" -lt 2 ]; then
+	n=$((n + 1))
+	echo "ok $n bench: rounds # SKIP one CPU: no core-to-core state"
+else
+	missing=
+	for c in handoff,2048,2,1,bufpool pipeline,2048,2,1,dpdk-c256 \
+		queue,2048,2,1,bufpool-queue procs,2048,2,1,bufpool-queue \
+		procs,2048,2,1,copy-ring; do
+		k=$(grep -c "^host,$c," "$out/rounds.csv" 2>/dev/null)
+		[ "${k:-0}" -ge 2 ] || missing="$missing $c:rounds=${k:-0}"
+		k=$(grep -c "^host,$c," "$out/results.csv" 2>/dev/null)
+		[ "${k:-0}" = 1 ] || missing="$missing $c:kept=${k:-0}"
+	done
+	awk -F, 'NR > 1 && $2 ~ /^(handoff|pipeline|queue|procs)$/ {
+			k = $1 "," $2 "," $3 "," $4 "," $5 "," $6
+			if (!(k in lo) || $7 + 0 < lo[k]) lo[k] = $7 + 0
+		}
+		END { while ((getline < f) > 0) {
+			split($0, c, ",")
+			k = c[1] "," c[2] "," c[3] "," c[4] "," c[5] "," c[6]
+			if ((k in lo) && c[7] + 0 != lo[k]) bad = 1
+		} exit bad }' f="$out/results.csv" "$out/rounds.csv" 2>/dev/null ||
+		missing="$missing (a kept row not the lowest median)"
+	for p in "round 1" "round 2" "mp_bench round 1" "mp_bench round 2"; do
+		grep -q "^== ${p}[ :].*xcore_probe: [0-9]* ns round trip" \
+			"$out/xcore.txt" 2>/dev/null ||
+			missing="$missing (no probe line for $p)"
+	done
+	# ... and the state before each such cell, for every peer of it.
+	for c in handoff,2048,2,1,bufpool handoff,2048,2,1,dpdk-uc256 \
+		queue,2048,2,32,rte_ring procs,2048,2,1,bufpool-queue; do
+		grep -q "^# xcore: $c: [0-9]* ns round trip" "$out/xcore.txt" \
+			2>/dev/null || missing="$missing (no state before $c)"
+	done
+	for bad in 0 10 x 1,2 " "; do
+		BENCH_ROUNDS=$bad sh bench/run.sh --quick > /dev/null 2>&1
+		[ $? = 2 ] || missing="$missing (BENCH_ROUNDS='$bad' accepted)"
+	done
+	[ -z "$missing" ]
+	t $? "rounds: cross-core cells measured in each round, the lowest median kept${missing:+ (missing:$missing)}"
+fi
 
 ok=0
 for f in latency threads pipeline; do
