@@ -312,6 +312,9 @@ NR == 1 { print; next }
 	}
 }
 END { for (i = 1; i <= n; i++) print row[i] }' "$out/rounds.csv" > "$raw"
+# In which state each kept row was measured (bench/xcore_states.sh).
+sh ./xcore_states.sh "$out/xcore.txt" "$out/rounds.csv" > "$out/xcore-kept.txt"
+echo "== $(tail -n 1 "$out/xcore-kept.txt") (build/bench/xcore-kept.txt)" >&2
 
 # Ratios: for each bufpool row, the best other peer of the same where,
 # scenario, size, threads and burst (bufpool-nocache and bufpool-lto are

@@ -164,6 +164,12 @@ else
 			"$out/xcore.txt" 2>/dev/null ||
 			missing="$missing (no probe line for $p)"
 	done
+	# ... the state each kept row was measured in (xcore_states.sh) ...
+	grep -q '^handoff,2048,2,1,bufpool: [0-9.]* ([fs][a-z]* [0-9]* ns) | ' \
+		"$out/xcore-kept.txt" 2>/dev/null &&
+		grep -q '^kept rows measured after a slow gate: [0-9]' \
+		"$out/xcore-kept.txt" ||
+		missing="$missing (no state of the kept rows)"
 	# ... and the state before each such cell, for every peer of it.
 	for c in handoff,2048,2,1,bufpool handoff,2048,2,1,dpdk-uc256 \
 		queue,2048,2,32,rte_ring procs,2048,2,1,bufpool-queue; do
