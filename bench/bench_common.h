@@ -251,20 +251,45 @@ static inline double bench_xcore_rt(const cpu_set_t *all, uint64_t trips)
  * programs before this one saw (bench/run.sh passes it on), so that one
  * started in the slow state knows the fast one.
  */
+/*
+ * The number in environment variable name (seconds, ns): one from 0 to
+ * 1e9, or def when it is unset, and def with a word on stderr when it is
+ * set to anything else.
+ */
+static inline double bench_env_num(const char *name, double def)
+{
+	const char *env = getenv(name);
+	char *end;
+	double v;
+
+	if (!env || !*env)
+		return def;
+	v = strtod(env, &end);
+	if (*end || !(v >= 0 && v <= 1e9)) {
+		fprintf(stderr, "# %s=%s: not a number from 0 to 1e9, ignored\n",
+			name, env);
+		return def;
+	}
+	return v;
+}
+
 static inline void bench_xcore_gate(const cpu_set_t *all, const char *what,
 				    double cap)
 {
 	static double fastest, waited_all;
-	const char *env = getenv("BENCH_XCORE_WAIT");
+	static int env_read;
+	static double env_cap;
 	uint64_t t0 = now_ns();
 	double rt, waited = 0;
 	struct timespec ts = { 0, 20000000 };	/* 20 ms between tries */
 
-	if (env && *env)
-		cap = atof(env);
-	env = getenv("BENCH_XCORE_FASTEST");
-	if (!fastest && env && atof(env) > 0)
-		fastest = atof(env);
+	if (!env_read) {
+		env_read = 1;
+		env_cap = bench_env_num("BENCH_XCORE_WAIT", -1);
+		fastest = bench_env_num("BENCH_XCORE_FASTEST", 0);
+	}
+	if (env_cap >= 0)
+		cap = env_cap;
 	for (;;) {
 		rt = bench_xcore_rt(all, 2000);
 		if (rt <= 0)

@@ -2001,8 +2001,7 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[i], "--quick")) {
 			secs = 0.03;
 			xcore_cap = 0.2;
-		}
-		else if (!strcmp(argv[i], "--device"))
+		} else if (!strcmp(argv[i], "--device"))
 			device = 1;
 		else if (!strcmp(argv[i], "--peers") && i + 1 < argc)
 			only = argv[++i];

@@ -31,7 +31,8 @@
 # waits, up to 3 s (0.2 s quick; BENCH_XCORE_WAIT=S; at most 120 s in all
 # per program), for the fast state
 # (bench_common.h, bench_xcore_gate()), and says what it found, which
-# goes into xcore.txt too.
+# goes into xcore.txt too.  A BENCH_XCORE_WAIT that is not a number from
+# 0 to 1e9 is said and ignored.
 # BENCH_THREADS=1,2,4,...: the burst and bulk cells' thread counts
 # (default 1, 2 and 8; up to 8 counts, each 1 to 32): a scaling run on
 # a larger machine, threads pinned one per CPU while there are CPUs

@@ -176,6 +176,13 @@ else
 		grep -q "^# xcore: $c: [0-9]* ns round trip" "$out/xcore.txt" \
 			2>/dev/null || missing="$missing (no state before $c)"
 	done
+	# A wait or a floor that is not a number: said, and the default.
+	for v in BENCH_XCORE_WAIT BENCH_XCORE_FASTEST; do
+		env "$v=x1" bench/matrix --quick --peers bufpool \
+			--scenarios handoff --sizes 64 2>&1 >/dev/null |
+			grep -q "^# $v=x1: not a number" ||
+			missing="$missing ($v=x1 not refused)"
+	done
 	for bad in 0 10 x 1,2 " "; do
 		BENCH_ROUNDS=$bad sh bench/run.sh --quick > /dev/null 2>&1
 		[ $? = 2 ] || missing="$missing (BENCH_ROUNDS='$bad' accepted)"
