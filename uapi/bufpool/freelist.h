@@ -125,10 +125,13 @@ static inline __u32 bp_fl_pop_rec(__u64 *head, __u32 *next, __u32 count,
 		 * next[idx] may change under us if another thread pops idx
 		 * and pushes it back; then the head's tag has moved and the
 		 * CAS below fails.  A bad link with an unchanged head is
-		 * corruption, not a race.
+		 * corruption, not a race.  A link to itself is bad too: no
+		 * correct client ever writes one (a push links an entry to
+		 * the head it is not), and taking it would leave the entry
+		 * at the head, for the next taker to take a second time.
 		 */
 		nxt = bp_load_relaxed_u32(&next[idx]) & BUFPOOL_IDX_MASK;
-		if (nxt >= count && nxt != BUFPOOL_IDX_NIL) {
+		if ((nxt >= count && nxt != BUFPOOL_IDX_NIL) || nxt == idx) {
 			again = bp_load_acquire_u64(head);
 			if (again == old)
 				return BP_FL_CORRUPT;

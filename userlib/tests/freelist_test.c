@@ -134,15 +134,37 @@ TEST_F(fl, link_high_bits_masked)
 	EXPECT_EQ(7, bp_fl_pop(&self->head, self->next, N));
 }
 
-/* A cycle written by a buggy client cannot hang a pop: each is O(1). */
+/*
+ * An entry linked to itself is reported, not taken: taking it would leave
+ * it at the head for the next taker.
+ */
+TEST_F(fl, self_link_reported)
+{
+	__u64 head = self->head;
+
+	self->next[bp_fl_idx(head)] = bp_fl_idx(head);
+	EXPECT_EQ(BP_FL_CORRUPT, bp_fl_pop(&self->head, self->next, N));
+	EXPECT_EQ(head, self->head);
+	/* The high bits are masked before the comparison. */
+	self->next[bp_fl_idx(head)] = 0xab000000u | bp_fl_idx(head);
+	EXPECT_EQ(BP_FL_CORRUPT, bp_fl_pop(&self->head, self->next, N));
+	EXPECT_EQ(head, self->head);
+}
+
+/*
+ * A longer cycle written by a buggy client cannot hang a pop either:
+ * each is O(1), and the two entries come round in turn.
+ */
 TEST_F(fl, cycle_does_not_hang)
 {
 	__u32 first = bp_fl_idx(self->head);
+	__u32 second = self->next[first];
 	int i;
 
-	self->next[first] = first;
+	self->next[second] = first;
 	for (i = 0; i < 1000; i++)
-		EXPECT_EQ(first, bp_fl_pop(&self->head, self->next, N));
+		EXPECT_EQ(i & 1 ? second : first,
+			  bp_fl_pop(&self->head, self->next, N));
 }
 
 /* Threads pop and push with a per-buffer owner marker. */
@@ -215,7 +237,10 @@ TEST(concurrent_pop_push)
 	}
 	for (i = 0; i < NTHREADS; i++) {
 		ASSERT_EQ(0, pthread_join(t[i], NULL));
-		EXPECT_EQ(0, w[i].double_held);
+		EXPECT_EQ(0, w[i].double_held) {
+			TH_LOG("worker %d: %llu buffers taken while held", i,
+			       (unsigned long long)w[i].double_held);
+		}
 		EXPECT_EQ(0, w[i].errors) {
 			TH_LOG("worker %d: %llu errors, %llu of them BP_FL_BUSY",
 			       i, (unsigned long long)w[i].errors,
@@ -225,8 +250,10 @@ TEST(concurrent_pop_push)
 	/* All N came back, each once. */
 	for (i = 0; i < N; i++) {
 		idx = bp_fl_pop(&s->head, s->next, N);
-		ASSERT_GT(N, idx);
-		ASSERT_EQ(0, seen[idx]);
+		ASSERT_GT(N, idx) {
+			TH_LOG("%d of %d buffers back, then %#x", i, N, idx);
+		}
+		ASSERT_EQ(0, seen[idx]) TH_LOG("buffer %u back twice", idx);
 		seen[idx] = 1;
 	}
 	EXPECT_EQ(BUFPOOL_IDX_NIL, bp_fl_pop(&s->head, s->next, N));
