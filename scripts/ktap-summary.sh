@@ -13,6 +13,10 @@
 # outside a case) adds one failure; one with no cases at all counts as
 # one result.  Any other top-level line (the VM runner's checks) counts
 # once.
+#
+# Each failure is listed with the program it came from and the last
+# lines its test printed (the harness's failed expectations, a timeout,
+# a signal), so that a log's tail says why, not only what.
 set -eu
 
 [ $# -gt 0 ] || { echo "usage: $0 FILE..." >&2; exit 2; }
@@ -20,17 +24,39 @@ set -eu
 awk '
 	{ sub(/\r$/, "") }
 	/^1\.\.[0-9]+/ { plan[FILENAME] = 1 }
-	/^# selftests: / { inprog = 1; cases = 0; casefail = 0; next }
+	function keep(line) {
+		ctx[nctx % CTX] = line
+		nctx++
+	}
+	function why(   i, out) {
+		out = ""
+		for (i = (nctx > CTX ? nctx - CTX : 0); i < nctx; i++)
+			out = out "\n      " ctx[i % CTX]
+		return out
+	}
+	BEGIN { CTX = 12 }
+	/^# selftests: / {
+		inprog = 1; cases = 0; casefail = 0; nctx = 0
+		prog = $0; sub(/^# selftests: /, "", prog)
+		next
+	}
+	inprog && /^# # +RUN / { nctx = 0 }
+	inprog && /^# / && !/^# (# +(RUN|OK) |# Starting |TAP |1\.\.|(not )?ok )/ {
+		line = $0; sub(/^# (# )?/, "", line); keep(line)
+	}
 	inprog && /^# (not )?ok [0-9]+ / {
 		cases++
-		if ($0 ~ /^# not ok/) { failed++; casefail++; fails = fails "\n  " substr($0, 3) }
+		if ($0 ~ /^# not ok/) {
+			failed++; casefail++
+			fails = fails "\n  " substr($0, 3) " (" prog ")" why()
+		}
 		else if ($0 ~ /# SKIP/) skipped++
 		else passed++
 		next
 	}
 	/^(not )?ok [0-9]+ selftests: / {
 		if ($0 ~ /^not ok/) {
-			if (!casefail) { failed++; fails = fails "\n  " $0 }
+			if (!casefail) { failed++; fails = fails "\n  " $0 why() }
 		} else if (!cases) {
 			if ($0 ~ /# SKIP/) skipped++; else passed++
 		}
