@@ -241,19 +241,8 @@ static inline double bench_xcore_rt(const cpu_set_t *all, uint64_t trips)
 }
 
 /*
- * Before a cell whose threads hand memory across cores: waits, up to
- * cap seconds (and 120 s over the whole process), until the round trip
- * is within twice the fastest this process has seen, so that every
- * peer's cell starts in the machine's fast state when it has one, and
- * says on stderr what it found ("# xcore: ...", collected by
- * bench/run.sh into build/bench/xcore.txt).  BENCH_XCORE_WAIT=S sets the
- * cap (0: measure and say, never wait); BENCH_XCORE_FASTEST=NS what the
- * programs before this one saw (bench/run.sh passes it on), so that one
- * started in the slow state knows the fast one.
- */
-/*
  * The number in environment variable name (seconds, ns): one from 0 to
- * 1e9, or def when it is unset, and def with a word on stderr when it is
+ * 1e9; def when it is unset, and def with a word on stderr when it is
  * set to anything else.
  */
 static inline double bench_env_num(const char *name, double def)
@@ -273,6 +262,17 @@ static inline double bench_env_num(const char *name, double def)
 	return v;
 }
 
+/*
+ * Before a cell whose threads hand memory across cores: waits, up to
+ * cap seconds (and 120 s over the whole process), until the round trip
+ * is within twice the fastest this process has seen, so that every
+ * peer's cell starts in the machine's fast state when it has one, and
+ * says on stderr what it found ("# xcore: ...", collected by
+ * bench/run.sh into build/bench/xcore.txt).  BENCH_XCORE_WAIT=S sets the
+ * cap (0: measure and say, never wait); BENCH_XCORE_FASTEST=NS what the
+ * programs before this one saw (bench/run.sh passes it on), so that one
+ * started in the slow state knows the fast one.
+ */
 static inline void bench_xcore_gate(const cpu_set_t *all, const char *what,
 				    double cap)
 {
