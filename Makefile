@@ -44,7 +44,7 @@ BP_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread \
 BP_LDFLAGS := -pthread $(LDFLAGS)
 
 LIB_MAJOR := 1
-LIB_VERSION := 1.9.2
+LIB_VERSION := 1.9.3
 LIB_A := userlib/libbufpool-user.a
 GCC_AR ?= gcc-ar
 LIB_SO := userlib/libbufpool-user.so

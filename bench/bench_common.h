@@ -100,12 +100,14 @@ static inline unsigned int bench_spread_flag(size_t size, unsigned int flag)
 }
 
 /*
- * The flag bufpool's pool between a producer process and a consumer
- * process (mp_bench's procs) is made with: from ABI 1.9 its depot
- * rotates (BUFPOOL_F_ROTATE), so that the producer takes back the
- * magazines the consumer gave a round of the depot ago, not the one it
- * gave last, whose buffers the consumer's core has just read
- * (bench/RESULTS.md, "The rotating depot").  BENCH_ROTATE=0: one stack.
+ * The flag bufpool's pool between a producer and a consumer (mp_bench's
+ * procs; matrix's handoff, pipeline and procs) is made with: from ABI
+ * 1.9 its depot rotates (BUFPOOL_F_ROTATE), so that the producer takes
+ * back the magazines the consumer gave a round of the depot ago, not the
+ * one it gave last, whose buffers the consumer's core has just read
+ * (bench/RESULTS.md, "The rotating depot"); from library 1.9.3 it takes
+ * each magazine's buffers oldest first ("Oldest first").
+ * BENCH_ROTATE=0: one stack.
  */
 static inline unsigned int bench_rotate_flag(unsigned int flag)
 {

@@ -40,7 +40,9 @@
  *             it and gives the object back, through an SPSC ring of 256
  *             pointers (a cross-thread free for the allocators)
  *   pipeline  the same, but the producer fills the whole buffer and the
- *             consumer reads all of it: a message pipeline
+ *             consumer reads all of it: a message pipeline.  bufpool's
+ *             pool of these two and of procs rotates its depot
+ *             (bp_xmake), its burst and bulk cells' does not
  *   procs     the pipeline across two processes, 64 messages in flight
  *             at most: bufpool hands buffers over by index
  *             (handoff/adopt) through a shared ring; copy-ring copies
@@ -204,6 +206,12 @@ struct peer {
 	long (*bulk)(void *pool, void **objs, int burst);
 	/* a floor, not a peer: in the burst scenarios only */
 	int floor;
+	/*
+	 * The pool of the cells whose buffers go from one thread to
+	 * another (handoff, pipeline), when it is not make's: bufpool's
+	 * rotates (bp_xmake).
+	 */
+	void *(*xmake)(size_t size, uint32_t count);
 };
 
 /* Direct calls inside the loop, as a user's code would make them. */
@@ -322,6 +330,23 @@ static void *bp_make(size_t size, uint32_t count)
 static void *bp0_make(size_t size, uint32_t count)
 {
 	return bp_make_flags(size, count, BUFPOOL_F_NO_CACHE);
+}
+
+/*
+ * The pool of the producer-to-consumer cells (handoff, pipeline, procs):
+ * its depot rotates (BUFPOOL_F_ROTATE, as bench/mp_bench's pool between
+ * two processes), so that the producer's cache takes back the magazines
+ * the consumer gave a round of the depot ago, each oldest first
+ * (library 1.9.3), not the buffers the consumer's core read last: what
+ * docs/DESIGN.md advises for a pool whose buffers go from one core to
+ * another.  BENCH_ROTATE=0: one stack, as the burst and bulk cells'
+ * pools, whose threads take back their own buffers.  The VM's pool is
+ * the module's, whatever it was loaded with.
+ */
+static void *bp_xmake(size_t size, uint32_t count)
+{
+	return bp_make_flags(size, count,
+			     device ? 0 : bench_rotate_flag(BUFPOOL_F_ROTATE));
 }
 
 static void bp_destroy(void *pool)
@@ -877,32 +902,33 @@ static long dpu_bulk(void *pool, void **objs, int burst)
 static struct peer peers[] = {
 #ifdef PEER_MAIN
 	{ BP_PEER, bp_make, bp_destroy, bp_round, bp_getf, bp_putf, NULL,
-	  bp_thread_exit, NULL, bp_bulk, 0 },
+	  bp_thread_exit, NULL, bp_bulk, 0, bp_xmake },
 	{ BP_PEER "-nocache", bp0_make, bp_destroy, bp_round, bp_getf, bp_putf,
-	  NULL, NULL, NULL, bp_bulk, 0 },
+	  NULL, NULL, NULL, bp_bulk, 0, NULL },
 	{ "floor-lifo", floor_make, floor_destroy, lf_round, lf_getf, lf_putf,
-	  lifo_thread_init, NULL, NULL, NULL, 1 },
+	  lifo_thread_init, NULL, NULL, NULL, 1, NULL },
 	{ "floor-cas", floor_make, floor_destroy, cs_round, cs_getf, cs_putf,
-	  NULL, NULL, NULL, NULL, 1 },
+	  NULL, NULL, NULL, NULL, 1, NULL },
 #ifdef HAVE_DPDK
 	{ DP_NAME("c256"), dp_c256_make, dp_destroy, dp_round, dp_getf,
-	  dp_putf, dp_thread_init, dp_thread_exit, NULL, dp_bulk, 0 },
+	  dp_putf, dp_thread_init, dp_thread_exit, NULL, dp_bulk, 0, NULL },
 	{ DP_NAME("uc256"), dp_uc256_make, dp_destroy, dpu_round, dpu_getf,
-	  dpu_putf, dp_uc_thread_init, dp_uc_thread_exit, NULL, dpu_bulk, 0 },
+	  dpu_putf, dp_uc_thread_init, dp_uc_thread_exit, NULL, dpu_bulk, 0,
+	  NULL },
 	{ DP_NAME("c256-lfs"), dp_c256lfs_make, dp_destroy, dp_round, dp_getf,
-	  dp_putf, dp_thread_init, dp_thread_exit, NULL, dp_bulk, 0 },
+	  dp_putf, dp_thread_init, dp_thread_exit, NULL, dp_bulk, 0, NULL },
 	{ DP_NAME("c0"), dp_c0_make, dp_destroy, dp_round, dp_getf, dp_putf,
-	  dp_thread_init, dp_thread_exit, NULL, dp_bulk, 0 },
+	  dp_thread_init, dp_thread_exit, NULL, dp_bulk, 0, NULL },
 	{ DP_NAME("c0-lfs"), dp_c0lfs_make, dp_destroy, dp_round, dp_getf,
-	  dp_putf, dp_thread_init, dp_thread_exit, NULL, dp_bulk, 0 },
+	  dp_putf, dp_thread_init, dp_thread_exit, NULL, dp_bulk, 0, NULL },
 #endif
 	{ "seed-mutexmap", mm_make, mm_destroy, mm_round, mm_getf, mm_putf,
-	  NULL, NULL, NULL, NULL, 0 },
+	  NULL, NULL, NULL, NULL, 0, NULL },
 	{ "seed-boundedq", bq_make, bq_destroy, bq_round, bq_getf, bq_putf,
-	  NULL, NULL, NULL, NULL, 0 },
+	  NULL, NULL, NULL, NULL, 0, NULL },
 #endif
 	{ A_NAME, size_make, size_destroy, alloc_round, alloc_getf, alloc_putf,
-	  NULL, NULL, NULL, NULL, 0 },
+	  NULL, NULL, NULL, NULL, 0, NULL },
 };
 
 #define NPEERS	((int)(sizeof(peers) / sizeof(peers[0])))
@@ -1222,7 +1248,7 @@ static void run_procs(const char *peer, size_t size)
 	if (!local || series_init(&s))
 		exit(1);
 	if (is_bp) {
-		bp = bp_make(size, pool_count());
+		bp = bp_xmake(size, pool_count());
 		if (!bp) {
 			munmap(q, shm_len);
 			free(local);
@@ -1893,22 +1919,24 @@ static void run_shared(const char *only)
 {
 	struct peer sp[] = {
 		{ "bufpool", sh_cached_make, bp_destroy, bp_round, bp_getf,
-		  bp_putf, NULL, bp_thread_exit, NULL, NULL, 0 },
+		  bp_putf, NULL, bp_thread_exit, NULL, NULL, 0, NULL },
 		{ "bufpool-shared", sh_shared_make, bp_destroy, bp_round,
-		  bp_getf, bp_putf, NULL, NULL, NULL, NULL, 0 },
+		  bp_getf, bp_putf, NULL, NULL, NULL, NULL, 0, NULL },
 		{ "floor-cas", floor_make, floor_destroy, cs_round, cs_getf,
-		  cs_putf, NULL, NULL, NULL, NULL, 1 },
+		  cs_putf, NULL, NULL, NULL, NULL, 1, NULL },
 #ifdef HAVE_DPDK
 		{ DP_NAME("c0"), dp_c0_make, dp_destroy, dp_round, dp_getf,
-		  dp_putf, dp_thread_init, dp_thread_exit, NULL, NULL, 0 },
+		  dp_putf, dp_thread_init, dp_thread_exit, NULL, NULL, 0,
+		  NULL },
 		{ DP_NAME("c256"), dp_c256_make, dp_destroy, dp_round, dp_getf,
-		  dp_putf, dp_thread_init, dp_thread_exit, NULL, NULL, 0 },
+		  dp_putf, dp_thread_init, dp_thread_exit, NULL, NULL, 0,
+		  NULL },
 		{ DP_NAME("uc256"), dp_uc256_make, dp_destroy, dpu_round,
 		  dpu_getf, dpu_putf, dp_uc_thread_init, dp_uc_thread_exit,
-		  NULL, NULL, 0 },
+		  NULL, NULL, 0, NULL },
 		{ DP_NAME("c0-lfs"), dp_c0lfs_make, dp_destroy, dp_round,
 		  dp_getf, dp_putf, dp_thread_init, dp_thread_exit, NULL, NULL,
-		  0 },
+		  0, NULL },
 #endif
 	};
 	int threads[] = { 1, 2, 64 }, bursts[] = { 1, 32 };
@@ -2079,6 +2107,16 @@ int main(int argc, char **argv)
 				p->destroy(p->pool);
 				p->pool = NULL;
 				continue;
+			}
+			if (p->xmake && (listed(scen, "handoff") ||
+					 listed(scen, "pipeline"))) {
+				p->destroy(p->pool);
+				p->pool = p->xmake(size, pool_count());
+				if (!p->pool) {
+					fprintf(stderr, "# %s: no rotating pool of %zu B objects\n",
+						p->name, size);
+					continue;
+				}
 			}
 			if (listed(scen, "handoff"))
 				run_handoff(p, size, 0);

@@ -110,7 +110,10 @@ struct bufpool_params {
  * where by default the magazine given last is the first taken.  For
  * pools whose buffers go from one core to another (a producer and its
  * consumers): the producer then writes buffers whose lines the
- * consumer's core has long let go of.  A thread that takes back its own
+ * consumer's core has long let go of.  From library 1.9.3 a thread
+ * that loads a magazine from such a depot takes its buffers in the
+ * order they were given (oldest first), where a thread that takes back
+ * its own takes the last given first.  A thread that takes back its own
  * buffers is better served by the default.  Only clients of 1.9 or later
  * open such a pool.
  */

@@ -490,12 +490,52 @@ static uint32_t bp_free_list_take(struct bufpool *pool, __u32 *pend_buf,
 }
 
 /*
+ * A rotating pool's refill (library 1.9.3): move the n buffers of the
+ * full magazine prev, just off the depot and named by the cache, into
+ * the empty loaded magazine, last first, each with the fast path's own
+ * take (bp_mag_take: own[] names it ours before prev lets go of it) and
+ * give (bp_mag_put: the cache's mark once loaded names it).  So every
+ * state between two steps is one a take or a give makes, which the
+ * kernel's reconciliation handles at every instruction, and the loaded
+ * magazine ends in the reverse order: the thread takes first the buffer
+ * that was given first.  The pool's magazines go from a consumer's
+ * cache, through the depot, to a producer's; taken in the order given,
+ * each buffer the producer writes is the one the consumer let go of
+ * longest ago, whose lines the consumer's core has evicted, where the
+ * last one given is the one its core read last (bench/RESULTS.md, "Oldest
+ * first").  The cost is four stores per buffer (the two counts, the
+ * entry, own[]) beside the compare-and-swap that bp_mag_mark would make.
+ * Returns 0, or EUCLEAN at an entry no correct client wrote: what was
+ * moved stays loaded, the rest of prev is dropped (named by nothing, for
+ * the repair that the caller asks for).
+ */
+static int bp_thread_cache_load_reversed(struct bufpool *pool,
+					 struct bp_thread_cache *cache,
+					 uint32_t n)
+{
+	struct bufpool_mag *from = cache->prev, *to = cache->loaded;
+	uint32_t k, idx;
+
+	for (k = 0; k < n; k++) {
+		idx = bp_mag_take(pool, from, n - k, cache->mark);
+		if (idx == BP_NONE) {
+			bp_store_release_u32(&from->count, 0);
+			return EUCLEAN;
+		}
+		bp_mag_put(pool, to, k, idx, cache->mark);
+	}
+	return 0;
+}
+
+/*
  * Make the loaded magazine non-empty: swap in the previous one, or trade
  * the empty previous one for a full magazine from the depot (whose
- * buffers, once the cache names it, take the cache's mark: bp_mag_mark),
- * or fill it from the free list.  Returns 0, or ENOBUFS when nothing is
- * free, EAGAIN after too many lost races, EUCLEAN when it met garbage
- * (what it could fill stays in the magazine for the next call).
+ * buffers, once the cache names it, take the cache's mark: bp_mag_mark;
+ * in a rotating pool, moved into the loaded one oldest first:
+ * bp_thread_cache_load_reversed), or fill it from the free list.
+ * Returns 0, or ENOBUFS when nothing is free, EAGAIN after too many lost
+ * races, EUCLEAN when it met garbage (what it could fill stays in the
+ * magazine for the next call).
  */
 static int bp_thread_cache_refill(struct bufpool *pool,
 				  struct bp_thread_cache *cache)
@@ -529,6 +569,8 @@ static int bp_thread_cache_refill(struct bufpool *pool,
 		bp_store_relaxed_u32(&cache->prev->count, 0);
 		bp_fl_push(s->empty_head, s->mag_next, cache->prev_id);
 		bp_thread_cache_set_prev(cache, full);
+		if (s->rotate)
+			return bp_thread_cache_load_reversed(pool, cache, n);
 		bp_thread_cache_swap(cache);
 		/* Named by the cache now: its buffers take its mark. */
 		bp_mag_mark(s, cache->loaded, n, cache->mark);

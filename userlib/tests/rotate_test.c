@@ -6,7 +6,10 @@
  * consumer thread that pass every buffer from one cache to the other
  * (the traffic the rotation is for) lose none, take none twice, and
  * use both full stacks; a pool without the flag never touches the
- * second one.  The order itself is reconcile_test's rotating_depot_order.
+ * second one.  The order of the magazines is reconcile_test's
+ * rotating_depot_order; the order within one (library 1.9.3: a rotating
+ * pool's thread takes a magazine off the depot oldest first) is
+ * oldest_first's.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -165,6 +168,90 @@ TEST(producer_to_consumer)
 	}
 	free(all);
 	free(pc);
+}
+
+/* The releases of one thread, in the order given, for another to take. */
+struct give {
+	struct bufpool *pool;
+	void **bufs;
+	unsigned int n;
+	int failed;
+};
+
+static void *giver(void *arg)
+{
+	struct give *g = arg;
+	unsigned int i;
+
+	for (i = 0; i < g->n; i++)
+		g->failed |= bufpool_release(g->pool, g->bufs[i]);
+	return NULL;	/* its exit flushes its cache into the depot */
+}
+
+static void *taker(void *arg)
+{
+	struct give *g = arg;
+	unsigned int i;
+
+	for (i = 0; i < g->n; i++)
+		if (!(g->bufs[i] = bufpool_acquire(g->pool)))
+			g->failed = 1;
+	return NULL;
+}
+
+/*
+ * One thread gives 4 magazines' worth of buffers in a shuffled order;
+ * another, whose cache is new, takes a magazine's worth: they are the
+ * buffers of one magazine, in the order they were given where the pool
+ * rotates (the first given, whose lines the giver's core let go of
+ * first, is the first taken), in the reverse order where it does not
+ * (a magazine is a stack: the last given is the first taken, still in
+ * the cache of a thread that takes back its own).
+ */
+TEST(oldest_first)
+{
+	enum { MAG = 16, N = 4 * MAG };
+	void *held[N], *order[N], *got[MAG];
+	struct give g = { 0 }, t = { 0 };
+	unsigned int i, p, rot;
+	pthread_t th;
+
+	for (rot = 0; rot < 2; rot++) {
+		g.pool = t.pool = make(rot ? BUFPOOL_F_ROTATE : 0);
+		ASSERT_NE(NULL, g.pool);
+		for (i = 0; i < N; i++) {
+			held[i] = bufpool_acquire(g.pool);
+			ASSERT_NE(NULL, held[i]);
+		}
+		/* 0, 37, 10, 47, ...: 37 is prime to N, so all of them. */
+		for (i = 0; i < N; i++)
+			order[i] = held[(i * 37) % N];
+		g.bufs = order;
+		g.n = N;
+		ASSERT_EQ(0, pthread_create(&th, NULL, giver, &g));
+		ASSERT_EQ(0, pthread_join(th, NULL));
+		ASSERT_EQ(0, g.failed);
+		t.bufs = got;
+		t.n = MAG;
+		ASSERT_EQ(0, pthread_create(&th, NULL, taker, &t));
+		ASSERT_EQ(0, pthread_join(th, NULL));
+		ASSERT_EQ(0, t.failed);
+		/* Where the first one taken was in the order given. */
+		for (p = 0; p < N && order[p] != got[0]; p++)
+			;
+		ASSERT_LT(p, N);
+		if (rot) {
+			/* The first of a magazine, then the others after it. */
+			ASSERT_EQ(0, p % MAG);
+			for (i = 0; i < MAG; i++)
+				EXPECT_EQ(order[p + i], got[i]);
+		} else {
+			ASSERT_EQ(MAG - 1, p % MAG);
+			for (i = 0; i < MAG; i++)
+				EXPECT_EQ(order[p - i], got[i]);
+		}
+		bufpool_close(g.pool);
+	}
 }
 
 TEST_HARNESS_MAIN
