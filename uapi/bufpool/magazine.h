@@ -98,6 +98,9 @@ static inline void bp_mag_unmark(struct bp_shm *s, struct bufpool_mag *m,
  * calls it.  The point is where the atomic operations happen: in one
  * tight loop per magazine, not one per take between the caller's own
  * stores to the buffers, which a locked instruction would wait for.
+ * (Library 1.9.3: a cache of a rotating pool moves such a magazine into
+ * its loaded one instead, a take and a give per buffer, which leave the
+ * same marks: userlib/cache.c, bp_thread_cache_load_reversed().)
  */
 static inline void bp_mag_mark(struct bp_shm *s, struct bufpool_mag *m,
 			       __u32 n, __u32 mark)
